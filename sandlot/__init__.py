@@ -1,0 +1,55 @@
+"""sandlot: run untrusted code - above all code that AI agents write - safely and fast.
+
+from sandlot import Sandbox
+with Sandbox.create() as sbx:
+    sbx.run_code("x = 41")
+    print(sbx.run_code("x + 1").text)   # 42
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    GuestProtocolError,
+    InvalidArgument,
+    LimitExceeded,
+    NotFound,
+    SandboxClosed,
+    SandboxError,
+    TimeoutError,
+    Unsatisfiable,
+)
+from .models import (
+    CommandResult,
+    EntryInfo,
+    Execution,
+    ExecutionError,
+    Limits,
+    Logs,
+    Result,
+    Timings,
+)
+from .sdk._async.sandbox import AsyncSandbox
+from .sdk._sync.sandbox import Sandbox
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncSandbox",
+    "CommandResult",
+    "EntryInfo",
+    "Execution",
+    "ExecutionError",
+    "GuestProtocolError",
+    "InvalidArgument",
+    "LimitExceeded",
+    "Limits",
+    "Logs",
+    "NotFound",
+    "Result",
+    "Sandbox",
+    "SandboxClosed",
+    "SandboxError",
+    "Timings",
+    "TimeoutError",
+    "Unsatisfiable",
+]

@@ -1,0 +1,1 @@
+"""The `sandlot` command line: a thin front end over the SDK."""

@@ -1,0 +1,60 @@
+"""One exception tree for every tier and front end: catch `SandboxError` to catch them all.
+
+Each error's message is written for the person who has to act on it: what happened, and
+what to change.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+
+class SandboxError(Exception):
+    """The root of every error sandlot raises on purpose."""
+
+
+class TimeoutError(SandboxError, builtins.TimeoutError):
+    """A call ran past its wall-clock limit. The sandbox lives on with its earlier state."""
+
+
+class LimitExceeded(SandboxError):
+    """A resource limit stopped the call; `limit` names which one.
+
+    `limit` is one of "cpu", "memory", "output", "stack", "file_size".
+    """
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class SandboxClosed(SandboxError):
+    """The sandbox was closed (or expired) and can run nothing more."""
+
+
+class InvalidArgument(SandboxError, ValueError):
+    """An argument is out of range or of the wrong kind; nothing was run."""
+
+
+class NotFound(SandboxError, FileNotFoundError):
+    """A path, template or sandbox that does not exist."""
+
+
+class Unsatisfiable(SandboxError):
+    """No tier available on this host provides what the sandbox requires."""
+
+
+class GuestProtocolError(SandboxError):
+    """The guest answered something the host cannot accept (a broken or hostile guest)."""
+
+
+__all__ = [
+    "GuestProtocolError",
+    "InvalidArgument",
+    "LimitExceeded",
+    "NotFound",
+    "SandboxClosed",
+    "SandboxError",
+    "TimeoutError",
+    "Unsatisfiable",
+]

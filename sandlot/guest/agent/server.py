@@ -1,0 +1,71 @@
+"""The agent: turns one request into events and a reply, whatever the transport.
+
+`Agent.handle(request, emit)` is the whole protocol; a transport only moves frames.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from . import protocol
+from .python_exec import PythonSession
+from .streams import ForwardingStream
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class Agent:
+    """State that lives as long as the sandbox: the Python namespace and the shell."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.python = PythonSession(namespace)
+        self.shell: Any = None  # made on the first exec
+
+    def handle(self, request: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        """Serve one request; stream output through `emit`; return the reply."""
+        op = request.get("op")
+        if op == protocol.OP_PING:
+            return {"ok": True, "version": protocol.VERSION, "pid": os.getpid()}
+        if op == protocol.OP_RUN_CODE:
+            return self._with_streams(request, emit, lambda: self.python.run(request["code"]))
+        if op == protocol.OP_EXEC:
+            return self._with_streams(request, emit, lambda: self._exec(request))
+        return {"error": {"name": "ProtocolError", "value": f"unknown op {op!r}", "traceback": ""}}
+
+    def _with_streams(
+        self, request: dict[str, Any], emit: Emit, work: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        cap = int(request.get("output_bytes", 1 << 20))
+
+        def send(name: str, text: str) -> None:
+            emit({"ev": name, "data": text})
+
+        out = ForwardingStream(protocol.EV_STDOUT, send, cap)
+        err = ForwardingStream(protocol.EV_STDERR, send, cap)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        try:
+            reply = work()
+        finally:
+            sys.stdout, sys.stderr = saved
+            out.flush()
+            err.flush()
+        reply["truncated"] = [s.name for s in (out, err) if s.truncated]
+        return reply
+
+    def _exec(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.shell is None:
+            from ..shell import Shell  # the shell is heavy: load it when first asked for
+
+            self.shell = Shell(env=dict(os.environ), cwd=os.getcwd())
+        stdin = request.get("stdin", "").encode("utf-8", "surrogateescape")
+        code = self.shell.run(
+            request["cmd"],
+            stdin=stdin,
+            out=lambda b: sys.stdout.write(b.decode("utf-8", "replace")),
+            err=lambda b: sys.stderr.write(b.decode("utf-8", "replace")),
+        )
+        return {"exit_code": int(code)}

@@ -1,0 +1,162 @@
+"""The values sandlot hands back: executions, results, file entries, limits and timings.
+
+Plain frozen dataclasses: cheap to build, easy to compare in tests, and the same for every
+tier and front end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where a call's time went, in seconds: waiting for the sandbox, running, and in all."""
+
+    queued: float
+    run: float
+    total: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """One rich value the code produced: its last expression or a figure it showed.
+
+    Each field holds one representation, or None when the value has none.
+    """
+
+    text: str | None = None
+    html: str | None = None
+    png: bytes | None = None
+    json: Any = None
+    is_main_result: bool = False
+
+    def formats(self) -> list[str]:
+        """The representations this result carries, e.g. ["text", "png"]."""
+        return [n for n in ("text", "html", "png", "json") if getattr(self, n) is not None]
+
+
+@dataclass(frozen=True)
+class Logs:
+    """What the code printed, whole (up to the output limit)."""
+
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionError:
+    """An exception the code raised and did not catch, as the guest saw it."""
+
+    name: str
+    value: str
+    traceback: str
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The outcome of one `run_code` call."""
+
+    results: list[Result] = field(default_factory=list)
+    logs: Logs = field(default_factory=Logs)
+    error: ExecutionError | None = None
+    execution_count: int = 0
+    timings: Timings = field(default_factory=lambda: Timings(0.0, 0.0, 0.0))
+    truncated: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str | None:
+        """The text of the main result (the last expression's value), if any."""
+        for r in self.results:
+            if r.is_main_result:
+                return r.text
+        return None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The outcome of one shell command. A non-zero exit is a result, not an exception."""
+
+    stdout: str
+    stderr: str
+    exit_code: int
+    timings: Timings = field(default_factory=lambda: Timings(0.0, 0.0, 0.0))
+    truncated: tuple[str, ...] = ()
+
+
+FileType = Literal["file", "dir", "symlink", "other"]
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One entry of the sandbox's filesystem, as `files.list` and `files.get_info` see it."""
+
+    name: str
+    path: str
+    type: FileType
+    size: int
+    modified: float
+    symlink_target: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandbox, or one call, may use.
+
+    wall_time: seconds a call may run (the per-call `timeout` overrides it).
+    cpu_fuel: wasm instructions a call may execute (None: unmetered; metering compiles a
+        second module cache on first use and runs guest code somewhat slower).
+    memory_bytes: the most memory the guest may hold.
+    output_bytes: the most bytes kept per stream per call; the rest is dropped and the
+        result says so in `truncated`.
+    file_read_bytes: the largest file `files.read` returns.
+    """
+
+    wall_time: float = 60.0
+    cpu_fuel: int | None = None
+    memory_bytes: int = 1 << 30
+    output_bytes: int = 1 << 20
+    file_read_bytes: int = 100 << 20
+
+    def __post_init__(self) -> None:
+        _positive_seconds("wall_time", self.wall_time)
+        for name in ("memory_bytes", "output_bytes", "file_read_bytes"):
+            _positive_int(name, getattr(self, name))
+        if self.cpu_fuel is not None:
+            _positive_int("cpu_fuel", self.cpu_fuel)
+        if self.memory_bytes < 64 << 20:
+            raise InvalidArgument(
+                f"memory_bytes={self.memory_bytes} is too small: the Python runtime needs "
+                "at least 64 MiB (67108864)"
+            )
+
+    def merged(self, **overrides: Any) -> Limits:
+        """A copy with the given fields replaced (None values are ignored)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidArgument(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def _positive_seconds(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidArgument(f"{name} must be a positive number of seconds; got {value!r}")
+    return float(value)
+
+
+def check_timeout(value: object, name: str = "timeout") -> float | None:
+    """Validate an optional float-second timeout argument."""
+    return None if value is None else _positive_seconds(name, value)

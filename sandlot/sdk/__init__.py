@@ -1,0 +1,1 @@
+"""The SDK: `Sandbox` and `AsyncSandbox`, two faces of one core (`core.SandboxCore`)."""

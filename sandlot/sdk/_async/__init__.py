@@ -1,0 +1,1 @@
+"""The async face, written by hand; `_sync` is generated from it by scripts/unasync.py."""

@@ -1,0 +1,231 @@
+"""The one implementation behind `Sandbox` and `AsyncSandbox`.
+
+`SandboxCore` is synchronous and thread-safe: it checks arguments, serialises calls to the
+runtime sandbox, enforces the sandbox's lifetime, and maps paths and limits. The sync face
+calls it directly; the async face runs the same methods on a worker thread.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from ..errors import InvalidArgument, NotFound, SandboxClosed
+from ..models import CommandResult, EntryInfo, Execution, Limits, check_timeout
+from ..runtimes.base import OutputCallback, RuntimeSandbox, SandboxSpec
+from ..runtimes.registry import select
+
+DEFAULT_TEMPLATE = "python-data-analysis"
+WASM_TEMPLATES = {"python-data-analysis", "base"}
+OUTPUTS_DIR = "/tmp/outputs"
+MAX_CODE_BYTES = 4 << 20
+
+
+class SandboxCore:
+    """One sandbox's state on the host side, whichever tier runs it."""
+
+    def __init__(
+        self,
+        template: str | None = None,
+        *,
+        requires: Iterable[str] = (),
+        tier: str | None = None,
+        timeout: float = 300.0,
+        envs: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.template = DEFAULT_TEMPLATE if template is None else _check_template(template)
+        self.limits = _check_limits(limits)
+        self.envs = _check_str_map(envs, "envs")
+        self.metadata = _check_str_map(metadata, "metadata")
+        lifetime = check_timeout(timeout, "timeout")
+        self.runtime = select(requires, tier)
+        self.tier = self.runtime.name
+        if self.tier == "wasm" and self.template not in WASM_TEMPLATES:
+            raise NotFound(
+                f"template {self.template!r} has no wasm form; the wasm tier serves "
+                f"{', '.join(sorted(WASM_TEMPLATES))}"
+            )
+        self.id = "sbx_" + uuid.uuid4().hex[:16]
+        self._lock = threading.RLock()
+        self._closed: str | None = None
+        self._deadline = time.monotonic() + (lifetime or 300.0)
+        spec = SandboxSpec(template=self.template, limits=self.limits, envs=self.envs)
+        self._box: RuntimeSandbox | None = self.runtime.open(spec)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    def set_timeout(self, timeout: float) -> None:
+        """Let the sandbox live `timeout` more seconds from now."""
+        seconds = check_timeout(timeout, "timeout")
+        assert seconds is not None
+        with self._lock:
+            self._live()
+            self._deadline = time.monotonic() + seconds
+
+    def close(self, reason: str = "closed") -> None:
+        """Free everything the sandbox holds. Idempotent."""
+        with self._lock:
+            if self._closed is not None:
+                return
+            self._closed = reason
+            box, self._box = self._box, None
+        if box is not None:
+            box.close()
+
+    def _live(self) -> RuntimeSandbox:
+        if self._closed is None and time.monotonic() > self._deadline:
+            self.close("expired")
+        if self._closed is not None or self._box is None:
+            why = {
+                "expired": "it expired (its timeout passed; use timeout= or set_timeout())",
+            }.get(self._closed or "", "it was closed")
+            raise SandboxClosed(f"sandbox {self.id} can run nothing more: {why}")
+        return self._box
+
+    # -- code and commands -----------------------------------------------------------------
+
+    def run_code(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        on_stdout: OutputCallback | None = None,
+        on_stderr: OutputCallback | None = None,
+    ) -> Execution:
+        _check_code(code, "code")
+        limits = self.limits.merged(wall_time=check_timeout(timeout))
+        queued = time.perf_counter()
+        with self._lock:
+            waited = time.perf_counter() - queued
+            ex = self._live().run_code(
+                code, limits=limits, on_stdout=on_stdout, on_stderr=on_stderr
+            )
+        return _with_queue(ex, waited)
+
+    def run_command(
+        self,
+        cmd: str,
+        *,
+        timeout: float | None = 60.0,
+        envs: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: str | None = None,
+        on_stdout: OutputCallback | None = None,
+        on_stderr: OutputCallback | None = None,
+    ) -> CommandResult:
+        _check_code(cmd, "cmd")
+        prefix = _command_prefix(_check_str_map(envs, "envs"), cwd)
+        script = f"(\n{prefix}{cmd}\n)" if prefix else cmd  # per-call settings don't persist
+        limits = self.limits.merged(wall_time=check_timeout(timeout))
+        if stdin is not None and not isinstance(stdin, str):
+            raise InvalidArgument(f"stdin must be a str; got {type(stdin).__name__}")
+        with self._lock:
+            return self._live().run_command(
+                script, limits=limits, stdin=stdin or "", on_stdout=on_stdout, on_stderr=on_stderr
+            )
+
+    # -- files -----------------------------------------------------------------------------
+
+    def files_write(self, path: str, data: str | bytes) -> EntryInfo:
+        if not isinstance(data, str | bytes | bytearray):
+            raise InvalidArgument(f"data must be str or bytes; got {type(data).__name__}")
+        with self._lock:
+            return self._live().files.write(
+                path, bytes(data) if not isinstance(data, str) else data
+            )
+
+    def files_read(self, path: str, format: Literal["text", "bytes"] = "text") -> str | bytes:
+        if format not in ("text", "bytes"):
+            raise InvalidArgument(f"format must be 'text' or 'bytes'; got {format!r}")
+        with self._lock:
+            data = self._live().files.read(path, max_bytes=self.limits.file_read_bytes)
+        return data.decode("utf-8", "replace") if format == "text" else data
+
+    def files_op(self, op: str, *args: Any) -> Any:
+        """list, exists, remove, rename, make_dir, get_info: straight to the sandbox root."""
+        with self._lock:
+            return getattr(self._live().files, op)(*args)
+
+    def artifacts_list(self) -> list[EntryInfo]:
+        with self._lock:
+            files = self._live().files
+            if not files.exists(OUTPUTS_DIR):
+                return []
+            return [e for e in files.list(OUTPUTS_DIR, 8) if e.type == "file"]
+
+    def artifacts_read(self, name: str) -> bytes:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument("artifact name must be a non-empty str")
+        path = posixpath.normpath(posixpath.join(OUTPUTS_DIR, name))
+        if not path.startswith(OUTPUTS_DIR + "/"):
+            raise InvalidArgument(f"artifact name {name!r} points outside {OUTPUTS_DIR}")
+        with self._lock:
+            return self._live().files.read(path, max_bytes=self.limits.file_read_bytes)
+
+
+def _with_queue(ex: Execution, waited: float) -> Execution:
+    from dataclasses import replace
+
+    t = ex.timings
+    timings = replace(t, queued=t.queued + waited, total=t.total + waited)
+    return replace(ex, timings=timings)
+
+
+def _check_template(template: object) -> str:
+    if not isinstance(template, str) or not template:
+        raise InvalidArgument(f"template must be a non-empty str; got {template!r}")
+    return template
+
+
+def _check_limits(limits: object) -> Limits:
+    if limits is None:
+        return Limits()
+    if not isinstance(limits, Limits):
+        raise InvalidArgument(f"limits must be a sandlot.Limits; got {type(limits).__name__}")
+    return limits
+
+
+def _check_str_map(value: Mapping[str, str] | None, name: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"{name} must be a mapping of str to str")
+    out = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not isinstance(v, str) or "\0" in k + v or not k:
+            raise InvalidArgument(f"{name} must map non-empty str to str without NUL; got {k!r}")
+        out[k] = v
+    return out
+
+
+def _check_code(code: object, name: str) -> None:
+    if not isinstance(code, str):
+        raise InvalidArgument(f"{name} must be a str; got {type(code).__name__}")
+    if len(code) > MAX_CODE_BYTES:
+        raise InvalidArgument(f"{name} is {len(code)} characters; the limit is {MAX_CODE_BYTES}")
+
+
+def _command_prefix(envs: dict[str, str], cwd: str | None) -> str:
+    """Per-command environment and directory, as the shell itself would set them."""
+    import shlex
+
+    parts = []
+    if cwd is not None:
+        if not isinstance(cwd, str) or "\0" in cwd:
+            raise InvalidArgument("cwd must be a str without NUL")
+        parts.append(f"cd {shlex.quote(cwd)} || exit 1")
+    for k, v in envs.items():
+        if not k.isidentifier():
+            raise InvalidArgument(f"envs key {k!r} is not a valid variable name")
+        parts.append(f"export {k}={shlex.quote(v)}")
+    return "".join(p + "\n" for p in parts)

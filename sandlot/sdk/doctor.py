@@ -1,0 +1,47 @@
+"""What this host can run: the facts behind `sandlot doctor` and `sandlot warmup`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..models import Limits
+from ..runtimes.registry import all_tiers
+
+
+@dataclass(frozen=True)
+class TierReport:
+    name: str
+    available: bool
+    implemented: bool
+    capabilities: frozenset[str]
+    reason: str
+    fix: str
+
+
+def tier_reports() -> list[TierReport]:
+    """One report per tier, lightest first."""
+    reports = []
+    for tier in all_tiers():
+        a = tier.availability()
+        reports.append(
+            TierReport(tier.name, a.ok, tier.implemented, tier.capabilities, a.reason, a.fix)
+        )
+    return reports
+
+
+def warmup(*, metered: bool = False) -> float:
+    """Compile (or load) the wasm runtime, then time one sandbox start and call."""
+    from .core import SandboxCore
+
+    configs = [Limits()] + ([Limits(cpu_fuel=10**12)] if metered else [])
+    took = 0.0
+    for limits in configs:
+        start = time.perf_counter()
+        core = SandboxCore(limits=limits)
+        try:
+            core.run_code("1")
+        finally:
+            core.close()
+        took = time.perf_counter() - start
+    return took
