@@ -33,6 +33,14 @@ class PythonSession:
         _start_figures()
         try:
             body, last = _compile_cell(code, filename)
+        except BaseException as e:  # SyntaxError, or a parser that ran out of C stack
+            return {
+                "results": [],
+                "error": _describe(e, filename),
+                "execution_count": self.execution_count,
+                "phase": "compile",
+            }
+        try:
             if body is not None:
                 exec(body, self.namespace)
             if last is not None:

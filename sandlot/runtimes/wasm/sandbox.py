@@ -33,6 +33,14 @@ SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
 
 
+_TOO_DEEP = ("MemoryError", "RecursionError")
+
+
+def _truncated(sink: OutputSink, reply: dict[str, Any]) -> tuple[str, ...]:
+    """Streams cut by the host's cap or by the agent's own (which keeps the reply intact)."""
+    return tuple(sorted(sink.truncated | set(replies.parse_truncated(reply.get("truncated")))))
+
+
 class _Door:
     """The host end of the door during one turn: hands out the request, takes events."""
 
@@ -165,6 +173,12 @@ class WasmSandbox:
         request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
         reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
         error = replies.parse_error(reply.get("error"))
+        if error is not None and reply.get("phase") == "compile" and error.name in _TOO_DEEP:
+            raise LimitExceeded(
+                "stack",
+                f"the code is nested too deeply for the wasm guest's compiler ({error.name}: "
+                f"{error.value}); split it into smaller pieces. The sandbox's state is kept",
+            )
         if error is not None and error.name == "MemoryError":
             raise LimitExceeded(
                 "memory",
@@ -178,7 +192,7 @@ class WasmSandbox:
             error=error,
             execution_count=replies.parse_count(reply.get("execution_count", 0)),
             timings=timings,
-            truncated=tuple(sorted(sink.truncated)),
+            truncated=_truncated(sink, reply),
         )
 
     def run_command(
@@ -208,7 +222,7 @@ class WasmSandbox:
             stderr=sink.text("stderr"),
             exit_code=code,
             timings=timings,
-            truncated=tuple(sorted(sink.truncated)),
+            truncated=_truncated(sink, reply),
         )
 
     def _call(

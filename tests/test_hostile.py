@@ -1,0 +1,168 @@
+"""Hostile code: every limit hit is a typed error, and the sandbox lives on with its state."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sandlot import (
+    GuestProtocolError,
+    LimitExceeded,
+    Limits,
+    NotFound,
+    Sandbox,
+    SandboxError,
+    TimeoutError,
+)
+
+
+def test_infinite_loop_times_out_and_state_survives(sbx: Sandbox) -> None:
+    sbx.run_code("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3]})\nkept = 41")
+    with pytest.raises(TimeoutError, match="1 s limit"):
+        sbx.run_code("while True: pass", timeout=1)
+    assert sbx.run_code("kept + 1").text == "42"
+    assert sbx.run_code("int(df.a.sum())").text == "6"
+    # and again: recovery is repeatable, and later state is checkpointed too
+    sbx.run_code("kept = 100")
+    with pytest.raises(TimeoutError):
+        sbx.run_code("import time\nwhile True: time.sleep(0.01)", timeout=0.5)
+    assert sbx.run_code("kept").text == "100"
+
+
+def test_state_from_a_timed_out_call_is_not_kept(sbx: Sandbox) -> None:
+    sbx.run_code("n = 1")
+    with pytest.raises(TimeoutError):
+        sbx.run_code("n = 2\nwhile True: pass", timeout=0.5)
+    assert sbx.run_code("n").text == "1"
+
+
+def test_memory_bomb_is_a_limit_and_state_survives() -> None:
+    with Sandbox.create(limits=Limits(memory_bytes=256 << 20)) as sbx:
+        sbx.run_code("kept = 'still here'")
+        with pytest.raises(LimitExceeded) as info:
+            sbx.run_code("x = bytearray(1 << 30)")
+        assert info.value.limit == "memory" and "256 MiB" in str(info.value)
+        with pytest.raises(LimitExceeded):
+            sbx.run_code("blocks = []\nwhile True: blocks.append(bytearray(1 << 24))")
+        assert sbx.run_code("kept").text == "'still here'"
+
+
+def test_output_flood_is_truncated_and_flagged() -> None:
+    with Sandbox.create(limits=Limits(output_bytes=10_000)) as sbx:
+        ex = sbx.run_code("for i in range(100000): print('flood', i)")
+        assert ex.truncated == ("stdout",)
+        assert len(ex.logs.stdout.encode()) <= 10_000
+        assert ex.logs.stdout.startswith("flood 0\n")
+        ex = sbx.run_code("import os\nfor i in range(1000): os.write(1, b'x' * 10000)")
+        assert "stdout" in ex.truncated and len(ex.logs.stdout.encode()) <= 10_000
+        assert sbx.run_code("'fine'").text == "'fine'"
+
+
+def test_huge_single_result_is_capped(sbx: Sandbox) -> None:
+    ex = sbx.run_code("'y' * 5_000_000")
+    assert ex.text is not None and len(ex.text) <= (1 << 20)
+
+
+def test_deep_recursion_is_an_ordinary_error(sbx: Sandbox) -> None:
+    ex = sbx.run_code("def f(n): return f(n + 1)\nf(0)")
+    assert ex.error is not None and ex.error.name == "RecursionError"
+    assert sbx.run_code("3").text == "3"
+
+
+def test_source_too_deep_for_the_guest_compiler(sbx: Sandbox) -> None:
+    sbx.run_code("kept = 7")
+    deep = "x = " + "(" * 5000 + "1" + ")" * 5000
+    try:
+        ex = sbx.run_code(deep)
+    except LimitExceeded as e:
+        assert e.limit == "stack"
+    else:
+        assert ex.error is not None and ex.error.name in ("SyntaxError", "RecursionError",
+                                                           "MemoryError")
+    chain = "if x == 0: pass\n" + "".join(f"elif x == {i}: pass\n" for i in range(1, 30000))
+    try:
+        ex = sbx.run_code("x = 5\n" + chain)
+    except LimitExceeded as e:
+        assert e.limit == "stack"
+    assert sbx.run_code("kept").text == "7"
+
+
+def test_os_exit_does_not_lose_the_sandbox(sbx: Sandbox) -> None:
+    sbx.run_code("kept = 'x'")
+    with pytest.raises(SandboxError, match="ended the interpreter|crashed"):
+        sbx.run_code("import os; os._exit(3)")
+    assert sbx.run_code("kept").text == "'x'"
+
+
+def test_guest_cannot_see_host_files(sbx: Sandbox) -> None:
+    ex = sbx.run_code("open('/etc/passwd').read()")
+    assert ex.error is not None and ex.error.name in ("FileNotFoundError", "PermissionError")
+    ex = sbx.run_code("import os; sorted(os.listdir('/'))")
+    assert ex.text is not None and "etc" not in ex.text and "root" not in ex.text
+
+
+def test_guest_made_symlinks_cannot_leak_host_files(sbx: Sandbox) -> None:
+    # What the guest itself can make (relative targets), and what it might leave by any
+    # other means (planted straight into its folder): neither reaches the host's /etc.
+    sbx.run_code(
+        "import os\n"
+        "for name, target in [('rel', '../../../../../../etc/passwd'), ('abs', '/etc/passwd')]:\n"
+        "    try:\n"
+        "        os.symlink(target, name)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    root = sbx._core._box._root_dir  # type: ignore[union-attr,attr-defined]
+    planted = os.path.join(root, "home/user/planted")
+    os.symlink("/etc/passwd", planted)
+    os.symlink("/", os.path.join(root, "home/user/hostroot"))
+    for name in ("rel", "abs", "planted", "hostroot/etc/passwd"):
+        with pytest.raises(NotFound):
+            sbx.files.read(name)
+    sbx.files.write("hostroot/tmp/sandlot-escape-probe", "x")
+    assert not os.path.exists("/tmp/sandlot-escape-probe")
+    assert os.path.exists(os.path.join(root, "tmp/sandlot-escape-probe"))
+
+
+def test_path_escapes_stay_inside(sbx: Sandbox) -> None:
+    for path in ("../../../../etc/passwd", "/home/user/../../../etc/passwd", "/../etc/passwd"):
+        with pytest.raises(NotFound):
+            sbx.files.read(path)
+    sbx.files.write("../../../../../tmp/inside.txt", "ok")
+    assert sbx.run_code("open('/tmp/inside.txt').read()").text == "'ok'"
+
+
+def test_malformed_frames_from_the_guest_are_contained(sbx: Sandbox) -> None:
+    sbx.run_code("kept = 1")
+    ex = sbx.run_code("import _host\nfor junk in (b'', b'[1]', b'{bad', b'\\xff' * 100):\n"
+                      "    _host.call(junk)\n'ok'")
+    assert ex.text == "'ok'"
+    # a forged reply with the wrong types is refused with a protocol error, not a crash
+    forged = (
+        "import _host, json\n"
+        "_host.call(json.dumps({'ev': 'done', 'reply': {'results': 'nope'}}).encode())\n"
+        "import os; os._exit(0)"
+    )
+    with pytest.raises((GuestProtocolError, SandboxError)):
+        sbx.run_code(forged)
+    assert sbx.run_code("kept").text == "1"
+
+
+def test_read_of_a_huge_file_is_a_limit() -> None:
+    with Sandbox.create(limits=Limits(file_read_bytes=1000)) as sbx:
+        sbx.run_code("open('big.bin', 'wb').write(b'0' * 5000)")
+        with pytest.raises(LimitExceeded) as info:
+            sbx.files.read("big.bin")
+        assert info.value.limit == "file_size"
+
+
+@pytest.mark.slow
+def test_cpu_fuel_exhaustion_is_a_limit_and_state_survives() -> None:
+    # The fuel-metered runtime is a separate compile (cached after the first; CI warms it).
+    with Sandbox.create(limits=Limits(cpu_fuel=2_000_000_000)) as sbx:
+        sbx.run_code("kept = 5")
+        with pytest.raises(LimitExceeded) as info:
+            sbx.run_code("while True: pass")
+        assert info.value.limit == "cpu"
+        assert sbx.run_code("kept").text == "5"
