@@ -63,7 +63,7 @@ def parse_error(raw: Any) -> ExecutionError | None:
 def parse_count(raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
         raise GuestProtocolError("guest sent a malformed execution_count")
-    return raw
+    return int(raw)
 
 
 def parse_truncated(raw: Any) -> tuple[str, ...]:
