@@ -16,11 +16,42 @@ from ..sdk.doctor import TierReport, tier_reports, warmup
 app = typer.Typer(
     name="sandlot",
     help="Run untrusted code safely: in WebAssembly by default, in stronger tiers on demand.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """With no command: an interactive shell in a fresh sandbox (Ctrl-D leaves)."""
+    if ctx.invoked_subcommand is None:
+        from .repl import interactive_shell
+
+        raise typer.Exit(interactive_shell())
+
+
+@app.command("exec")
+def exec_cmd(
+    command: Annotated[str, typer.Argument(help="A shell command line.")],
+    timeout: Annotated[float, typer.Option(help="Seconds the command may run.")] = 60.0,
+) -> None:
+    """Run one shell command in a fresh sandbox and exit with its status."""
+    from .. import Sandbox
+
+    try:
+        with Sandbox.create() as sbx:
+            result = sbx.commands.run(
+                command,
+                timeout=timeout,
+                on_stdout=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
+                on_stderr=lambda s: (sys.stderr.write(s), sys.stderr.flush()),
+            )
+    except SandboxError as e:
+        err.print(f"[red]{type(e).__name__}:[/] {e}")
+        raise typer.Exit(1) from None
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()

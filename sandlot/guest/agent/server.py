@@ -23,6 +23,7 @@ class Agent:
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.python = PythonSession(namespace)
         self.shell: Any = None  # made on the first exec
+        self.shell_cwd = ""
 
     def handle(self, request: dict[str, Any], emit: Emit) -> dict[str, Any]:
         """Serve one request; stream output through `emit`; return the reply."""
@@ -57,15 +58,28 @@ class Agent:
         return reply
 
     def _exec(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run a command line in the persistent shell. The shell keeps its own working
+        directory: `cd` in a command does not move `run_code`'s."""
+        code_cwd = os.getcwd()
         if self.shell is None:
             from ..shell import Shell  # the shell is heavy: load it when first asked for
+            from .python_cmd import run_python
 
-            self.shell = Shell(env=dict(os.environ), cwd=os.getcwd())
+            self.shell = Shell(env=dict(os.environ), cwd=code_cwd, python_runner=run_python)
+            self.shell_cwd = code_cwd
         stdin = request.get("stdin", "").encode("utf-8", "surrogateescape")
-        code = self.shell.run(
-            request["cmd"],
-            stdin=stdin,
-            out=lambda b: sys.stdout.write(b.decode("utf-8", "replace")),
-            err=lambda b: sys.stderr.write(b.decode("utf-8", "replace")),
-        )
+        try:
+            os.chdir(self.shell_cwd)
+        except OSError:
+            pass  # removed meanwhile: the shell reports it when it needs it
+        try:
+            code = self.shell.run(
+                request["cmd"],
+                stdin=stdin,
+                out=lambda b: sys.stdout.write(b.decode("utf-8", "replace")),
+                err=lambda b: sys.stderr.write(b.decode("utf-8", "replace")),
+            )
+        finally:
+            self.shell_cwd = os.getcwd()
+            os.chdir(code_cwd)
         return {"exit_code": int(code)}

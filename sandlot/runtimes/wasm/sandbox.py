@@ -240,12 +240,17 @@ class WasmSandbox:
         self._door.begin(frame, sink)
         began = time.perf_counter()
         fuel: dict[str, Any] = {"fuel": limits.cpu_fuel} if self._metered else {}
-        done = self._session.run(
-            turn,
-            deadline_s=limits.wall_time,
-            output_bytes=limits.output_bytes + OUTPUT_SLACK,
-            **fuel,
-        )
+        try:
+            done = self._session.run(
+                turn,
+                deadline_s=limits.wall_time,
+                output_bytes=limits.output_bytes + OUTPUT_SLACK,
+                **fuel,
+            )
+        except KeyboardInterrupt:  # Ctrl-C stops the guest; the sandbox must outlive it
+            if self._session.ended is not None:
+                self._recover()
+            raise
         ended = time.perf_counter()
         # Output written to raw file descriptors bypasses the agent: keep it too.
         for name, data in (("stdout", done.stdout), ("stderr", done.stderr)):
