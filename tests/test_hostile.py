@@ -166,3 +166,14 @@ def test_cpu_fuel_exhaustion_is_a_limit_and_state_survives() -> None:
             sbx.run_code("while True: pass")
         assert info.value.limit == "cpu"
         assert sbx.run_code("kept").text == "5"
+
+
+def test_timeout_on_the_very_first_call(sbx: Sandbox) -> None:
+    # No checkpoint exists yet: the sandbox returns to a fresh boot, and works.
+    with pytest.raises(TimeoutError):
+        sbx.run_code("while True: pass", timeout=0.3)
+    assert sbx.run_code("import os; os.getcwd()").text == "'/home/user'"
+    sbx.run_code("after = 1")
+    with pytest.raises(TimeoutError):
+        sbx.run_code("while True: pass", timeout=0.3)
+    assert sbx.run_code("after").text == "1"

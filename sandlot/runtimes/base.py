@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..models import CommandResult, Execution, Limits
-from .hostfs import SandboxRoot
+from ..models import CommandResult, EntryInfo, Execution, Limits
 
 OutputCallback = Callable[[str], None]
 
@@ -49,11 +48,32 @@ class SandboxSpec:
     envs: dict[str, str]
 
 
+class SandboxFiles(Protocol):
+    """A sandbox's filesystem by guest path: `hostfs.SandboxRoot` for tiers whose files
+    sit in a host folder, a guest-protocol client for the others (and for remote ones)."""
+
+    def write(self, path: str, data: bytes | str) -> EntryInfo: ...
+
+    def read(self, path: str, *, max_bytes: int) -> bytes: ...
+
+    def list(self, path: str, depth: int = 1) -> list[EntryInfo]: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def remove(self, path: str) -> None: ...
+
+    def rename(self, old: str, new: str) -> EntryInfo: ...
+
+    def make_dir(self, path: str) -> bool: ...
+
+    def get_info(self, path: str) -> EntryInfo: ...
+
+
 class RuntimeSandbox(Protocol):
     """One live sandbox of some tier. Calls are serialised by the SDK core."""
 
     @property
-    def files(self) -> SandboxRoot: ...
+    def files(self) -> SandboxFiles: ...
 
     def run_code(
         self,

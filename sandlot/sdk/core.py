@@ -7,6 +7,7 @@ calls it directly; the async face runs the same methods on a worker thread.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Any, Literal
 from ..errors import InvalidArgument, NotFound, SandboxClosed
 from ..models import CommandResult, EntryInfo, Execution, Limits, check_timeout
 from ..runtimes.base import OutputCallback, RuntimeSandbox, SandboxSpec
-from ..runtimes.registry import select
+from ..runtimes.registry import check_requires, select
 
 DEFAULT_TEMPLATE = "python-data-analysis"
 WASM_TEMPLATES = {"python-data-analysis", "base"}
@@ -38,25 +39,44 @@ class SandboxCore:
         envs: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         metadata: Mapping[str, str] | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.template = DEFAULT_TEMPLATE if template is None else _check_template(template)
         self.limits = _check_limits(limits)
         self.envs = _check_str_map(envs, "envs")
         self.metadata = _check_str_map(metadata, "metadata")
         lifetime = check_timeout(timeout, "timeout")
-        self.runtime = select(requires, tier)
+        base_url = base_url or os.environ.get("SANDLOT_URL") or None
+        if base_url is not None:
+            # A sandbox on a `sandlot serve` host: the server selects the tier.
+            from ..runtimes.remote import RemoteRuntime
+
+            self.runtime = RemoteRuntime(
+                base_url,
+                api_key or os.environ.get("SANDLOT_API_KEY"),
+                requires=check_requires(requires),
+                tier=tier,
+                timeout=lifetime or 300.0,
+                metadata=self.metadata,
+            )
+        else:
+            self.runtime = select(requires, tier)
         self.tier = self.runtime.name
         if self.tier == "wasm" and self.template not in WASM_TEMPLATES:
             raise NotFound(
                 f"template {self.template!r} has no wasm form; the wasm tier serves "
                 f"{', '.join(sorted(WASM_TEMPLATES))}"
             )
-        self.id = "sbx_" + uuid.uuid4().hex[:16]
         self._lock = threading.RLock()
         self._closed: str | None = None
         self._deadline = time.monotonic() + (lifetime or 300.0)
         spec = SandboxSpec(template=self.template, limits=self.limits, envs=self.envs)
         self._box: RuntimeSandbox | None = self.runtime.open(spec)
+        # A remote sandbox carries the server's id and tier; a local one gets a fresh id.
+        remote_id = getattr(self._box, "sandbox_id", None)
+        self.id = str(remote_id) if remote_id else "sbx_" + uuid.uuid4().hex[:16]
+        self.tier = str(getattr(self._box, "tier", None) or self.tier)
 
     # -- lifetime --------------------------------------------------------------------------
 

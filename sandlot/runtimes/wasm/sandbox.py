@@ -90,7 +90,6 @@ class WasmSandbox:
             self._metered = spec.limits.cpu_fuel is not None
             self._session = self._open_session()
             self._boot()
-            self._checkpoint.capture_in_background(self._session)
         except BaseException:
             self._discard()
             raise
@@ -103,11 +102,11 @@ class WasmSandbox:
 
     def _open_session(self) -> Session:
         limits = self._spec.limits
-        bundle = guest_bundle()
         env = {"HOME": HOME, "USER": "user", "PWD": HOME, **self._spec.envs}
         made: list[Session] = []
 
         def open_now() -> None:
+            bundle = guest_bundle()  # the first one on a machine compiles it in a guest
             made.append(
                 Session(
                     root=self._root_dir,
@@ -280,12 +279,16 @@ class WasmSandbox:
         old.close()
         fresh = self._open_session()
         try:
-            fresh.run("pass", deadline_s=30.0)
-            self._checkpoint.restore(fresh)
+            if self._checkpoint.taken:
+                fresh.run("pass", deadline_s=30.0)
+                self._checkpoint.restore(fresh)
+                self._session = fresh
+            else:  # nothing ran successfully yet: a fresh boot is the state to return to
+                self._session = fresh
+                self._boot()
         except BaseException:
             fresh.close()
             raise
-        self._session = fresh
 
     @staticmethod
     def _killed_error(trapped: str | None, ended: str | None, limits: Limits) -> SandboxError:

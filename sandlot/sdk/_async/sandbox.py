@@ -129,6 +129,8 @@ class AsyncSandbox:
         envs: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         metadata: Mapping[str, str] | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
     ) -> AsyncSandbox:
         """Start a sandbox.
 
@@ -140,6 +142,8 @@ class AsyncSandbox:
         envs: environment variables for the code.
         limits: per-call and per-sandbox resource limits (`sandlot.Limits`).
         metadata: your own labels, kept with the sandbox.
+        base_url, api_key: run the sandbox on a `sandlot serve` host instead of here
+            (default: $SANDLOT_URL and $SANDLOT_API_KEY); it behaves the same.
         """
         core = await call(
             SandboxCore,
@@ -150,6 +154,8 @@ class AsyncSandbox:
             envs=envs,
             limits=limits,
             metadata=metadata,
+            base_url=base_url,
+            api_key=api_key,
         )
         return cls(core)
 
