@@ -105,3 +105,31 @@ def test_two_sandboxes_are_isolated() -> None:
         assert not b.files.exists("/tmp/a.txt")
         assert b.run_code("import os; os.path.exists('/home/user/mine.txt')").text == "False"
         assert b.run_code("import os; os.environ['WHO']").text == "'b'"
+
+
+def test_a_dropped_sandbox_leaves_no_folder() -> None:
+    import gc
+
+    sbx = Sandbox.create()
+    sbx.run_code("1")
+    root = sbx._core._box._root_dir  # type: ignore[union-attr,attr-defined]
+    del sbx
+    gc.collect()
+    assert not os.path.exists(root)
+
+
+def test_exiting_with_live_sandboxes_is_clean(tmp_path: object) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "from sandlot import Sandbox\n"
+        "a = Sandbox.create(); a.run_code('x = 1')\n"
+        "b = Sandbox.create(); b.run_code('import pandas')\n"
+        "print(a._core._box._root_dir, b._core._box._root_dir)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    for root in done.stdout.split():
+        assert not os.path.exists(root)

@@ -90,7 +90,9 @@ class MemoryCheckpoint:
             except BaseException as e:  # surfaced by wait()
                 self._error = e
 
-        self._worker = threading.Thread(target=work, name="sandlot-checkpoint", daemon=True)
+        # Not a daemon: interpreter exit waits for the copy instead of freeing the guest's
+        # memory under it.
+        self._worker = threading.Thread(target=work, name="sandlot-checkpoint", daemon=False)
         self._worker.start()
 
     def wait(self) -> None:

