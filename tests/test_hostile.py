@@ -177,3 +177,17 @@ def test_timeout_on_the_very_first_call(sbx: Sandbox) -> None:
     with pytest.raises(TimeoutError):
         sbx.run_code("while True: pass", timeout=0.3)
     assert sbx.run_code("after").text == "1"
+
+
+def test_per_call_limits_override_the_sandbox_limits(sbx: Sandbox) -> None:
+    ex = sbx.run_code("print('z' * 5000)", limits=Limits(output_bytes=100))
+    assert ex.truncated == ("stdout",) and len(ex.logs.stdout) <= 100
+    assert sbx.run_code("print('z' * 5000)").truncated == ()
+    with pytest.raises(TimeoutError, match="0.3 s"):
+        sbx.run_code("while True: pass", limits=Limits(wall_time=0.3))
+    from sandlot import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="per-sandbox"):
+        sbx.run_code("1", limits=Limits(memory_bytes=128 << 20))
+    with pytest.raises(InvalidArgument, match="cpu_fuel"):
+        sbx.run_code("1", limits=Limits(cpu_fuel=1000))

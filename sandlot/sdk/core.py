@@ -119,11 +119,12 @@ class SandboxCore:
         code: str,
         *,
         timeout: float | None = None,
+        limits: Limits | None = None,
         on_stdout: OutputCallback | None = None,
         on_stderr: OutputCallback | None = None,
     ) -> Execution:
         _check_code(code, "code")
-        limits = self.limits.merged(wall_time=check_timeout(timeout))
+        limits = self._call_limits(limits, timeout)
         queued = time.perf_counter()
         with self._lock:
             waited = time.perf_counter() - queued
@@ -140,19 +141,38 @@ class SandboxCore:
         envs: Mapping[str, str] | None = None,
         cwd: str | None = None,
         stdin: str | None = None,
+        limits: Limits | None = None,
         on_stdout: OutputCallback | None = None,
         on_stderr: OutputCallback | None = None,
     ) -> CommandResult:
         _check_code(cmd, "cmd")
         prefix = _command_prefix(_check_str_map(envs, "envs"), cwd)
         script = f"(\n{prefix}{cmd}\n)" if prefix else cmd  # per-call settings don't persist
-        limits = self.limits.merged(wall_time=check_timeout(timeout))
+        limits = self._call_limits(limits, timeout)
         if stdin is not None and not isinstance(stdin, str):
             raise InvalidArgument(f"stdin must be a str; got {type(stdin).__name__}")
         with self._lock:
             return self._live().run_command(
                 script, limits=limits, stdin=stdin or "", on_stdout=on_stdout, on_stderr=on_stderr
             )
+
+    def _call_limits(self, limits: Limits | None, timeout: float | None) -> Limits:
+        """The sandbox's limits with one call's overrides: `timeout` wins over wall_time."""
+        base = self.limits
+        if limits is not None:
+            given = _check_limits(limits)
+            if given.memory_bytes != base.memory_bytes:
+                raise InvalidArgument(
+                    "memory_bytes is a per-sandbox limit (the guest's memory is one store); "
+                    "set it in Sandbox.create(limits=...)"
+                )
+            if (given.cpu_fuel is None) != (base.cpu_fuel is None):
+                raise InvalidArgument(
+                    "cpu_fuel per call needs a sandbox created with Limits(cpu_fuel=...), "
+                    "and a metered sandbox's calls always carry a fuel limit"
+                )
+            base = given
+        return base.merged(wall_time=check_timeout(timeout))
 
     # -- files -----------------------------------------------------------------------------
 

@@ -90,10 +90,16 @@ class Commands:
         envs: Mapping[str, str] | None = None,
         cwd: str | None = None,
         stdin: str | None = None,
+        limits: Limits | None = None,
         on_stdout: StreamCallback | None = None,
         on_stderr: StreamCallback | None = None,
     ) -> CommandResult:
-        """Run a command line; a non-zero exit is a result, not an exception."""
+        """Run a command line; a non-zero exit is a result, not an exception.
+
+        Shell state (variables, functions, the working directory) persists between calls;
+        `envs` and `cwd` apply to this call only. `limits` overrides the sandbox's limits for
+        this call (all but memory); `timeout` wins over its wall_time.
+        """
         return call(
             self._core.run_command,
             cmd,
@@ -101,6 +107,7 @@ class Commands:
             envs=envs,
             cwd=cwd,
             stdin=stdin,
+            limits=limits,
             on_stdout=callback(on_stdout),
             on_stderr=callback(on_stderr),
         )
@@ -184,6 +191,7 @@ class Sandbox:
         code: str,
         *,
         timeout: float | None = None,
+        limits: Limits | None = None,
         on_stdout: StreamCallback | None = None,
         on_stderr: StreamCallback | None = None,
     ) -> Execution:
@@ -192,11 +200,13 @@ class Sandbox:
         Variables and imports persist between calls. The last expression's value and any
         figure shown come back as `results`; an uncaught exception as `error`. A call that
         runs past `timeout` raises `sandlot.TimeoutError` and the sandbox keeps its state.
+        `limits` overrides the sandbox's limits for this call (all but memory).
         """
         return call(
             self._core.run_code,
             code,
             timeout=timeout,
+            limits=limits,
             on_stdout=callback(on_stdout),
             on_stderr=callback(on_stderr),
         )
