@@ -1,0 +1,83 @@
+"""In-process bash-compatible shell for the WASI guest (pure Python stdlib, no subprocess/threads).
+
+Usage::
+
+    sh = Shell(cwd="/tmp")
+    status = sh.run("echo hi | tr a-z A-Z", out=sys.stdout.buffer.write, err=sys.stderr.buffer.write)
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .expand import ExpansionError
+from .interp import Interp, enc
+from .io import Input
+from .state import Budget, BudgetExceeded, ControlFlow, ExitShell, ReturnFn
+
+__all__ = ["Shell", "BudgetExceeded"]
+
+Writer = Callable[[bytes], None]
+PythonRunner = Callable[[list[str], bytes, Writer, Writer], int]
+
+
+class Shell:
+    """A persistent shell session: variables, functions, aliases, options and cwd survive run() calls."""
+
+    def __init__(self, *, env: dict[str, str] | None = None, cwd: str | None = None,
+                 python_runner: PythonRunner | None = None, timeout: float | None = None) -> None:
+        self.timeout = timeout
+        self.interp = Interp(env=env, cwd=cwd, python_runner=python_runner)
+        if cwd is not None:
+            import os
+            os.chdir(self.interp.cwd)
+
+    def run(self, script: str, *, stdin: bytes = b"", out: Writer, err: Writer) -> int:
+        """Run script, streaming output through out/err; returns the exit status."""
+        sh = self.interp
+        sh.budget = Budget(self.timeout)
+        fds = sh.persistent_fds
+        gen = sh.run_source(script, Input(stdin))
+
+        def emit(fd: int, data: bytes) -> None:
+            t = fds.get(fd, fd)
+            if t == 1:
+                out(data)
+            elif t == 2:
+                err(data)
+            elif hasattr(t, "write"):
+                t.write(data)
+
+        try:
+            try:
+                while True:
+                    fd, data = next(gen)
+                    emit(fd, data)
+            except StopIteration as e:
+                status = e.value if isinstance(e.value, int) else 0
+            except ExitShell as e:
+                status = e.status
+            except ReturnFn as e:
+                status = e.status
+            except ControlFlow:
+                status = sh.status
+            except ExpansionError as e:
+                err(enc(f"bash: {e}\n"))
+                status = e.status
+            sh.status = status
+            if "EXIT" in sh.traps:
+                code = sh.traps.pop("EXIT")
+                g2 = sh.run_source(code, Input(b""))
+                try:
+                    while True:
+                        fd, data = next(g2)
+                        emit(fd, data)
+                except StopIteration:
+                    pass
+                except ExitShell as e:
+                    status = e.status
+                except ControlFlow:
+                    pass
+        finally:
+            gen.close()
+        sh.status = status
+        return status

@@ -1,0 +1,20 @@
+"""Registry of in-process Unix commands; each is a generator (sh, argv, stdin) -> status."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..io import Gen, Input
+
+Command = Callable[[Any, list[str], Input], Gen]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(*names: str) -> Callable[[Command], Command]:
+    def deco(f: Command) -> Command:
+        for n in names:
+            COMMANDS[n] = f
+        return f
+    return deco
+
+
+from . import files, grep, misc, sed, text  # noqa: E402,F401

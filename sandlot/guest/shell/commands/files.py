@@ -1,0 +1,690 @@
+"""Filesystem commands (ls, mkdir, rm, cp, mv, touch, ln, find, ...) working relative to the shell's cwd."""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from typing import Any, Iterator
+
+from .. import pattern as P
+from ..io import Gen, Input
+from . import command
+from .util import UsageError, enc, parse_opts
+
+
+def _err(name: str, msg: str) -> tuple[int, bytes]:
+    return (2, enc(f"{name}: {msg}\n"))
+
+
+def _strerr(e: OSError) -> str:
+    return e.strerror or str(e)
+
+
+@command("mkdir")
+def mkdir(sh: Any, args: list[str], inp: Input) -> Gen:
+    try:
+        opts, paths = parse_opts(args[1:], "pvm:", {"parents": "p", "verbose": "v", "mode": "m:"})
+    except UsageError as e:
+        yield _err("mkdir", str(e))
+        return 1
+    st = 0
+    for p in paths:
+        full = sh.resolve(p)
+        try:
+            if "p" in opts:
+                os.makedirs(full, exist_ok=True)
+            else:
+                os.mkdir(full)
+            if "v" in opts:
+                yield (1, enc(f"mkdir: created directory '{p}'\n"))
+        except OSError as e:
+            yield _err("mkdir", f"cannot create directory '{p}': {_strerr(e)}")
+            st = 1
+    return st
+
+
+@command("rmdir")
+def rmdir(sh: Any, args: list[str], inp: Input) -> Gen:
+    st = 0
+    for p in [a for a in args[1:] if not a.startswith("-")]:
+        try:
+            os.rmdir(sh.resolve(p))
+        except OSError as e:
+            yield _err("rmdir", f"failed to remove '{p}': {_strerr(e)}")
+            st = 1
+    return st
+
+
+@command("rm")
+def rm(sh: Any, args: list[str], inp: Input) -> Gen:
+    try:
+        opts, paths = parse_opts(args[1:], "rRfvid", {"recursive": "r", "force": "f", "verbose": "v"})
+    except UsageError as e:
+        yield _err("rm", str(e))
+        return 1
+    st = 0
+    rec = "r" in opts or "R" in opts
+    if not paths and "f" not in opts:
+        yield _err("rm", "missing operand")
+        return 1
+    for p in paths:
+        full = sh.resolve(p)
+        if not os.path.lexists(full):
+            if "f" not in opts:
+                yield _err("rm", f"cannot remove '{p}': No such file or directory")
+                st = 1
+            continue
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                if rec:
+                    shutil.rmtree(full)
+                elif "d" in opts:
+                    os.rmdir(full)
+                else:
+                    yield _err("rm", f"cannot remove '{p}': Is a directory")
+                    st = 1
+                    continue
+            else:
+                os.unlink(full)
+            if "v" in opts:
+                yield (1, enc(f"removed '{p}'\n"))
+        except OSError as e:
+            yield _err("rm", f"cannot remove '{p}': {_strerr(e)}")
+            st = 1
+    return st
+
+
+@command("touch")
+def touch(sh: Any, args: list[str], inp: Input) -> Gen:
+    try:
+        opts, paths = parse_opts(args[1:], "cam d:r:t:", {"no-create": "c", "date": "d:", "reference": "r:"})
+    except UsageError as e:
+        yield _err("touch", str(e))
+        return 1
+    st = 0
+    for p in paths:
+        full = sh.resolve(p)
+        try:
+            if not os.path.exists(full):
+                if "c" in opts:
+                    continue
+                open(full, "ab").close()
+            else:
+                os.utime(full)
+        except OSError as e:
+            yield _err("touch", f"cannot touch '{p}': {_strerr(e)}")
+            st = 1
+    return st
+
+
+def _copy(src: str, dst: str, rec: bool) -> None:
+    if os.path.isdir(src) and not os.path.islink(src):
+        if not rec:
+            raise IsADirectoryError(src)
+        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, dst, follow_symlinks=True)
+
+
+@command("cp", "mv")
+def cp_mv(sh: Any, args: list[str], inp: Input) -> Gen:
+    name = args[0]
+    try:
+        opts, paths = parse_opts(args[1:], "rRafivnpTt:uPL", {"recursive": "r", "force": "f", "verbose": "v",
+                                                             "no-clobber": "n", "archive": "a", "target-directory": "t:"})
+    except UsageError as e:
+        yield _err(name, str(e))
+        return 1
+    if "t" in opts:
+        paths.append(opts["t"])
+    if len(paths) < 2:
+        yield _err(name, f"missing destination file operand after '{paths[0]}'" if paths else "missing file operand")
+        return 1
+    *srcs, dst = paths
+    dfull = sh.resolve(dst)
+    isdir = os.path.isdir(dfull) and "T" not in opts
+    if len(srcs) > 1 and not isdir:
+        yield _err(name, f"target '{dst}' is not a directory")
+        return 1
+    st = 0
+    rec = any(k in opts for k in "rRa")
+    for s in srcs:
+        sfull = sh.resolve(s)
+        target = os.path.join(dfull, os.path.basename(sfull.rstrip("/"))) if isdir else dfull
+        if not os.path.lexists(sfull):
+            yield _err(name, f"cannot stat '{s}': No such file or directory")
+            st = 1
+            continue
+        if "n" in opts and os.path.exists(target):
+            continue
+        try:
+            if name == "mv":
+                if os.path.isdir(target) and not os.path.isdir(sfull):
+                    raise IsADirectoryError(target)
+                shutil.move(sfull, target)
+            else:
+                if os.path.isdir(sfull) and not rec:
+                    yield _err(name, f"-r not specified; omitting directory '{s}'")
+                    st = 1
+                    continue
+                _copy(sfull, target, rec)
+            if "v" in opts:
+                yield (1, enc(f"'{s}' -> '{os.path.relpath(target, sh.cwd) if not dst.startswith('/') else target}'\n"))
+        except OSError as e:
+            yield _err(name, f"cannot {'move' if name == 'mv' else 'copy'} '{s}': {_strerr(e)}")
+            st = 1
+    return st
+
+
+@command("ln")
+def ln(sh: Any, args: list[str], inp: Input) -> Gen:
+    try:
+        opts, paths = parse_opts(args[1:], "sfnvrT", {"symbolic": "s", "force": "f"})
+    except UsageError as e:
+        yield _err("ln", str(e))
+        return 1
+    if not paths:
+        yield _err("ln", "missing file operand")
+        return 1
+    if len(paths) == 1:
+        paths.append(os.path.basename(paths[0]))
+    *srcs, dst = paths
+    st = 0
+    for s in srcs:
+        d = sh.resolve(dst)
+        if os.path.isdir(d) and "n" not in opts and "T" not in opts:
+            d = os.path.join(d, os.path.basename(s))
+        try:
+            if "f" in opts and os.path.lexists(d):
+                os.unlink(d)
+            if "s" in opts:
+                os.symlink(s, d)
+            else:
+                os.link(sh.resolve(s), d)
+        except OSError as e:
+            yield _err("ln", f"failed to create {'symbolic ' if 's' in opts else 'hard '}link '{dst}': {_strerr(e)}")
+            st = 1
+    return st
+
+
+def _mode_str(m: int) -> str:
+    t = "d" if stat.S_ISDIR(m) else "l" if stat.S_ISLNK(m) else "-"
+    bits = ""
+    for who in range(2, -1, -1):
+        r = m >> (who * 3)
+        bits += ("r" if r & 4 else "-") + ("w" if r & 2 else "-") + ("x" if r & 1 else "-")
+    return t + bits
+
+
+def _human(n: int) -> str:
+    for unit in ("", "K", "M", "G", "T"):
+        if n < 1024:
+            return f"{n}{unit}" if unit == "" else f"{n:.1f}{unit}" if n < 10 else f"{n:.0f}{unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return f"{n:.0f}P"
+
+
+@command("ls")
+def ls(sh: Any, args: list[str], inp: Input) -> Gen:
+    try:
+        opts, paths = parse_opts(args[1:], "laA1RdhrtSFp", {"all": "a", "almost-all": "A", "recursive": "R",
+                                                          "directory": "d", "human-readable": "h", "reverse": "r"})
+    except UsageError as e:
+        yield _err("ls", str(e))
+        return 2
+    st = 0
+    paths = paths or ["."]
+    files, dirs = [], []
+    for p in paths:
+        full = sh.resolve(p)
+        if not os.path.lexists(full):
+            yield _err("ls", f"cannot access '{p}': No such file or directory")
+            st = 2
+        elif os.path.isdir(full) and "d" not in opts:
+            dirs.append(p)
+        else:
+            files.append(p)
+
+    def entry(label: str, full: str) -> str:
+        suffix = ""
+        if "F" in opts or "p" in opts:
+            if os.path.isdir(full):
+                suffix = "/"
+            elif "F" in opts and os.access(full, os.X_OK):
+                suffix = "*"
+        if "l" not in opts:
+            return label + suffix
+        s = os.lstat(full)
+        size = _human(s.st_size) if "h" in opts else str(s.st_size)
+        t = time.strftime("%b %e %H:%M", time.localtime(s.st_mtime))
+        link = f" -> {os.readlink(full)}" if stat.S_ISLNK(s.st_mode) else ""
+        return f"{_mode_str(s.st_mode)} {s.st_nlink} root root {size:>5} {t} {label}{suffix}{link}"
+
+    def order(names: list[str], base: str) -> list[str]:
+        if "t" in opts:
+            names.sort(key=lambda n: -os.lstat(os.path.join(base, n)).st_mtime)
+        elif "S" in opts:
+            names.sort(key=lambda n: -os.lstat(os.path.join(base, n)).st_size)
+        else:
+            names.sort(key=lambda n: (n.lower().lstrip("._") or n, n))
+        if "r" in opts:
+            names.reverse()
+        return names
+
+    out: list[str] = []
+    for f in order(files, sh.cwd):
+        out.append(entry(f, sh.resolve(f)))
+    if out:
+        yield (1, enc("\n".join(out) + "\n"))
+
+    def listdir(p: str, header: bool) -> Iterator[tuple[int, bytes]]:
+        full = sh.resolve(p)
+        try:
+            names = os.listdir(full)
+        except OSError as e:
+            yield _err("ls", f"cannot open directory '{p}': {_strerr(e)}")
+            return
+        if "a" in opts:
+            names += [".", ".."]
+        elif "A" not in opts:
+            names = [n for n in names if not n.startswith(".")]
+        names = order(names, full)
+        lines = []
+        if header:
+            lines.append(f"{p}:")
+        if "l" in opts:
+            total = sum(os.lstat(os.path.join(full, n)).st_blocks for n in names) // 2
+            lines.append(f"total {total}")
+        lines.extend(entry(n, os.path.join(full, n)) for n in names)
+        yield (1, enc("".join(x + "\n" for x in lines)))
+        if "R" in opts:
+            for n in names:
+                if n in (".", ".."):
+                    continue
+                sub = os.path.join(full, n)
+                if os.path.isdir(sub) and not os.path.islink(sub):
+                    yield (1, b"\n")
+                    yield from listdir(p.rstrip("/") + "/" + n, True)
+
+    for i, d in enumerate(order(dirs, sh.cwd)):
+        if i or files:
+            yield (1, b"\n")
+        yield from listdir(d, len(paths) > 1 or "R" in opts)
+    return st
+
+
+@command("find")
+def find(sh: Any, args: list[str], inp: Input) -> Gen:
+    a = args[1:]
+    roots = []
+    while a and not a[0].startswith("-") and a[0] not in ("(", "!", ")"):
+        roots.append(a.pop(0))
+    roots = roots or ["."]
+    maxdepth, mindepth = 10**9, 0
+    # expression: list of tests joined by implicit -a; supports -o, !, ( )
+    toks = []
+    i = 0
+    while i < len(a):
+        t = a[i]
+        if t == "-maxdepth":
+            maxdepth = int(a[i + 1])
+            i += 2
+            continue
+        if t == "-mindepth":
+            mindepth = int(a[i + 1])
+            i += 2
+            continue
+        if t in ("-exec", "-execdir", "-ok"):
+            j = i + 1
+            while j < len(a) and a[j] not in (";", "+"):
+                j += 1
+            toks.append(("exec", a[i + 1:j], a[j] if j < len(a) else ";"))
+            i = j + 1
+            continue
+        if t in ("-name", "-iname", "-type", "-path", "-wholename", "-newer", "-size", "-regex", "-perm", "-user", "-mtime"):
+            toks.append((t, a[i + 1] if i + 1 < len(a) else ""))
+            i += 2
+            continue
+        toks.append((t,))
+        i += 1
+    has_action = any(t[0] in ("exec", "-print", "-print0", "-delete", "-quit") for t in toks)
+    out: list[tuple[int, bytes]] = []
+    pending_plus: list[tuple[list[str], list[str]]] = []
+    quit_flag = [False]
+
+    def ev(pos: int, path: str, full: str) -> tuple[bool, int]:
+        return ev_or(pos, path, full)
+
+    def ev_or(pos: int, path: str, full: str) -> tuple[bool, int]:
+        r, pos = ev_and(pos, path, full)
+        while pos < len(toks) and toks[pos][0] in ("-o", "-or"):
+            r2, pos = ev_and(pos + 1, path, full) if not r else (r, skip_and(pos + 1))
+            r = r or r2
+        return r, pos
+
+    def skip_and(pos: int) -> int:
+        depth = 0
+        while pos < len(toks):
+            t = toks[pos][0]
+            if t == "(":
+                depth += 1
+            elif t == ")":
+                if depth == 0:
+                    return pos
+                depth -= 1
+            elif t in ("-o", "-or") and depth == 0:
+                return pos
+            pos += 1
+        return pos
+
+    def ev_and(pos: int, path: str, full: str) -> tuple[bool, int]:
+        r = True
+        while pos < len(toks) and toks[pos][0] not in ("-o", "-or", ")"):
+            if toks[pos][0] in ("-a", "-and"):
+                pos += 1
+                continue
+            if not r:
+                pos = skip_one(pos)
+                continue
+            r, pos = ev_not(pos, path, full)
+        return r, pos
+
+    def skip_one(pos: int) -> int:
+        if toks[pos][0] in ("!", "-not"):
+            return skip_one(pos + 1)
+        if toks[pos][0] == "(":
+            depth = 1
+            pos += 1
+            while pos < len(toks) and depth:
+                depth += {"(": 1, ")": -1}.get(toks[pos][0], 0)
+                pos += 1
+            return pos
+        return pos + 1
+
+    def ev_not(pos: int, path: str, full: str) -> tuple[bool, int]:
+        if toks[pos][0] in ("!", "-not"):
+            r, pos = ev_not(pos + 1, path, full)
+            return not r, pos
+        if toks[pos][0] == "(":
+            r, pos = ev_or(pos + 1, path, full)
+            return r, pos + 1
+        return prim(toks[pos], path, full), pos + 1
+
+    def prim(t: tuple[Any, ...], path: str, full: str) -> bool:
+        k = t[0]
+        base = os.path.basename(path.rstrip("/")) or path
+        if k == "-name":
+            return P.match(t[1], base)
+        if k == "-iname":
+            return P.match(t[1].lower(), base.lower())
+        if k in ("-path", "-wholename"):
+            return P.match(t[1], path)
+        if k == "-regex":
+            import re
+            return re.fullmatch(t[1], path) is not None
+        if k == "-type":
+            try:
+                m = os.lstat(full).st_mode
+            except OSError:
+                return False
+            return any({"f": stat.S_ISREG(m), "d": stat.S_ISDIR(m), "l": stat.S_ISLNK(m),
+                        "p": stat.S_ISFIFO(m), "s": stat.S_ISSOCK(m)}.get(c, False) for c in t[1].split(","))
+        if k == "-empty":
+            return (os.path.isdir(full) and not os.listdir(full)) or (os.path.isfile(full) and os.path.getsize(full) == 0)
+        if k == "-newer":
+            try:
+                return os.stat(full).st_mtime > os.stat(sh.resolve(t[1])).st_mtime
+            except OSError:
+                return False
+        if k == "-size":
+            spec = t[1]
+            sign = spec[0] if spec[0] in "+-" else ""
+            num = spec.lstrip("+-")
+            unit = {"c": 1, "k": 1024, "M": 1024**2, "G": 1024**3, "b": 512}.get(num[-1:], 512)
+            n = int(num.rstrip("ckMGb") or 0)
+            size = -(-os.path.getsize(full) // unit)
+            return size > n if sign == "+" else size < n if sign == "-" else size == n
+        if k in ("-print",):
+            out.append((1, enc(path + "\n")))
+            return True
+        if k == "-print0":
+            out.append((1, enc(path + "\0")))
+            return True
+        if k == "-delete":
+            try:
+                if os.path.isdir(full) and not os.path.islink(full):
+                    os.rmdir(full)
+                else:
+                    os.unlink(full)
+            except OSError:
+                return False
+            return True
+        if k == "-quit":
+            quit_flag[0] = True
+            return True
+        if k == "exec":
+            cmd = t[1]
+            if t[2] == "+":
+                pending_plus.append((cmd, [path]))
+                return True
+            argv = [c.replace("{}", path) for c in cmd]
+            res: list[int] = []
+            for item in _drive(sh.fork().run_argv(argv, Input(b"")), res):
+                out.append(item)
+            return res[0] == 0
+        if k in ("-true",):
+            return True
+        if k in ("-false",):
+            return False
+        if k in ("-perm", "-user", "-mtime", "-executable", "-readable", "-writable"):
+            return True
+        return True
+
+    st = 0
+
+    def walk(path: str, full: str, depth: int) -> Iterator[tuple[int, bytes]]:
+        sh.budget.tick()
+        if quit_flag[0]:
+            return
+        if depth >= mindepth:
+            r = ev(0, path, full)[0] if toks else True
+            if r and not has_action:
+                out.append((1, enc(path + "\n")))
+        yield from out
+        out.clear()
+        if depth < maxdepth and os.path.isdir(full) and not os.path.islink(full):
+            try:
+                names = sorted(os.listdir(full))
+            except OSError:
+                return
+            for n in names:
+                yield from walk(path.rstrip("/") + "/" + n if path != "/" else "/" + n, os.path.join(full, n), depth + 1)
+
+    for r in roots:
+        full = sh.resolve(r)
+        if not os.path.lexists(full):
+            yield _err("find", f"'{r}': No such file or directory")
+            st = 1
+            continue
+        yield from walk(r, full, 0)
+    if pending_plus:
+        cmd = pending_plus[0][0]
+        paths = [p for _, ps in pending_plus for p in ps]
+        argv = []
+        for c in cmd:
+            if c == "{}":
+                argv.extend(paths)
+            else:
+                argv.append(c)
+        res2: list[int] = []
+        yield from _drive(sh.fork().run_argv(argv, Input(b"")), res2)
+    return st
+
+
+def _drive(g: Any, res: list[int]) -> Iterator[tuple[int, bytes]]:
+    """Run a command generator to completion, forwarding output and recording its status."""
+    try:
+        while True:
+            yield next(g)
+    except StopIteration as e:
+        res.append(e.value if isinstance(e.value, int) else 0)
+
+
+@command("basename")
+def basename(sh: Any, args: list[str], inp: Input) -> Gen:
+    a = args[1:]
+    multi = False
+    suffix = None
+    while a and a[0].startswith("-") and len(a[0]) > 1:
+        x = a.pop(0)
+        if x in ("-a", "--multiple"):
+            multi = True
+        elif x == "-s":
+            suffix = a.pop(0)
+            multi = True
+        elif x == "--":
+            break
+    if not a:
+        yield _err("basename", "missing operand")
+        return 1
+    if not multi and len(a) == 2:
+        suffix = a.pop()
+    for p in a:
+        b = os.path.basename(p.rstrip("/")) or ("/" if p.startswith("/") else "")
+        if suffix and b.endswith(suffix) and b != suffix:
+            b = b[: -len(suffix)]
+        yield (1, enc(b + "\n"))
+    return 0
+
+
+@command("dirname")
+def dirname(sh: Any, args: list[str], inp: Input) -> Gen:
+    if len(args) < 2:
+        yield _err("dirname", "missing operand")
+        return 1
+    for p in args[1:]:
+        s = p.rstrip("/") or "/"
+        d = os.path.dirname(s) if "/" in s else "."
+        yield (1, enc((d.rstrip("/") or "/") + "\n"))
+    return 0
+
+
+@command("realpath", "readlink")
+def realpath(sh: Any, args: list[str], inp: Input) -> Gen:
+    flags = [a for a in args[1:] if a.startswith("-")]
+    st = 0
+    for p in [a for a in args[1:] if not a.startswith("-")]:
+        full = sh.resolve(p)
+        if args[0] == "readlink" and not flags:
+            if os.path.islink(full):
+                yield (1, enc(os.readlink(full) + "\n"))
+            else:
+                st = 1
+            continue
+        if not os.path.exists(full) and "-m" not in flags:
+            yield _err(args[0], f"{p}: No such file or directory")
+            st = 1
+            continue
+        yield (1, enc(os.path.realpath(full) + "\n"))
+    return st
+
+
+@command("stat")
+def stat_(sh: Any, args: list[str], inp: Input) -> Gen:
+    fmt = None
+    a = args[1:]
+    if a and a[0] in ("-c", "--format") and len(a) > 1:
+        fmt = a[1]
+        a = a[2:]
+    elif a and a[0].startswith("--format="):
+        fmt = a[0].split("=", 1)[1]
+        a = a[1:]
+    st = 0
+    for p in a:
+        full = sh.resolve(p)
+        try:
+            s = os.lstat(full)
+        except OSError:
+            yield _err("stat", f"cannot statx '{p}': No such file or directory")
+            st = 1
+            continue
+        if fmt:
+            kind = "directory" if stat.S_ISDIR(s.st_mode) else "symbolic link" if stat.S_ISLNK(s.st_mode) else \
+                ("regular empty file" if s.st_size == 0 else "regular file")
+            rep = {"%s": str(s.st_size), "%n": p, "%a": oct(s.st_mode & 0o7777)[2:], "%F": kind,
+                   "%Y": str(int(s.st_mtime)), "%A": _mode_str(s.st_mode), "%U": "root", "%G": "root",
+                   "%i": str(s.st_ino), "%h": str(s.st_nlink)}
+            out = fmt
+            for k, v in rep.items():
+                out = out.replace(k, v)
+            yield (1, enc(out + "\n"))
+        else:
+            yield (1, enc(f"  File: {p}\n  Size: {s.st_size}\n"))
+    return st
+
+
+@command("chmod")
+def chmod(sh: Any, args: list[str], inp: Input) -> Gen:
+    a = [x for x in args[1:] if x not in ("-R", "-v", "-f")]
+    if len(a) < 2:
+        yield _err("chmod", "missing operand")
+        return 1
+    mode, paths = a[0], a[1:]
+    st = 0
+    for p in paths:
+        full = sh.resolve(p)
+        try:
+            cur = os.stat(full).st_mode & 0o7777
+            if mode.isdigit():
+                new = int(mode, 8)
+            else:
+                new = cur
+                for clause in mode.split(","):
+                    import re
+                    m = re.fullmatch(r"([ugoa]*)([-+=])([rwxXst]*)", clause)
+                    if not m:
+                        raise ValueError(mode)
+                    who = m.group(1) or "a"
+                    bits = 0
+                    for c in m.group(3):
+                        b = {"r": 4, "w": 2, "x": 1, "X": 1}.get(c, 0)
+                        for w in who:
+                            for ww in ("ugo" if w == "a" else w):
+                                bits |= b << {"u": 6, "g": 3, "o": 0}[ww]
+                    if m.group(2) == "+":
+                        new |= bits
+                    elif m.group(2) == "-":
+                        new &= ~bits
+                    else:
+                        new = bits
+            os.chmod(full, new)
+        except (OSError, ValueError) as e:
+            yield _err("chmod", f"cannot access '{p}': {e}")
+            st = 1
+    return st
+
+
+@command("du")
+def du(sh: Any, args: list[str], inp: Input) -> Gen:
+    paths = [a for a in args[1:] if not a.startswith("-")] or ["."]
+    for p in paths:
+        total = 0
+        for root, _, fs in os.walk(sh.resolve(p)):
+            for f in fs:
+                try:
+                    total += os.lstat(os.path.join(root, f)).st_size
+                except OSError:
+                    pass
+        yield (1, enc(f"{-(-total // 1024)}\t{p}\n"))
+    return 0
+
+
+@command("mktemp")
+def mktemp(sh: Any, args: list[str], inp: Input) -> Gen:
+    import tempfile
+    d = "-d" in args
+    base = sh.get_str("TMPDIR") or "/tmp"
+    path = tempfile.mkdtemp(dir=base) if d else tempfile.mkstemp(dir=base)[1]
+    yield (1, enc(path + "\n"))
+    return 0

@@ -1,0 +1,124 @@
+"""Focused behaviour tests for the in-process shell (run on host CPython, each in a tmp cwd)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandlot.guest.shell import Shell
+
+
+@pytest.fixture(autouse=True)
+def _keep_cwd() -> object:
+    old = os.getcwd()
+    yield
+    os.chdir(old)
+
+
+def run(script: str, tmp_path: Path, stdin: bytes = b"", shell: Shell | None = None) -> tuple[str, str, int]:
+    sh = shell or Shell(cwd=str(tmp_path), env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=10)
+    out: list[bytes] = []
+    err: list[bytes] = []
+    st = sh.run(script, stdin=stdin, out=out.append, err=err.append)
+    return b"".join(out).decode(), b"".join(err).decode(), st
+
+
+def o(script: str, tmp_path: Path, stdin: bytes = b"") -> str:
+    return run(script, tmp_path, stdin)[0]
+
+
+def test_echo_and_status(tmp_path: Path) -> None:
+    assert run("echo hi; false", tmp_path) == ("hi\n", "", 1)
+
+
+def test_quoting(tmp_path: Path) -> None:
+    assert o("""x='a  b'; echo "$x" $x '$x' \\$x $'t\\tab'""", tmp_path) == "a  b a b $x $x t\tab\n"
+
+
+def test_pipeline_streams_awk(tmp_path: Path) -> None:
+    assert o("yes | head -n 2", tmp_path) == "y\ny\n"
+    assert o("seq 1 100000 | awk '$1 % 7 == 0' | wc -l", tmp_path) == "14285\n"
+
+
+def test_pipestatus_and_pipefail(tmp_path: Path) -> None:
+    assert o("false | true; echo ${PIPESTATUS[@]}; set -o pipefail; false | true; echo $?", tmp_path) == "1 0\n1\n"
+
+
+def test_control_flow(tmp_path: Path) -> None:
+    script = """
+for i in 1 2 3; do
+  if [ $i -eq 2 ]; then continue; fi
+  echo $i
+done
+n=0; while (( n < 3 )); do n=$((n+1)); done; echo $n
+case abc in a*) echo A;; *) echo B;; esac
+for ((i=0; i<2; i++)); do echo c$i; done
+"""
+    assert o(script, tmp_path) == "1\n3\n3\nA\nc0\nc1\n"
+
+
+def test_functions_and_locals(tmp_path: Path) -> None:
+    assert o("x=g; f() { local x=l; echo $x $1; return 4; }; f arg; echo $? $x", tmp_path) == "l arg\n4 g\n"
+
+
+def test_param_ops(tmp_path: Path) -> None:
+    s = 'p=/a/b/c.tar.gz; echo ${p##*/} ${p%.*} ${p%%.*} ${p#/} ${#p} ${p/a/X} ${p//\\//_} ${p:1:3} ${u:-d} ${p^^}'
+    assert o(s, tmp_path) == "c.tar.gz /a/b/c.tar /a/b/c a/b/c.tar.gz 13 /X/b/c.tar.gz _a_b_c.tar.gz a/b d /A/B/C.TAR.GZ\n"
+
+
+def test_arith(tmp_path: Path) -> None:
+    assert o("echo $(( (1+2)*3 % 5 )) $((2**10)) $((7/2)) $((1<<4)) $((x=5, x+1)) $((16#ff))", tmp_path) == "4 1024 3 16 6 255\n"
+
+
+def test_arrays(tmp_path: Path) -> None:
+    s = 'a=(x "y z"); a+=(w); echo ${#a[@]} "${a[1]}" ${!a[@]}; declare -A m=([k]=v); m[j]=u; echo ${m[k]}${m[j]}'
+    assert o(s, tmp_path) == "3 y z 0 1 2\nvu\n"
+
+
+def test_heredoc_and_herestring(tmp_path: Path) -> None:
+    s = "x=1\ncat <<EOF\nv=$x\nEOF\ncat <<'EOF'\nv=$x\nEOF\ncat <<< \"hs $x\"\n"
+    assert o(s, tmp_path) == "v=1\nv=$x\nhs 1\n"
+
+
+def test_redirections(tmp_path: Path) -> None:
+    out, err, st = run("echo a > f; echo b >> f; cat f; ls nope 2>&1 | wc -l; cat < f | head -1", tmp_path)
+    assert out == "a\nb\n1\na\n"
+    assert (tmp_path / "f").read_text() == "a\nb\n"
+
+
+def test_persistent_state(tmp_path: Path) -> None:
+    sh = Shell(cwd=str(tmp_path))
+    run("x=5; f() { echo f$x; }; alias ll='echo LL'; mkdir d; cd d", tmp_path, shell=sh)
+    assert run("f; ll; pwd", tmp_path, shell=sh)[0] == f"f5\nLL\n{tmp_path}/d\n"
+
+
+def test_syntax_error(tmp_path: Path) -> None:
+    out, err, st = run("echo ok\nif then", tmp_path)
+    assert out == "ok\n" and st == 2 and "syntax error near unexpected token `then'" in err
+
+
+def test_errexit(tmp_path: Path) -> None:
+    assert run("set -e; echo a; false; echo b", tmp_path)[:3:2] == ("a\n", 1)
+
+
+def test_dbracket_regex(tmp_path: Path) -> None:
+    assert o('[[ "ab12" =~ ^([a-z]+)([0-9]+)$ ]] && echo ${BASH_REMATCH[2]}', tmp_path) == "12\n"
+
+
+def test_glob_and_brace(tmp_path: Path) -> None:
+    assert o("touch b.txt a.txt c.log; echo *.txt; echo {1..3} x{a,b}", tmp_path) == "a.txt b.txt\n1 2 3 xa xb\n"
+
+
+def test_infinite_loop_is_stopped(tmp_path: Path) -> None:
+    from sandlot.guest.shell import BudgetExceeded
+    sh = Shell(cwd=str(tmp_path), timeout=0.5)
+    with pytest.raises(BudgetExceeded):
+        sh.run("while true; do :; done", out=lambda b: None, err=lambda b: None)
+
+
+def test_python_and_linux_only(tmp_path: Path) -> None:
+    out, err, st = run("python3 -c 'print(1)'", tmp_path)
+    assert st == 127 and "not available" in err
+    sh = Shell(cwd=str(tmp_path), python_runner=lambda argv, stdin, out, err: (out(b"py\n"), 0)[1])
+    assert run("python3 x.py", tmp_path, shell=sh)[0] == "py\n"
