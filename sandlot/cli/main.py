@@ -153,5 +153,8 @@ def warmup_cmd(
     err.print(f"ready: a sandbox starts and runs a call in {seconds * 1000:.0f} ms")
 
 
+__import__("sandlot.cli.serve_cmds", fromlist=["register"]).register(app)  # serve, keys
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,319 @@
+"""The remote tier: a sandbox on a `sandlot serve` host, driven over HTTP.
+
+`SandboxCore` picks this runtime when given `base_url`; everything above the runtime seam
+(argument checks, locking, results) stays the same code as for a local sandbox. Results and
+errors come back through `wire`, so a remote call returns the same `Execution` and raises
+the same exception type with the same message as a local one; output arrives as
+server-sent events so `on_stdout`/`on_stderr` fire while the code runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+
+from ... import __version__
+from ...errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed, SandboxError
+from ...models import CommandResult, EntryInfo, Execution, Limits
+from ..base import Availability, OutputCallback, SandboxSpec
+from . import wire
+
+__all__ = ["RemoteError", "RemoteFiles", "RemoteRuntime", "RemoteSandbox"]
+
+CREATE_TIMEOUT = 300.0
+"""Seconds to wait for a create (a server's first sandbox may compile its runtime)."""
+
+CALL_MARGIN = 60.0
+"""Seconds past a call's own limit to wait for its answer (stopping and restoring take time)."""
+
+
+class RemoteError(SandboxError):
+    """The server could not be reached, refused the API key, or answered nonsense."""
+
+
+class _Http:
+    """One httpx client per sandbox; every failure becomes a sandlot error naming the URL."""
+
+    def __init__(self, base_url: str, api_key: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"User-Agent": f"sandlot/{__version__}"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.client = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(60.0, connect=10.0)
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self, method: str, path: str, *, timeout: float | None = None, **kw: Any
+    ) -> httpx.Response:
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        try:
+            response = self.client.request(method, path, **kw, **extra)
+        except httpx.HTTPError as e:
+            raise self.unreachable(e) from None
+        self.check(response)
+        return response
+
+    def json(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            return self.request(method, path, **kw).json()
+        except ValueError:
+            raise RemoteError(f"the sandlot server at {self.base_url} sent invalid JSON") from None
+
+    def unreachable(self, e: httpx.HTTPError) -> RemoteError:
+        if isinstance(e, httpx.TimeoutException):
+            return RemoteError(f"the sandlot server at {self.base_url} did not answer in time")
+        return RemoteError(f"cannot reach the sandlot server at {self.base_url}: {e}")
+
+    def check(self, r: httpx.Response) -> None:
+        """Raise the sandlot error an error response carries."""
+        if r.status_code < 400:
+            return
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        err = wire.error_from_json(body) if isinstance(body, dict) else None
+        if err is not None:
+            raise err
+        message = ""
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            message = str(body["error"].get("message", ""))
+        if r.status_code == 401:
+            raise RemoteError(
+                f"the sandlot server at {self.base_url} refused the API key: {message}"
+            )
+        raise RemoteError(
+            f"the sandlot server at {self.base_url} answered {r.status_code}: "
+            f"{message or r.text[:200]}"
+        )
+
+    def events(self, path: str, body: dict[str, Any], timeout: float) -> Iterator[tuple[str, Any]]:
+        """The (event, data) pairs of a server-sent-event response, as they arrive."""
+        try:
+            with self.client.stream(
+                "POST",
+                path,
+                json=body,
+                headers={"Accept": "text/event-stream"},
+                timeout=httpx.Timeout(timeout, connect=10.0),
+            ) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self.check(r)
+                event = "message"
+                data: list[str] = []
+                for line in r.iter_lines():
+                    if line == "":
+                        if data:
+                            yield event, json.loads("\n".join(data))
+                        event, data = "message", []
+                    elif line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].removeprefix(" "))
+        except httpx.HTTPError as e:
+            raise self.unreachable(e) from None
+        except ValueError:
+            raise RemoteError(f"the sandlot server at {self.base_url} sent a bad event") from None
+
+
+class RemoteFiles:
+    """`SandboxFiles` over the server's files endpoints (paths go as the caller gave them)."""
+
+    def __init__(self, http: _Http, prefix: str) -> None:
+        self._http = http
+        self._prefix = prefix + "/files"
+
+    def write(self, path: str, data: bytes | str) -> EntryInfo:
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        got = self._http.json("PUT", self._prefix, params={"path": path}, content=raw)
+        return wire.entry_from_json(got)
+
+    def read(self, path: str, *, max_bytes: int) -> bytes:
+        http = self._http
+        try:
+            with http.client.stream("GET", self._prefix, params={"path": path}) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    http.check(r)
+                parts: list[bytes] = []
+                size = 0
+                for chunk in r.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise LimitExceeded(
+                            "file_size",
+                            f"cannot read {path}: it is larger than the {max_bytes}-byte limit "
+                            "(Limits.file_read_bytes)",
+                        )
+                    parts.append(chunk)
+                return b"".join(parts)
+        except httpx.HTTPError as e:
+            raise http.unreachable(e) from None
+
+    def list(self, path: str, depth: int = 1) -> list[EntryInfo]:
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise InvalidArgument(f"depth must be an integer of at least 1; got {depth!r}")
+        got = self._http.json("GET", self._prefix + "/list", params={"path": path, "depth": depth})
+        return [wire.entry_from_json(e) for e in got]
+
+    def exists(self, path: str) -> bool:
+        got = self._http.json("GET", self._prefix + "/exists", params={"path": path})
+        return bool(got["exists"])
+
+    def remove(self, path: str) -> None:
+        self._http.request("DELETE", self._prefix, params={"path": path})
+
+    def rename(self, old: str, new: str) -> EntryInfo:
+        got = self._http.json("POST", self._prefix + "/rename", json={"old": old, "new": new})
+        return wire.entry_from_json(got)
+
+    def make_dir(self, path: str) -> bool:
+        return bool(
+            self._http.json("POST", self._prefix + "/mkdir", json={"path": path})["created"]
+        )
+
+    def get_info(self, path: str) -> EntryInfo:
+        got = self._http.json("GET", self._prefix + "/stat", params={"path": path})
+        return wire.entry_from_json(got)
+
+
+class RemoteSandbox:
+    """One sandbox on the server; `sandbox_id` and `tier` are the server's."""
+
+    def __init__(self, http: _Http, info: dict[str, Any]) -> None:
+        self._http = http
+        self.sandbox_id = str(info["id"])
+        self.tier = str(info["tier"])
+        self.info = info
+        self._prefix = f"/v1/sandboxes/{self.sandbox_id}"
+        self._files = RemoteFiles(http, self._prefix)
+
+    @property
+    def files(self) -> RemoteFiles:
+        return self._files
+
+    def _call(
+        self,
+        what: str,
+        body: dict[str, Any],
+        limits: Limits,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> dict[str, Any]:
+        for event, data in self._http.events(
+            f"{self._prefix}/{what}", body, limits.wall_time + CALL_MARGIN
+        ):
+            if event == "stdout" and on_stdout is not None:
+                on_stdout(str(data["text"]))
+            elif event == "stderr" and on_stderr is not None:
+                on_stderr(str(data["text"]))
+            elif event == "result":
+                return dict(data)
+            elif event == "error":
+                raise wire.error_from_json(data) or RemoteError(f"the server said: {data}")
+        raise RemoteError(
+            f"the sandlot server at {self._http.base_url} ended the stream without a result"
+        )
+
+    def run_code(
+        self,
+        code: str,
+        *,
+        limits: Limits,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> Execution:
+        body = {"code": code, "timeout": limits.wall_time}
+        return wire.execution_from_json(self._call("code", body, limits, on_stdout, on_stderr))
+
+    def run_command(
+        self,
+        cmd: str,
+        *,
+        limits: Limits,
+        stdin: str,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> CommandResult:
+        body = {"cmd": cmd, "timeout": limits.wall_time, "stdin": stdin or None}
+        return wire.command_from_json(self._call("commands", body, limits, on_stdout, on_stderr))
+
+    def close(self) -> None:
+        """Delete the sandbox on the server; one already gone, or a dead server, is fine."""
+        try:
+            self._http.request("DELETE", self._prefix)
+        except (NotFound, SandboxClosed, RemoteError):
+            pass
+        finally:
+            self._http.close()
+
+
+class RemoteRuntime:
+    """A `Runtime` whose sandboxes live on a `sandlot serve` host, which picks the tier."""
+
+    implemented = True
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        requires: frozenset[str] = frozenset(),
+        tier: str | None = None,
+        timeout: float = 300.0,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise InvalidArgument(f"base_url must be an http:// or https:// URL; got {base_url!r}")
+        if not api_key:
+            raise InvalidArgument(
+                f"a sandbox on {base_url} needs an API key: pass api_key= or set "
+                "SANDLOT_API_KEY (make one on the server with `sandlot keys create`)"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.name = "remote"  # until a sandbox is open: then the server's tier
+        self.capabilities = frozenset(requires)
+        self.requires = frozenset(requires)
+        self.tier = tier
+        self.timeout = timeout
+        self.metadata = dict(metadata or {})
+
+    def availability(self) -> Availability:
+        http = _Http(self.base_url, None)
+        try:
+            http.request("GET", "/v1/health")
+        except SandboxError as e:
+            return Availability(False, str(e), f"start `sandlot serve` at {self.base_url}")
+        finally:
+            http.close()
+        return Availability(True)
+
+    def open(self, spec: SandboxSpec) -> RemoteSandbox:
+        limits = {k: v for k, v in asdict(spec.limits).items() if v is not None}
+        body = {
+            "template": spec.template,
+            "requires": sorted(self.requires),
+            "tier": self.tier,
+            "timeout": self.timeout,
+            "envs": spec.envs,
+            "limits": limits,
+            "metadata": self.metadata,
+        }
+        http = _Http(self.base_url, self.api_key)
+        try:
+            info = http.json("POST", "/v1/sandboxes", json=body, timeout=CREATE_TIMEOUT)
+        except BaseException:
+            http.close()
+            raise
+        self.name = str(info["tier"])
+        return RemoteSandbox(http, info)

@@ -1,0 +1,497 @@
+"""`create_app`: the REST face of sandlot, a thin FastAPI layer over `SandboxCore`.
+
+Every sandbox here is the same `SandboxCore` a library user gets; this module only adds
+HTTP: auth, ownership, lifetimes, streaming, and one error shape. Core calls block, so they
+run on worker threads; streamed calls bridge the core's output callbacks (called on its
+thread) to the response through an asyncio queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import (
+    GuestProtocolError,
+    InvalidArgument,
+    LimitExceeded,
+    NotFound,
+    SandboxClosed,
+    SandboxError,
+    TimeoutError,
+    Unsatisfiable,
+)
+from ..models import Limits
+from ..runtimes.base import OutputCallback
+from ..runtimes.remote import wire
+from ..sdk.core import SandboxCore
+from .config import ServerConfig
+from .keys import KeyStore
+from .metrics import Metrics
+from .sandboxes import Entry, SandboxTable, closed_reason
+from .schemas import (
+    MAX_PATH,
+    CodeIn,
+    CommandIn,
+    CreateIn,
+    EntryOut,
+    ErrorOut,
+    MkdirIn,
+    RenameIn,
+    SandboxList,
+    SandboxOut,
+    TimeoutIn,
+)
+
+log = logging.getLogger("sandlot.server")
+
+_CHUNK = 64 << 10
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 404, 408, 409, 413, 422, 429)
+}
+
+
+class Unauthorized(Exception):
+    """No key, or one the server does not know: answered 401, never a sandbox error."""
+
+
+def status_for(e: SandboxError) -> int:
+    """The HTTP status of a sandlot error: always a 4xx, the client's to act on."""
+    if isinstance(e, TimeoutError):
+        return 408
+    if isinstance(e, LimitExceeded):
+        return {"file_size": 413, "sandboxes": 429}.get(e.limit, 422)
+    if isinstance(e, NotFound | SandboxClosed):
+        return 404
+    if isinstance(e, Unsatisfiable):
+        return 409
+    if isinstance(e, GuestProtocolError):
+        return 422
+    return 400
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `sandlot keys create`")
+
+
+def _owner(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The id of the request's API key: the owner of whatever it creates."""
+    if creds is None:
+        raise Unauthorized("this request needs an API key: Authorization: Bearer KEY")
+    store: KeyStore = request.app.state.keys
+    key_id = store.verify(creds.credentials)
+    if key_id is None:
+        raise Unauthorized("the API key is not valid (unknown or revoked)")
+    return key_id
+
+
+# Module level: FastAPI resolves string annotations against the module's globals.
+Owner = Annotated[str, Depends(_owner)]
+FilePath = Annotated[str, Query(min_length=1, max_length=MAX_PATH)]
+
+
+def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = None) -> FastAPI:
+    """The server app. `keys` defaults to the store in `config.data_dir`."""
+    cfg = config or ServerConfig()
+    store = keys or KeyStore(cfg.db_path)
+    table = SandboxTable(cfg.max_sandboxes_per_key)
+    metrics = Metrics(table)
+
+    async def reaper() -> None:
+        while True:
+            await asyncio.sleep(cfg.reap_interval)
+            for sid in table.expired(time.time()):
+                entry = table.remove(sid, "expired")
+                if entry is not None:
+                    await _close(entry, "expired")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(reaper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for sid in table.all_ids():
+                entry = table.remove(sid, "killed")
+                if entry is not None:
+                    await _close(entry, "killed")
+            if keys is None:
+                store.close()
+
+    app = FastAPI(
+        title="sandlot",
+        version=__version__,
+        description="Run untrusted code in sandboxes. Every route but /v1/health needs "
+        "`Authorization: Bearer KEY` (create keys with `sandlot keys create`).",
+        lifespan=lifespan,
+    )
+    app.state.config = cfg
+    app.state.keys = store
+    app.state.table = table
+    app.state.metrics = metrics
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def error_response(e: SandboxError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(e, SandboxClosed):
+            extra = {"reason": closed_reason(e), "title": "sandbox gone"}
+        metrics.errors.labels(type(e).__name__).inc()
+        return JSONResponse(wire.error_to_json(e, **extra), status_code=status_for(e))
+
+    @app.exception_handler(SandboxError)
+    async def on_sandbox_error(request: Request, e: SandboxError) -> JSONResponse:
+        return error_response(e)
+
+    @app.exception_handler(Unauthorized)
+    async def on_unauthorized(request: Request, e: Unauthorized) -> JSONResponse:
+        metrics.errors.labels("Unauthorized").inc()
+        body = {"error": {"type": "Unauthorized", "message": str(e)}}
+        return JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg")}
+            for err in e.errors()
+        ]
+        message = "; ".join(f"{f['field']}: {f['problem']}" for f in fields)
+        metrics.errors.labels("InvalidArgument").inc()
+        body = {"error": {"type": "InvalidArgument", "message": message, "fields": fields}}
+        return JSONResponse(body, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        kind = "NotFound" if e.status_code == 404 else "HTTPError"
+        body = {"error": {"type": kind, "message": str(e.detail)}}
+        return JSONResponse(body, e.status_code, headers=getattr(e, "headers", None))
+
+    # -- auth and lookup -------------------------------------------------------------------
+
+    def call(entry: Entry, op: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """One core call, timed, with a sandbox the core finds gone taken off the table."""
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kw)
+        except SandboxClosed as e:
+            reason = closed_reason(e)
+            e.reason = reason  # type: ignore[attr-defined]
+            table.remove(entry.core.id, reason)
+            raise
+        finally:
+            metrics.call_seconds.labels(op).observe(time.perf_counter() - started)
+
+    def out(entry: Entry) -> SandboxOut:
+        core = entry.core
+        return SandboxOut(
+            id=core.id,
+            tier=core.tier,
+            template=core.template,
+            metadata=dict(core.metadata),
+            created_at=datetime.fromtimestamp(entry.created, UTC),
+            expires_at=datetime.fromtimestamp(entry.deadline, UTC),
+        )
+
+    def check_lifetime(seconds: float) -> float:
+        if seconds > cfg.max_timeout:
+            raise InvalidArgument(
+                f"timeout={seconds:g} is longer than this server allows ({cfg.max_timeout:g} s)"
+            )
+        return seconds
+
+    # -- routes ----------------------------------------------------------------------------
+
+    @app.get("/v1/health", tags=["server"])
+    def health() -> dict[str, str]:
+        """Liveness; needs no key."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["server"], response_class=Response)
+    def metrics_route(who: Owner) -> Response:
+        """Prometheus metrics: sandboxes by tier and state, latencies, errors by type."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/sandboxes", status_code=201, tags=["sandboxes"], responses=_ERRORS)
+    def create_sandbox(body: CreateIn, who: Owner) -> SandboxOut:
+        """Start a sandbox on the lightest tier that provides `requires`."""
+        lifetime = check_lifetime(body.timeout or cfg.default_timeout)
+        given = body.limits.model_dump(exclude_none=True) if body.limits else {}
+        # Downloads are capped by the server whatever the client asks (its default included).
+        wanted = given.get("file_read_bytes", Limits().file_read_bytes)
+        given["file_read_bytes"] = min(wanted, cfg.max_file_read_bytes)
+        limits = Limits(**given)
+        table.reserve(who)
+        started = time.perf_counter()
+        try:
+            core = SandboxCore(
+                body.template,
+                requires=body.requires,
+                tier=body.tier,
+                timeout=lifetime,
+                envs=body.envs,
+                limits=limits,
+                metadata=body.metadata,
+            )
+            entry = table.add(core, who, lifetime)
+        finally:
+            table.release(who)
+        metrics.create_seconds.labels(core.tier).observe(time.perf_counter() - started)
+        return out(entry)
+
+    @app.get("/v1/sandboxes", tags=["sandboxes"], responses=_ERRORS)
+    def list_sandboxes(request: Request, who: Owner) -> SandboxList:
+        """This key's live sandboxes; `?metadata.KEY=VALUE` keeps those labelled so."""
+        wanted = {
+            k.removeprefix("metadata."): v
+            for k, v in request.query_params.multi_items()
+            if k.startswith("metadata.")
+        }
+        entries = [
+            e
+            for e in table.owned_by(who)
+            if all(e.core.metadata.get(k) == v for k, v in wanted.items())
+        ]
+        return SandboxList(sandboxes=[out(e) for e in entries])
+
+    @app.get("/v1/sandboxes/{sandbox_id}", tags=["sandboxes"], responses=_ERRORS)
+    def get_sandbox(sandbox_id: str, who: Owner) -> SandboxOut:
+        return out(table.get(sandbox_id, who))
+
+    @app.delete(
+        "/v1/sandboxes/{sandbox_id}", status_code=204, tags=["sandboxes"], responses=_ERRORS
+    )
+    def delete_sandbox(sandbox_id: str, who: Owner) -> Response:
+        """Close the sandbox; later requests for it answer 404 sandbox gone (closed)."""
+        table.get(sandbox_id, who)
+        entry = table.remove(sandbox_id, "closed")
+        if entry is not None:
+            entry.core.close()
+        return Response(status_code=204)
+
+    @app.post("/v1/sandboxes/{sandbox_id}/timeout", tags=["sandboxes"], responses=_ERRORS)
+    def set_timeout(sandbox_id: str, body: TimeoutIn, who: Owner) -> SandboxOut:
+        """Let the sandbox live `timeout` more seconds from now."""
+        seconds = check_lifetime(body.timeout)
+        entry = table.get(sandbox_id, who)
+        call(entry, "set_timeout", entry.core.set_timeout, seconds)
+        entry.deadline = time.time() + seconds
+        return out(entry)
+
+    # -- code and commands -----------------------------------------------------------------
+
+    async def run(
+        request: Request,
+        entry: Entry,
+        op: str,
+        work: Callable[[OutputCallback | None, OutputCallback | None], Any],
+        encode: Callable[[Any], dict[str, Any]],
+    ) -> Response:
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            result = await run_in_threadpool(call, entry, op, work, None, None)
+            return JSONResponse(encode(result))
+        return StreamingResponse(
+            stream(entry, op, work, encode),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def stream(
+        entry: Entry,
+        op: str,
+        work: Callable[[OutputCallback | None, OutputCallback | None], Any],
+        encode: Callable[[Any], dict[str, Any]],
+    ) -> AsyncIterator[bytes]:
+        """stdout/stderr events as the core's callbacks fire, then `result` or `error`."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def put(kind: str, data: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody listens
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
+
+        def job() -> None:
+            try:
+                result = call(
+                    entry,
+                    op,
+                    work,
+                    lambda s: put("stdout", {"text": s}),
+                    lambda s: put("stderr", {"text": s}),
+                )
+                put("result", encode(result))
+            except SandboxError as e:
+                extra = {"reason": closed_reason(e)} if isinstance(e, SandboxClosed) else {}
+                metrics.errors.labels(type(e).__name__).inc()
+                put("error", wire.error_to_json(e, **extra))
+            except Exception:
+                log.exception("%s failed in sandbox %s", op, entry.core.id)
+                put("error", {"error": {"type": "SandboxError", "message": "internal error"}})
+
+        task = asyncio.ensure_future(run_in_threadpool(job))
+        while True:
+            kind, data = await queue.get()
+            yield f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
+            if kind in ("result", "error"):
+                break
+        await task
+
+    @app.post(
+        "/v1/sandboxes/{sandbox_id}/code",
+        tags=["code"],
+        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    )
+    async def run_code(sandbox_id: str, body: CodeIn, request: Request, who: Owner) -> Response:
+        """Run Python as a notebook cell; `Accept: text/event-stream` streams the output."""
+        entry = table.get(sandbox_id, who)
+
+        def work(out: OutputCallback | None, err: OutputCallback | None) -> Any:
+            return entry.core.run_code(
+                body.code, timeout=body.timeout, on_stdout=out, on_stderr=err
+            )
+
+        return await run(request, entry, "run_code", work, wire.execution_to_json)
+
+    @app.post(
+        "/v1/sandboxes/{sandbox_id}/commands",
+        tags=["commands"],
+        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    )
+    async def run_command(
+        sandbox_id: str, body: CommandIn, request: Request, who: Owner
+    ) -> Response:
+        """Run a shell command line; `Accept: text/event-stream` streams the output."""
+        entry = table.get(sandbox_id, who)
+
+        def work(out: OutputCallback | None, err: OutputCallback | None) -> Any:
+            return entry.core.run_command(
+                body.cmd,
+                timeout=body.timeout,
+                envs=body.envs,
+                cwd=body.cwd,
+                stdin=body.stdin,
+                on_stdout=out,
+                on_stderr=err,
+            )
+
+        return await run(request, entry, "run_command", work, wire.command_to_json)
+
+    # -- files -----------------------------------------------------------------------------
+
+    def entry_out(e: Any) -> EntryOut:
+        return EntryOut(**wire.entry_to_json(e))
+
+    @app.get(
+        "/v1/sandboxes/{sandbox_id}/files",
+        tags=["files"],
+        response_class=StreamingResponse,
+        responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    )
+    def download(sandbox_id: str, path: FilePath, who: Owner) -> StreamingResponse:
+        """A file's bytes (at most the sandbox's `limits.file_read_bytes`, else 413)."""
+        entry = table.get(sandbox_id, who)
+        data: bytes = call(entry, "files_read", entry.core.files_read, path, "bytes")
+
+        def chunks() -> Any:
+            for i in range(0, len(data), _CHUNK):
+                yield data[i : i + _CHUNK]
+
+        return StreamingResponse(
+            chunks(),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(len(data))},
+        )
+
+    @app.put("/v1/sandboxes/{sandbox_id}/files", tags=["files"], responses=_ERRORS)
+    async def upload(sandbox_id: str, path: FilePath, request: Request, who: Owner) -> EntryOut:
+        """Write the request body to `path` (parents made); over the size cap: 413."""
+        entry = table.get(sandbox_id, who)
+        cap = cfg.max_upload_bytes
+        too_big = LimitExceeded(
+            "file_size", f"the upload is larger than this server accepts ({cap} bytes)"
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise too_big
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise too_big
+            parts.append(chunk)
+        info = await run_in_threadpool(
+            call, entry, "files_write", entry.core.files_write, path, b"".join(parts)
+        )
+        return entry_out(info)
+
+    @app.delete(
+        "/v1/sandboxes/{sandbox_id}/files", status_code=204, tags=["files"], responses=_ERRORS
+    )
+    def remove(sandbox_id: str, path: FilePath, who: Owner) -> Response:
+        """Remove a file, a link or a whole folder."""
+        entry = table.get(sandbox_id, who)
+        call(entry, "files_remove", entry.core.files_op, "remove", path)
+        return Response(status_code=204)
+
+    @app.get("/v1/sandboxes/{sandbox_id}/files/list", tags=["files"], responses=_ERRORS)
+    def list_files(
+        sandbox_id: str,
+        who: Owner,
+        path: FilePath = ".",
+        depth: Annotated[int, Query(ge=1, le=256)] = 1,
+    ) -> list[EntryOut]:
+        entry = table.get(sandbox_id, who)
+        found = call(entry, "files_list", entry.core.files_op, "list", path, depth)
+        return [entry_out(e) for e in found]
+
+    @app.get("/v1/sandboxes/{sandbox_id}/files/stat", tags=["files"], responses=_ERRORS)
+    def stat(sandbox_id: str, path: FilePath, who: Owner) -> EntryOut:
+        entry = table.get(sandbox_id, who)
+        return entry_out(call(entry, "files_stat", entry.core.files_op, "get_info", path))
+
+    @app.get("/v1/sandboxes/{sandbox_id}/files/exists", tags=["files"], responses=_ERRORS)
+    def exists(sandbox_id: str, path: FilePath, who: Owner) -> dict[str, bool]:
+        entry = table.get(sandbox_id, who)
+        return {"exists": bool(call(entry, "files_exists", entry.core.files_op, "exists", path))}
+
+    @app.post("/v1/sandboxes/{sandbox_id}/files/rename", tags=["files"], responses=_ERRORS)
+    def rename(sandbox_id: str, body: RenameIn, who: Owner) -> EntryOut:
+        entry = table.get(sandbox_id, who)
+        info = call(entry, "files_rename", entry.core.files_op, "rename", body.old, body.new)
+        return entry_out(info)
+
+    @app.post("/v1/sandboxes/{sandbox_id}/files/mkdir", tags=["files"], responses=_ERRORS)
+    def mkdir(sandbox_id: str, body: MkdirIn, who: Owner) -> dict[str, bool]:
+        """Make a folder and its parents; `created` is false if it was already there."""
+        entry = table.get(sandbox_id, who)
+        made = call(entry, "files_mkdir", entry.core.files_op, "make_dir", body.path)
+        return {"created": bool(made)}
+
+    return app
+
+
+async def _close(entry: Entry, reason: str) -> None:
+    try:
+        await run_in_threadpool(entry.core.close, reason)
+    except Exception:  # one broken sandbox must not stop the reaper
+        log.exception("closing sandbox %s failed", entry.core.id)

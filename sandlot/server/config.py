@@ -1,0 +1,51 @@
+"""What one `sandlot serve` process is allowed to do, and where it keeps its state."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """$SANDLOT_DATA, else ~/.local/share/sandlot (XDG's default data home)."""
+    env = os.environ.get("SANDLOT_DATA")
+    return Path(env) if env else Path.home() / ".local" / "share" / "sandlot"
+
+
+@dataclass
+class ServerConfig:
+    """Server settings; every limit here is the server's, whatever a client asks for.
+
+    default_timeout / max_timeout: a sandbox's lifetime in seconds when none is given, and
+        the most a client may ask for (at create or set_timeout).
+    max_sandboxes_per_key: live sandboxes one API key may hold at once.
+    max_upload_bytes: the largest file an upload may write (more: 413).
+    max_file_read_bytes: the largest file a download may return (caps `limits`).
+    reap_interval: seconds between sweeps for expired sandboxes.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 7070
+    data_dir: Path = field(default_factory=default_data_dir)
+    default_timeout: float = 300.0
+    max_timeout: float = 3600.0
+    max_sandboxes_per_key: int = 16
+    max_upload_bytes: int = 100 << 20
+    max_file_read_bytes: int = 100 << 20
+    reap_interval: float = 1.0
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.data_dir) / "server.db"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,56 @@
+"""Prometheus metrics, on a registry of the app's own so several apps never collide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .sandboxes import SandboxTable
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class _SandboxCounts(Collector):
+    """Read at scrape time from the table, so the gauge can never drift from the truth."""
+
+    def __init__(self, table: SandboxTable) -> None:
+        self._table = table
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        g = GaugeMetricFamily(
+            "sandlot_sandboxes",
+            "Sandboxes by tier and state (running, or why recently gone)",
+            labels=["tier", "state"],
+        )
+        for tier, state, n in self._table.counts():
+            g.add_metric([tier, state], n)
+        yield g
+
+
+class Metrics:
+    def __init__(self, table: SandboxTable) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_SandboxCounts(table))
+        self.create_seconds = Histogram(
+            "sandlot_create_seconds",
+            "Time to create a sandbox",
+            ["tier"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.call_seconds = Histogram(
+            "sandlot_call_seconds",
+            "Time of sandbox calls by operation",
+            ["op"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "sandlot_errors",
+            "Errors answered, by sandlot error type",
+            ["type"],
+            registry=self.registry,
+        )

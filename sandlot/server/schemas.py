@@ -1,0 +1,96 @@
+"""Request and response bodies. Constraints live here so bad input is a 422 naming the field
+before any sandbox is touched; `extra="forbid"` turns a misspelt field into an error too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..sdk.core import MAX_CODE_BYTES
+
+_MAX_PATH = 16384
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LimitsIn(_Body):
+    """`sandlot.Limits`; fields left out keep their defaults."""
+
+    wall_time: float | None = Field(None, gt=0, le=86400, allow_inf_nan=False)
+    cpu_fuel: int | None = Field(None, gt=0, le=1 << 62)
+    memory_bytes: int | None = Field(None, ge=64 << 20, le=1 << 40)
+    output_bytes: int | None = Field(None, gt=0, le=1 << 30)
+    file_read_bytes: int | None = Field(None, gt=0, le=1 << 40)
+
+
+class CreateIn(_Body):
+    template: str | None = Field(None, min_length=1, max_length=256)
+    requires: list[str] = Field(default_factory=list, max_length=32)
+    tier: str | None = Field(None, min_length=1, max_length=64)
+    timeout: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Seconds the sandbox lives"
+    )
+    envs: dict[str, str] = Field(default_factory=dict, max_length=256)
+    limits: LimitsIn | None = None
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+
+class SandboxOut(BaseModel):
+    id: str
+    tier: str
+    template: str
+    metadata: dict[str, str]
+    created_at: datetime
+    expires_at: datetime
+
+
+class SandboxList(BaseModel):
+    sandboxes: list[SandboxOut]
+
+
+class TimeoutIn(_Body):
+    timeout: float = Field(gt=0, allow_inf_nan=False, description="Seconds more, from now")
+
+
+class CodeIn(_Body):
+    code: str = Field(max_length=MAX_CODE_BYTES)
+    timeout: float | None = Field(None, gt=0, le=86400, allow_inf_nan=False)
+
+
+class CommandIn(_Body):
+    cmd: str = Field(max_length=MAX_CODE_BYTES)
+    timeout: float | None = Field(60.0, gt=0, le=86400, allow_inf_nan=False)
+    envs: dict[str, str] | None = Field(None, max_length=256)
+    cwd: str | None = Field(None, max_length=_MAX_PATH)
+    stdin: str | None = Field(None, max_length=MAX_CODE_BYTES)
+
+
+class RenameIn(_Body):
+    old: str = Field(min_length=1, max_length=_MAX_PATH)
+    new: str = Field(min_length=1, max_length=_MAX_PATH)
+
+
+class MkdirIn(_Body):
+    path: str = Field(min_length=1, max_length=_MAX_PATH)
+
+
+class EntryOut(BaseModel):
+    name: str
+    path: str
+    type: str
+    size: int
+    modified: float
+    symlink_target: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """`{"error": {"type": "TimeoutError", "message": "...", "limit"?: "...", ...}}`"""
+
+    error: dict[str, Any]
+
+
+MAX_PATH = _MAX_PATH

@@ -1,0 +1,84 @@
+"""A real `sandlot serve` app on uvicorn, on a free loopback port, for the whole session."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from sandlot.server import KeyStore, ServerConfig, create_app
+
+
+@dataclass
+class Live:
+    url: str
+    key: str
+    key_b: str
+    data_dir: Path
+    config: ServerConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    data = tmp_path_factory.mktemp("sandlot-data")
+    store = KeyStore(data / "server.db")
+    _, key = store.create("a")
+    _, key_b = store.create("b")
+    cfg = ServerConfig(
+        data_dir=data, reap_interval=0.2, max_upload_bytes=1 << 20, max_sandboxes_per_key=8
+    )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(cfg, keys=store), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield Live(f"http://127.0.0.1:{port}", key, key_b, data, cfg)
+    server.should_exit = True
+    thread.join(30)
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def api(live: Live) -> Iterator[httpx.Client]:
+    """An HTTP client holding key A."""
+    headers = {"Authorization": f"Bearer {live.key}"}
+    with httpx.Client(base_url=live.url, headers=headers, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def api_b(live: Live) -> Iterator[httpx.Client]:
+    """An HTTP client holding key B."""
+    headers = {"Authorization": f"Bearer {live.key_b}"}
+    with httpx.Client(base_url=live.url, headers=headers, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def box(api: httpx.Client) -> Iterator[str]:
+    """One sandbox of key A's, shared by the tests that leave it usable."""
+    r = api.post("/v1/sandboxes", json={"metadata": {"suite": "server"}})
+    assert r.status_code == 201, r.text
+    sid = str(r.json()["id"])
+    yield sid
+    api.delete(f"/v1/sandboxes/{sid}")

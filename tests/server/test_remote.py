@@ -1,0 +1,144 @@
+"""The remote SDK: `Sandbox.create(base_url=..., api_key=...)` behaves like a local sandbox.
+
+Each behaviour runs on a local sandbox and on one behind the live server, and must give the
+same results and raise the same exception types with the same messages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sandlot import (
+    InvalidArgument,
+    LimitExceeded,
+    NotFound,
+    Sandbox,
+    SandboxClosed,
+    SandboxError,
+    TimeoutError,
+)
+from sandlot.runtimes.remote import RemoteError
+
+from .conftest import Live
+
+
+@pytest.fixture(scope="module", params=["local", "remote"])
+def sbx(request: pytest.FixtureRequest, live: Live) -> Iterator[Sandbox]:
+    if request.param == "local":
+        box = Sandbox.create(metadata={"who": "me"})
+    else:
+        box = Sandbox.create(base_url=live.url, api_key=live.key, metadata={"who": "me"})
+    with box:
+        yield box
+
+
+def test_identity(sbx: Sandbox, live: Live) -> None:
+    assert sbx.tier == "wasm" and sbx.template == "python-data-analysis"
+    assert sbx.metadata == {"who": "me"} and sbx.id.startswith("sbx_")
+
+
+def test_run_code_keeps_state_and_returns_rich_results(sbx: Sandbox) -> None:
+    sbx.run_code("import numpy as np\nx = np.arange(10)")
+    ex = sbx.run_code("x.sum()")
+    assert ex.text == "45" and ex.error is None
+    ex = sbx.run_code("import pandas as pd\npd.DataFrame({'a': [1]})")
+    assert ex.results[0].html is not None and "<table" in ex.results[0].html
+    ex = sbx.run_code("1/0")
+    assert ex.error is not None and ex.error.name == "ZeroDivisionError"
+    assert ex.timings.total > 0
+
+
+def test_stdout_callback_gets_chunks_as_they_come(sbx: Sandbox) -> None:
+    seen: list[tuple[float, str]] = []
+    code = "import time\nfor i in range(3):\n    print(i, flush=True); time.sleep(0.25)"
+    ex = sbx.run_code(code, on_stdout=lambda s: seen.append((time.monotonic(), s)))
+    done = time.monotonic()
+    assert "".join(s for _, s in seen) == "0\n1\n2\n" == ex.logs.stdout
+    assert done - seen[0][0] > 0.4, "the first chunk came only at the end"
+    errs: list[str] = []
+    r = sbx.commands.run("echo out; echo err >&2; exit 2", on_stderr=errs.append)
+    assert (r.stdout, r.stderr, r.exit_code, "".join(errs)) == ("out\n", "err\n", 2, "err\n")
+
+
+def test_files_round_trip(sbx: Sandbox) -> None:
+    blob = bytes(range(256)) * 64
+    info = sbx.files.write("rt/blob.bin", blob)
+    assert (info.path, info.size, info.type) == ("/home/user/rt/blob.bin", len(blob), "file")
+    assert sbx.files.read("rt/blob.bin", format="bytes") == blob
+    sbx.files.write("rt/t.txt", "héllo")
+    assert sbx.files.read("/home/user/rt/t.txt") == "héllo"
+    assert sorted(e.name for e in sbx.files.list("rt")) == ["blob.bin", "t.txt"]
+    assert sbx.files.make_dir("rt/d") is True and sbx.files.make_dir("rt/d") is False
+    assert sbx.files.rename("rt/t.txt", "rt/d/t.txt").path == "/home/user/rt/d/t.txt"
+    assert sbx.files.get_info("rt/d").type == "dir"
+    assert sbx.files.exists("rt/d/t.txt") and not sbx.files.exists("rt/t.txt")
+    assert sbx.run_code("open('rt/d/t.txt').read()").text == "'héllo'"
+    sbx.files.remove("rt")
+    assert not sbx.files.exists("rt")
+
+
+def test_same_errors_same_messages(sbx: Sandbox) -> None:
+    with pytest.raises(NotFound) as nf:
+        sbx.files.read("nope.txt")
+    assert str(nf.value) == "cannot read /home/user/nope.txt: no such file or directory"
+    with pytest.raises(InvalidArgument, match="depth must be an integer"):
+        sbx.files.list(".", depth=0)
+    with pytest.raises(InvalidArgument, match="timeout must be a positive number"):
+        sbx.run_code("1", timeout=-1)
+    with pytest.raises(InvalidArgument, match="is a directory"):
+        sbx.files.read("/home")
+
+
+def test_timeout_raises_and_the_sandbox_keeps_its_state(sbx: Sandbox) -> None:
+    sbx.run_code("kept = 'yes'")
+    seen: list[str] = []
+    with pytest.raises(TimeoutError) as info:
+        sbx.run_code(
+            "print('before', flush=True)\nwhile True: pass", timeout=0.5, on_stdout=seen.append
+        )
+    assert "ran past its 0.5 s limit" in str(info.value)
+    assert "".join(seen) == "before\n"
+    assert sbx.run_code("kept").text == "'yes'"
+
+
+def test_file_too_big_for_the_read_limit(live: Live) -> None:
+    from sandlot import Limits
+
+    limits = Limits(file_read_bytes=10)
+    with (
+        Sandbox.create(limits=limits) as local,
+        Sandbox.create(limits=limits, base_url=live.url, api_key=live.key) as remote,
+    ):
+        errors = []
+        for box in (local, remote):
+            box.files.write("big", b"x" * 11)
+            with pytest.raises(LimitExceeded) as info:
+                box.files.read("big")
+            assert info.value.limit == "file_size"
+            errors.append(str(info.value))
+        assert errors[0] == errors[1]
+
+
+def test_remote_expiry_and_close(live: Live) -> None:
+    box = Sandbox.create(base_url=live.url, api_key=live.key, timeout=0.5)
+    time.sleep(0.8)
+    with pytest.raises(SandboxClosed, match="expired"):
+        box.run_code("1")
+    box = Sandbox.create(base_url=live.url, api_key=live.key)
+    box.close()
+    with pytest.raises(SandboxClosed):
+        box.run_code("1")
+
+
+def test_remote_connection_and_auth_failures(live: Live) -> None:
+    with pytest.raises(RemoteError, match="127.0.0.1:9"):
+        Sandbox.create(base_url="http://127.0.0.1:9", api_key="sl_x_y")
+    with pytest.raises(SandboxError, match="refused the API key"):
+        Sandbox.create(base_url=live.url, api_key="sl_x_y")
+    with pytest.raises(InvalidArgument, match="API key"):
+        Sandbox.create(base_url=live.url, api_key="")
+    with pytest.raises(InvalidArgument, match="base_url"):
+        Sandbox.create(base_url="ftp://x", api_key="k")
