@@ -156,5 +156,8 @@ def warmup_cmd(
 __import__("sandlot.cli.serve_cmds", fromlist=["register"]).register(app)  # serve, keys
 
 
+__import__("sandlot.cli.mcp_cmd", fromlist=["register"]).register(app)  # `sandlot mcp`
+
+
 if __name__ == "__main__":
     app()
