@@ -51,6 +51,7 @@ from .schemas import (
     CreateIn,
     EntryOut,
     ErrorOut,
+    LimitsIn,
     MkdirIn,
     RenameIn,
     SandboxList,
@@ -212,6 +213,13 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             expires_at=datetime.fromtimestamp(entry.deadline, UTC),
         )
 
+    def call_limits(entry: Entry, given: LimitsIn | None) -> Limits | None:
+        """One call's limits: the sandbox's, with the fields the request gives replaced."""
+        if given is None:
+            return None
+        limits = entry.core.limits.merged(**given.model_dump(exclude_none=True))
+        return limits.merged(file_read_bytes=min(limits.file_read_bytes, cfg.max_file_read_bytes))
+
     def check_lifetime(seconds: float) -> float:
         if seconds > cfg.max_timeout:
             raise InvalidArgument(
@@ -363,10 +371,11 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     async def run_code(sandbox_id: str, body: CodeIn, request: Request, who: Owner) -> Response:
         """Run Python as a notebook cell; `Accept: text/event-stream` streams the output."""
         entry = table.get(sandbox_id, who)
+        limits = call_limits(entry, body.limits)
 
         def work(out: OutputCallback | None, err: OutputCallback | None) -> Any:
             return entry.core.run_code(
-                body.code, timeout=body.timeout, on_stdout=out, on_stderr=err
+                body.code, timeout=body.timeout, limits=limits, on_stdout=out, on_stderr=err
             )
 
         return await run(request, entry, "run_code", work, wire.execution_to_json)
@@ -381,6 +390,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     ) -> Response:
         """Run a shell command line; `Accept: text/event-stream` streams the output."""
         entry = table.get(sandbox_id, who)
+        limits = call_limits(entry, body.limits)
 
         def work(out: OutputCallback | None, err: OutputCallback | None) -> Any:
             return entry.core.run_command(
@@ -389,6 +399,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
                 envs=body.envs,
                 cwd=body.cwd,
                 stdin=body.stdin,
+                limits=limits,
                 on_stdout=out,
                 on_stderr=err,
             )

@@ -59,6 +59,7 @@ class TimeoutIn(_Body):
 class CodeIn(_Body):
     code: str = Field(max_length=MAX_CODE_BYTES)
     timeout: float | None = Field(None, gt=0, le=86400, allow_inf_nan=False)
+    limits: LimitsIn | None = Field(None, description="This call's limits (memory: per sandbox)")
 
 
 class CommandIn(_Body):
@@ -67,6 +68,7 @@ class CommandIn(_Body):
     envs: dict[str, str] | None = Field(None, max_length=256)
     cwd: str | None = Field(None, max_length=_MAX_PATH)
     stdin: str | None = Field(None, max_length=MAX_CODE_BYTES)
+    limits: LimitsIn | None = Field(None, description="This call's limits (memory: per sandbox)")
 
 
 class RenameIn(_Body):

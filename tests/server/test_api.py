@@ -319,3 +319,12 @@ def test_metrics(api: httpx.Client, box: str) -> None:
     assert 'sandlot_create_seconds_count{tier="wasm"}' in text
     assert 'sandlot_call_seconds_count{op="run_code"}' in text
     assert "sandlot_errors_total{" in text
+
+
+def test_per_call_limits(api: httpx.Client, box: str) -> None:
+    body = {"code": "print('y' * 50)", "limits": {"output_bytes": 5}}
+    ex = api.post(f"/v1/sandboxes/{box}/code", json=body).json()
+    assert ex["truncated"] == ["stdout"] and len(ex["logs"]["stdout"]) <= 5
+    body = {"code": "1", "limits": {"memory_bytes": 128 << 20}}
+    r = api.post(f"/v1/sandboxes/{box}/code", json=body)
+    assert r.status_code == 400 and "per-sandbox" in err(r)["message"]

@@ -142,3 +142,14 @@ def test_remote_connection_and_auth_failures(live: Live) -> None:
         Sandbox.create(base_url=live.url, api_key="")
     with pytest.raises(InvalidArgument, match="base_url"):
         Sandbox.create(base_url="ftp://x", api_key="k")
+
+
+def test_per_call_limits_travel(sbx: Sandbox) -> None:
+    from sandlot import Limits
+
+    ex = sbx.run_code("print('x' * 100)", limits=Limits(output_bytes=10))
+    assert ex.truncated == ("stdout",) and len(ex.logs.stdout) <= 10
+    r = sbx.commands.run("echo 0123456789abcdef", limits=Limits(output_bytes=4))
+    assert r.truncated == ("stdout",) and len(r.stdout) <= 4
+    with pytest.raises(InvalidArgument, match="memory_bytes is a per-sandbox limit"):
+        sbx.run_code("1", limits=Limits(memory_bytes=128 << 20))

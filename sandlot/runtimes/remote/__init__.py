@@ -31,6 +31,10 @@ CALL_MARGIN = 60.0
 """Seconds past a call's own limit to wait for its answer (stopping and restoring take time)."""
 
 
+def _limits_json(limits: Limits) -> dict[str, Any]:
+    return {k: v for k, v in asdict(limits).items() if v is not None}
+
+
 class RemoteError(SandboxError):
     """The server could not be reached, refused the API key, or answered nonsense."""
 
@@ -232,7 +236,7 @@ class RemoteSandbox:
         on_stdout: OutputCallback | None,
         on_stderr: OutputCallback | None,
     ) -> Execution:
-        body = {"code": code, "timeout": limits.wall_time}
+        body = {"code": code, "timeout": limits.wall_time, "limits": _limits_json(limits)}
         return wire.execution_from_json(self._call("code", body, limits, on_stdout, on_stderr))
 
     def run_command(
@@ -244,7 +248,12 @@ class RemoteSandbox:
         on_stdout: OutputCallback | None,
         on_stderr: OutputCallback | None,
     ) -> CommandResult:
-        body = {"cmd": cmd, "timeout": limits.wall_time, "stdin": stdin or None}
+        body = {
+            "cmd": cmd,
+            "timeout": limits.wall_time,
+            "stdin": stdin or None,
+            "limits": _limits_json(limits),
+        }
         return wire.command_from_json(self._call("commands", body, limits, on_stdout, on_stderr))
 
     def close(self) -> None:
@@ -299,14 +308,13 @@ class RemoteRuntime:
         return Availability(True)
 
     def open(self, spec: SandboxSpec) -> RemoteSandbox:
-        limits = {k: v for k, v in asdict(spec.limits).items() if v is not None}
         body = {
             "template": spec.template,
             "requires": sorted(self.requires),
             "tier": self.tier,
             "timeout": self.timeout,
             "envs": spec.envs,
-            "limits": limits,
+            "limits": _limits_json(spec.limits),
             "metadata": self.metadata,
         }
         http = _Http(self.base_url, self.api_key)
