@@ -187,6 +187,14 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         body = {"error": {"type": kind, "message": str(e.detail)}}
         return JSONResponse(body, e.status_code, headers=getattr(e, "headers", None))
 
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, e: Exception) -> JSONResponse:
+        """A bug of ours: still the one error shape, and logged with its traceback."""
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=e)
+        metrics.errors.labels("InternalError").inc()
+        body = {"error": {"type": "InternalError", "message": "internal server error"}}
+        return JSONResponse(body, 500)
+
     # -- auth and lookup -------------------------------------------------------------------
 
     def call(entry: Entry, op: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
