@@ -17,4 +17,4 @@ def command(*names: str) -> Callable[[Command], Command]:
     return deco
 
 
-from . import files, grep, misc, sed, text  # noqa: E402,F401
+from . import awk, files, grep, misc, sed, text  # noqa: E402,F401
