@@ -143,7 +143,8 @@ def test_per_key_sandbox_cap(tmp_path: Any) -> None:
     with warnings.catch_warnings():  # starlette's TestClient nags about its httpx use
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
-    with TestClient(create_app(cfg, keys=store)) as c:
+    app = create_app(cfg, keys=store)
+    with TestClient(app) as c:
         c.headers["Authorization"] = f"Bearer {key}"
         first = c.post("/v1/sandboxes", json={})
         assert first.status_code == 201
@@ -151,6 +152,9 @@ def test_per_key_sandbox_cap(tmp_path: Any) -> None:
         assert r.status_code == 429
         assert err(r)["type"] == "LimitExceeded" and err(r)["limit"] == "sandboxes"
         assert c.delete(f"/v1/sandboxes/{first.json()['id']}").status_code == 204
+        c.post("/v1/sandboxes", json={})  # left running: the server's shutdown closes it
+        assert len(app.state.table.all_ids()) == 1
+    assert app.state.table.all_ids() == []
     store.close()
 
 
