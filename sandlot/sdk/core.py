@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidArgument, NotFound, SandboxClosed
 from ..models import CommandResult, EntryInfo, Execution, Limits, check_timeout
-from ..runtimes.base import OutputCallback, RuntimeSandbox, SandboxSpec
+from ..runtimes.base import OutputCallback, Runtime, RuntimeSandbox, SandboxSpec
 from ..runtimes.registry import check_requires, select
 
 DEFAULT_TEMPLATE = "python-data-analysis"
@@ -52,7 +52,7 @@ class SandboxCore:
             # A sandbox on a `sandlot serve` host: the server selects the tier.
             from ..runtimes.remote import RemoteRuntime
 
-            self.runtime = RemoteRuntime(
+            self.runtime: Runtime = RemoteRuntime(
                 base_url,
                 api_key or os.environ.get("SANDLOT_API_KEY"),
                 requires=check_requires(requires),
@@ -89,7 +89,10 @@ class SandboxCore:
         seconds = check_timeout(timeout, "timeout")
         assert seconds is not None
         with self._lock:
-            self._live()
+            box = self._live()
+            extend = getattr(box, "set_timeout", None)  # a tier whose host keeps a deadline
+            if extend is not None:
+                extend(seconds)
             self._deadline = time.monotonic() + seconds
 
     def close(self, reason: str = "closed") -> None:

@@ -153,3 +153,15 @@ def test_per_call_limits_travel(sbx: Sandbox) -> None:
     assert r.truncated == ("stdout",) and len(r.stdout) <= 4
     with pytest.raises(InvalidArgument, match="memory_bytes is a per-sandbox limit"):
         sbx.run_code("1", limits=Limits(memory_bytes=128 << 20))
+
+
+def test_remote_set_timeout_moves_the_servers_deadline(live: Live) -> None:
+    import httpx
+
+    with Sandbox.create(base_url=live.url, api_key=live.key, timeout=1.0) as box:
+        box.set_timeout(60)
+        time.sleep(1.5)  # past the first deadline: the server's reaper must not have taken it
+        assert box.run_code("1 + 1").text == "2"
+        r = httpx.get(f"{live.url}/v1/sandboxes/{box.id}",
+                      headers={"Authorization": f"Bearer {live.key}"})
+        assert r.status_code == 200

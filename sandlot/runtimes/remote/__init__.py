@@ -256,6 +256,10 @@ class RemoteSandbox:
         }
         return wire.command_from_json(self._call("commands", body, limits, on_stdout, on_stderr))
 
+    def set_timeout(self, timeout: float) -> None:
+        """Move the server's deadline too: the server, not this client, reaps the sandbox."""
+        self._http.json("POST", f"{self._prefix}/timeout", json={"timeout": timeout})
+
     def close(self) -> None:
         """Delete the sandbox on the server; one already gone, or a dead server, is fine."""
         try:
