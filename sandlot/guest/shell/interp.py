@@ -17,6 +17,7 @@ from .parser import Parser
 from .state import (BreakLoop, Budget, ContinueLoop, ControlFlow, ExitShell, ReturnFn, Var)
 
 ENC = "utf-8"
+_INDEX_CACHE: dict[str, A.Word] = {}
 
 
 def enc(s: str) -> bytes:
@@ -226,10 +227,20 @@ class Interp(Expander):
                 v.attrs.add("a")
         return v
 
+    def index_text(self, index: str) -> str:
+        """Expand a raw subscript (quotes removed, parameters expanded)."""
+        if not any(c in index for c in "$`'\"\\"):
+            return index
+        w = _INDEX_CACHE.get(index)
+        if w is None:
+            p = Parser(index + "\x00")
+            w = _INDEX_CACHE[index] = A.Word(p.read_param_arg("\x00"))
+        return self.expand_str(w)
+
     def _index(self, v: Var | None, index: str) -> Any:
         if v is not None and "A" in v.attrs:
-            return self.expand_str(Parser(index).sub_word(index)) if ("$" in index or "`" in index) else index
-        i = self.arith(self.expand_str(Parser(index).sub_word(index)) if "$" in index else index)
+            return self.index_text(index)
+        i = self.arith(self.index_text(index))
         if i < 0 and v is not None and isinstance(v.value, dict) and v.value:
             i += max(v.value) + 1
             if i < 0:
@@ -883,6 +894,12 @@ class Interp(Expander):
         if a.array is not None:
             v = self.lookup_var(a.name)
             assoc = v is not None and "A" in v.attrs
+            evaluated: list[tuple[Any, Any]] = []
+            for key, w in a.array:
+                if key is not None:
+                    evaluated.append((self.index_text(key) if assoc else self._index(v if v is not None and isinstance(v.value, dict) and a.append else None, key), self.expand_str(w)))
+                else:
+                    evaluated.append((None, self.expand_word(w)))
             if v is not None and "r" in v.attrs:
                 raise ExpansionError(f"{a.name}: readonly variable")
             if v is None or not a.append or not isinstance(v.value, dict):
@@ -897,9 +914,21 @@ class Interp(Expander):
                 v = nv
             assert isinstance(v.value, dict)
             nxt = (max(v.value) + 1 if v.value else 0) if not assoc else 0
+            for key, w in evaluated:
+                if key is not None:
+                    v.value[key] = w
+                    if not assoc:
+                        nxt = key + 1
+                    continue
+                if assoc:
+                    continue
+                for val in w:
+                    v.value[nxt] = val
+                    nxt += 1
+            return
             for key, w in a.array:
                 if key is not None:
-                    k: Any = self.expand_str(Parser(key).sub_word(key)) if assoc else self._index(v, key)
+                    k: Any = self.index_text(key) if assoc else self._index(v, key)
                     val = self.expand_str(w)
                     v.value[k] = val
                     if not assoc:

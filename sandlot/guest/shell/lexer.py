@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .ast import DQ, ArithSub, CmdSub, Lit, Param, Tilde, Word
@@ -34,6 +35,7 @@ OPERATORS = [
     ")",
 ]
 SPECIAL_PARAMS = set("@*#?-$!0123456789")
+SUBSCRIPT_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[")
 
 
 class ParseError(Exception):
@@ -155,6 +157,29 @@ class Lexer:
                 parts.append(Lit("".join(buf)))
                 buf.clear()
 
+        m = SUBSCRIPT_START.match(s, self.pos)
+        if m:
+            j = m.end()
+            depth = 1
+            while j < len(s) and depth:
+                ch = s[j]
+                if ch in "'\"":
+                    e = s.find(ch, j + 1)
+                    j = e + 1 if e > 0 else len(s)
+                    continue
+                if ch == "\\":
+                    j += 2
+                    continue
+                if ch == "[":
+                    depth += 1
+                elif ch == "]":
+                    depth -= 1
+                elif ch == "\n":
+                    break
+                j += 1
+            if depth == 0 and (s.startswith("=", j) or s.startswith("+=", j)):
+                buf.append(s[self.pos:j])
+                self.pos = j
         while self.pos < len(s):
             c = s[self.pos]
             if c in META:

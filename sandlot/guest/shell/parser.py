@@ -705,15 +705,27 @@ class Parser(Lexer):
                     raise self.unexpected()
                 ew: A.Word = t[1]
                 key = None
-                f0 = ew.parts[0] if ew.parts else None
-                if (
-                    isinstance(f0, A.Lit)
-                    and not f0.quoted
-                    and f0.text.startswith("[")
-                    and "]=" in f0.text
-                ):
-                    key, _, r = f0.text[1:].partition("]=")
-                    ew = A.Word(([A.Lit(r)] if r else []) + ew.parts[1:])
+                raw = self.src[self.tok_start:self.pos]
+                if raw.startswith("["):
+                    j, depth = 0, 0
+                    while j < len(raw):
+                        ch = raw[j]
+                        if ch in "'\"":
+                            e = raw.find(ch, j + 1)
+                            j = e + 1 if e > 0 else len(raw)
+                            continue
+                        if ch == "[":
+                            depth += 1
+                        elif ch == "]":
+                            depth -= 1
+                            if depth == 0:
+                                break
+                        j += 1
+                    if raw.startswith("]=", j) or raw.startswith("]+=", j):
+                        key = raw[1:j]
+                        rest = raw[j + (2 if raw.startswith("]=", j) else 3):]
+                        sub = Parser(rest, self.aliases)
+                        ew = sub.read_word() or A.Word([])
                 elems.append((key, ew))
             return A.Assign(head, index, None, elems, append)
         return A.Assign(head, index, A.Word(vparts), None, append)

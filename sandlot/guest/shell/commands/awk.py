@@ -269,7 +269,7 @@ def awk_sprintf(fmt: str, args: list[Any], G: dict[str, Any]) -> str:
                 ch = chr(int(v) % 0x110000) if v >= 0 else ""
             else:
                 s = tostr(v, G)
-                ch = s[:1]
+                ch = s[:1] or "\0"
             out.append((spec.replace(".", "").split(".")[0] + "s") % ch if prec is None else
                        ("%" + flags + (width or "") + "s") % ch)
         elif conv == "s":
@@ -318,7 +318,8 @@ KEYWORDS = {"BEGIN", "END", "function", "func", "if", "else", "while", "for", "d
             "printf"}
 BUILTINS = {"length", "substr", "index", "split", "sub", "gsub", "match", "sprintf", "sin", "cos",
             "atan2", "exp", "log", "sqrt", "int", "rand", "srand", "tolower", "toupper", "system",
-            "close", "fflush", "systime", "strftime", "gensub"}
+            "close", "fflush", "systime", "strftime", "gensub", "and", "or", "xor", "lshift",
+            "rshift", "compl"}
 PUNCT = ["**=", "^=", "+=", "-=", "*=", "/=", "%=", "**", "==", "<=", ">=", "!=", "++", "--", "&&",
          "||", ">>", "!~", "{", "}", "(", ")", "[", "]", ";", ",", "+", "-", "*", "/", "%", "^", "!",
          ">", "<", "|", "?", ":", "~", "$", "="]
@@ -1352,6 +1353,14 @@ class Compiler:
             return (f"R.system({self.str_(a[0])})", "n")
         if name == "close":
             return (f"R.close({self.str_(a[0])})", "n")
+        if name in ("and", "or", "xor"):
+            op = {"and": "&", "or": "|", "xor": "^"}[name]
+            return ("float(" + f" {op} ".join(f"int({self.num(x)})" for x in a) + ")", "n")
+        if name in ("lshift", "rshift"):
+            op = "<<" if name == "lshift" else ">>"
+            return (f"float(int({self.num(a[0])}) {op} int({self.num(a[1])}))", "n")
+        if name == "compl":
+            return (f"float(~int({self.num(a[0])}) & 0x1FFFFFFFFFFFFF)", "n")
         if name == "fflush":
             return ("0.0", "n")
         if name == "systime":
@@ -1674,8 +1683,8 @@ def split_fields(s: str, fs: Any, paragraph: bool = False) -> list[str]:
         return []
     if fs == "":
         return list(s)
-    if paragraph:
-        if len(fs) == 1 and fs != "\\":
+    if paragraph and len(fs) == 1:
+        if fs != "\\":
             return re.split("[" + re.escape(fs) + "\n]", s)
         return rx("(" + fs + ")|\n").split(s) if False else re.split(ere_to_py(fs) + "|\n", s)
     if len(fs) == 1 and fs != "\\":
@@ -1686,8 +1695,8 @@ def split_fields(s: str, fs: Any, paragraph: bool = False) -> list[str]:
 
 
 def SPLIT(s: str, arr: AA, fs: Any, seps: AA | None = None) -> float:
-    if isinstance(fs, str):
-        fs = fs if fs.__class__ is str else str(fs)
+    if isinstance(fs, re.Pattern) and fs.pattern == "":
+        fs = ""
     parts = split_fields(s, fs)
     arr.clear()
     for i, p in enumerate(parts):
@@ -1909,16 +1918,17 @@ class Runtime:
         self.seed = 0.0
         self.rng = random.Random(0)
         self.status = 0
+        self.fs: Any = " "
 
     # records
     def set0(self, s: str) -> None:
         self.r0 = SN(s)
         self.flds = None
+        self.fs = self.G["v_FS"]
 
     def split(self) -> list[Any]:
         G = self.G
-        fs = G["v_FS"]
-        fs = tostr(fs, G)
+        fs = tostr(self.fs, G)
         parts = split_fields(self.r0, fs, G["v_RS"] == "")
         self.flds = [SN(x) for x in parts]
         return self.flds
@@ -2051,6 +2061,7 @@ class Runtime:
             return False
         self.r0 = SN(rec)
         self.flds = None
+        self.fs = self.G["v_FS"]
         return True
 
     def skipfile(self) -> None:
