@@ -3,6 +3,7 @@
 The program is compiled to one Python generator (BEGIN, the record loop, END) plus one Python
 function per awk function; output is buffered per record and yielded, so awk streams.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,10 +43,14 @@ class _Uninit(SN):
 
 
 UNINIT = _Uninit("")
-_NUMPREFIX = re.compile(r"[ \t\n\r\f\v]*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
-                        r"|(?i:inf(?:inity)?|nan)))")
-_LOOKSNUM = re.compile(r"[ \t\n\r\f\v]*[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
-                       r"|(?i:[-+](?:inf|nan)))[ \t\n\r\f\v]*")
+_NUMPREFIX = re.compile(
+    r"[ \t\n\r\f\v]*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
+    r"|(?i:inf(?:inity)?|nan)))"
+)
+_LOOKSNUM = re.compile(
+    r"[ \t\n\r\f\v]*[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
+    r"|(?i:[-+](?:inf|nan)))[ \t\n\r\f\v]*"
+)
 
 
 def tonum(x: Any) -> float:
@@ -55,7 +60,7 @@ def tonum(x: Any) -> float:
     if not m:
         return 0.0
     s = m.group(1)
-    if s[-1:] in "fFnNyY" and not (s[:1] in "+-"):
+    if s[-1:] in "fFnNyY" and s[:1] not in "+-":
         return 0.0  # bare "inf"/"nan" is not numeric in gawk
     return float(s)
 
@@ -77,8 +82,18 @@ def _unescape(s: str, regex: bool = False) -> str:
     out = []
     i = 0
     n = len(s)
-    esc = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "/": "/", "a": "\a", "b": "\b",
-           "f": "\f", "v": "\v"}
+    esc = {
+        "n": "\n",
+        "t": "\t",
+        "r": "\r",
+        "\\": "\\",
+        '"': '"',
+        "/": "/",
+        "a": "\a",
+        "b": "\b",
+        "f": "\f",
+        "v": "\v",
+    }
     while i < n:
         c = s[i]
         if c == "\\" and i + 1 < n:
@@ -87,7 +102,7 @@ def _unescape(s: str, regex: bool = False) -> str:
                 j = i + 1
                 while j < n and j < i + 4 and s[j] in "01234567":
                     j += 1
-                out.append(chr(int(s[i + 1:j], 8)))
+                out.append(chr(int(s[i + 1 : j], 8)))
                 i = j
                 continue
             if d in esc:
@@ -101,9 +116,21 @@ def _unescape(s: str, regex: bool = False) -> str:
     return "".join(out)
 
 
-_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-            "space": " \\t\\n\\r\\f\\v", "blank": " \\t", "punct": "!-/:-@\\[-`{-~", "print": " -~",
-            "graph": "!-~", "cntrl": "\\x00-\\x1f\\x7f", "xdigit": "0-9A-Fa-f", "word": "a-zA-Z0-9_"}
+_CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": " \\t\\n\\r\\f\\v",
+    "blank": " \\t",
+    "punct": "!-/:-@\\[-`{-~",
+    "print": " -~",
+    "graph": "!-~",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "xdigit": "0-9A-Fa-f",
+    "word": "a-zA-Z0-9_",
+}
 
 
 def ere_to_py(src: str) -> str:
@@ -157,7 +184,7 @@ def ere_to_py(src: str) -> str:
                 if d == "[" and j + 1 < n and src[j + 1] == ":":
                     e = src.find(":]", j + 2)
                     if e > 0:
-                        part.append(_CLASSES.get(src[j + 2:e], ""))
+                        part.append(_CLASSES.get(src[j + 2 : e], ""))
                         j = e + 2
                         continue
                 if d == "\\" and j + 1 < n:
@@ -235,7 +262,7 @@ def awk_sprintf(fmt: str, args: list[Any], G: dict[str, Any]) -> str:
         return UNINIT
 
     for m in _FMT.finditer(fmt):
-        out.append(fmt[pos:m.start()])
+        out.append(fmt[pos : m.start()])
         pos = m.end()
         flags, width, prec, conv = m.groups()
         if conv == "%":
@@ -270,8 +297,11 @@ def awk_sprintf(fmt: str, args: list[Any], G: dict[str, Any]) -> str:
             else:
                 s = tostr(v, G)
                 ch = s[:1] or "\0"
-            out.append((spec.replace(".", "").split(".")[0] + "s") % ch if prec is None else
-                       ("%" + flags + (width or "") + "s") % ch)
+            out.append(
+                (spec.replace(".", "").split(".")[0] + "s") % ch
+                if prec is None
+                else ("%" + flags + (width or "") + "s") % ch
+            )
         elif conv == "s":
             out.append((spec + "s") % tostr(nxt(), G))
         else:
@@ -284,7 +314,7 @@ def num2str(x: float, fmt: str) -> str:
     if x == int(x) if x == x and x not in (math.inf, -math.inf) else False:
         if abs(x) < 1e16:
             return str(int(x))
-        return "%d" % int(x)
+        return str(int(x))
     if x != x:
         return "-nan" if math.copysign(1, x) < 0 else "nan"
     if x in (math.inf, -math.inf):
@@ -292,7 +322,7 @@ def num2str(x: float, fmt: str) -> str:
     try:
         return fmt % x
     except (TypeError, ValueError):
-        return "%.6g" % x
+        return f"{x:.6g}"
 
 
 def tostr(x: Any, G: dict[str, Any]) -> str:
@@ -313,16 +343,104 @@ def truth(x: Any) -> bool:
 
 
 # ------------------------------------------------------------------ lexer
-KEYWORDS = {"BEGIN", "END", "function", "func", "if", "else", "while", "for", "do", "break",
-            "continue", "next", "nextfile", "exit", "return", "delete", "in", "getline", "print",
-            "printf"}
-BUILTINS = {"length", "substr", "index", "split", "sub", "gsub", "match", "sprintf", "sin", "cos",
-            "atan2", "exp", "log", "sqrt", "int", "rand", "srand", "tolower", "toupper", "system",
-            "close", "fflush", "systime", "strftime", "gensub", "and", "or", "xor", "lshift",
-            "rshift", "compl"}
-PUNCT = ["**=", "^=", "+=", "-=", "*=", "/=", "%=", "**", "==", "<=", ">=", "!=", "++", "--", "&&",
-         "||", ">>", "!~", "{", "}", "(", ")", "[", "]", ";", ",", "+", "-", "*", "/", "%", "^", "!",
-         ">", "<", "|", "?", ":", "~", "$", "="]
+KEYWORDS = {
+    "BEGIN",
+    "END",
+    "function",
+    "func",
+    "if",
+    "else",
+    "while",
+    "for",
+    "do",
+    "break",
+    "continue",
+    "next",
+    "nextfile",
+    "exit",
+    "return",
+    "delete",
+    "in",
+    "getline",
+    "print",
+    "printf",
+}
+BUILTINS = {
+    "length",
+    "substr",
+    "index",
+    "split",
+    "sub",
+    "gsub",
+    "match",
+    "sprintf",
+    "sin",
+    "cos",
+    "atan2",
+    "exp",
+    "log",
+    "sqrt",
+    "int",
+    "rand",
+    "srand",
+    "tolower",
+    "toupper",
+    "system",
+    "close",
+    "fflush",
+    "systime",
+    "strftime",
+    "gensub",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+    "compl",
+}
+PUNCT = [
+    "**=",
+    "^=",
+    "+=",
+    "-=",
+    "*=",
+    "/=",
+    "%=",
+    "**",
+    "==",
+    "<=",
+    ">=",
+    "!=",
+    "++",
+    "--",
+    "&&",
+    "||",
+    ">>",
+    "!~",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ";",
+    ",",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    "!",
+    ">",
+    "<",
+    "|",
+    "?",
+    ":",
+    "~",
+    "$",
+    "=",
+]
 
 
 class Tok:
@@ -352,11 +470,11 @@ def lex(src: str) -> list[Tok]:
 
     while i < n:
         c = src[i]
-        if c == "\\" and src[i + 1:i + 2] == "\n":
+        if c == "\\" and src[i + 1 : i + 2] == "\n":
             i += 2
             line += 1
             continue
-        if c == "\\" and src[i + 1:i + 3] == "\r\n":
+        if c == "\\" and src[i + 1 : i + 3] == "\r\n":
             i += 3
             line += 1
             continue
@@ -381,7 +499,7 @@ def lex(src: str) -> list[Tok]:
                     if src[j + 1] == "\n":
                         j += 2
                         continue
-                    buf.append(src[j:j + 2])
+                    buf.append(src[j : j + 2])
                     j += 2
                     continue
                 if src[j] == "\n":
@@ -405,7 +523,7 @@ def lex(src: str) -> list[Tok]:
                     if src[j + 1] == "/":
                         buf.append("/")
                     else:
-                        buf.append(src[j:j + 2])
+                        buf.append(src[j : j + 2])
                     j += 2
                     continue
                 if d == "[" and not inbr:
@@ -419,10 +537,10 @@ def lex(src: str) -> list[Tok]:
                         buf.append("]")
                         j += 1
                     continue
-                if d == "[" and inbr and src[j + 1:j + 2] == ":":
+                if d == "[" and inbr and src[j + 1 : j + 2] == ":":
                     e = src.find(":]", j)
                     if e > 0:
-                        buf.append(src[j:e + 2])
+                        buf.append(src[j : e + 2])
                         j = e + 2
                         continue
                 if d == "]" and inbr:
@@ -436,11 +554,13 @@ def lex(src: str) -> list[Tok]:
             toks.append(Tok("ERE", "".join(buf), line))
             i = j + 1
             continue
-        if c.isdigit() or (c == "." and src[i + 1:i + 2].isdigit()):
+        if c.isdigit() or (c == "." and src[i + 1 : i + 2].isdigit()):
             m = _NUMTOK.match(src, i)
             assert m
             s = m.group(0)
-            toks.append(Tok("NUMBER", float(int(s, 16)) if s[:2] in ("0x", "0X") else float(s), line))
+            toks.append(
+                Tok("NUMBER", float(int(s, 16)) if s[:2] in ("0x", "0X") else float(s), line)
+            )
             i = m.end()
             continue
         if c.isalpha() or c == "_":
@@ -472,8 +592,21 @@ def lex(src: str) -> list[Tok]:
 
 
 # ------------------------------------------------------------------ parser
-_CONCAT_START = {"NUMBER", "STRING", "ERE", "NAME", "FUNC_NAME", "BUILTIN", "$", "(", "++", "--", "!",
-                 "-", "+"}
+_CONCAT_START = {
+    "NUMBER",
+    "STRING",
+    "ERE",
+    "NAME",
+    "FUNC_NAME",
+    "BUILTIN",
+    "$",
+    "(",
+    "++",
+    "--",
+    "!",
+    "-",
+    "+",
+}
 _ASSIGN = {"=", "+=", "-=", "*=", "/=", "%=", "^="}
 
 
@@ -625,16 +758,26 @@ class Parser:
         if tt == "for":
             self.take()
             self.take("(")
-            if (self.peek().type == "NAME" and self.peek(1).type == "in" and self.peek(2).type == "NAME"
-                    and self.peek(3).type == ")"):
+            if (
+                self.peek().type == "NAME"
+                and self.peek(1).type == "in"
+                and self.peek(2).type == "NAME"
+                and self.peek(3).type == ")"
+            ):
                 var = self.take().val
                 self.take()
                 arr = self.take().val
                 self.take(")")
                 self.nl()
                 return ("forin", var, arr, self.stmt())
-            if (self.peek().type == "(" and self.peek(1).type == "NAME" and self.peek(2).type == "in"
-                    and self.peek(3).type == "NAME" and self.peek(4).type == ")" and self.peek(5).type == ")"):
+            if (
+                self.peek().type == "("
+                and self.peek(1).type == "NAME"
+                and self.peek(2).type == "in"
+                and self.peek(3).type == "NAME"
+                and self.peek(4).type == ")"
+                and self.peek(5).type == ")"
+            ):
                 self.take()
                 var = self.take().val
                 self.take()
@@ -964,9 +1107,23 @@ class Parser:
 
 
 # ------------------------------------------------------------------ compiler
-SPECIALS = {"NR": 0.0, "FNR": 0.0, "FS": " ", "OFS": " ", "ORS": "\n", "RS": "\n", "SUBSEP": "\x1c",
-            "CONVFMT": "%.6g", "OFMT": "%.6g", "RSTART": 0.0, "RLENGTH": -1.0, "FILENAME": "",
-            "ARGC": 0.0, "IGNORECASE": 0.0, "RT": ""}
+SPECIALS = {
+    "NR": 0.0,
+    "FNR": 0.0,
+    "FS": " ",
+    "OFS": " ",
+    "ORS": "\n",
+    "RS": "\n",
+    "SUBSEP": "\x1c",
+    "CONVFMT": "%.6g",
+    "OFMT": "%.6g",
+    "RSTART": 0.0,
+    "RLENGTH": -1.0,
+    "FILENAME": "",
+    "ARGC": 0.0,
+    "IGNORECASE": 0.0,
+    "RT": "",
+}
 
 
 class Compiler:
@@ -1021,7 +1178,11 @@ class Compiler:
                     changed |= mark(scope, n[2])
                 elif k == "forin":
                     changed |= mark(scope, n[2])
-                elif k == "builtin" and n[1] in ("split", "match") and len(n[2]) >= (2 if n[1] == "split" else 3):
+                elif (
+                    k == "builtin"
+                    and n[1] in ("split", "match")
+                    and len(n[2]) >= (2 if n[1] == "split" else 3)
+                ):
                     a = n[2][1 if n[1] == "split" else 2]
                     if a[0] == "var":
                         changed |= mark(scope, a[1])
@@ -1032,11 +1193,18 @@ class Compiler:
                             changed |= mark(scope, a[1])
                         elif a[0] == "var" and i < len(params):
                             # caller's array passed: callee param becomes array
-                            is_arr = (a[1] in local_arr[scope]) if (scope and a[1] in p.funcs[scope][0]) \
-                                else (a[1] in self.arrays and not (scope and a[1] in p.funcs[scope][0]))
+                            is_arr = (
+                                (a[1] in local_arr[scope])
+                                if (scope and a[1] in p.funcs[scope][0])
+                                else (
+                                    a[1] in self.arrays
+                                    and not (scope and a[1] in p.funcs[scope][0])
+                                )
+                            )
                             if is_arr and params[i] not in local_arr[n[1]]:
                                 local_arr[n[1]].add(params[i])
                                 changed = True
+
             self._walk(node, f)
             return changed
 
@@ -1046,7 +1214,7 @@ class Compiler:
                 ch |= visit(None, b)
             for r in p.rules:
                 ch |= visit(None, list(r))
-            for fname, (params, body) in p.funcs.items():
+            for fname, (_params, body) in p.funcs.items():
                 ch |= visit(fname, body)
             if not ch:
                 break
@@ -1186,7 +1354,10 @@ class Compiler:
                 cur = self.num(lv)
                 return (self.assign_code(lv, self.arith(op[0], cur, self.num(e))), "n")
             if lv[0] == "idx":
-                return (f"AOP({self.arrname(lv[1])}, {self.key(lv[2])}, {op[0]!r}, {self.num(e)})", "n")
+                return (
+                    f"AOP({self.arrname(lv[1])}, {self.key(lv[2])}, {op[0]!r}, {self.num(e)})",
+                    "n",
+                )
             return (f"R.fop({self.num(lv[1])}, {op[0]!r}, {self.num(e)})", "n")
         if k == "cond":
             return (f"({self.val(n[2])} if {self.cond(n[1])} else {self.val(n[3])})", "x")
@@ -1249,8 +1420,11 @@ class Compiler:
             if lv is None:
                 return (f"R.gl_set0({get}, {kind != 'file'})", "n")
             t = self.newtmp()
-            return (f"(({t} := {get}), ({self.assign_code(lv, f'SN({t}[1])')} if {t}[0] > 0 else None))[0][0]",
-                    "n")
+            return (
+                f"(({t} := {get}), "
+                f"({self.assign_code(lv, f'SN({t}[1])')} if {t}[0] > 0 else None))[0][0]",
+                "n",
+            )
         raise AwkError(f"cannot compile {k}")
 
     def arith(self, op: str, a: str, b: str) -> str:
@@ -1278,8 +1452,11 @@ class Compiler:
                 if a[0] != "var":
                     raise AwkError(f"function `{name}': argument {i + 1} must be an array")
                 codes.append(self.arrname(a[1]))
-            elif a[0] == "var" and (a[1] in self.arrays and not self.is_local(a[1])
-                                    or (self.is_local(a[1]) and self.locals and self.locals[a[1]])):
+            elif a[0] == "var" and (
+                a[1] in self.arrays
+                and not self.is_local(a[1])
+                or (self.is_local(a[1]) and self.locals and self.locals[a[1]])
+            ):
                 codes.append(self.arrname(a[1]))
             else:
                 codes.append(self.val(a))
@@ -1290,20 +1467,23 @@ class Compiler:
         if name == "length":
             if not a:
                 return ("float(len(R.r0))", "n")
-            if a[0][0] == "var" and (a[0][1] in self.arrays and not self.is_local(a[0][1])
-                                     or (self.is_local(a[0][1]) and self.locals and self.locals[a[0][1]])):
+            if a[0][0] == "var" and (
+                a[0][1] in self.arrays
+                and not self.is_local(a[0][1])
+                or (self.is_local(a[0][1]) and self.locals and self.locals[a[0][1]])
+            ):
                 return (f"float(len({self.arrname(a[0][1])}))", "n")
             return (f"float(len({self.str_(a[0])}))", "n")
         if name == "substr":
             return (f"SUBSTR({', '.join([self.str_(a[0])] + [self.num(x) for x in a[1:3]])})", "s")
         if name == "index":
-            return (f"float({self.str_(a[0])}.find({self.str_(a[1])}) + 1)", "n")
+            return (f"INDEX({self.str_(a[0])}, {self.str_(a[1])})", "n")
         if name == "split":
             if len(a) < 2 or a[1][0] != "var":
                 raise AwkError("split: second argument must be an array")
             arr = self.arrname(a[1][1])
             if len(a) > 2:
-                sep = (f"{self.regex_of(a[2])}" if a[2][0] == "re" else self.str_(a[2]))
+                sep = f"{self.regex_of(a[2])}" if a[2][0] == "re" else self.str_(a[2])
             else:
                 sep = "v_FS"
             seps = ""
@@ -1319,8 +1499,11 @@ class Compiler:
             g = "True" if name == "gsub" else "False"
             if target[0] in ("var", "idx", "field"):
                 assign = self.assign_code(target, f"{t}[1]")
-                return (f"(({t} := GSUB({re_code}, {self.str_(a[1])}, {self.str_(target)}, {g})), "
-                        f"({assign} if {t}[0] else None))[0][0]", "n")
+                return (
+                    f"(({t} := GSUB({re_code}, {self.str_(a[1])}, {self.str_(target)}, {g})), "
+                    f"({assign} if {t}[0] else None))[0][0]",
+                    "n",
+                )
             return (f"GSUB({re_code}, {self.str_(a[1])}, {self.str_(target)}, {g})[0]", "n")
         if name == "gensub":
             tgt = self.str_(a[3]) if len(a) > 3 else "R.r0"
@@ -1334,7 +1517,10 @@ class Compiler:
         if name == "sprintf":
             if not a:
                 raise AwkError("sprintf: no format")
-            return (f"awk_sprintf({self.str_(a[0])}, [{', '.join(self.val(x) for x in a[1:])}], G)", "s")
+            return (
+                f"awk_sprintf({self.str_(a[0])}, [{', '.join(self.val(x) for x in a[1:])}], G)",
+                "s",
+            )
         if name in ("sin", "cos", "exp", "log", "sqrt"):
             return (f"MATH_{name}({self.num(a[0]) if a else 'N(R.r0)'})", "n")
         if name == "atan2":
@@ -1412,7 +1598,8 @@ class Compiler:
                             parts.append(f"O({c})")
                     text = " + v_OFS + ".join(parts) + " + v_ORS"
             else:
-                text = f"awk_sprintf({self.str_(args[0])}, [{', '.join(self.val(x) for x in args[1:])}], G)"
+                rest = ", ".join(self.val(x) for x in args[1:])
+                text = f"awk_sprintf({self.str_(args[0])}, [{rest}], G)"
             if dest is None:
                 self.emit(f"OUT.append({text})")
             else:
@@ -1505,7 +1692,7 @@ class Compiler:
             self.in_main = False
             self.lines = []
             self.ind = 1
-            for i, n in enumerate(params):
+            for n in params:
                 if self.locals[n]:
                     self.emit(f"if l_{n} is None: l_{n} = AA()")
             self.block(body)
@@ -1614,7 +1801,7 @@ def MOD(a: float, b: float) -> float:
 
 def POW(a: float, b: float) -> float:
     try:
-        r = a ** b
+        r = a**b
     except OverflowError:
         return math.inf
     except ZeroDivisionError:
@@ -1640,6 +1827,7 @@ def _mathwrap(f: Any) -> Any:
             if f is math.exp:
                 return math.inf
             return math.nan
+
     return g
 
 
@@ -1652,6 +1840,7 @@ def SUBSTR(s: str, m: float, n: float | None = None) -> str:
         if x in (math.inf, -math.inf):
             return x
         return float(round(x))
+
     start = rnd(m)
     if n is None:
         end = L + 1.0
@@ -1665,7 +1854,7 @@ def SUBSTR(s: str, m: float, n: float | None = None) -> str:
         end = L + 1.0
     if end <= start:
         return ""
-    return s[int(start) - 1:int(end) - 1]
+    return s[int(start) - 1 : int(end) - 1]
 
 
 _WS = re.compile(r"[ \t\n]+")
@@ -1737,7 +1926,7 @@ def GSUB(rxp: re.Pattern[str], repl: str, s: str, glob: bool) -> tuple[int, str]
         st, en = m.span()
         if st == en and st == prev_end:
             if st < L:
-                out.append(s[pos:st + 1])
+                out.append(s[pos : st + 1])
             pos = st + 1
             continue
         out.append(s[pos:st])
@@ -1754,14 +1943,18 @@ def GSUB(rxp: re.Pattern[str], repl: str, s: str, glob: bool) -> tuple[int, str]
         else:
             pos = en
     if n == 0:
-        return (0, s)
+        return (0.0, s)
     out.append(s[pos:])
-    return (n, "".join(out))
+    return (float(n), "".join(out))
 
 
 def GENSUB(rxp: re.Pattern[str], repl: str, how: Any, s: str) -> str:
     glob = isinstance(how, str) and how[:1] in "gG"
-    which = 1 if glob else max(1, int(tonum(how)) if not isinstance(how, str) or looksnum(SN(how)) else 1)
+    which = (
+        1
+        if glob
+        else max(1, int(tonum(how)) if not isinstance(how, str) or looksnum(SN(how)) else 1)
+    )
     count = 0
     out = []
     pos = 0
@@ -1784,6 +1977,7 @@ def GENSUB(rxp: re.Pattern[str], repl: str, how: Any, s: str) -> str:
             r.append(m.group() if c == "&" else c)
             i += 1
         return "".join(r)
+
     L = len(s)
     while pos <= L:
         m = rxp.search(s, pos)
@@ -1806,6 +2000,10 @@ def GENSUB(rxp: re.Pattern[str], repl: str, how: Any, s: str) -> str:
             break
     out.append(s[pos:])
     return "".join(out)
+
+
+def INDEX(s: str, t: str) -> float:
+    return float(s.find(t) + 1) if t else 0.0
 
 
 def ASET(arr: AA, k: str, v: Any) -> Any:
@@ -1884,8 +2082,8 @@ class RecReader:
         while True:
             m = p.search(self.sbuf)
             if m and m.end() > m.start() and (m.end() < len(self.sbuf) or self.eof):
-                rec = self.sbuf[:m.start()]
-                self.sbuf = self.sbuf[m.end():]
+                rec = self.sbuf[: m.start()]
+                self.sbuf = self.sbuf[m.end() :]
                 return rec
             if self.eof:
                 if self.sbuf:
@@ -2023,7 +2221,7 @@ class Runtime:
                 continue
             except OSError as e:
                 self.status = 2
-                raise AwkError(f"cannot open \"{a}\" ({e.strerror})") from None
+                raise AwkError(f'cannot open "{a}" ({e.strerror})') from None
             self.cur = RecReader(Input(data))
             return True
         if not self.used_file:
@@ -2195,6 +2393,7 @@ class Runtime:
 
     def srand(self, seed: float | None) -> float:
         import time
+
         prev = self.seed
         self.seed = float(int(time.time())) if seed is None else seed
         self.rng.seed(self.seed)
@@ -2226,6 +2425,7 @@ _RT_G: list[dict[str, Any]] = [{}]
 
 def STRFTIME(fmt: str, ts: float | None) -> str:
     import time
+
     return time.strftime(fmt, time.localtime(ts))
 
 
@@ -2336,19 +2536,52 @@ def awk(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (2, enc(s))
         return 0
 
-    G.update({
-        "R": R, "G": G, "OUT": OUT, "ERR": ERR, "FLUSH": FLUSH, "TICK": sh.budget.tick,
-        "SN": SN, "UNINIT": UNINIT, "AA": AA, "N": tonum, "T": truth, "K": K, "CMP": CMP,
-        "S": lambda x: x if x.__class__ is not float else num2str(x, G["v_CONVFMT"]),
-        "O": lambda x: x if x.__class__ is not float else num2str(x, G["v_OFMT"]),
-        "DIV": DIV, "MOD": MOD, "POW": POW, "INT": INT, "SUBSTR": SUBSTR, "SPLIT": SPLIT,
-        "GSUB": GSUB, "GENSUB": GENSUB, "MATCH": MATCH, "ASET": ASET, "AOP": AOP, "AINC": AINC,
-        "awk_sprintf": awk_sprintf, "rx": rx, "math": math, "STRFTIME": STRFTIME,
-        "MATH_sin": _mathwrap(math.sin), "MATH_cos": _mathwrap(math.cos),
-        "MATH_exp": _mathwrap(math.exp), "MATH_log": _mathwrap(math.log),
-        "MATH_sqrt": _mathwrap(math.sqrt), "NextRec": NextRec, "NextFile": NextFile,
-        "ExitAwk": ExitAwk, "AwkError": AwkError, "RNG": [False] * 64,
-    })
+    G.update(
+        {
+            "R": R,
+            "G": G,
+            "OUT": OUT,
+            "ERR": ERR,
+            "FLUSH": FLUSH,
+            "TICK": sh.budget.tick,
+            "SN": SN,
+            "UNINIT": UNINIT,
+            "AA": AA,
+            "N": tonum,
+            "T": truth,
+            "K": K,
+            "CMP": CMP,
+            "S": lambda x: x if x.__class__ is not float else num2str(x, G["v_CONVFMT"]),
+            "O": lambda x: x if x.__class__ is not float else num2str(x, G["v_OFMT"]),
+            "DIV": DIV,
+            "MOD": MOD,
+            "POW": POW,
+            "INT": INT,
+            "SUBSTR": SUBSTR,
+            "SPLIT": SPLIT,
+            "GSUB": GSUB,
+            "INDEX": INDEX,
+            "GENSUB": GENSUB,
+            "MATCH": MATCH,
+            "ASET": ASET,
+            "AOP": AOP,
+            "AINC": AINC,
+            "awk_sprintf": awk_sprintf,
+            "rx": rx,
+            "math": math,
+            "STRFTIME": STRFTIME,
+            "MATH_sin": _mathwrap(math.sin),
+            "MATH_cos": _mathwrap(math.cos),
+            "MATH_exp": _mathwrap(math.exp),
+            "MATH_log": _mathwrap(math.log),
+            "MATH_sqrt": _mathwrap(math.sqrt),
+            "NextRec": NextRec,
+            "NextFile": NextFile,
+            "ExitAwk": ExitAwk,
+            "AwkError": AwkError,
+            "RNG": [False] * 64,
+        }
+    )
     G["RNG"] = [False] * (comp.nrange + 1)
     for k, v in SPECIALS.items():
         G["v_" + k] = v
