@@ -17,7 +17,7 @@ class Vars(Protocol):
 
 
 TOKEN = re.compile(
-    r"\s*(?:(0[xX][0-9a-fA-F]+|[0-9]+#[0-9a-zA-Z@_]+|[0-9]+)|([A-Za-z_][A-Za-z0-9_]*)|"
+    r"\s*(?:('[^']*'|\"[^\"]*\")|(0[xX][0-9a-fA-F]+|[0-9]+#[0-9a-zA-Z@_]+|[0-9]+)|([A-Za-z_][A-Za-z0-9_]*)|"
     r"(<<=|>>=|\*\*=|\+\+|--|\*\*|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|[-+*/%<>&|^!~?:=(),\[\]]))"
 )
 
@@ -88,6 +88,7 @@ class Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.toks: list[tuple[str, str]] = []
+        self.starts: list[int] = []
         pos = 0
         while pos < len(text):
             if text[pos:].strip() == "":
@@ -98,8 +99,14 @@ class Parser:
                 raise ArithError(
                     f'{text.strip()}: syntax error: invalid arithmetic operator (error token is "{bad}")'
                 )
+            self.starts.append(m.start(0) + len(m.group(0)) - len(m.group(0).lstrip()))
             if m.group(1):
-                tok = m.group(1)
+                q = m.group(1)[1:-1]
+                self.toks.append(("name", q) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", q) else ("num", q or "0"))
+                pos = m.end()
+                continue
+            if m.group(2):
+                tok = m.group(2)
                 if pos + len(m.group(0)) < len(text) and (
                     text[m.end()].isalnum() or text[m.end()] == "_"
                 ):
@@ -107,10 +114,10 @@ class Parser:
                         f'{text.strip()}: value too great for base (error token is "{text[pos:].strip()}")'
                     )
                 self.toks.append(("num", tok))
-            elif m.group(2):
-                self.toks.append(("name", m.group(2)))
+            elif m.group(3):
+                self.toks.append(("name", m.group(3)))
             else:
-                self.toks.append(("op", m.group(3)))
+                self.toks.append(("op", m.group(4)))
             pos = m.end()
         self.i = 0
 
@@ -222,7 +229,7 @@ class Parser:
                         if depth == 0:
                             break
                     self.i += 1
-                idx = " ".join(x[1] for x in self.toks[start : self.i])
+                idx = self.text[self.starts[start]:self.starts[self.i]].strip() if start < self.i else ""
                 self.expect("]")
                 return ("var", t[1], idx)
             return ("var", t[1], None)

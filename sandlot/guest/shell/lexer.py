@@ -157,29 +157,6 @@ class Lexer:
                 parts.append(Lit("".join(buf)))
                 buf.clear()
 
-        m = SUBSCRIPT_START.match(s, self.pos)
-        if m:
-            j = m.end()
-            depth = 1
-            while j < len(s) and depth:
-                ch = s[j]
-                if ch in "'\"":
-                    e = s.find(ch, j + 1)
-                    j = e + 1 if e > 0 else len(s)
-                    continue
-                if ch == "\\":
-                    j += 2
-                    continue
-                if ch == "[":
-                    depth += 1
-                elif ch == "]":
-                    depth -= 1
-                elif ch == "\n":
-                    break
-                j += 1
-            if depth == 0 and (s.startswith("=", j) or s.startswith("+=", j)):
-                buf.append(s[self.pos:j])
-                self.pos = j
         while self.pos < len(s):
             c = s[self.pos]
             if c in META:

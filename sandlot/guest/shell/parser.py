@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import ast as A
@@ -11,6 +12,7 @@ REDIR_OPS = {"<", ">", ">>", ">|", "<>", "<&", ">&", "&>", "&>>", "<<", "<<-", "
 CLOSERS = {"then", "else", "elif", "fi", "do", "done", "esac", "}"}
 RESERVED = CLOSERS | {"if", "while", "until", "for", "case", "{", "!", "function", "[[", "in"}
 Tok = tuple[str, Any]
+SUBSCRIPT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[")
 DECL = {"declare", "typeset", "local", "export", "readonly"}
 
 
@@ -671,6 +673,32 @@ class Parser(Lexer):
 
     def try_assign(self, w: A.Word) -> A.Assign | None:
         first = w.parts[0] if w.parts else None
+        raw = self.src[self.tok_start:self.pos]
+        m = SUBSCRIPT_RE.match(raw)
+        if m and isinstance(first, A.Lit) and not first.quoted and "]=" not in first.text.split("=")[0] + "=":
+            j, depth = m.end() - 1, 0
+            while j < len(raw):
+                ch = raw[j]
+                if ch in "'\"":
+                    e = raw.find(ch, j + 1)
+                    j = e + 1 if e > 0 else len(raw)
+                    continue
+                if ch == "\\":
+                    j += 2
+                    continue
+                if ch == "[":
+                    depth += 1
+                elif ch == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            if raw.startswith("]=", j) or raw.startswith("]+=", j):
+                rest = raw[j + (2 if raw.startswith("]=", j) else 3):]
+                self.take()
+                sub = Parser(rest, self.aliases)
+                vw = sub.read_word() or A.Word([])
+                return A.Assign(m.group(1), raw[m.end():j], vw, None, raw.startswith("]+=", j))
         if not isinstance(first, A.Lit) or first.quoted or "=" not in first.text:
             return None
         head, _, rest = first.text.partition("=")
