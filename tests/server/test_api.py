@@ -128,7 +128,7 @@ def test_an_expired_sandbox_is_reaped_and_says_so(api: httpx.Client) -> None:
 
 
 def test_unsatisfiable_and_unknown_template(api: httpx.Client) -> None:
-    r = api.post("/v1/sandboxes", json={"requires": ["subprocess"]})
+    r = api.post("/v1/sandboxes", json={"requires": ["isolation=strong"]})
     assert r.status_code == 409 and err(r)["type"] == "Unsatisfiable"
     r = api.post("/v1/sandboxes", json={"requires": ["flying"]})
     assert r.status_code == 400 and err(r)["type"] == "InvalidArgument"
