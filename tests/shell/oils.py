@@ -144,6 +144,7 @@ def run_case(case: Case, timeout: float = 1.0) -> tuple[bool, str, int]:
     install_helpers()
     old = os.getcwd()
     tmp = tempfile.mkdtemp(prefix="oils-")
+    os.makedirs(os.path.join(tmp, "_tmp", "spec-tmp"))
     out: list[bytes] = []
     err: list[bytes] = []
     try:

@@ -39,7 +39,12 @@ class Shell:
         gen = sh.run_source(script, Input(stdin))
 
         def emit(fd: int, data: bytes) -> None:
-            t = fds.get(fd, fd)
+            t: object = fd
+            for _ in range(10):
+                if isinstance(t, int) and t in fds and fds[t] != t:
+                    t = fds[t]
+                else:
+                    break
             if t == 1:
                 out(data)
             elif t == 2:

@@ -786,13 +786,55 @@ class Interp(Expander):
             for s in opened:
                 s.close()
 
+    def exec_redirs(self, redirs: list[A.Redir], inp: Input) -> Gen:
+        """`exec` with only redirections: change this shell's descriptor table permanently."""
+        pf = self.persistent_fds
+        for r in redirs:
+            try:
+                target = self.expand_str(r.target) if r.target is not None else ""
+                op = r.op
+                if op in ("<<", "<<-", "<<<"):
+                    continue
+                if op in (">&", "<&") and (target == "-" or target.rstrip("-").isdigit()):
+                    fd = r.fd if r.fd is not None else (1 if op == ">&" else 0)
+                    if target == "-":
+                        old = pf.pop(fd, None)
+                        if isinstance(old, Sink) and old not in pf.values():
+                            old.close()
+                        continue
+                    src = int(target.rstrip("-"))
+                    if src not in (0, 1, 2) and src not in pf:
+                        raise OSError(f"{src}: Bad file descriptor")
+                    pf[fd] = pf.get(src, src)
+                    if target.endswith("-"):
+                        pf.pop(src, None)
+                    continue
+                if op in ("<", "<>"):
+                    fd = r.fd if r.fd is not None else 0
+                    path = self.resolve(target)
+                    if op == "<>" and not os.path.exists(path):
+                        open(path, "wb").close()
+                    with open(path, "rb") as f:
+                        pf[fd] = ("in", Input(f.read()))
+                    continue
+                if op in ("&>", "&>>"):
+                    s = self.open_sink(target, "a" if op == "&>>" else "w")
+                    pf[1] = pf[2] = s
+                    continue
+                fd = r.fd if r.fd is not None else 1
+                pf[fd] = self.open_sink(target, "a" if op == ">>" else "f" if op == ">|" else "w")
+            except (OSError, ExpansionError) as e:
+                yield (2, enc(f"bash: {e}\n"))
+                return 1
+        return 0
+
     def open_sink(self, path: str, mode: str) -> Sink:
         if path == "/dev/null":
             return Sink(None)
         if mode == "w" and self.opt("noclobber") and os.path.exists(self.resolve(path)) and not os.path.samefile(self.resolve(path), "/dev/null"):
             raise OSError(f"{path}: cannot overwrite existing file")
         try:
-            return Sink(open(self.resolve(path), mode + "b"))
+            return Sink(open(self.resolve(path), ("w" if mode == "f" else mode) + "b"))
         except FileNotFoundError:
             raise OSError(f"{path}: No such file or directory") from None
         except IsADirectoryError:
@@ -822,22 +864,33 @@ class Interp(Expander):
 
         if op in (">&", "<&"):
             fd = r.fd if r.fd is not None else (1 if op == ">&" else 0)
+            if op == "<&" and fd != 0:
+                op = ">&"
             if target == "-":
                 fdmap[fd] = None
                 return inp
+            move = target.endswith("-") and target[:-1].isdigit()
+            if move:
+                target = target[:-1]
             if target.isdigit():
                 src = int(target)
                 if op == "<&":
+                    p = self.persistent_fds.get(src)
+                    if isinstance(p, tuple) and p[0] == "in":
+                        return p[1]
                     return inp
                 if src not in (0, 1, 2) and src not in self.persistent_fds and src not in fdmap:
                     raise OSError(f"{src}: Bad file descriptor")
                 fdmap[fd] = cur(src)
+                if move:
+                    fdmap[src] = None
                 return inp
-            if op == ">&" and r.fd is None:
+            if op == ">&":
                 s = self.open_sink(target, "w")
                 opened.append(s)
-                fdmap[1] = s
-                fdmap[2] = s
+                fdmap[fd] = s
+                if r.fd is None:
+                    fdmap[2] = s
                 return inp
             raise OSError(f"{target}: ambiguous redirect")
         if op in ("<", "<>"):
@@ -866,7 +919,7 @@ class Interp(Expander):
         if target in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"):
             fdmap[fd] = cur(2 if target.endswith(("stderr", "2")) else 1)
             return inp
-        s = self.open_sink(target, "a" if op == ">>" else "w" if op == ">|" else "w")
+        s = self.open_sink(target, "a" if op == ">>" else "f" if op == ">|" else "w")
         if op == ">|" and False:
             pass
         opened.append(s)
@@ -1001,6 +1054,8 @@ class Interp(Expander):
             self.scopes.pop()
             yield from self.flush_err()
         yield from self.xtrace(argv)
+        if argv == ["exec"] and node.redirs:
+            return (yield from self.exec_redirs(node.redirs, inp))
         if node.redirs:
             return (yield from self.with_redirs(node.redirs, inp, lambda i: self.run_argv(argv, i, temp)))
         return (yield from self.run_argv(argv, inp, temp))
@@ -1037,13 +1092,29 @@ class Interp(Expander):
                 except Exception as e:  # a command bug must not kill the shell
                     yield (2, enc(f"{name}: {e}\n"))
                     return 1
-            if "/" in name and os.path.isfile(self.resolve(name)):
-                return (yield from self.run_script_file(argv, inp))
+            path = self.resolve(name) if "/" in name else self.path_lookup(name)
+            if path is not None and os.path.isfile(path):
+                if not os.access(path, os.X_OK):
+                    yield (2, enc(f"bash: line {self.lineno}: {name}: Permission denied\n"))
+                    return 126
+                return (yield from self.run_script_file([path] + argv[1:], inp))
+            if "/" in name:
+                yield (2, enc(f"bash: line {self.lineno}: {name}: No such file or directory\n"))
+                return 127
             yield (2, enc(f"bash: line {self.lineno}: {name}: command not found\n"))
             return 127
         finally:
             if temp:
                 self.scopes.remove(temp)
+
+    def path_lookup(self, name: str) -> str | None:
+        for d in (self.get_str("PATH") or "").split(":"):
+            if d in ("/usr/bin", "/bin", "/usr/local/bin", "/sbin", "/usr/sbin"):
+                continue  # host binaries cannot run in-process
+            p = os.path.join(self.resolve(d or "."), name)
+            if os.path.isfile(p) and os.access(p, os.X_OK):
+                return p
+        return None
 
     def run_script_file(self, argv: list[str], inp: Input) -> Gen:
         path = self.resolve(argv[0])

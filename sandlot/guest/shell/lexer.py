@@ -213,7 +213,8 @@ class Lexer:
             elif c == "$" or c == "`":
                 flush()
                 parts.append(self.read_dollar())
-            elif c == "~" and self.pos == start:
+            elif c == "~" and (self.pos == start or (s[self.pos - 1] == ":" and not parts[:1] == [] and False) or (
+                    s[self.pos - 1] == ":" and self._assign_prefix_in(buf, parts))):
                 j = self.pos + 1
                 while j < len(s) and (s[j].isalnum() or s[j] in "_.-+") and s[j] not in META:
                     j += 1
@@ -244,6 +245,11 @@ class Lexer:
             return None
         return Word(parts)
 
+    def _assign_prefix_in(self, buf: list[str], parts: list[Any]) -> bool:
+        text = parts[0].text if parts and isinstance(parts[0], Lit) and not parts[0].quoted else "".join(buf)
+        m = re.match(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=", text)
+        return m is not None
+
     @staticmethod
     def _assign_prefix(text: str) -> bool:
         if text.endswith("+="):
@@ -269,6 +275,13 @@ class Lexer:
 
     def read_dq_parts(self, term: str, heredoc: bool = False) -> list[Any]:
         """Parts of a double-quoted string up to term (consumed); term='' reads to end."""
+        self.dq_depth = getattr(self, "dq_depth", 0) + 1
+        try:
+            return self._read_dq_parts(term, heredoc)
+        finally:
+            self.dq_depth -= 1
+
+    def _read_dq_parts(self, term: str, heredoc: bool = False) -> list[Any]:
         parts: list[Any] = []
         buf: list[str] = []
         s = self.src
@@ -543,7 +556,7 @@ class Lexer:
             elif c in "$`":
                 flush()
                 parts.append(self.read_dollar())
-            elif c == "~" and self.pos > 0 and s[self.pos - 1] in "-=+?" and not buf and not parts:
+            elif c == "~" and self.pos > 0 and s[self.pos - 1] in "-=+?" and not buf and not parts and not getattr(self, "dq_depth", 0):
                 j = self.pos + 1
                 while j < len(s) and (s[j].isalnum() or s[j] in "_.-"):
                     j += 1
