@@ -87,7 +87,7 @@ def b_printf(sh: Any, args: list[str], inp: Input) -> Gen:
         yield err("printf: usage: printf [-v var] format [arguments]")
         return 2
     errs: list[str] = []
-    out = printf_format(a[0], a[1:], errs)
+    out = printf_format(a[0], a[1:], errs, sh.env().get("TZ"))
     for e in errs:
         yield err(e)
     if var:

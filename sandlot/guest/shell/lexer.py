@@ -85,12 +85,12 @@ def ansi_c(s: str) -> str:
             j = i - 1
             while i < len(s) and i - j < 3 and s[i] in "01234567":
                 i += 1
-            out.append(chr(int(s[j:i], 8) & 0xFF))
+            out.append(bytes([int(s[j:i], 8) & 0xFF]).decode("utf-8", "surrogateescape"))
         elif d == "x":
             j = i
             while i < len(s) and i - j < 2 and s[i] in "0123456789abcdefABCDEF":
                 i += 1
-            out.append(chr(int(s[j:i], 16)) if i > j else "\\x")
+            out.append(bytes([int(s[j:i], 16)]).decode("utf-8", "surrogateescape") if i > j else "\\x")
         elif d in "uU":
             j = i
             while (

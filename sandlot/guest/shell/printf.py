@@ -6,12 +6,50 @@ import re
 from .expand import shell_quote
 from .lexer import ansi_c
 
-SPEC = re.compile(r"%([-+ #0]*)(\*|\d+)?(?:\.(\*|\d*))?([diouxXfFeEgGcsbq%])")
+SPEC = re.compile(r"%([-+ #0]*)(\*|\d+)?(?:\.(\*|\d*))?(\([^)]*\)T|[diouxXfFeEgGaAcsbq%])")
+
+
+def printf_q(s: str) -> str:
+    """bash's printf %q: backslash-escape, or $'...' when control characters are present."""
+    if s == "":
+        return "''"
+    if any(ord(c) < 32 or ord(c) == 127 for c in s):
+        return shell_quote(s)
+    return re.sub(r"([^A-Za-z0-9_./,:=+@%^-])", r"\\\1", s)
+
+
+def strftime_t(fmt: str, arg: str | None, tz: str | None) -> str:
+    import os
+    import time
+    try:
+        t = float(arg) if arg not in (None, "", "-1") else time.time()
+    except ValueError:
+        t = time.time()
+    old = os.environ.get("TZ")
+    if tz is not None and hasattr(time, "tzset"):
+        os.environ["TZ"] = tz
+        time.tzset()
+    try:
+        return time.strftime(fmt, time.localtime(t))
+    finally:
+        if tz is not None and hasattr(time, "tzset"):
+            if old is None:
+                os.environ.pop("TZ", None)
+            else:
+                os.environ["TZ"] = old
+            time.tzset()
+
+
+def _byte(n: int) -> str:
+    """A raw byte as text (bytes >= 0x80 become surrogates so they encode back to one byte)."""
+    return bytes([n & 0xFF]).decode("utf-8", "surrogateescape")
 
 
 def echo_escapes(s: str) -> tuple[str, bool]:
     """Process echo -e escapes; returns (text, stop) where stop means \\c was seen."""
     out, i = [], 0
+    simple = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
+              "v": "\v", "\\": "\\"}
     while i < len(s):
         c = s[i]
         if c == "\\" and i + 1 < len(s):
@@ -19,24 +57,26 @@ def echo_escapes(s: str) -> tuple[str, bool]:
             if d == "c":
                 return "".join(out), True
             if d == "0":
-                j = i + 2
-                while j < len(s) and j < i + 5 and s[j] in "01234567":
-                    j += 1
-                out.append(chr(int(s[i + 2:j] or "0", 8) & 0xFF))
-                i = j
+                m = re.match(r"[0-7]{0,3}", s[i + 2:])
+                digits = m.group(0) if m else ""
+                out.append(_byte(int(digits or "0", 8)))
+                i += 2 + len(digits)
                 continue
-            if d in "01234567":
-                j = i + 1
-                while j < len(s) and j < i + 4 and s[j] in "01234567":
-                    j += 1
-                out.append(chr(int(s[i + 1:j], 8) & 0xFF))
-                i = j
+            if d in simple:
+                out.append(simple[d])
+                i += 2
                 continue
-            if d in "abefnrtv\\xuU":
-                m = re.match(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[abefnrtv\\])", s[i:])
+            if d == "x":
+                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2:])
                 if m:
-                    out.append(ansi_c(m.group(0)))
-                    i += len(m.group(0))
+                    out.append(_byte(int(m.group(0), 16)))
+                    i += 2 + len(m.group(0))
+                    continue
+            if d in "uU":
+                m = re.match(r"[0-9a-fA-F]{1,%d}" % (4 if d == "u" else 8), s[i + 2:])
+                if m:
+                    out.append(chr(int(m.group(0), 16)))
+                    i += 2 + len(m.group(0))
                     continue
             out.append(c)
             i += 1
@@ -74,7 +114,7 @@ def _float(arg: str, errs: list[str]) -> float:
         return 0.0
 
 
-def printf_format(fmt: str, args: list[str], errs: list[str]) -> str:
+def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = None) -> str:
     out: list[str] = []
     ai = 0
     first = True
@@ -92,7 +132,7 @@ def printf_format(fmt: str, args: list[str], errs: list[str]) -> str:
                 if esc == "\\c":
                     return "".join(out)
                 if re.fullmatch(r"\\[0-7]{1,3}", esc):
-                    out.append(chr(int(esc[1:], 8) & 0xFF))
+                    out.append(_byte(int(esc[1:], 8)))
                 elif esc[1] in "abefnrtv\\xuU\"'?":
                     out.append(ansi_c(esc) if esc[1] != "?" else "\\?")
                 else:
@@ -110,6 +150,14 @@ def printf_format(fmt: str, args: list[str], errs: list[str]) -> str:
                 break
             i = m.end()
             flags, width, prec, conv = m.groups()
+            if conv.endswith("T") and conv.startswith("("):
+                arg = args[ai] if ai < len(args) else None
+                ai += 1
+                s = strftime_t(conv[1:-2], arg, tz)
+                if prec is not None:
+                    s = s[: int(prec or 0)]
+                out.append(("%" + ("-" if "-" in flags else "") + (width or "") + "s") % s)
+                continue
             if conv == "%":
                 out.append("%")
                 continue
@@ -135,7 +183,7 @@ def printf_format(fmt: str, args: list[str], errs: list[str]) -> str:
                         out.append(s)
                         return "".join(out)
                 elif conv == "q":
-                    s = shell_quote(s) if arg is not None else "''"
+                    s = printf_q(s) if arg is not None else "''"
                 if prec is not None:
                     s = s[: int(prec or 0)]
                 out.append(("%" + ("-" if "-" in flags else "") + w + "s") % s)

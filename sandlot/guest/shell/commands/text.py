@@ -795,3 +795,67 @@ def fold(sh: Any, args: list[str], inp: Input) -> Gen:
                 s = s[cut:]
             yield (1, enc(s) + (b"\n" if line.endswith(b"\n") else b""))
     return 0
+
+
+@command("od")
+def od(sh: Any, args: list[str], inp: Input) -> Gen:
+    """od with -A {d,o,x,n}, -t {x1,o1,d1,u1,c,x2,...}, -c, -x, -b."""
+    try:
+        opts, files = parse_opts(args[1:], "A:t:cxbvN:j:w:")
+    except UsageError as e:
+        yield _usage("od", e)
+        return 1
+    data = b""
+    for name, src in inputs(sh, files, inp):
+        if isinstance(src, str):
+            yield (2, enc(f"od: {src}\n"))
+            return 1
+        data += src.read_all()
+    if "j" in opts:
+        data = data[int(opts["j"]):]
+    if "N" in opts:
+        data = data[: int(opts["N"])]
+    types = opts.get("_t", []) or (["c"] if "c" in opts else ["x2"] if "x" in opts else ["o1"] if "b" in opts else ["o2"])
+    radix = opts.get("A", "o")
+    names = {0: "\\0", 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
+
+    def fmt_line(chunk: bytes, t: str) -> str:
+        kind = t[0]
+        size = int(t[1:]) if t[1:].isdigit() else 1
+        if kind == "c" or kind == "a":
+            cells = []
+            for b in chunk:
+                if b in names:
+                    cells.append(names[b])
+                elif 32 <= b < 127:
+                    cells.append(chr(b))
+                else:
+                    cells.append(f"{b:03o}")
+            return "".join(f"{c:>4}" for c in cells)
+        vals = [int.from_bytes(chunk[i:i + size], "little") for i in range(0, len(chunk), size)]
+        width = {"x": size * 2, "o": len(oct((1 << (8 * size)) - 1)) - 2, "d": len(str(1 << (8 * size))), "u": len(str(1 << (8 * size)))}[kind]
+        out = []
+        for v in vals:
+            if kind == "x":
+                s = f"{v:0{width}x}"
+            elif kind == "o":
+                s = f"{v:0{width}o}"
+            elif kind == "d":
+                if v >= 1 << (8 * size - 1):
+                    v -= 1 << (8 * size)
+                s = str(v).rjust(width)
+            else:
+                s = str(v).rjust(width)
+            out.append(" " + s)
+        return "".join(out)
+
+    lines = []
+    for off in range(0, len(data), 16):
+        chunk = data[off:off + 16]
+        for k, t in enumerate(types):
+            prefix = "" if radix == "n" else (" " * 7 if k else {"o": f"{off:07o}", "d": f"{off:07d}", "x": f"{off:06x}"}[radix])
+            lines.append(prefix + fmt_line(chunk, t))
+    if radix != "n":
+        lines.append({"o": f"{len(data):07o}", "d": f"{len(data):07d}", "x": f"{len(data):06x}"}[radix])
+    yield (1, enc("".join(x + "\n" for x in lines)))
+    return 0
