@@ -42,12 +42,8 @@ class PlannedRuntime:
 
 
 def planned_tiers() -> list[PlannedRuntime]:
+    """The tiers after wasm and process (registry.py lists the built ones first)."""
     return [
-        PlannedRuntime(
-            "process",
-            LINUX | {"gpu", "network"},
-            (("bwrap", "apt-get install bubblewrap"),),
-        ),
         PlannedRuntime(
             "gvisor",
             LINUX | {"network", "isolation=strong"},

@@ -13,9 +13,10 @@ from .planned import planned_tiers
 @lru_cache(maxsize=1)
 def all_tiers() -> tuple[Runtime, ...]:
     """Every tier, lightest first."""
+    from .process.runtime import ProcessRuntime
     from .wasm.runtime import WasmRuntime
 
-    return (WasmRuntime(), *planned_tiers())
+    return (WasmRuntime(), ProcessRuntime(), *planned_tiers())
 
 
 def tier_named(name: str) -> Runtime:

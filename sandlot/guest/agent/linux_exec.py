@@ -1,0 +1,201 @@
+"""`exec` on a real Linux guest: the command line runs in `/bin/bash -c`, in a process
+group of its own, and its stdout and stderr are forwarded as they arrive.
+
+Output goes through `sys.stdout` / `sys.stderr`, which the agent points at its forwarding
+streams during a call, so the call's cap and truncation apply as for any other output.
+When the call is interrupted (the host sends SIGINT at the deadline), the whole process
+group is killed; the agent itself lives on. Processes a command leaves running in the
+background keep running (until the sandbox closes); the call ends when bash has ended and
+its output pipes have been quiet for a moment.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from typing import Any
+
+SHELL = "/bin/bash"
+READ_CHUNK = 64 << 10
+POLL_SECONDS = 0.05  # how long output may pause after bash ends before the call ends
+
+
+# Shell state carried from one command to the next: variables, functions and the working
+# directory, saved by an EXIT trap to fd 9 and restored from fd 8 by the next command.
+_SKIP_VARS = (
+    "BASH*|FUNCNAME|PIPESTATUS|GROUPS|_|SHLVL|SHELLOPTS|HISTCMD|EPOCH*|SRANDOM|RANDOM|"
+    "LINENO|SECONDS|PPID|UID|EUID|OPTIND|OPTERR|COMP_*|DIRSTACK|__sl_*"
+)
+_PRELUDE = (
+    "source /dev/fd/8 2>/dev/null; exec 8<&-\n"
+    "trap '__sl_rc=$?; { for __sl_n in $(compgen -v); do case $__sl_n in " + _SKIP_VARS + ") ;; "
+    '*) declare -p "$__sl_n";; esac; done; declare -f; '
+    'printf "cd -- %q\\n" "$PWD"; } >&9 2>/dev/null; exec 9>&-; exit $__sl_rc\' EXIT\n'
+)
+
+
+class Shell:
+    """Real bash, one process per command, with its state carried between commands."""
+
+    def __init__(self, cwd: str) -> None:
+        self.state = f"cd -- {_quote(cwd)}\n".encode()
+
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run `request["cmd"]` with `request["stdin"]`; return {"exit_code": N}."""
+        stdin = request.get("stdin", "").encode("utf-8", "surrogateescape")
+        state_in_r, state_in_w = os.pipe()
+        state_out_r, state_out_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [SHELL, "-c", _PRELUDE + request["cmd"]],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group: killed whole at a deadline
+                close_fds=False,  # the agent's own descriptors are all close-on-exec
+                preexec_fn=_child_setup(state_in_r, state_out_w),
+            )
+        finally:
+            os.close(state_in_r)
+            os.close(state_out_w)
+        saved: list[bytes] = []
+        closed: set[int] = set()
+        try:
+            _pump(proc, stdin, (state_in_w, self.state), (state_out_r, saved), closed)
+            code = proc.wait()
+        except BaseException:  # KeyboardInterrupt at the deadline, or anything else
+            _kill_group(proc)
+            raise
+        finally:
+            for fd in {state_in_w, state_out_r} - closed:
+                os.close(fd)
+        if saved and b"".join(saved).strip():
+            self.state = b"".join(saved)
+        return {"exit_code": code if code >= 0 else 128 - code}
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _child_setup(state_in: int, state_out: int) -> Any:
+    def setup() -> None:
+        import fcntl
+
+        high_in = fcntl.fcntl(state_in, fcntl.F_DUPFD, 20)
+        high_out = fcntl.fcntl(state_out, fcntl.F_DUPFD, 20)
+        os.dup2(high_in, 8)
+        os.dup2(high_out, 9)
+        os.close(high_in)
+        os.close(high_out)
+        _prefer_as_oom_victim()
+
+    return setup
+
+
+def _prefer_as_oom_victim() -> None:
+    """When the sandbox runs out of memory, the kernel should kill a command, not the
+    agent that holds the Python state (raising one's own score needs no privilege)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("500")
+    except OSError:
+        pass
+
+
+def _pump(
+    proc: subprocess.Popen[bytes],
+    stdin: bytes,
+    state_in: tuple[int, bytes],
+    state_out: tuple[int, list[bytes]],
+    closed: set[int],
+) -> None:
+    """Feed stdin and the saved state; forward stdout/stderr; collect the new state."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    streams: dict[int, Any] = {
+        proc.stdout.fileno(): (codecs.getincrementaldecoder("utf-8")("replace"), sys.stdout),
+        proc.stderr.fileno(): (codecs.getincrementaldecoder("utf-8")("replace"), sys.stderr),
+        state_out[0]: None,
+    }
+    for fd in streams:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    proc.stdin.flush()
+    writers: dict[int, memoryview] = {}
+    for fd, data in ((proc.stdin.fileno(), stdin), state_in):
+        if data:
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_WRITE)
+            writers[fd] = memoryview(data)
+    if not stdin:
+        proc.stdin.close()
+    if not state_in[1]:
+        os.close(state_in[0])
+        closed.add(state_in[0])
+    try:
+        while streams:
+            ready = sel.select(timeout=POLL_SECONDS)
+            if not ready and proc.poll() is not None:
+                break  # bash ended and a process it left behind holds the pipes: stop here
+            for key, _ in ready:
+                fd = int(key.fd)
+                if fd in writers:
+                    try:
+                        n = os.write(fd, writers[fd][:READ_CHUNK])
+                    except (BrokenPipeError, BlockingIOError) as e:
+                        n = 0 if isinstance(e, BlockingIOError) else len(writers[fd])
+                    writers[fd] = writers[fd][n:]
+                    if not writers[fd]:
+                        sel.unregister(fd)
+                        del writers[fd]
+                        if fd == state_in[0]:
+                            os.close(fd)
+                            closed.add(fd)
+                        else:
+                            proc.stdin.close()
+                    continue
+                try:
+                    data = os.read(fd, READ_CHUNK)
+                except BlockingIOError:
+                    continue
+                if fd == state_out[0]:
+                    if data:
+                        state_out[1].append(data)
+                    else:
+                        sel.unregister(fd)
+                        del streams[fd]
+                    continue
+                decoder, stream = streams[fd]
+                if not data:
+                    sel.unregister(fd)
+                    text = decoder.decode(b"", final=True)
+                    del streams[fd]
+                else:
+                    text = decoder.decode(data)
+                if text:
+                    stream.write(text)
+                    stream.flush()  # forwarded as it arrives, not held for the next chunk
+    finally:
+        sel.close()
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            if f is not None and not f.closed:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass

@@ -1,0 +1,140 @@
+"""The pipe transport: the agent as a long-lived process in a Linux guest (process tier).
+
+Run as `python3 -m sandlot_guest.agent.pipe_main CONFIG` (or by importing `main`), where
+CONFIG is a JSON object: {"event_fd": N, "home": "/home/user", "rlimits": {...}}.
+
+- requests arrive one JSON object per line on stdin; the agent moves its stdin to a
+  private descriptor at once and puts /dev/null in its place, so code that reads stdin
+  can't eat requests;
+- events (`stdout`/`stderr` chunks, then one `done` with the reply) leave one JSON object
+  per line on `event_fd`, a descriptor the code does not write to (fd 1 and 2 stay the
+  host's raw-output pipes: what C code or child processes write there is still kept);
+- SIGINT while a request runs interrupts it (KeyboardInterrupt in the code, the process
+  group killed for `exec`), and the reply still comes; when idle, SIGINT is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import types
+from typing import Any
+
+from . import linux_exec, protocol
+from .server import Agent
+
+_RLIMITS = {
+    "as": "RLIMIT_AS",
+    "nofile": "RLIMIT_NOFILE",
+    "nproc": "RLIMIT_NPROC",
+    "fsize": "RLIMIT_FSIZE",
+    "core": "RLIMIT_CORE",
+    "stack": "RLIMIT_STACK",
+}
+
+
+class LinuxAgent(Agent):
+    """The one agent, with `exec` run by the guest's real bash."""
+
+    def __init__(self, namespace: dict[str, Any], home: str) -> None:
+        super().__init__(namespace)
+        self.bash = linux_exec.Shell(home)
+
+    def _exec(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.bash.run(request)
+
+
+class _Events:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = memoryview(protocol.encode(message) + b"\n")
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+
+
+_busy = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    if _busy:
+        raise KeyboardInterrupt
+
+
+def _apply_rlimits(limits: dict[str, int]) -> None:
+    import resource
+
+    for name, value in limits.items():
+        which = getattr(resource, _RLIMITS[name])
+        soft, hard = resource.getrlimit(which)
+        new = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (new, new))
+
+
+def _fresh_main() -> dict[str, Any]:
+    """A clean `__main__` for run_code, whichever way the agent was started."""
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = __builtins__
+    sys.modules["__main__"] = main
+    return main.__dict__
+
+
+def main(argv: list[str] | None = None) -> None:
+    global _busy
+    args = sys.argv if argv is None else argv
+    config = json.loads(args[1]) if len(args) > 1 else {}
+    events = _Events(int(config.get("event_fd", 3)))
+    os.set_inheritable(events.fd, False)
+    requests_fd = os.dup(0)  # close-on-exec: commands never see the request pipe
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.close(null)
+    _apply_rlimits(config.get("rlimits", {}))
+    home = str(config.get("home", "/home/user"))
+    os.makedirs(home, exist_ok=True)
+    os.makedirs("/tmp/outputs", exist_ok=True)
+    os.chdir(home)
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    os.environ.setdefault("MPLBACKEND", f"module://{__package__}.mpl_inline")
+    signal.signal(signal.SIGINT, _on_sigint)
+    agent = LinuxAgent(_fresh_main(), home)
+    reader = os.fdopen(requests_fd, "rb", buffering=0)
+    import io
+
+    lines = io.BufferedReader(reader, 1 << 16)
+    while True:
+        line = lines.readline(protocol.MAX_FRAME_BYTES + 1)
+        if not line:
+            return  # the host closed the pipe: the sandbox is ending
+        try:
+            request = protocol.decode(line)
+        except ValueError as e:
+            reply: dict[str, Any] = _error("ProtocolError", f"malformed request: {e}")
+        else:
+            try:
+                _busy = True
+                try:
+                    reply = agent.handle(request, events.send)
+                finally:
+                    _busy = False
+            except KeyboardInterrupt:
+                reply = _error("KeyboardInterrupt", "interrupted")
+                reply["interrupted"] = True
+            except MemoryError:
+                reply = _error("MemoryError", "out of memory")
+            except Exception as e:  # the agent's own bug: a reply, not a dead sandbox
+                reply = _error(type(e).__name__, str(e))
+        events.send({"ev": protocol.EV_DONE, "reply": reply})
+
+
+def _error(name: str, value: str) -> dict[str, Any]:
+    return {"error": {"name": name, "value": value, "traceback": ""}}
+
+
+if __name__ == "__main__":
+    main()

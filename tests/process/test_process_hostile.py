@@ -1,0 +1,217 @@
+"""Hostile code on the process tier: each attack is contained, with a typed error where the
+call is stopped, and the host and the other sandboxes are unaffected."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from sandlot import LimitExceeded, Limits, Sandbox, SandboxError, TimeoutError
+from sandlot.runtimes.process.cgroups import Cgroups
+
+
+def _host_pids_with(marker: str) -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_host_files_are_invisible() -> None:
+    marker = f"sandlot-secret-{uuid.uuid4().hex}"
+    with (
+        tempfile.NamedTemporaryFile(prefix=marker, dir="/tmp") as secret,
+        Sandbox.create(template="host", tier="process") as sbx,
+    ):
+        listing = sbx.commands.run("ls -A /tmp /root 2>&1").stdout
+        assert marker not in listing and "outputs" in listing
+        r = sbx.commands.run(f"cat {secret.name}; cat /etc/shadow; ls /work /var /run /sys")
+        assert r.stdout == "" and r.stderr.count("No such file") == 6
+        assert sbx.commands.run("ls /home").stdout == "user\n"
+        r = sbx.commands.run("ls /proc | grep -c '^[0-9]'")
+        assert int(r.stdout) < 10  # only the sandbox's own processes
+
+
+def test_userland_is_read_only(psbx: Sandbox) -> None:
+    r = psbx.commands.run("touch /usr/x; echo > /etc/passwd; mkdir /opt/sandlot/x; touch /x")
+    assert r.stderr.count("Read-only file system") + r.stderr.count("Permission denied") >= 3
+    assert not os.path.exists("/usr/x")
+
+
+@pytest.mark.parametrize(
+    "cmd", ["unshare -U true", "unshare -r true", "unshare -n true", "mount -t tmpfs none /tmp"]
+)
+def test_escape_commands_fail(psbx: Sandbox, cmd: str) -> None:
+    r = psbx.commands.run(cmd)
+    assert r.exit_code != 0
+    assert "Operation not permitted" in r.stderr or "must be superuser" in r.stderr
+
+
+def test_escape_system_calls_are_refused(psbx: Sandbox) -> None:
+    calls = {
+        "ptrace": (101, 0),  # PTRACE_TRACEME
+        "keyctl": (250, 0),
+        "add_key": (248, 0),
+        "request_key": (249, 0),
+        "bpf": (321, 0),
+        "mount": (165, 0),
+        "umount2": (166, 0),
+        "pivot_root": (155, 0),
+        "unshare(NEWUSER)": (272, 0x10000000),
+        "clone(NEWUSER)": (56, 0x10000000 | 17),  # SIGCHLD
+        "setns": (308, 0),
+    }
+    ex = psbx.run_code(
+        "import ctypes, errno\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "out = {}\n"
+        f"for name, (nr, arg) in {calls!r}.items():\n"
+        "    ctypes.set_errno(0)\n"
+        "    r = libc.syscall(nr, ctypes.c_long(arg), 0, 0, 0, 0)\n"
+        "    out[name] = (r, errno.errorcode.get(ctypes.get_errno()))\n"
+        "out"
+    )
+    assert ex.error is None, ex.error
+    out = eval(ex.text or "{}")
+    assert out == {name: (-1, "EPERM") for name in calls}
+
+
+def test_seccomp_and_no_capabilities(psbx: Sandbox) -> None:
+    status = psbx.commands.run("grep -E '^(Seccomp|CapEff|CapBnd|NoNewPrivs):' /proc/self/status")
+    fields = dict(line.split(":\t") for line in status.stdout.splitlines())
+    assert fields["Seccomp"] == "2"
+    assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == 0
+
+
+def test_network_is_unreachable(psbx: Sandbox) -> None:
+    r = psbx.commands.run("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
+    assert r.stdout.split() == ["lo"]
+    ex = psbx.run_code(
+        "import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('1.1.1.1', 80))"
+    )
+    assert ex.error is not None and ex.error.name in ("OSError", "TimeoutError")
+
+
+def test_fork_bomb_is_contained() -> None:
+    with Sandbox.create(template="host", tier="process") as sbx:
+        try:
+            r = sbx.commands.run(
+                "bomb() { bomb | bomb & }; bomb; sleep 3; echo survived", timeout=8
+            )
+            assert r.exit_code == 0
+        except SandboxError:
+            pass  # stopped with a typed error is fine too
+        assert subprocess.run(["true"]).returncode == 0  # the host can still fork
+        assert sbx.commands.run("echo alive").stdout == "alive\n"
+
+
+def test_memory_bomb_in_code_is_limited(small_psbx: Sandbox) -> None:
+    small_psbx.run_code("kept = 7")
+    with pytest.raises(LimitExceeded) as info:
+        small_psbx.run_code("x = []\nwhile True: x.append(bytearray(10 << 20))")
+    assert info.value.limit == "memory"
+    assert small_psbx.run_code("kept").text == "7"
+
+
+def test_memory_bomb_across_processes_is_limited(small_psbx: Sandbox) -> None:
+    cgroups: Cgroups = small_psbx._core._box._cgroups  # type: ignore[union-attr]
+    if cgroups.memory_path is None:
+        pytest.skip(f"no writable memory cgroup on this host: {cgroups.notes}")
+    script = (
+        "import os, time\n"
+        "for i in range(12):\n"
+        "    if os.fork() == 0:\n"
+        "        b = bytearray(100 << 20); time.sleep(5); os._exit(0)\n"
+        "time.sleep(3)\n"
+    )
+    small_psbx.files.write("/tmp/bomb.py", script)
+    try:
+        small_psbx.commands.run("python3 /tmp/bomb.py; echo done", timeout=20)
+    except SandboxError:
+        pass
+    assert small_psbx.commands.run("echo alive").stdout == "alive\n"
+
+
+def test_infinite_loop_times_out_and_keeps_state(psbx: Sandbox) -> None:
+    psbx.run_code("kept = 1")
+    with pytest.raises(TimeoutError, match="kept"):
+        psbx.run_code("while True: pass", timeout=1)
+    assert psbx.run_code("kept + 1").text == "2"
+
+
+def test_loop_that_ignores_interrupts_is_killed_and_state_reset(psbx: Sandbox) -> None:
+    psbx.files.write("/home/user/f.txt", "kept")
+    psbx.run_code("lost = 1")
+    code = (
+        "import time\nwhile True:\n    try:\n        time.sleep(100)\n"
+        "    except BaseException:\n        pass\n"
+    )
+    with pytest.raises(TimeoutError, match="Python state was reset"):
+        psbx.run_code(code, timeout=1)
+    assert psbx.run_code("'lost' in globals()").text == "False"
+    assert psbx.files.read("/home/user/f.txt") == "kept"
+    assert psbx.commands.run("echo ok").stdout == "ok\n"
+
+
+def test_command_timeout_kills_its_process_group(psbx: Sandbox) -> None:
+    psbx.run_code("kept = 3")
+    with pytest.raises(TimeoutError):
+        psbx.commands.run("sleep 100 & sleep 100", timeout=1)
+    assert psbx.commands.run("pgrep -c sleep || true").stdout.strip() == "0"
+    assert psbx.run_code("kept").text == "3"
+
+
+def test_kill_all_is_survived(psbx: Sandbox) -> None:
+    try:
+        psbx.commands.run("kill -9 -1")
+    except SandboxError as e:
+        assert "restarted" in str(e)
+    assert psbx.commands.run("echo back").stdout == "back\n"
+
+
+def test_sandboxes_cannot_see_each_other() -> None:
+    with (
+        Sandbox.create(template="host", tier="process") as a,
+        Sandbox.create(template="host", tier="process") as b,
+    ):
+        a.commands.run("echo mine > /tmp/a.txt; echo mine > ~/a.txt; sleep 30 &")
+        r = b.commands.run("ls /tmp ~; ps -e -o comm=")
+        assert "a.txt" not in r.stdout and "sleep" not in r.stdout
+
+
+def test_close_leaves_no_process_or_folder() -> None:
+    marker = f"{uuid.uuid4().int % 10**6 + 10**6}"
+    sbx = Sandbox.create(template="host", tier="process")
+    box = sbx._core._box
+    state_dir = box._state_dir  # type: ignore[union-attr]
+    cgroups = list(box._cgroups.paths)  # type: ignore[union-attr]
+    sbx.commands.run(f"setsid sleep {marker} & nohup sleep {marker} >/dev/null 2>&1 &")
+    assert _host_pids_with(f"sleep\0{marker}")
+    sbx.close()
+    assert not _host_pids_with(f"sleep\0{marker}")
+    assert not os.path.exists(state_dir)
+    assert not any(os.path.exists(p) for p in cgroups)
+
+
+def test_disk_fill_is_limited_per_file(psbx: Sandbox) -> None:
+    r = psbx.commands.run("ulimit -f")
+    assert r.stdout.strip() != "unlimited"
+
+
+def test_limits_apply_inside() -> None:
+    with Sandbox.create(
+        template="host", tier="process", limits=Limits(memory_bytes=300 << 20)
+    ) as sbx:
+        r = sbx.commands.run("ulimit -v; ulimit -u; ulimit -c")
+        assert r.stdout.split() == [str(300 << 10), "256", "0"]
