@@ -76,6 +76,7 @@ def parse_file(path: Path) -> list[Case]:
             elif key == "status":
                 value = int(val)
             elif key == "code":
+                cur.code += (val or "") + "\n"
                 continue
             else:
                 value = (val or "") + "\n"

@@ -325,12 +325,12 @@ class Expander:
             base = op.lstrip(":")
             if base == "+":
                 if cond:
-                    return self.pieces(p.arg.parts if p.arg else [], quoted, nosplit)
+                    return self._arg_pieces(p, quoted, nosplit)
                 return [("", "q")] if quoted else []
             if cond:
                 return self._multi(vals or [], quoted, star, kind) if multi else [((vals or [""])[0], kind)]
             if base == "-":
-                return self.pieces(p.arg.parts if p.arg else [], quoted, nosplit)
+                return self._arg_pieces(p, quoted, nosplit)
             if base == "=":
                 val = self.expand_str(p.arg)
                 if index is not None and not multi:
@@ -406,6 +406,13 @@ class Expander:
         if multi:
             return self._multi(vals, quoted, star, kind)
         return [(vals[0] if vals else "", kind)]
+
+    def _arg_pieces(self, p: Param, quoted: bool, nosplit: bool) -> list[Piece]:
+        """Pieces of a ${x:-word} word: its unquoted literal text is subject to splitting."""
+        pieces = self.pieces(p.arg.parts if p.arg else [], quoted, nosplit)
+        if quoted or nosplit:
+            return pieces
+        return [(t, "u" if k == "l" else k) for t, k in pieces]
 
     def _multi(self, vals: list[str], quoted: bool, star: bool, kind: str) -> list[Piece]:
         if quoted and star:

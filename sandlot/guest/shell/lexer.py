@@ -507,14 +507,17 @@ class Lexer:
                 self.pos += 1
                 p.arg2 = Word(self.read_param_arg("}"))
         else:
-            p.arg = Word(self.read_param_arg("}"))
+            p.arg = Word(self.read_param_arg("}", dq_lit=getattr(self, "dq_depth", 0) > 0 and p.op in (
+                "-", ":-", "+", ":+", "=", ":=", "?", ":?")))
         if self.peekc() != "}":
             raise self.err("${...}: bad substitution")
         self.pos += 1
         return p
 
-    def read_param_arg(self, terms: str) -> list[Any]:
-        """Word text inside ${...} up to one of terms (not consumed)."""
+    def read_param_arg(self, terms: str, dq_lit: bool = False) -> list[Any]:
+        """Word text inside ${...} up to one of terms (not consumed).
+
+        dq_lit: inside double quotes, ${x-'a'} keeps its single quotes literally (bash quirk)."""
         parts: list[Any] = []
         buf: list[str] = []
         s = self.src
@@ -533,10 +536,18 @@ class Lexer:
                 depth += 1
             elif c == "}":
                 depth -= 1
-            if c == "\\" and self.pos + 1 < len(s):
+            if dq_lit and c == "\\" and self.pos + 1 < len(s) and s[self.pos + 1] not in "$`\"\\}\n":
+                buf.append(c)
+                self.pos += 1
+            elif dq_lit and c == "\\" and s[self.pos + 1:self.pos + 2] == "\n":
+                self.pos += 2
+            elif c == "\\" and self.pos + 1 < len(s):
                 flush()
                 parts.append(Lit(s[self.pos + 1], True))
                 self.pos += 2
+            elif dq_lit and c == "'":
+                buf.append(c)
+                self.pos += 1
             elif c == "'":
                 end = s.find("'", self.pos + 1)
                 if end < 0:
