@@ -40,6 +40,12 @@ class CmdSub:
 
 
 @dataclass
+class ProcSub:
+    """<(cmd): replaced by the path of a file holding cmd's output (no pipes/fds in WASI)."""
+    node: Any
+
+
+@dataclass
 class ArithSub:
     expr: Word
 

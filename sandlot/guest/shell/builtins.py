@@ -381,6 +381,17 @@ def b_set(sh: Any, args: list[str], inp: Input) -> Gen:
             i += 2
             continue
         if x[0] in "-+" and len(x) > 1:
+            if "o" in x[1:] and i + 1 < len(a):
+                name = a[i + 1]
+                if name not in sh.options:
+                    yield err(f"set: {name}: invalid option name")
+                    return 1
+                sh.options[name] = x[0] == "-"
+                a = a[:i + 1] + a[i + 2:]
+                x = x.replace("o", "")
+                if len(x) == 1:
+                    i += 1
+                    continue
             for c in x[1:]:
                 if c not in OPT_LETTERS:
                     yield err(f"set: {x[0]}{c}: invalid option")

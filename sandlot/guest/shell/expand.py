@@ -6,7 +6,7 @@ from typing import Any
 
 from . import pattern as P
 from .arith import ArithError, evaluate
-from .ast import ArithSub, CmdSub, DQ, Lit, Param, Tilde, Word
+from .ast import ArithSub, CmdSub, DQ, Lit, Param, ProcSub, Tilde, Word
 
 # piece kinds: q quoted text, l unquoted literal (globbable), u unquoted expansion (split+glob),
 # B field break ("$@"), E "$@" with no args
@@ -249,6 +249,8 @@ class Expander:
             elif isinstance(p, CmdSub):
                 s = self.command_sub(p.node)
                 out.append((s, "q" if quoted or nosplit else "u"))
+            elif isinstance(p, ProcSub):
+                out.append((self.proc_sub(p.node), "q"))
             elif isinstance(p, ArithSub):
                 out.append((str(self.arith(self.expand_str(p.expr))), "q" if quoted or nosplit else "u"))
             elif isinstance(p, Tilde):

@@ -943,6 +943,26 @@ class Interp(Expander):
         self.last_cmdsub_status = self.status
         return dec(b"".join(out)).rstrip("\n")
 
+    def proc_sub(self, node: Any) -> str:
+        """Run node to completion and hand back a temp file path with its output."""
+        import tempfile
+        sub = self.fork()
+        out: list[bytes] = []
+        g = sub.run_subshell(node, Input(b""))
+        try:
+            while True:
+                fd, data = next(g)
+                if fd == 1:
+                    out.append(data)
+                else:
+                    self.pending_err.append((fd, data))
+        except StopIteration:
+            pass
+        fd, path = tempfile.mkstemp(prefix="procsub-", dir=self.get_str("TMPDIR") or None)
+        with os.fdopen(fd, "wb") as f:
+            f.write(b"".join(out))
+        return path
+
     def assign(self, a: A.Assign, local_scope: dict[str, Var] | None = None) -> None:
         if a.array is not None:
             v = self.lookup_var(a.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .ast import DQ, ArithSub, CmdSub, Lit, Param, Tilde, Word
+from .ast import DQ, ArithSub, CmdSub, Lit, Param, ProcSub, Tilde, Word
 
 META = set(" \t\n;&|<>()")
 OPERATORS = [
@@ -159,6 +159,11 @@ class Lexer:
 
         while self.pos < len(s):
             c = s[self.pos]
+            if c == "<" and s.startswith("<(", self.pos):
+                flush()
+                self.pos += 2
+                parts.append(ProcSub(self.parse_cmdsub_inline()))
+                continue
             if c in META:
                 if c == "(" and buf and not parts and self._assign_prefix("".join(buf)):
                     break  # array literal handled by parser

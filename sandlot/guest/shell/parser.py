@@ -51,7 +51,7 @@ class Parser(Lexer):
                     self.pos += len(op)  # type: ignore[arg-type]
                     return ("redir", (int(s[save:j]), op))
                 self.pos = save
-        op = self.match_op()
+        op = self.match_op() if not s.startswith("<(", self.pos) else None
         if op:
             self.pos += len(op)
             if op in REDIR_OPS:

@@ -688,3 +688,51 @@ def mktemp(sh: Any, args: list[str], inp: Input) -> Gen:
     path = tempfile.mkdtemp(dir=base) if d else tempfile.mkstemp(dir=base)[1]
     yield (1, enc(path + "\n"))
     return 0
+
+
+@command("diff")
+def diff(sh: Any, args: list[str], inp: Input) -> Gen:
+    """diff: normal and unified (-u) output for two files."""
+    import difflib
+    flags = [a for a in args[1:] if a.startswith("-") and a != "-"]
+    paths = [a for a in args[1:] if not a.startswith("-") or a == "-"]
+    if len(paths) != 2:
+        yield _err("diff", "missing operand")
+        return 2
+    texts = []
+    for p in paths:
+        try:
+            if p == "-":
+                texts.append(inp.read_all().decode("utf-8", "surrogateescape"))
+            else:
+                with open(sh.resolve(p), "rb") as f:
+                    texts.append(f.read().decode("utf-8", "surrogateescape"))
+        except OSError:
+            yield _err("diff", f"{p}: No such file or directory")
+            return 2
+    a, b = texts[0].splitlines(keepends=True), texts[1].splitlines(keepends=True)
+    if a == b:
+        return 0
+    if "-q" in flags or "--brief" in flags:
+        yield (1, enc(f"Files {paths[0]} and {paths[1]} differ\n"))
+        return 1
+    out: list[str] = []
+    if any(f.startswith("-u") or f == "--unified" for f in flags):
+        for line in difflib.unified_diff(a, b, paths[0], paths[1]):
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        yield (1, enc("".join(out)))
+        return 1
+
+    def rng(i: int, j: int) -> str:
+        return f"{i + 1},{j}" if j - i > 1 else f"{j if j > i else i}"
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
+        if tag == "equal":
+            continue
+        code = {"replace": "c", "delete": "d", "insert": "a"}[tag]
+        out.append(f"{rng(i1, i2) if tag != 'insert' else i1}{code}{rng(j1, j2) if tag != 'delete' else j1}\n")
+        out.extend("< " + x if x.endswith("\n") else "< " + x + "\n\\ No newline at end of file\n" for x in a[i1:i2])
+        if tag == "replace":
+            out.append("---\n")
+        out.extend("> " + x if x.endswith("\n") else "> " + x + "\n\\ No newline at end of file\n" for x in b[j1:j2])
+    yield (1, enc("".join(out)))
+    return 1
