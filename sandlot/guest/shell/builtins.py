@@ -885,7 +885,21 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
     d = delim.encode("utf-8", "surrogateescape") if delim != "\x00" else b"\x00"
     buf = bytearray()
     eof = False
-    while True:
+    if nchars is None and not exact and (d == b"\n" or raw):
+        while True:
+            line = inp.readline(d)
+            if not line.endswith(d):
+                eof = True
+                buf += line
+                break
+            body = line[: -len(d)]
+            if not raw and d == b"\n" and body.endswith(b"\\") and (len(body) - len(body.rstrip(b"\\"))) % 2 == 1:
+                buf += body[:-1]
+                continue
+            buf += body
+            break
+        nchars = -1
+    while nchars != -1:
         if nchars is not None and len(buf) >= nchars:
             break
         b = inp.read(1)

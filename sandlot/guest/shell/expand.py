@@ -126,6 +126,10 @@ class Expander:
         return out
 
     def expand_word(self, w: Word) -> list[str]:
+        if len(w.parts) == 1:
+            p = w.parts[0]
+            if type(p) is Lit and (p.quoted or not any(c in p.text for c in "*?[{@!+")):
+                return [p.text]
         res: list[str] = []
         for parts in brace_expand(w.parts):
             pieces = self.pieces(parts, False)

@@ -1081,8 +1081,7 @@ class Interp(Expander):
         return (yield from self.run_argv(argv, inp, temp))
 
     def run_argv(self, argv: list[str], inp: Input, temp: dict[str, Var] | None = None) -> Gen:
-        from .builtins import BUILTINS, SPECIAL
-        from .commands import COMMANDS
+        BUILTINS, SPECIAL, COMMANDS = _registries()
         name = argv[0]
         if temp:
             if name in SPECIAL and name not in ("eval", "source", "."):
@@ -1187,6 +1186,19 @@ class Interp(Expander):
             self.scopes.pop()
             self.positional_args = saved
         return status
+
+
+_REG: tuple[Any, Any, Any] | None = None
+
+
+def _registries() -> tuple[Any, Any, Any]:
+    """Builtin and command tables (imported lazily: they import this module)."""
+    global _REG
+    if _REG is None:
+        from .builtins import BUILTINS, SPECIAL
+        from .commands import COMMANDS
+        _REG = (BUILTINS, SPECIAL, COMMANDS)
+    return _REG
 
 
 def _const(st: int) -> Gen:

@@ -7,9 +7,10 @@ Gen = Generator[tuple[int, bytes], None, int]
 
 
 class Input:
-    """Lazily pulled byte stream (a pipe end, here-doc or file)."""
+    """Lazily pulled byte stream (a pipe end, here-doc or file); buf[pos:] is unread."""
 
     def __init__(self, chunks: Iterable[bytes] | bytes = b"") -> None:
+        self.pos = 0
         if isinstance(chunks, (bytes, bytearray)):
             self.buf = bytes(chunks)
             self.it: Iterator[bytes] | None = None
@@ -22,40 +23,50 @@ class Input:
             return False
         for chunk in self.it:
             if chunk:
-                self.buf += chunk
+                self.buf = self.buf[self.pos:] + chunk
+                self.pos = 0
                 return True
         self.it = None
         return False
 
+    def _avail(self) -> int:
+        return len(self.buf) - self.pos
+
     def read_chunk(self) -> bytes:
         """Next available bytes; b'' at EOF."""
-        if not self.buf:
+        if not self._avail():
             self._more()
-        b, self.buf = self.buf, b""
+        b = self.buf[self.pos:]
+        self.buf, self.pos = b"", 0
         return b
 
     def read(self, n: int) -> bytes:
-        while len(self.buf) < n and self._more():
+        while self._avail() < n and self._more():
             pass
-        b, self.buf = self.buf[:n], self.buf[n:]
+        b = self.buf[self.pos:self.pos + n]
+        self.pos += len(b)
         return b
 
     def readline(self, sep: bytes = b"\n") -> bytes:
         """One line including its separator; b'' at EOF."""
-        start = 0
+        start = self.pos
         while True:
             i = self.buf.find(sep, start)
             if i >= 0:
-                line, self.buf = self.buf[: i + len(sep)], self.buf[i + len(sep):]
+                line = self.buf[self.pos:i + len(sep)]
+                self.pos = i + len(sep)
                 return line
-            start = max(0, len(self.buf) - len(sep) + 1)
+            start = max(self.pos, len(self.buf) - len(sep) + 1)
+            rel = start - self.pos
             if not self._more():
-                line, self.buf = self.buf, b""
+                line = self.buf[self.pos:]
+                self.buf, self.pos = b"", 0
                 return line
+            start = self.pos + rel
 
     def read_all(self) -> bytes:
-        parts = [self.buf]
-        self.buf = b""
+        parts = [self.buf[self.pos:]]
+        self.buf, self.pos = b"", 0
         if self.it is not None:
             parts.extend(self.it)
             self.it = None
