@@ -1,11 +1,13 @@
 """jq: a tree-walking implementation of the jq language (generators all the way down)."""
+
 from __future__ import annotations
 
 import base64
 import json
 import math
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..io import Gen, Input
 from . import command
@@ -87,7 +89,12 @@ def fmtnum(x: Any) -> str:
     r = repr(x)
     if "e" in r:
         m, e = r.split("e")
-        r = m + "e" + ("+" if not e.startswith("-") else "-") + e.lstrip("+-").lstrip("0").rjust(2, "0")
+        r = (
+            m
+            + "e"
+            + ("+" if not e.startswith("-") else "-")
+            + e.lstrip("+-").lstrip("0").rjust(2, "0")
+        )
     return r
 
 
@@ -96,8 +103,13 @@ def _jstr(s: str, ascii_only: bool = False) -> str:
     return out.replace("\x7f", "\\u007f")
 
 
-def dumps(v: Any, indent: int | str | None = 2, sort_keys: bool = False, ascii_only: bool = False,
-          level: int = 0) -> str:
+def dumps(
+    v: Any,
+    indent: int | str | None = 2,
+    sort_keys: bool = False,
+    ascii_only: bool = False,
+    level: int = 0,
+) -> str:
     if v is None:
         return "null"
     if v is True:
@@ -115,18 +127,38 @@ def dumps(v: Any, indent: int | str | None = 2, sort_keys: bool = False, ascii_o
         if not indent:
             return "[" + ",".join(dumps(x, indent, sort_keys, ascii_only) for x in v) + "]"
         inner = "\n" + pad * (level + 1)
-        return ("[" + inner + ("," + inner).join(dumps(x, indent, sort_keys, ascii_only, level + 1) for x in v)
-                + "\n" + pad * level + "]")
+        return (
+            "["
+            + inner
+            + ("," + inner).join(dumps(x, indent, sort_keys, ascii_only, level + 1) for x in v)
+            + "\n"
+            + pad * level
+            + "]"
+        )
     if not v:
         return "{}"
     keys = sorted(v) if sort_keys else list(v)
     if not indent:
-        return "{" + ",".join(_jstr(k, ascii_only) + ":" + dumps(v[k], indent, sort_keys, ascii_only)
-                              for k in keys) + "}"
+        return (
+            "{"
+            + ",".join(
+                _jstr(k, ascii_only) + ":" + dumps(v[k], indent, sort_keys, ascii_only)
+                for k in keys
+            )
+            + "}"
+        )
     inner = "\n" + pad * (level + 1)
-    return ("{" + inner + ("," + inner).join(
-        _jstr(k, ascii_only) + ": " + dumps(v[k], indent, sort_keys, ascii_only, level + 1) for k in keys)
-        + "\n" + pad * level + "}")
+    return (
+        "{"
+        + inner
+        + ("," + inner).join(
+            _jstr(k, ascii_only) + ": " + dumps(v[k], indent, sort_keys, ascii_only, level + 1)
+            for k in keys
+        )
+        + "\n"
+        + pad * level
+        + "}"
+    )
 
 
 def desc(v: Any) -> str:
@@ -137,7 +169,8 @@ def desc(v: Any) -> str:
 
 
 # ------------------------------------------------------------------ lexer
-_TOKRE = re.compile(r"""
+_TOKRE = re.compile(
+    r"""
  (?P<ws>\s+|\#[^\n]*)
 |(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
 |(?P<str>")
@@ -146,10 +179,29 @@ _TOKRE = re.compile(r"""
 |(?P<fmt>@[A-Za-z0-9_]+)
 |(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)
 |(?P<op>\?//=|\?//|\|=|\+=|-=|\*=|/=|%=|//=|==|!=|<=|>=|//|\.\.|and\b|or\b|[.\[\]{}()|,:;=<>+\-*/%?$])
-""", re.X)
+""",
+    re.X,
+)
 
-KEYWORDS = {"def", "if", "then", "elif", "else", "end", "as", "reduce", "foreach", "try", "catch",
-            "label", "import", "include", "and", "or", "__loc__"}
+KEYWORDS = {
+    "def",
+    "if",
+    "then",
+    "elif",
+    "else",
+    "end",
+    "as",
+    "reduce",
+    "foreach",
+    "try",
+    "catch",
+    "label",
+    "import",
+    "include",
+    "and",
+    "or",
+    "__loc__",
+}
 
 
 def lex(src: str, pos: int = 0, until_paren: bool = False) -> tuple[list[tuple[str, Any]], int]:
@@ -205,7 +257,7 @@ def lex_string(src: str, pos: int) -> tuple[list[Any], int]:
                 parts.append("".join(buf))
             return parts, pos + 1
         if c == "\\":
-            d = src[pos + 1:pos + 2]
+            d = src[pos + 1 : pos + 2]
             if d == "(":
                 if buf:
                     parts.append("".join(buf))
@@ -214,17 +266,26 @@ def lex_string(src: str, pos: int) -> tuple[list[Any], int]:
                 parts.append(toks)
                 continue
             if d == "u":
-                h = src[pos + 2:pos + 6]
+                h = src[pos + 2 : pos + 6]
                 cp = int(h, 16)
                 pos += 6
-                if 0xD800 <= cp < 0xDC00 and src[pos:pos + 2] == "\\u":
-                    lo = int(src[pos + 2:pos + 6], 16)
+                if 0xD800 <= cp < 0xDC00 and src[pos : pos + 2] == "\\u":
+                    lo = int(src[pos + 2 : pos + 6], 16)
                     if 0xDC00 <= lo < 0xE000:
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
                         pos += 6
                 buf.append(chr(cp))
                 continue
-            m = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", "/": "/", '"': '"'}.get(d)
+            m = {
+                "n": "\n",
+                "t": "\t",
+                "r": "\r",
+                "b": "\b",
+                "f": "\f",
+                "\\": "\\",
+                "/": "/",
+                '"': '"',
+            }.get(d)
             if m is None:
                 raise JQSyntax(f"syntax error: invalid escape \\{d}")
             buf.append(m)
@@ -641,8 +702,12 @@ class Parser:
 class Env:
     __slots__ = ("parent", "vars", "funcs")
 
-    def __init__(self, parent: Env | None = None, vars: dict[str, Any] | None = None,
-                 funcs: dict[tuple[str, int], Any] | None = None) -> None:
+    def __init__(
+        self,
+        parent: Env | None = None,
+        vars: dict[str, Any] | None = None,
+        funcs: dict[tuple[str, int], Any] | None = None,
+    ) -> None:
         self.parent = parent
         self.vars = vars or {}
         self.funcs = funcs or {}
@@ -695,7 +760,7 @@ def index_value(v: Any, k: Any) -> Any:
             return v.get(k)
         if v is None:
             return None
-        raise JQError(f"Cannot index {typename(v)} with \"{k}\"")
+        raise JQError(f'Cannot index {typename(v)} with "{k}"')
     if isinstance(k, (int, float)) and not isinstance(k, bool):
         if isinstance(v, list):
             if k != k:
@@ -726,6 +791,7 @@ def _slice_bounds(n: int, lo: Any, hi: Any) -> tuple[int, int]:
         if x < 0:
             x += n
         return max(0, min(n, x))
+
     return norm(lo, 0), norm(hi, n)
 
 
@@ -746,7 +812,7 @@ def setpath(v: Any, path: list[Any], new: Any) -> Any:
         if v is None:
             v = {}
         if not isinstance(v, dict):
-            raise JQError(f"Cannot index {typename(v)} with \"{k}\"")
+            raise JQError(f'Cannot index {typename(v)} with "{k}"')
         out = dict(v)
         out[k] = setpath(v.get(k), path[1:], new)
         return out
@@ -794,7 +860,7 @@ def delpath(v: Any, path: list[Any]) -> Any:
             if not isinstance(v, list):
                 raise JQError(f"Cannot delete slice of {typename(v)}")
             a, b = _slice_bounds(len(v), k.get("start"), k.get("end"))
-            return v[:a] + v[max(a, b):]
+            return v[:a] + v[max(a, b) :]
         if isinstance(k, (int, float)):
             if not isinstance(v, list):
                 raise JQError(f"Cannot delete field at index of {typename(v)}")
@@ -802,7 +868,7 @@ def delpath(v: Any, path: list[Any]) -> Any:
             if i < 0:
                 i += len(v)
             if 0 <= i < len(v):
-                return v[:i] + v[i + 1:]
+                return v[:i] + v[i + 1 :]
             return v
         raise JQError("Invalid path component")
     k = path[0]
@@ -841,7 +907,9 @@ def indices(v: Any, x: Any) -> Any:
             x = [x]
         if not x:
             return None
-        return [i for i in range(len(v) - len(x) + 1) if all(jeq(v[i + j], x[j]) for j in range(len(x)))]
+        return [
+            i for i in range(len(v) - len(x) + 1) if all(jeq(v[i + j], x[j]) for j in range(len(x)))
+        ]
     raise JQError(f"Cannot determine indices in {typename(v)}")
 
 
@@ -851,7 +919,13 @@ def _num(v: Any) -> bool:
 
 
 def _norm(x: Any) -> Any:
-    if isinstance(x, float) and x == x and x not in (math.inf, -math.inf) and x == int(x) and abs(x) < 2**53:
+    if (
+        isinstance(x, float)
+        and x == x
+        and x not in (math.inf, -math.inf)
+        and x == int(x)
+        and abs(x) < 2**53
+    ):
         return int(x)
     return x
 
@@ -903,7 +977,9 @@ def binop(op: str, a: Any, b: Any) -> Any:
     if op == "/":
         if _num(a) and _num(b):
             if b == 0:
-                raise JQError(f"{desc(a)} and {desc(b)} cannot be divided because the divisor is zero")
+                raise JQError(
+                    f"{desc(a)} and {desc(b)} cannot be divided because the divisor is zero"
+                )
             return _norm(a / b)
         if isinstance(a, str) and isinstance(b, str):
             return split_str(a, b)
@@ -912,7 +988,9 @@ def binop(op: str, a: Any, b: Any) -> Any:
         if _num(a) and _num(b):
             bi = int(b) if b == b and abs(b) != math.inf else 0
             if bi == 0:
-                raise JQError(f"{desc(a)} and {desc(b)} cannot be divided because the divisor is zero")
+                raise JQError(
+                    f"{desc(a)} and {desc(b)} cannot be divided because the divisor is zero"
+                )
             ai = int(a) if abs(a) != math.inf else 0
             r = abs(ai) % abs(bi)
             return -r if ai < 0 else r
@@ -982,8 +1060,12 @@ def _csv_tsv(v: Any, kind: str) -> str:
             if kind == "csv":
                 out.append('"' + x.replace('"', '""') + '"')
             else:
-                out.append(x.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                           .replace("\r", "\\r"))
+                out.append(
+                    x.replace("\\", "\\\\")
+                    .replace("\t", "\\t")
+                    .replace("\n", "\\n")
+                    .replace("\r", "\\r")
+                )
         else:
             raise JQError(f"{desc(x)} is not valid in a csv row")
     return ("," if kind == "csv" else "\t").join(out)
@@ -1008,10 +1090,16 @@ def apply_format(name: str, v: Any) -> str:
         return _csv_tsv(v, "tsv")
     if name == "html":
         s = tostring(v)
-        return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                .replace("'", "&#39;").replace('"', "&quot;"))
+        return (
+            s.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace("'", "&#39;")
+            .replace('"', "&quot;")
+        )
     if name == "uri":
         from urllib.parse import quote
+
         return quote(tostring(v), safe="-_.~")
     if name == "sh":
         if isinstance(v, list):
@@ -1081,15 +1169,27 @@ def _compile(rx: Any, fl: int) -> re.Pattern[str]:
 def _match_obj(m: re.Match[str], s: str) -> dict[str, Any]:
     def cpos(i: int) -> int:
         return i
+
     names = {v: k for k, v in m.re.groupindex.items()}
     caps = []
     for g in range(1, (m.re.groups or 0) + 1):
         if m.start(g) >= 0:
-            caps.append({"offset": cpos(m.start(g)), "length": m.end(g) - m.start(g), "string": m.group(g),
-                         "name": names.get(g)})
+            caps.append(
+                {
+                    "offset": cpos(m.start(g)),
+                    "length": m.end(g) - m.start(g),
+                    "string": m.group(g),
+                    "name": names.get(g),
+                }
+            )
         else:
             caps.append({"offset": -1, "length": 0, "string": None, "name": names.get(g)})
-    return {"offset": cpos(m.start()), "length": m.end() - m.start(), "string": m.group(), "captures": caps}
+    return {
+        "offset": cpos(m.start()),
+        "length": m.end() - m.start(),
+        "string": m.group(),
+        "captures": caps,
+    }
 
 
 def regex_matches(s: Any, rx: Any, mods: Any) -> Iterator[dict[str, Any]]:
@@ -1130,7 +1230,8 @@ def to_entries: [keys_unsorted[] as $k | {key: $k, value: .[$k]}];
 def from_entries: reduce .[] as $x ({};
   . + { ($x | if type == "object" then
           (if has("key") then .key elif has("k") then .k elif has("name") then .name
-           elif has("Name") then .Name elif has("Key") then .Key elif has("K") then .K else null end)
+           elif has("Name") then .Name elif has("Key") then .Key elif has("K") then .K else null
+  end)
         else . end
         | if type == "string" then . elif type == "null" then "null" else tojson end):
         ($x | if type == "object" then
@@ -1152,7 +1253,8 @@ def any(g; cond): isempty(first(g | cond | select(.))) | not;
 def all(g; cond): isempty(first(g | cond | select(. | not)));
 def in(xs): . as $x | xs | has($x);
 def inside(xs): . as $x | xs | contains($x);
-def walk(f): def w: if type == "object" then map_values(w) elif type == "array" then map(w) else . end | f; w;
+def walk(f): def w: if type == "object" then map_values(w) elif type == "array" then map(w) else
+  . end | f; w;
 def env: $ENV;
 def until(cond; update): def _until: if cond then . else (update | _until) end; _until;
 def while(cond; update): def _while: if cond then ., (update | _while) else empty end; _while;
@@ -1168,7 +1270,8 @@ def splits($re; flags): split($re; flags) | .[];
 def add(f): reduce f as $x (null; . + $x);
 def finites: select(isinfinite or isnan | not);
 def normals: select(isnormal);
-def combinations: if length == 0 then [] else .[0][] as $x | (.[1:] | combinations) as $w | [$x] + $w end;
+def combinations: if length == 0 then [] else .[0][] as $x | (.[1:] | combinations) as $w | [$x]
+  + $w end;
 def combinations(n): . as $dot | [range(n)] | map($dot) | combinations;
 def ascii: [.] | implode;
 def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
@@ -1183,7 +1286,8 @@ def INDEX(idx_expr): INDEX(.[]; idx_expr);
 def IN(s): any(s == .; .);
 def IN(src; s): any(src == s; .);
 def GROUP_BY(f): group_by(f);
-def tostream: path(def r: (.[]? | r), .; r) as $p | getpath($p) | reduce path(.[]?) as $q ([$p, .]; [$p + $q]);
+def tostream: path(def r: (.[]? | r), .; r) as $p | getpath($p) | reduce path(.[]?) as $q ([$p,
+  .]; [$p + $q]);
 def fromstream(f): { x: null, e: false } as $init
   | foreach f as $i ($init;
       if .e then $init else . end
@@ -1193,21 +1297,25 @@ def fromstream(f): { x: null, e: false } as $init
       if .e then .x else empty end);
 def truncate_stream(stream): . as $n | null | stream | . as $input
   | if (.[0] | length) > $n then setpath([0]; .[0][$n:]) else empty end;
-def limit($n; f): if $n > 0 then label $out | foreach f as $item (0; . + 1; $item, if . >= $n then break $out else empty end)
+def limit($n; f): if $n > 0 then label $out | foreach f as $item (0; . + 1; $item, if . >= $n
+  then break $out else empty end)
   elif $n == 0 then empty else f end;
 def first(f): label $__first | (f | ., break $__first);
 def first: .[0];
 def last: .[-1];
 def nth($n): .[$n];
-def nth($n; f): if $n < 0 then error("Out of bounds negative array index") else last(limit($n + 1; f)) end;
+def nth($n; f): if $n < 0 then error("Out of bounds negative array index") else last(limit($n +
+  1; f)) end;
 def pick(pathexps): . as $top | reduce path(pathexps) as $p (null; setpath($p; $top | getpath($p)));
 def getpath_or_null(p): getpath(p);
 def abs: if type == "number" and . < 0 then - . else . end;
 def have_decnum: false;
 def have_literal_numbers: true;
 def @base32d: .;
-def ltrimstr($x): if type == "string" and ($x | type) == "string" and startswith($x) then .[($x | length):] else . end;
-def rtrimstr($x): if type == "string" and ($x | type) == "string" and endswith($x) and ($x | length) > 0
+def ltrimstr($x): if type == "string" and ($x | type) == "string" and startswith($x) then .[($x |
+  length):] else . end;
+def rtrimstr($x): if type == "string" and ($x | type) == "string" and endswith($x) and ($x |
+  length) > 0
   then .[:length - ($x | length)] else . end;
 def sub(re; str): sub(re; str; "");
 def gsub(re; str): sub(re; str; "g");
@@ -1219,7 +1327,8 @@ def max: max_by(.);
 def min: min_by(.);
 def sort: sort_by(.);
 def join($x): reduce .[] as $i (null; (if . == null then "" else . + $x end)
-  + ($i | if . == null then "" elif type == "string" then . elif type == "number" or type == "boolean"
+  + ($i | if . == null then "" elif type == "string" then . elif type == "number" or type ==
+  "boolean"
      then tojson else error("Cannot join with \(type)") end)) // "";
 def flatten: flatten(1e9);
 def range($x): range(0; $x);
@@ -1234,7 +1343,8 @@ def error(msg): msg | error;
 def add: reduce .[] as $x (null; . + $x);
 def debug(msg): (msg | debug | empty), .;
 def objects_or_arrays: iterables;
-def significand: if . == 0 then 0 else . as $x | ($x | fabs | log2 | floor) as $e | $x / pow(2; $e) end;
+def significand: if . == 0 then 0 else . as $x | ($x | fabs | log2 | floor) as $e | $x / pow(2;
+  $e) end;
 def logb: if . == 0 then -infinite else fabs | log2 | floor end;
 def gamma: lgamma;
 def trim: ltrim | rtrim;
@@ -1242,8 +1352,12 @@ def trim: ltrim | rtrim;
 
 
 def _compile_prelude() -> Env:
-    toks, _ = lex(PRELUDE.replace("def @base32d: .;", "").replace("def @text: tostring;", "")
-                  .replace("def @json: tojson;", "") + " .")
+    toks, _ = lex(
+        PRELUDE.replace("def @base32d: .;", "")
+        .replace("def @text: tostring;", "")
+        .replace("def @json: tojson;", "")
+        + " ."
+    )
     node = Parser(toks).parse()
     env = Env()
     while node[0] == "defs":
@@ -1254,7 +1368,9 @@ def _compile_prelude() -> Env:
 
 
 class Interp:
-    def __init__(self, sh: Any, named: dict[str, Any], inputs: Any, errw: Callable[[str], None]) -> None:
+    def __init__(
+        self, sh: Any, named: dict[str, Any], inputs: Any, errw: Callable[[str], None]
+    ) -> None:
         self.sh = sh
         self.inputs = inputs
         self.errw = errw
@@ -1283,8 +1399,8 @@ class Interp:
                     yield index_value(t, key)
         elif k == "slice":
             for t in self.ev(n[1], v, env):
-                for hi in (self.ev(n[3], v, env) if n[3] else [None]):
-                    for lo in (self.ev(n[2], v, env) if n[2] else [None]):
+                for hi in self.ev(n[3], v, env) if n[3] else [None]:
+                    for lo in self.ev(n[2], v, env) if n[2] else [None]:
                         yield slice_value(t, lo, hi)
         elif k == "iter":
             for t in self.ev(n[1], v, env):
@@ -1421,21 +1537,28 @@ class Interp:
             return dict(self.sh.env())
         return {}
 
-    def build_obj(self, entries: list[Any], i: int, acc: dict[str, Any], v: Any, env: Env) -> Iterator[Any]:
+    def build_obj(
+        self, entries: list[Any], i: int, acc: dict[str, Any], v: Any, env: Env
+    ) -> Iterator[Any]:
         if i == len(entries):
             yield dict(acc)
             return
         kn, vn = entries[i]
         for key in self.ev(kn, v, env):
             if not isinstance(key, str):
-                raise JQError(f"Object keys must be strings" if key is not None else
-                              "Cannot use null (null) as object key")
+                raise JQError(
+                    "Object keys must be strings"
+                    if key is not None
+                    else "Cannot use null (null) as object key"
+                )
             for val in self.ev(vn, v, env):
                 acc2 = dict(acc)
                 acc2[key] = val
                 yield from self.build_obj(entries, i + 1, acc2, v, env)
 
-    def interp(self, parts: list[Any], fmt: str | None, i: int, acc: str, v: Any, env: Env) -> Iterator[str]:
+    def interp(
+        self, parts: list[Any], fmt: str | None, i: int, acc: str, v: Any, env: Env
+    ) -> Iterator[str]:
         if i == len(parts):
             yield acc
             return
@@ -1476,7 +1599,7 @@ class Interp:
             if not isinstance(key, str):
                 raise JQError(f"Cannot index {typename(val)} with {typename(key)}")
             if val is not None and not isinstance(val, dict):
-                raise JQError(f"Cannot index {typename(val)} with \"{key}\"")
+                raise JQError(f'Cannot index {typename(val)} with "{key}"')
             fv = index_value(val, key)
             e2 = Env(env, {varname: fv}) if varname else env
             if sub is not None:
@@ -1499,7 +1622,9 @@ class Interp:
                     self._pat_vars(sub, out)
         return out
 
-    def bind_alts(self, pats: list[Any], val: Any, env: Env, body: Callable[[Env], Iterator[Any]]) -> Iterator[Any]:
+    def bind_alts(
+        self, pats: list[Any], val: Any, env: Env, body: Callable[[Env], Iterator[Any]]
+    ) -> Iterator[Any]:
         if len(pats) == 1:
             for e2 in self.bind(pats[0], val, env):
                 yield from body(e2)
@@ -1532,7 +1657,9 @@ class Interp:
         self.tick()
         yield from self._call_def(f, args, v, env, 0, Env(f.env))
 
-    def _call_def(self, f: FuncDef, args: list[Any], v: Any, env: Env, i: int, fenv: Env) -> Iterator[Any]:
+    def _call_def(
+        self, f: FuncDef, args: list[Any], v: Any, env: Env, i: int, fenv: Env
+    ) -> Iterator[Any]:
         if i == len(args):
             yield from self.ev(f.body, v, fenv)
             return
@@ -1576,8 +1703,8 @@ class Interp:
                     yield p + (key,), index_value(t, key)
         elif k == "slice":
             for p, t in self.paths(n[1], v, env, path):
-                for hi in (self.ev(n[3], v, env) if n[3] else [None]):
-                    for lo in (self.ev(n[2], v, env) if n[2] else [None]):
+                for hi in self.ev(n[3], v, env) if n[3] else [None]:
+                    for lo in self.ev(n[2], v, env) if n[2] else [None]:
                         yield p + ({"start": lo, "end": hi},), slice_value(t, lo, hi)
         elif k == "iter":
             for p, t in self.paths(n[1], v, env, path):
@@ -1677,8 +1804,9 @@ class Interp:
             for x in self.ev(n, v, env):
                 raise JQError(f"Invalid path expression with result {dumps(x, None)[:30]}")
 
-    def _path_def(self, f: FuncDef, args: list[Any], v: Any, env: Env, i: int, fenv: Env,
-                  path: tuple) -> Iterator[tuple[tuple, Any]]:
+    def _path_def(
+        self, f: FuncDef, args: list[Any], v: Any, env: Env, i: int, fenv: Env, path: tuple
+    ) -> Iterator[tuple[tuple, Any]]:
         if i == len(args):
             yield from self.paths(f.body, v, fenv, path)
             return
@@ -1742,11 +1870,13 @@ def native(name: str, arity: int = 0) -> Callable[[Native], Native]:
     def deco(f: Native) -> Native:
         NATIVES[(name, arity)] = f
         return f
+
     return deco
 
 
 def simple(name: str, arity: int = 0) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A builtin computing one output from the input and its argument values."""
+
     def deco(f: Callable[..., Any]) -> Callable[..., Any]:
         def run(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
             if not args:
@@ -1754,8 +1884,10 @@ def simple(name: str, arity: int = 0) -> Callable[[Callable[..., Any]], Callable
                 return
             for vals in it.vals(args[::-1], v, env):
                 yield f(v, *vals[::-1])
+
         NATIVES[(name, arity)] = run
         return f
+
     return deco
 
 
@@ -1893,8 +2025,11 @@ def _range3(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
 
 def _keyed(it: Interp, v: Any, f: Any, env: Env) -> list[tuple[Any, Any]]:
     if not isinstance(v, list):
-        raise JQError(f"Cannot index {typename(v)} with number" if v is not None else
-                      "Cannot iterate over null")
+        raise JQError(
+            f"Cannot index {typename(v)} with number"
+            if v is not None
+            else "Cannot iterate over null"
+        )
     return [(sortkey(list(it.ev(f, x, env))), x) for x in v]
 
 
@@ -2044,8 +2179,9 @@ def _sub(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
             yield from _sub_build(it, v, matches, 0, 0, "", args[1], env)
 
 
-def _sub_build(it: Interp, s: str, matches: list[Any], i: int, pos: int, acc: str, repl: Any,
-               env: Env) -> Iterator[str]:
+def _sub_build(
+    it: Interp, s: str, matches: list[Any], i: int, pos: int, acc: str, repl: Any, env: Env
+) -> Iterator[str]:
     if i == len(matches):
         yield acc + s[pos:]
         return
@@ -2054,8 +2190,16 @@ def _sub_build(it: Interp, s: str, matches: list[Any], i: int, pos: int, acc: st
     for r in it.ev(repl, capobj, env):
         if not isinstance(r, str):
             raise JQError(f"{desc(capobj)} and {desc(r)} cannot be added")
-        yield from _sub_build(it, s, matches, i + 1, m["offset"] + m["length"],
-                              acc + s[pos:m["offset"]] + r, repl, env)
+        yield from _sub_build(
+            it,
+            s,
+            matches,
+            i + 1,
+            m["offset"] + m["length"],
+            acc + s[pos : m["offset"]] + r,
+            repl,
+            env,
+        )
 
 
 @native("getpath", 1)
@@ -2083,7 +2227,7 @@ def _envv(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
 def _ltrimstr(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
     for x in it.ev(args[0], v, env):
         if isinstance(v, str) and isinstance(x, str) and v.startswith(x):
-            yield v[len(x):]
+            yield v[len(x) :]
         else:
             yield v
 
@@ -2092,7 +2236,7 @@ def _ltrimstr(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
 def _rtrimstr(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
     for x in it.ev(args[0], v, env):
         if isinstance(v, str) and isinstance(x, str) and x and v.endswith(x):
-            yield v[:-len(x)]
+            yield v[: -len(x)]
         else:
             yield v
 
@@ -2121,23 +2265,36 @@ simple("utf8bytelength")(lambda v: len(_s(v, "utf8bytelength'd").encode()))
 simple("type")(typename)
 simple("tostring")(tostring)
 simple("tojson")(lambda v: dumps(v, None))
-simple("ascii_downcase")(lambda v: "".join(c.lower() if "A" <= c <= "Z" else c for c in _s(v, "lowercased")))
-simple("ascii_upcase")(lambda v: "".join(c.upper() if "a" <= c <= "z" else c for c in _s(v, "uppercased")))
+simple("ascii_downcase")(
+    lambda v: "".join(c.lower() if "A" <= c <= "Z" else c for c in _s(v, "lowercased"))
+)
+simple("ascii_upcase")(
+    lambda v: "".join(c.upper() if "a" <= c <= "z" else c for c in _s(v, "uppercased"))
+)
 simple("explode")(lambda v: [ord(c) for c in _s(v, "exploded")])
 simple("implode")(lambda v: "".join(chr(int(c)) for c in v))
 simple("ltrim")(lambda v: _s(v, "trimmed").lstrip())
 simple("rtrim")(lambda v: _s(v, "trimmed").rstrip())
-simple("reverse")(lambda v: v[::-1] if isinstance(v, (str, list)) else [] if v is None else
-                  (_ for _ in ()).throw(JQError(f"Cannot reverse {desc(v)}")))
+simple("reverse")(
+    lambda v: (
+        v[::-1]
+        if isinstance(v, (str, list))
+        else []
+        if v is None
+        else (_ for _ in ()).throw(JQError(f"Cannot reverse {desc(v)}"))
+    )
+)
 simple("floor")(lambda v: _mathf(v, math.floor))
 simple("ceil")(lambda v: _mathf(v, math.ceil))
-simple("round")(lambda v: _mathf(v, lambda x: math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)))
+simple("round")(
+    lambda v: _mathf(v, lambda x: math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5))
+)
 simple("sqrt")(lambda v: _mathf(v, math.sqrt))
 simple("fabs")(lambda v: _mathf(v, abs))
 simple("trunc")(lambda v: _mathf(v, math.trunc))
 simple("exp")(lambda v: _mathf(v, math.exp))
-simple("exp2")(lambda v: _mathf(v, lambda x: 2.0 ** x))
-simple("exp10")(lambda v: _mathf(v, lambda x: 10.0 ** x))
+simple("exp2")(lambda v: _mathf(v, lambda x: 2.0**x))
+simple("exp10")(lambda v: _mathf(v, lambda x: 10.0**x))
 simple("log")(lambda v: _mathf(v, math.log))
 simple("log2")(lambda v: _mathf(v, math.log2))
 simple("log10")(lambda v: _mathf(v, math.log10))
@@ -2164,7 +2321,7 @@ simple("keys")(lambda v: _keys(v, True))
 simple("keys_unsorted")(lambda v: _keys(v, False))
 simple("has", 1)(lambda v, k: _has(v, k))
 simple("contains", 1)(contains)
-simple("startswith", 1)(lambda v, x: _s(v, "checked") .startswith(_strarg(x, "startswith")))
+simple("startswith", 1)(lambda v, x: _s(v, "checked").startswith(_strarg(x, "startswith")))
 simple("endswith", 1)(lambda v, x: _s(v, "checked").endswith(_strarg(x, "endswith")))
 simple("split", 1)(lambda v, sep: split_str(_s(v, "split"), _strarg(sep, "split")))
 simple("test", 2)(lambda v, rx, fl: any(True for _ in regex_matches(v, rx, fl)))
@@ -2178,8 +2335,12 @@ simple("delpaths", 1)(lambda v, ps: delpaths(v, ps))
 simple("flatten", 1)(lambda v, d: _flatten(v, d))
 simple("tojson")(lambda v: dumps(v, None))
 simple("ascii")(lambda v: chr(v))
-simple("transpose")(lambda v: [[row[i] if i < len(row) else None for row in v]
-                                for i in range(max((len(r) for r in v), default=0))])
+simple("transpose")(
+    lambda v: [
+        [row[i] if i < len(row) else None for row in v]
+        for i in range(max((len(r) for r in v), default=0))
+    ]
+)
 simple("gmtime")(lambda v: _gmtime(v))
 simple("localtime")(lambda v: _gmtime(v))
 simple("mktime")(lambda v: _mktime(v))
@@ -2187,7 +2348,11 @@ simple("strftime", 1)(lambda v, f: _strftime(v, f))
 simple("strflocaltime", 1)(lambda v, f: _strftime(v, f))
 simple("strptime", 1)(lambda v, f: _strptime(v, f))
 simple("trim")(lambda v: _s(v, "trimmed").strip())
-simple("abs")(lambda v: abs(v) if _num(v) else (_ for _ in ()).throw(JQError(f"{desc(v)} has no absolute value")))
+simple("abs")(
+    lambda v: (
+        abs(v) if _num(v) else (_ for _ in ()).throw(JQError(f"{desc(v)} has no absolute value"))
+    )
+)
 simple("to_number")(lambda v: _tonumber(v))
 
 
@@ -2196,7 +2361,7 @@ def _split2(v: Any, rx: Any, fl: Any) -> Iterator[str]:
         raise JQError(f"{desc(v)} cannot be matched, as it is not a string")
     pos = 0
     for m in regex_matches(v, rx, (fl or "") + "g"):
-        yield v[pos:m["offset"]]
+        yield v[pos : m["offset"]]
         pos = m["offset"] + m["length"]
     yield v[pos:]
 
@@ -2228,6 +2393,7 @@ def _tostream(it: Interp, v: Any, args: list[Any], env: Env) -> Iterator[Any]:
             yield [p + [items[-1][0]]]
         else:
             yield [p, x]
+
     yield from walk(v, [], True)
 
 
@@ -2274,8 +2440,11 @@ def _tonumber(v: Any) -> Any:
                 return int(s)
             if s.lower() in ("nan", "-nan"):
                 return math.nan
-            return _norm(float(s)) if re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", s) else \
-                (_ for _ in ()).throw(ValueError())
+            return (
+                _norm(float(s))
+                if re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", s)
+                else (_ for _ in ()).throw(ValueError())
+            )
         except ValueError:
             raise JQError(f"Cannot parse '{v}' as JSON") from None
     raise JQError(f"{desc(v)} cannot be parsed as a number")
@@ -2287,7 +2456,9 @@ def _fromjson(v: Any) -> Any:
     try:
         vals = list(parse_json_stream(v))
     except ValueError as e:
-        raise JQError(f"{v} (while parsing '{v}')" if not str(e) else f"{e} (while parsing '{v}')") from None
+        raise JQError(
+            f"{v} (while parsing '{v}')" if not str(e) else f"{e} (while parsing '{v}')"
+        ) from None
     if len(vals) != 1:
         raise JQError(f"Unexpected extra JSON values (while parsing '{v}')")
     return vals[0]
@@ -2309,40 +2480,63 @@ def _flatten(v: Any, d: Any) -> Any:
 
 def _gmtime(v: Any) -> Any:
     import time
+
     if not _num(v):
         raise JQError("gmtime() requires a number")
     t = time.gmtime(math.floor(v))
-    return [t.tm_year, t.tm_mon - 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec + (v - math.floor(v)),
-            (t.tm_wday + 1) % 7, t.tm_yday - 1]
+    return [
+        t.tm_year,
+        t.tm_mon - 1,
+        t.tm_mday,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec + (v - math.floor(v)),
+        (t.tm_wday + 1) % 7,
+        t.tm_yday - 1,
+    ]
 
 
 def _mktime(v: Any) -> Any:
     import calendar
+
     if not isinstance(v, list) or len(v) < 6:
         raise JQError("mktime requires array of 6 numbers")
-    return calendar.timegm((int(v[0]), int(v[1]) + 1, int(v[2]), int(v[3]), int(v[4]), int(v[5]), 0, 0, 0))
+    return calendar.timegm(
+        (int(v[0]), int(v[1]) + 1, int(v[2]), int(v[3]), int(v[4]), int(v[5]), 0, 0, 0)
+    )
 
 
 def _strftime(v: Any, f: Any) -> Any:
     import time
+
     if _num(v):
         v = _gmtime(v)
     if not isinstance(v, list):
         raise JQError("strftime/1 requires parsed datetime inputs")
-    t = (int(v[0]), int(v[1]) + 1, int(v[2]), int(v[3]), int(v[4]), int(v[5]),
-         (int(v[6]) - 1) % 7 if len(v) > 6 else 0, int(v[7]) + 1 if len(v) > 7 else 1, 0)
+    t = (
+        int(v[0]),
+        int(v[1]) + 1,
+        int(v[2]),
+        int(v[3]),
+        int(v[4]),
+        int(v[5]),
+        (int(v[6]) - 1) % 7 if len(v) > 6 else 0,
+        int(v[7]) + 1 if len(v) > 7 else 1,
+        0,
+    )
     return time.strftime(f, t)
 
 
 def _strptime(v: Any, f: Any) -> Any:
     import calendar
     import time
+
     if not isinstance(v, str):
-        raise JQError(f"strptime/1 requires string inputs and arguments")
+        raise JQError("strptime/1 requires string inputs and arguments")
     try:
         t = time.strptime(v, f)
     except ValueError:
-        raise JQError(f"date \"{v}\" does not match format \"{f}\"") from None
+        raise JQError(f'date "{v}" does not match format "{f}"') from None
     return _gmtime(calendar.timegm(t))
 
 
@@ -2371,8 +2565,9 @@ def _pc(x: str) -> Any:
     return float(x)
 
 
-_DEC = json.JSONDecoder(parse_constant=lambda c: {"NaN": math.nan, "Infinity": math.inf,
-                                                   "-Infinity": -math.inf}[c])
+_DEC = json.JSONDecoder(
+    parse_constant=lambda c: {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[c]
+)
 
 
 def json_values(inp: Input, tick: Callable[[], None]) -> Iterator[Any]:
@@ -2383,7 +2578,7 @@ def json_values(inp: Input, tick: Callable[[], None]) -> Iterator[Any]:
         tick()
         m = _WS.match(buf)
         if m and m.end():
-            buf = buf[m.end():]
+            buf = buf[m.end() :]
         if not buf:
             if eof:
                 return
@@ -2420,8 +2615,10 @@ PRELUDE_ENV = _compile_prelude()
 
 # ------------------------------------------------------------------ command
 def _usage() -> str:
-    return ("Usage:\tjq [OPTIONS] FILTER [FILES...]\n"
-            "Use jq --help for help with command-line options,\nor see the jq manpage.\n")
+    return (
+        "Usage:\tjq [OPTIONS] FILTER [FILES...]\n"
+        "Use jq --help for help with command-line options,\nor see the jq manpage.\n"
+    )
 
 
 @command("jq")
@@ -2453,13 +2650,28 @@ def jq(sh: Any, args: list[str], inp: Input) -> Gen:
             files.extend(args[i:]) if filt is not None else None
             if filt is None and i < len(args):
                 filt = args[i]
-                files.extend(args[i + 1:])
+                files.extend(args[i + 1 :])
             break
         if a.startswith("--"):
             name = a[2:]
-            if name in ("raw-output", "join-output", "compact-output", "null-input", "slurp", "exit-status",
-                        "sort-keys", "tab", "ascii-output", "raw-input", "color-output", "monochrome-output",
-                        "raw-output0", "seq", "stream", "unbuffered"):
+            if name in (
+                "raw-output",
+                "join-output",
+                "compact-output",
+                "null-input",
+                "slurp",
+                "exit-status",
+                "sort-keys",
+                "tab",
+                "ascii-output",
+                "raw-input",
+                "color-output",
+                "monochrome-output",
+                "raw-output0",
+                "seq",
+                "stream",
+                "unbuffered",
+            ):
                 opts[name] = True
                 continue
             if name == "indent":
@@ -2468,7 +2680,10 @@ def jq(sh: Any, args: list[str], inp: Input) -> Gen:
                 continue
             if name in ("arg", "argjson", "slurpfile", "rawfile"):
                 if i + 1 >= len(args):
-                    yield (2, enc(f"jq: --{name} takes two parameters (e.g. --{name} varname value)\n"))
+                    yield (
+                        2,
+                        enc(f"jq: --{name} takes two parameters (e.g. --{name} varname value)\n"),
+                    )
                     return 2
                 k, val = args[i], args[i + 1]
                 i += 2
@@ -2507,10 +2722,32 @@ def jq(sh: Any, args: list[str], inp: Input) -> Gen:
                 return 0
             yield (2, enc(f"jq: Unknown option: {a}\n{_usage()}"))
             return 2
+        if a in ("-f", "--from-file") and i < len(args):
+            try:
+                with open(sh.resolve(args[i]), "rb") as fh:
+                    if filt is not None:
+                        files.append(filt)
+                    filt = dec(fh.read())
+            except OSError as e:
+                yield (2, enc(f"jq: error: Could not open {args[i]}: {e.strerror}\n"))
+                return 2
+            i += 1
+            continue
         if a.startswith("-") and len(a) > 1 and not a[1].isdigit():
-            short = {"r": "raw-output", "j": "join-output", "c": "compact-output", "n": "null-input",
-                     "s": "slurp", "e": "exit-status", "S": "sort-keys", "a": "ascii-output",
-                     "R": "raw-input", "C": "color-output", "M": "monochrome-output", "h": "help"}
+            short = {
+                "r": "raw-output",
+                "j": "join-output",
+                "c": "compact-output",
+                "n": "null-input",
+                "s": "slurp",
+                "e": "exit-status",
+                "S": "sort-keys",
+                "a": "ascii-output",
+                "R": "raw-input",
+                "C": "color-output",
+                "M": "monochrome-output",
+                "h": "help",
+            }
             for c in a[1:]:
                 if c not in short:
                     yield (2, enc(f"jq: Unknown option: {a}\n{_usage()}"))
@@ -2588,7 +2825,7 @@ def jq(sh: Any, args: list[str], inp: Input) -> Gen:
     named_obj = {"positional": positional, "named": dict(named)}
     env.funcs[("$__prog_args", 0)] = Closure(("lit", named_obj), env)
     NATIVES[("input_filename", 0)] = _input_filename
-    env.vars["__named_args"] = named_obj
+    env.vars["ARGS"] = named_obj
     status = 0
     last: Any = _NOTHING
     indent = opts["indent"]
