@@ -122,3 +122,69 @@ def test_python_and_linux_only(tmp_path: Path) -> None:
     assert st == 127 and "not available" in err
     sh = Shell(cwd=str(tmp_path), python_runner=lambda argv, stdin, out, err: (out(b"py\n"), 0)[1])
     assert run("python3 x.py", tmp_path, shell=sh)[0] == "py\n"
+
+
+def test_text_commands(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("name,qty\nb,2\na,5\nc,1\n")
+    s = """
+tail -n +2 data.csv | sort -t, -k2 -n | cut -d, -f1 | tr '\\n' ' '; echo
+awk -F, 'NR > 1 {s += $2} END {print s}' data.csv
+grep -c , data.csv; grep -n '^a' data.csv; grep -v , data.csv || echo none
+sed -n '2,3p' data.csv | sed 's/,/=/'
+printf 'x\\nx\\ny\\n' | uniq -c | awk '{print $1 $2}'
+seq 3 | paste -sd+
+echo hello | rev; seq 3 | tac | head -1; printf 'a b\\n' | wc -w
+echo -n abc | md5sum; echo aGk= | base64 -d; echo
+"""
+    assert o(s, tmp_path) == ("c b a \n8\n4\n3:a,5\nnone\nb=2\na=5\n2x\n1y\n1+2+3\nolleh\n3\n2\n"
+                              "900150983cd24fb0d6963f7d28e17f72  -\nhi\n")
+
+
+def test_file_commands(tmp_path: Path) -> None:
+    s = """
+mkdir -p a/b && touch a/x.py a/b/y.py a/b/z.txt
+find a -name '*.py' | sort
+find a -type d | sort | tr '\\n' ' '; echo
+find a -name '*.txt' -exec cat {} \\; -print
+cp -r a c && mv c/x.py c/moved.py && ls c | tr '\\n' ' '; echo
+rm -r c; test -e c || echo gone
+ls a/b/*.py | xargs -n1 basename
+echo a/b/y.py | xargs dirname
+ln -s a/x.py link && readlink link
+shopt -s globstar; echo **/*.py
+diff <(printf '1\\n2\\n') <(printf '1\\n3\\n')
+"""
+    assert o(s, tmp_path) == ("a/b/y.py\na/x.py\na a/b \na/b/z.txt\nb moved.py \ngone\ny.py\na/b\na/x.py\n"
+                              "a/b/y.py a/x.py\n2c2\n< 2\n---\n> 3\n")
+
+
+def test_exec_redirections_and_fds(tmp_path: Path) -> None:
+    s = 'exec 3> log.txt; echo one >&3; echo two >&3; exec 3>&-; cat log.txt; { echo o; echo e >&2; } 2>&1 | sort'
+    assert o(s, tmp_path) == "one\ntwo\ne\no\n"
+
+
+def test_read_loop_and_ifs(tmp_path: Path) -> None:
+    s = 'printf "a:1\\nb:2\\n" | while IFS=: read -r k v; do echo "$v=$k"; done; IFS=, read -ra xs <<< "p,q r"; echo ${#xs[@]} "${xs[1]}"'
+    assert o(s, tmp_path) == "1=a\n2=b\n2 q r\n"
+
+
+def test_error_messages(tmp_path: Path) -> None:
+    out, err, st = run("cd /nonexistent-dir; echo $?; nosuchcmd; echo $?; pip install x; echo $?", tmp_path)
+    assert out == "1\n127\n127\n"
+    assert "bash: line 1: cd: /nonexistent-dir: No such file or directory" in err
+    assert "nosuchcmd: command not found" in err
+    assert "requires a Linux tier" in err
+
+
+def test_set_options(tmp_path: Path) -> None:
+    out, err, st = run("set -euo pipefail; echo $-; false | true; echo unreachable", tmp_path)
+    assert out == "ehuB\n" and st == 1
+    out, err, st = run("set -u; echo $undefined_var; echo no", tmp_path)
+    assert out == "" and "undefined_var: unbound variable" in err and st == 1
+    out, err, st = run("set -x; echo hi", tmp_path)
+    assert err == "+ echo hi\n"
+
+
+def test_nested_shell_and_traps(tmp_path: Path) -> None:
+    s = "bash -c 'echo in $0 $1; exit 4' zero one; echo rc=$?; (trap 'echo bye' EXIT; echo sub)"
+    assert o(s, tmp_path) == "in zero one\nrc=4\nsub\nbye\n"

@@ -229,7 +229,7 @@ class Expander:
         pat = "".join(t if g else re.sub(r"([\\*?\[\]()|@!+])", r"\\\1", t) for t, g in field)
         if not P.has_magic(pat):
             return [plain]
-        matches = P.glob(pat, self.cwd, self.opt("dotglob"))
+        matches = P.glob(pat, self.cwd, self.opt("dotglob"), self.opt("globstar"))
         if matches:
             return matches
         if self.opt("nullglob"):

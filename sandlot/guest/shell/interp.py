@@ -104,9 +104,9 @@ class Interp(Expander):
         if name == "!":
             return self.last_bg
         if name == "-":
-            flags = {"errexit": "e", "nounset": "u", "xtrace": "x", "noglob": "f", "noclobber": "C",
-                     "allexport": "a", "verbose": "v"}
-            return "h" + "".join(f for o, f in flags.items() if self.options.get(o)) + "B"
+            on = {"a": "allexport", "e": "errexit", "f": "noglob", "n": "noexec", "u": "nounset",
+                  "v": "verbose", "x": "xtrace", "C": "noclobber"}
+            return "".join(c for c in "aefhnuvxBC" if c in "hB" or self.options.get(on.get(c, ""), False))
         if name == "0":
             return self.arg0
         if name.isdigit():
@@ -1095,7 +1095,7 @@ class Interp(Expander):
                 return (yield from self.call_function(name, argv, inp))
             b = BUILTINS.get(name)
             if b is not None:
-                return (yield from b(self, argv, inp))
+                return (yield from self._line_errors(b(self, argv, inp)))
             c = COMMANDS.get(name)
             if c is None and name.startswith(("/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/")):
                 c = COMMANDS.get(name.rsplit("/", 1)[1])
@@ -1134,6 +1134,17 @@ class Interp(Expander):
             if os.path.isfile(p) and os.access(p, os.X_OK):
                 return p
         return None
+
+    def _line_errors(self, g: Gen) -> Gen:
+        """Builtin diagnostics carry the line number like bash -c does ('bash: line N: ...')."""
+        try:
+            while True:
+                fd, data = next(g)
+                if fd == 2 and data.startswith(b"bash: ") and not data.startswith(b"bash: line "):
+                    data = enc(f"bash: line {self.lineno}: ") + data[6:]
+                yield fd, data
+        except StopIteration as e:
+            return e.value if isinstance(e.value, int) else 0
 
     def run_script_file(self, argv: list[str], inp: Input) -> Gen:
         path = self.resolve(argv[0])

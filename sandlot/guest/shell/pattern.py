@@ -127,7 +127,24 @@ def unescape(pat: str) -> str:
     return re.sub(r"\\(.)", r"\1", pat, flags=re.DOTALL)
 
 
-def glob(pat: str, cwd: str, dotglob: bool = False) -> list[str]:
+def _walk_dirs(base: str, rel: str, dotglob: bool) -> list[str]:
+    """rel plus every directory below it (for globstar's **)."""
+    out = [rel]
+    full = os.path.join(base, rel) if rel else base
+    try:
+        names = sorted(os.listdir(full or "."))
+    except OSError:
+        return out
+    for nm in names:
+        if nm.startswith(".") and not dotglob:
+            continue
+        p = os.path.join(full, nm)
+        if os.path.isdir(p) and not os.path.islink(p):
+            out.extend(_walk_dirs(base, (rel + nm + "/") if (rel == "" or rel.endswith("/")) else rel + "/" + nm + "/", dotglob))
+    return out
+
+
+def glob(pat: str, cwd: str, dotglob: bool = False, globstar: bool = False) -> list[str]:
     """Expand a (backslash-escaped) glob pattern against the filesystem, sorted like bash."""
     absolute = pat.startswith("/")
     comps = [c for c in pat.split("/") if c != ""]
@@ -135,6 +152,30 @@ def glob(pat: str, cwd: str, dotglob: bool = False) -> list[str]:
     for k, comp in enumerate(comps):
         last = k == len(comps) - 1
         nxt: list[str] = []
+        if globstar and comp == "**":
+            base = "/" if absolute else cwd
+            for r in results:
+                rel = r if not absolute else r
+                for d in _walk_dirs(base if not absolute else "/", rel.lstrip("/") if absolute else rel, dotglob):
+                    nxt.append(("/" + d if absolute and not d.startswith("/") else d))
+            if last:
+                nxt = [n.rstrip("/") for n in nxt]
+                files = []
+                for d in [r for r in results]:
+                    pass
+                # '**' alone: every file and directory below
+                allp: list[str] = []
+                for d in nxt:
+                    full = d if absolute else os.path.join(cwd, d)
+                    try:
+                        for nm in os.listdir(full or "."):
+                            if not nm.startswith(".") or dotglob:
+                                allp.append((d + "/" + nm) if d else nm)
+                    except OSError:
+                        pass
+                return sorted(set(allp) | set(x for x in nxt if x))
+            results = nxt
+            continue
         if not has_magic(comp):
             lit = unescape(comp)
             for r in results:
