@@ -462,7 +462,7 @@ def b_return(sh: Any, args: list[str], inp: Input) -> Gen:
             st = 2
     if sh.func_depth == 0 and not getattr(sh, "sourcing", 0):
         yield err("return: can only `return' from a function or sourced script")
-        return 1
+        return 2
     raise ReturnFn(st)
 
 

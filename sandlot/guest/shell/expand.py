@@ -252,11 +252,11 @@ class Expander:
                 out.extend(self.expand_param(p, quoted, nosplit))
             elif isinstance(p, CmdSub):
                 s = self.command_sub(p.node)
-                out.append((s, "q" if quoted or nosplit else "u"))
+                out.append((s, "q" if quoted else "u"))
             elif isinstance(p, ProcSub):
                 out.append((self.proc_sub(p.node), "q"))
             elif isinstance(p, ArithSub):
-                out.append((str(self.arith(self.expand_str(p.expr))), "q" if quoted or nosplit else "u"))
+                out.append((str(self.arith(self.expand_str(p.expr))), "q" if quoted else "u"))
             elif isinstance(p, Tilde):
                 out.append((self.tilde(p.user), "q"))
         return out
@@ -282,7 +282,7 @@ class Expander:
 
     # -- parameters
     def expand_param(self, p: Param, quoted: bool, nosplit: bool = False) -> list[Piece]:
-        kind = "q" if quoted or nosplit else "u"
+        kind = "q" if quoted else "u"
         name, index = p.name, p.index
         if p.indirect:
             if p.op in ("!@", "!*"):

@@ -81,6 +81,7 @@ class Interp(Expander):
         sub.pending_err = []
         sub.persistent_fds = dict(self.persistent_fds)
         sub.is_subshell = True
+        sub.loop_depth = 0
         sub.funcnames = list(self.funcnames)
         return sub
 

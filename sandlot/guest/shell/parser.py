@@ -487,18 +487,22 @@ class Parser(Lexer):
 
     def db_or(self) -> Any:
         left = self.db_and()
+        self.skip_nl()
         while self.is_op("||"):
             self.take()
             self.skip_nl()
             left = ("or", left, self.db_and())
+            self.skip_nl()
         return left
 
     def db_and(self) -> Any:
         left = self.db_not()
+        self.skip_nl()
         while self.is_op("&&"):
             self.take()
             self.skip_nl()
             left = ("and", left, self.db_not())
+            self.skip_nl()
         return left
 
     def db_not(self) -> Any:
