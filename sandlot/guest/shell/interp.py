@@ -18,6 +18,7 @@ from .state import (BreakLoop, Budget, ContinueLoop, ControlFlow, ExitShell, Ret
 
 ENC = "utf-8"
 _INDEX_CACHE: dict[str, A.Word] = {}
+DECL_BUILTINS = {"declare", "typeset", "local", "export", "readonly"}
 
 
 def enc(s: str) -> bytes:
@@ -207,11 +208,7 @@ class Interp(Expander):
             if name in scope:
                 if "r" in scope[name].attrs:
                     raise ExpansionError(f"unset: {name}: cannot unset: readonly variable")
-                if scope is not self.scopes[0] and len(self.scopes) > 1:
-                    scope[name].value = None
-                    scope[name].attrs.discard("a")
-                else:
-                    del scope[name]
+                del scope[name]
                 return
 
     def get_array(self, name: str, create: bool = False, assoc: bool = False) -> Var | None:
@@ -1037,7 +1034,7 @@ class Interp(Expander):
         self.cur_inp = inp
         self.last_cmdsub_status = None
         try:
-            argv = self.expand_words(node.words)
+            argv = self.expand_argv(node.words)
         except ExpansionError as e:
             yield from self.flush_err()
             yield (2, enc(f"bash: line {node.line}: {e}\n"))
@@ -1080,6 +1077,19 @@ class Interp(Expander):
         if node.redirs:
             return (yield from self.with_redirs(node.redirs, inp, lambda i: self.run_argv(argv, i, temp)))
         return (yield from self.run_argv(argv, inp, temp))
+
+    def expand_argv(self, words: list[A.Word]) -> list[str]:
+        """Expand command words; NAME=value arguments of declaration builtins are not split or globbed."""
+        if len(words) > 1 and words[0].unquoted_literal() in DECL_BUILTINS:
+            out = self.expand_word(words[0])
+            for w in words[1:]:
+                f = w.parts[0] if w.parts else None
+                if isinstance(f, A.Lit) and not f.quoted and re.match(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=", f.text):
+                    out.append(self.expand_str(w))
+                else:
+                    out.extend(self.expand_word(w))
+            return out
+        return self.expand_words(words)
 
     def run_argv(self, argv: list[str], inp: Input, temp: dict[str, Var] | None = None) -> Gen:
         BUILTINS, SPECIAL, COMMANDS = _registries()

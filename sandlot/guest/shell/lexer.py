@@ -502,7 +502,11 @@ class Lexer:
         else:
             raise self.err("${...}: bad substitution")
         if p.op in ("/", "//", "/#", "/%"):
-            p.arg = Word(self.read_param_arg("/}"))
+            lead: list[Any] = []
+            if self.peekc() == "/":
+                self.pos += 1
+                lead = [Lit("/")]
+            p.arg = Word(lead + self.read_param_arg("/}"))
             if self.peekc() == "/":
                 self.pos += 1
                 p.arg2 = Word(self.read_param_arg("}"))
@@ -572,7 +576,7 @@ class Lexer:
             elif c in "$`":
                 flush()
                 parts.append(self.read_dollar())
-            elif c == "~" and self.pos > 0 and s[self.pos - 1] in "-=+?" and not buf and not parts and not getattr(self, "dq_depth", 0):
+            elif c == "~" and self.pos > 0 and s[self.pos - 1] in "-=+?/#%" and not buf and not parts and not getattr(self, "dq_depth", 0):
                 j = self.pos + 1
                 while j < len(s) and (s[j].isalnum() or s[j] in "_.-"):
                     j += 1

@@ -116,7 +116,10 @@ def _translate(pat: str, i: int, stop: str = "") -> tuple[str, int]:
 
 @functools.lru_cache(maxsize=512)
 def compile_pattern(pat: str) -> re.Pattern[str]:
-    return re.compile(_translate(pat, 0)[0], re.DOTALL)
+    try:
+        return re.compile(_translate(pat, 0)[0], re.DOTALL)
+    except (re.error, IndexError):
+        return re.compile(re.escape(unescape(pat)), re.DOTALL)
 
 
 def match(pat: str, s: str) -> bool:
