@@ -503,7 +503,7 @@ class Lexer:
             raise self.err("${...}: bad substitution")
         if p.op in ("/", "//", "/#", "/%"):
             lead: list[Any] = []
-            if self.peekc() == "/":
+            if self.peekc() == "/" and p.op in ("/", "//"):
                 self.pos += 1
                 lead = [Lit("/")]
             p.arg = Word(lead + self.read_param_arg("/}"))

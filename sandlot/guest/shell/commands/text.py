@@ -847,6 +847,8 @@ def od(sh: Any, args: list[str], inp: Input) -> Gen:
             else:
                 s = str(v).rjust(width)
             out.append(" " + s)
+        if len(types) > 1 and size == 1 and any(x[0] in "ca" for x in types):
+            out = [c.rjust(4) for c in out]
         return "".join(out)
 
     lines = []
