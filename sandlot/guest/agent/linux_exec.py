@@ -15,6 +15,7 @@ import codecs
 import os
 import selectors
 import signal
+import string
 import subprocess
 import sys
 from typing import Any
@@ -25,16 +26,24 @@ POLL_SECONDS = 0.05  # how long output may pause after bash ends before the call
 
 
 # Shell state carried from one command to the next: variables, functions and the working
-# directory, saved by an EXIT trap to fd 9 and restored from fd 8 by the next command.
+# directory, saved by an EXIT trap to one pipe and restored from another by the next
+# command. Commands ask the kernel to pick them, not the agent, when memory runs out.
 _SKIP_VARS = (
     "BASH*|FUNCNAME|PIPESTATUS|GROUPS|_|SHLVL|SHELLOPTS|HISTCMD|EPOCH*|SRANDOM|RANDOM|"
     "LINENO|SECONDS|PPID|UID|EUID|OPTIND|OPTERR|COMP_*|DIRSTACK|__sl_*"
 )
+# Every variable name, without forking a subshell for `compgen -v`: ${!a@} ... ${!_@}.
+_ALL_VARS = " ".join("${!" + c + "@}" for c in string.ascii_letters + "_")
 _PRELUDE = (
-    "source /dev/fd/8 2>/dev/null; exec 8<&-\n"
-    "trap '__sl_rc=$?; { for __sl_n in $(compgen -v); do case $__sl_n in " + _SKIP_VARS + ") ;; "
-    '*) declare -p "$__sl_n";; esac; done; declare -f; '
-    'printf "cd -- %q\\n" "$PWD"; } >&9 2>/dev/null; exec 9>&-; exit $__sl_rc\' EXIT\n'
+    "echo 500 >/proc/self/oom_score_adj 2>/dev/null\n"
+    "source /dev/fd/@IN@ 2>/dev/null; exec @IN@<&-\n"
+    "trap '__sl_rc=$?; __sl_v=(); for __sl_n in "
+    + _ALL_VARS
+    + "; do case $__sl_n in "
+    + _SKIP_VARS
+    + ') ;; *) __sl_v+=("$__sl_n");; esac; done; '
+    '{ declare -p "${__sl_v[@]}"; declare -f; '
+    'printf "cd -- %q\\n" "$PWD"; } >&@OUT@ 2>/dev/null; exec @OUT@>&-; exit $__sl_rc\' EXIT\n'
 )
 
 
@@ -49,15 +58,15 @@ class Shell:
         stdin = request.get("stdin", "").encode("utf-8", "surrogateescape")
         state_in_r, state_in_w = os.pipe()
         state_out_r, state_out_w = os.pipe()
+        prelude = _PRELUDE.replace("@IN@", str(state_in_r)).replace("@OUT@", str(state_out_w))
         try:
             proc = subprocess.Popen(
-                [SHELL, "-c", _PRELUDE + request["cmd"]],
+                [SHELL, "-c", prelude + request["cmd"]],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group: killed whole at a deadline
-                close_fds=False,  # the agent's own descriptors are all close-on-exec
-                preexec_fn=_child_setup(state_in_r, state_out_w),
+                pass_fds=(state_in_r, state_out_w),
             )
         finally:
             os.close(state_in_r)
@@ -80,31 +89,6 @@ class Shell:
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
-
-
-def _child_setup(state_in: int, state_out: int) -> Any:
-    def setup() -> None:
-        import fcntl
-
-        high_in = fcntl.fcntl(state_in, fcntl.F_DUPFD, 20)
-        high_out = fcntl.fcntl(state_out, fcntl.F_DUPFD, 20)
-        os.dup2(high_in, 8)
-        os.dup2(high_out, 9)
-        os.close(high_in)
-        os.close(high_out)
-        _prefer_as_oom_victim()
-
-    return setup
-
-
-def _prefer_as_oom_victim() -> None:
-    """When the sandbox runs out of memory, the kernel should kill a command, not the
-    agent that holds the Python state (raising one's own score needs no privilege)."""
-    try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("500")
-    except OSError:
-        pass
 
 
 def _pump(

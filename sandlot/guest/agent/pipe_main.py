@@ -19,10 +19,9 @@ import json
 import os
 import signal
 import sys
-import types
 from typing import Any
 
-from . import linux_exec, protocol
+from . import protocol
 from .server import Agent
 
 _RLIMITS = {
@@ -40,9 +39,17 @@ class LinuxAgent(Agent):
 
     def __init__(self, namespace: dict[str, Any], home: str) -> None:
         super().__init__(namespace)
-        self.bash = linux_exec.Shell(home)
+        self.home = home
+        self.bash: Any = None  # made after the first request: subprocess is slow to import
+
+    def load_shell(self) -> None:
+        from . import linux_exec
+
+        self.bash = linux_exec.Shell(self.home)
 
     def _exec(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.bash is None:
+            self.load_shell()
         return self.bash.run(request)
 
 
@@ -77,10 +84,30 @@ def _apply_rlimits(limits: dict[str, int]) -> None:
 
 def _fresh_main() -> dict[str, Any]:
     """A clean `__main__` for run_code, whichever way the agent was started."""
-    main = types.ModuleType("__main__")
+    main = type(sys)("__main__")
     main.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = main
     return main.__dict__
+
+
+def _exit_cell(code: object = None) -> None:
+    """exit() and quit(): end the cell, as in a script, not the sandbox."""
+    raise SystemExit(code)
+
+
+def _setup_path(config: dict[str, Any]) -> None:
+    """The agent starts without `site` (-S: it costs a third of Python's start), so it puts
+    the interpreter's site folders on sys.path itself, as given by the host; .pth files in
+    them are not run. `python3` started by code or commands is a normal interpreter."""
+    for entry in config.get("sys_path", []):
+        if isinstance(entry, str) and entry not in sys.path:
+            sys.path.append(entry)
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    import builtins
+
+    if not hasattr(builtins, "exit"):
+        builtins.exit = builtins.quit = _exit_cell  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,15 +125,11 @@ def main(argv: list[str] | None = None) -> None:
     os.makedirs(home, exist_ok=True)
     os.makedirs("/tmp/outputs", exist_ok=True)
     os.chdir(home)
-    if "" not in sys.path:
-        sys.path.insert(0, "")
+    _setup_path(config)
     os.environ.setdefault("MPLBACKEND", f"module://{__package__}.mpl_inline")
     signal.signal(signal.SIGINT, _on_sigint)
     agent = LinuxAgent(_fresh_main(), home)
-    reader = os.fdopen(requests_fd, "rb", buffering=0)
-    import io
-
-    lines = io.BufferedReader(reader, 1 << 16)
+    lines = os.fdopen(requests_fd, "rb", buffering=1 << 16)
     while True:
         line = lines.readline(protocol.MAX_FRAME_BYTES + 1)
         if not line:
@@ -130,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
             except Exception as e:  # the agent's own bug: a reply, not a dead sandbox
                 reply = _error(type(e).__name__, str(e))
         events.send({"ev": protocol.EV_DONE, "reply": reply})
+        if agent.bash is None:  # load the shell while the host reads the reply, not on demand
+            agent.load_shell()
 
 
 def _error(name: str, value: str) -> dict[str, Any]:

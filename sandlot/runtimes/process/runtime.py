@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from ..base import Availability, SandboxSpec
 from .sandbox import ProcessSandbox
+from .spares import Spares
 from .userland import PYTHON, top_level_binds
 
 FIX_BWRAP = "apt-get install bubblewrap"
@@ -48,8 +49,11 @@ class ProcessRuntime:
     capabilities = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers", "gpu"})
     implemented = True
 
+    def __init__(self) -> None:
+        self._spares = Spares()
+
     def availability(self) -> Availability:
         return probe()
 
     def open(self, spec: SandboxSpec) -> ProcessSandbox:
-        return ProcessSandbox(spec)
+        return self._spares.open(spec)

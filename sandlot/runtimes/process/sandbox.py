@@ -31,6 +31,8 @@ import tempfile
 import time
 import uuid
 import weakref
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 from ...errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
@@ -67,14 +69,22 @@ class _Agent:
     """One run of the jail: the bwrap process and its pipes."""
 
     def __init__(self, argv: list[str], pass_fds: tuple[int, ...], event_r: int) -> None:
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=pass_fds,
-            close_fds=True,
-            start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
+        # bwrap's --die-with-parent is tied to the *thread* that started it: start every
+        # jail from one long-lived thread, so a sandbox made on a short-lived thread (a
+        # spare, an async worker) does not die with it.
+        self.proc = (
+            _spawner()
+            .submit(
+                subprocess.Popen,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=pass_fds,
+                close_fds=True,
+                start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
+            )
+            .result()
         )
         self.event_r = event_r
         self.buffer = bytearray()
@@ -104,6 +114,11 @@ class _Agent:
                     f.close()
         with contextlib.suppress(OSError):
             os.close(self.event_r)
+
+
+@lru_cache(maxsize=1)
+def _spawner() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandlot-process-spawn")
 
 
 def _descendants(pid: int) -> list[int]:
@@ -210,6 +225,7 @@ class ProcessSandbox:
         config = {
             "event_fd": event_fd,
             "home": HOME,
+            "sys_path": list(userland.site_path()),
             "rlimits": {
                 "as": limits.memory_bytes,
                 "nofile": NOFILE,
@@ -239,7 +255,7 @@ class ProcessSandbox:
         for key, value in env.items():
             argv += ["--setenv", key, value]
         boot = BOOT.format(mount=userland.GUEST_MOUNT, pkg=userland.GUEST_PACKAGE)
-        argv += ["--chdir", HOME, "--", userland.PYTHON, "-I", "-c", boot, json.dumps(config)]
+        argv += ["--chdir", HOME, "--", userland.PYTHON, "-I", "-S", "-c", boot, json.dumps(config)]
         assert self._cgroups is not None
         procs = self._cgroups.procs_files
         if procs:  # enter the cgroups first, so that nothing of the sandbox runs outside them
@@ -302,6 +318,10 @@ class ProcessSandbox:
     def _restart(self) -> None:
         self._stop_agent()
         self._start()
+
+    def alive(self) -> bool:
+        """Whether the agent is running (a spare checks this before it is handed out)."""
+        return self._agent is not None and self._agent.proc.poll() is None
 
     def close(self) -> None:
         self._discard()

@@ -114,6 +114,20 @@ def _missing_modules(modules: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(done.stdout.split())
 
 
+@lru_cache(maxsize=1)
+def site_path() -> tuple[str, ...]:
+    """The site folders the host's python3 puts on sys.path (the agent starts without
+    `site`, to start faster, and adds them itself)."""
+    probe = "import sys, site; print('\\n'.join(p for p in sys.path if 'packages' in p))"
+    try:
+        done = subprocess.run(
+            [PYTHON, "-I", "-c", probe], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return tuple(done.stdout.split("\n")[:-1]) if done.returncode == 0 else ()
+
+
 def check_template(template: str) -> None:
     """Raise NotFound unless this host's userland can serve `template`."""
     if not os.path.exists(PYTHON):

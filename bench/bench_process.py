@@ -1,0 +1,143 @@
+#!/usr/bin/env python
+"""Benchmark sandlot's process tier (bubblewrap) against a bare Python process.
+
+    python bench/bench_process.py               # default rounds (about 30 s on 2 cores)
+    python bench/bench_process.py --rounds 10   # fewer
+    python bench/bench_process.py --json out.json
+
+Measured in one run, interleaved so that the machine's load hits every figure alike:
+- bare: `subprocess.run([python3, "-c", "pass"])` with the same interpreter the sandbox runs
+  (the host's /usr/bin/python3), the baseline of the issue's target (<= 1.5x);
+- cold: `Sandbox.create(tier="process")` + first `commands.run("true")`, no spare ready
+  (SANDLOT_PROCESS_SPARES off): bwrap + interpreter start + agent imports + the call;
+- warm: the same with a spare started ahead (the tier's default): the spare is given a
+  moment to start before the timed create, as between a real program's creates;
+- run_code("1+1") and commands.run("true") into a live sandbox;
+- idle memory (RSS, all the sandbox's processes) of one live sandbox.
+Median and p95 of each; ratios are of medians against bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from sandlot import Sandbox
+from sandlot.runtimes.process import spares
+from sandlot.runtimes.process.userland import PYTHON
+
+now = time.perf_counter
+
+
+def summary(xs: list[float]) -> dict[str, float]:
+    xs = sorted(xs)
+    pos = 0.95 * (len(xs) - 1)
+    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
+    return {"median": statistics.median(xs), "p95": xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)}
+
+
+def bare() -> float:
+    t = now()
+    subprocess.run([PYTHON, "-c", "pass"], check=True)
+    return now() - t
+
+
+def create_and_first(template: str) -> float:
+    t = now()
+    sbx = Sandbox.create(template=template, tier="process")
+    sbx.commands.run("true")
+    took = now() - t
+    sbx.close()
+    return took
+
+
+def rss_of_tree(root: int) -> int:
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) << 10
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                todo += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=25)
+    ap.add_argument("--template", default="host")
+    ap.add_argument("--json", help="write the figures here too")
+    args = ap.parse_args()
+
+    # Warm every cache (probes, compiled agent) outside the measurements.
+    create_and_first(args.template)
+    bare()
+    samples: dict[str, list[float]] = {"bare": [], "cold": [], "warm": []}
+    for _ in range(args.rounds):
+        samples["bare"].append(bare())
+        os.environ["SANDLOT_PROCESS_SPARES"] = "0"
+        samples["cold"].append(create_and_first(args.template))
+        os.environ["SANDLOT_PROCESS_SPARES"] = "1"
+        create_and_first(args.template)  # leaves a spare starting
+        time.sleep(0.25)  # ... and lets it finish, as between a program's creates
+        samples["warm"].append(create_and_first(args.template))
+        time.sleep(0.25)
+
+    calls: dict[str, list[float]] = {"run_code": [], "command": []}
+    with Sandbox.create(template=args.template, tier="process") as sbx:
+        sbx.run_code("1+1")
+        for _ in range(args.rounds * 4):
+            t = now()
+            sbx.run_code("1+1")
+            calls["run_code"].append(now() - t)
+            t = now()
+            sbx.commands.run("true")
+            calls["command"].append(now() - t)
+        box: Any = sbx._core._box
+        time.sleep(0.2)
+        idle_rss = rss_of_tree(box._agent.proc.pid)
+    spares.Spares().close_all()
+
+    figures = {k: summary(v) for k, v in {**samples, **calls}.items()}
+    base = figures["bare"]["median"]
+    print(
+        f"process tier bench: {args.rounds} rounds, {platform.node()}, "
+        f"{os.cpu_count()} cpus, python {sys.version.split()[0]} host / {PYTHON} guest"
+    )
+    print(f"{'figure':<34}{'median ms':>10}{'p95 ms':>10}{'x bare':>8}")
+    names = {
+        "bare": f"bare {PYTHON} -c pass",
+        "cold": "create + first command (cold)",
+        "warm": "create + first command (spare)",
+        "run_code": "run_code('1+1') live",
+        "command": "commands.run('true') live",
+    }
+    for key, label in names.items():
+        f = figures[key]
+        ratio = f["median"] / base if key in ("cold", "warm") else None
+        print(
+            f"{label:<34}{f['median'] * 1e3:>10.1f}{f['p95'] * 1e3:>10.1f}"
+            f"{'' if ratio is None else f'{ratio:>8.2f}'}"
+        )
+    print(f"idle memory of one sandbox (RSS, all its processes): {idle_rss / (1 << 20):.1f} MiB")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"figures": figures, "idle_rss": idle_rss, "rounds": args.rounds}, f, indent=2
+            )
+
+
+if __name__ == "__main__":
+    main()
