@@ -1017,6 +1017,11 @@ def unary_test(sh: Any, op: str, a: str) -> bool:
     if op == "-o":
         return bool(sh.options.get(a))
     if op == "-v":
+        if "[" in a and a.endswith("]"):
+            try:
+                return sh.get_elem(a[: a.index("[")], a[a.index("[") + 1:-1]) is not None
+            except ExpansionError:
+                return False
         return sh.is_set(a)
     if op == "-t":
         return False

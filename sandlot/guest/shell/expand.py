@@ -531,7 +531,7 @@ def shell_quote(s: str) -> str:
 
 def transform(v: str, letter: str, sh: Any, name: str) -> str:
     if letter == "Q":
-        return shell_quote(v)
+        return "'" + v.replace("'", "'\\''") + "'" if not any(ord(c) < 32 for c in v) else shell_quote(v)
     if letter == "U":
         return v.upper()
     if letter == "u":
