@@ -1,12 +1,14 @@
 """More text utilities (GNU behaviour): comm join column fmt expand unexpand split cmp patch
 strings truncate cksum/sha*sum, and df.  A name some other module already registered is
 left alone, so these never shadow the main implementations."""
+
 from __future__ import annotations
 
 import hashlib
 import os
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 from ..io import Gen, Input
 from . import COMMANDS
@@ -19,6 +21,7 @@ def cmd(*names: str) -> Callable[[Any], Any]:
             if n not in COMMANDS:
                 COMMANDS[n] = f
         return f
+
     return deco
 
 
@@ -38,15 +41,25 @@ def _read(sh: Any, name: str, inp: Input) -> bytes:
 @cmd("comm")
 def comm(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "123iz", {"output-delimiter:": "d:", "check-order": "c",
-                                                     "nocheck-order": "C", "total": "T",
-                                                     "zero-terminated": "z"})
+        opts, files = parse_opts(
+            args[1:],
+            "123iz",
+            {
+                "output-delimiter:": "d:",
+                "check-order": "c",
+                "nocheck-order": "C",
+                "total": "T",
+                "zero-terminated": "z",
+            },
+        )
     except UsageError as e:
         yield _usage("comm", e)
         return 1
     if len(files) != 2:
-        yield _usage("comm", UsageError("missing operand" if len(files) < 2 else
-                                        f"extra operand '{files[2]}'"))
+        yield _usage(
+            "comm",
+            UsageError("missing operand" if len(files) < 2 else f"extra operand '{files[2]}'"),
+        )
         return 1
     try:
         a = open_input(sh, files[0], inp)
@@ -192,15 +205,17 @@ def join(sh: Any, args: list[str], inp: Input) -> Gen:
 @cmd("column")
 def column(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "ts:o:c:xnRN:", {"table": "t", "separator:": "s:",
-                                                           "output-separator:": "o:",
-                                                           "output-width:": "c:"})
+        opts, files = parse_opts(
+            args[1:],
+            "ts:o:c:xnRN:",
+            {"table": "t", "separator:": "s:", "output-separator:": "o:", "output-width:": "c:"},
+        )
     except UsageError as e:
         yield _usage("column", e)
         return 1
     lines: list[str] = []
     st = 0
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield _err("column", src)
             st = 1
@@ -266,9 +281,19 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
     a = args[1:]
     a = [("-w" + x[1:]) if re.fullmatch(r"-\d+", x) else x for x in a]
     try:
-        opts, files = parse_opts(a, "w:g:pcstu", {"width:": "w:", "goal:": "g:", "split-only": "s",
-                                                   "uniform-spacing": "u", "crown-margin": "c",
-                                                   "tagged-paragraph": "t", "prefix:": "p:"})
+        opts, files = parse_opts(
+            a,
+            "w:g:pcstu",
+            {
+                "width:": "w:",
+                "goal:": "g:",
+                "split-only": "s",
+                "uniform-spacing": "u",
+                "crown-margin": "c",
+                "tagged-paragraph": "t",
+                "prefix:": "p:",
+            },
+        )
     except UsageError as e:
         yield _usage("fmt", e)
         return 1
@@ -294,8 +319,14 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
                 return
             if "s" in opts:
                 for ln in para:
-                    out.extend(_fill(ln.split(), width, re.match(r"[ \t]*", ln).group(),  # type: ignore
-                                     re.match(r"[ \t]*", ln).group()))  # type: ignore[union-attr]
+                    out.extend(  # noqa: B023
+                        _fill(
+                            ln.split(),
+                            width,
+                            re.match(r"[ \t]*", ln).group(),  # type: ignore
+                            re.match(r"[ \t]*", ln).group(),
+                        )
+                    )  # type: ignore[union-attr]
                 para = []
                 return
             first_ind = re.match(r"[ \t]*", para[0]).group()  # type: ignore[union-attr]
@@ -307,7 +338,7 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
                     # keep two spaces after sentence ends
                     pass
                 words.extend(ws)
-            out.extend(_fill(words, width, first_ind, rest_ind))
+            out.extend(_fill(words, width, first_ind, rest_ind))  # noqa: B023
             para = []
 
         for ln in text.split("\n") if not text.endswith("\n") else text[:-1].split("\n"):
@@ -316,8 +347,14 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
                 out.append("")
                 continue
             ind = re.match(r"[ \t]*", ln).group()  # type: ignore[union-attr]
-            if para and "c" not in opts and "t" not in opts and ind != indent and len(para) >= 1 \
-                    and ind != re.match(r"[ \t]*", para[-1]).group():  # type: ignore[union-attr]
+            if (
+                para
+                and "c" not in opts
+                and "t" not in opts
+                and ind != indent
+                and len(para) >= 1
+                and ind != re.match(r"[ \t]*", para[-1]).group()
+            ):  # type: ignore[union-attr]
                 flush()
             if not para:
                 indent = ind
@@ -361,7 +398,7 @@ def _tabstops(spec: str | None) -> tuple[list[int], int]:
         if not p.lstrip("/+").isdigit():
             raise ValueError(f"tab size contains invalid character(s): '{p}'")
         stops.append(int(p.lstrip("/+")))
-    for a, b in zip(stops, stops[1:]):
+    for a, b in zip(stops, stops[1:], strict=False):
         if b <= a:
             raise ValueError("tab sizes must be ascending")
     return stops, 0
@@ -387,7 +424,7 @@ def expand(sh: Any, args: list[str], inp: Input) -> Gen:
         yield _usage("expand", e)
         return 1
     st = 0
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield _err("expand", src)
             st = 1
@@ -428,7 +465,7 @@ def unexpand(sh: Any, args: list[str], inp: Input) -> Gen:
         return 1
     allb = ("a" in opts or "t" in opts) and "f" not in opts
     st = 0
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield _err("unexpand", src)
             st = 1
@@ -476,11 +513,22 @@ def _size(s: str) -> int:
     m = re.fullmatch(r"(\d+)([bkKmMgGtT]?)(B|iB)?", s)
     if not m:
         raise ValueError(s)
-    mult = {"": 1, "b": 512, "k": 1024, "K": 1024, "m": 1024**2, "M": 1024**2, "g": 1024**3,
-            "G": 1024**3, "t": 1024**4, "T": 1024**4}[m.group(2)]
+    mult = {
+        "": 1,
+        "b": 512,
+        "k": 1024,
+        "K": 1024,
+        "m": 1024**2,
+        "M": 1024**2,
+        "g": 1024**3,
+        "G": 1024**3,
+        "t": 1024**4,
+        "T": 1024**4,
+    }[m.group(2)]
     if m.group(3) == "B":
-        mult = {"": 1, "b": 512}.get(m.group(2), 1000 ** ("kKmMgGtT".index(m.group(2)) // 2 + 1)
-                                     if m.group(2) else 1)
+        mult = {"": 1, "b": 512}.get(
+            m.group(2), 1000 ** ("kKmMgGtT".index(m.group(2)) // 2 + 1) if m.group(2) else 1
+        )
     return int(m.group(1)) * mult
 
 
@@ -488,11 +536,21 @@ def _size(s: str) -> int:
 def split(sh: Any, args: list[str], inp: Input) -> Gen:
     a = [("-l" + x[1:]) if re.fullmatch(r"-\d+", x) else x for x in args[1:]]
     try:
-        opts, files = parse_opts(a, "l:b:n:a:dxC:", {"lines:": "l:", "bytes:": "b:", "number:": "n:",
-                                                     "suffix-length:": "a:",
-                                                     "numeric-suffixes": "d", "hex-suffixes": "x",
-                                                     "additional-suffix:": "S:", "verbose": "v",
-                                                     "line-bytes:": "C:"})
+        opts, files = parse_opts(
+            a,
+            "l:b:n:a:dxC:",
+            {
+                "lines:": "l:",
+                "bytes:": "b:",
+                "number:": "n:",
+                "suffix-length:": "a:",
+                "numeric-suffixes": "d",
+                "hex-suffixes": "x",
+                "additional-suffix:": "S:",
+                "verbose": "v",
+                "line-bytes:": "C:",
+            },
+        )
     except UsageError as e:
         yield _usage("split", e)
         return 1
@@ -505,8 +563,13 @@ def split(sh: Any, args: list[str], inp: Input) -> Gen:
         return 1
     slen = int(opts.get("a", "2"))
     auto = "a" not in opts
-    digits = "0123456789abcdef" if "x" in opts else "0123456789" if "d" in opts else \
-        "abcdefghijklmnopqrstuvwxyz"
+    digits = (
+        "0123456789abcdef"
+        if "x" in opts
+        else "0123456789"
+        if "d" in opts
+        else "abcdefghijklmnopqrstuvwxyz"
+    )
     extra = opts.get("S", "")
     idx = 0
 
@@ -554,7 +617,7 @@ def split(sh: Any, args: list[str], inp: Input) -> Gen:
                 pos = 0
                 for i in range(n):
                     ln = q + (r if i == n - 1 else 0)
-                    write(data[pos:pos + ln])
+                    write(data[pos : pos + ln])
                     pos += ln
             else:
                 lines = data.splitlines(keepends=True)
@@ -562,7 +625,7 @@ def split(sh: Any, args: list[str], inp: Input) -> Gen:
                 pos = 0
                 for i in range(n):
                     ln = q + (1 if i < r else 0)
-                    write(b"".join(lines[pos:pos + ln]))
+                    write(b"".join(lines[pos : pos + ln]))
                     pos += ln
         else:
             try:
@@ -597,9 +660,18 @@ def split(sh: Any, args: list[str], inp: Input) -> Gen:
 @cmd("cmp")
 def cmp(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "lsbn:i:", {"silent": "s", "quiet": "s", "verbose": "l",
-                                                      "print-bytes": "b", "bytes:": "n:",
-                                                      "ignore-initial:": "i:"})
+        opts, files = parse_opts(
+            args[1:],
+            "lsbn:i:",
+            {
+                "silent": "s",
+                "quiet": "s",
+                "verbose": "l",
+                "print-bytes": "b",
+                "bytes:": "n:",
+                "ignore-initial:": "i:",
+            },
+        )
     except UsageError as e:
         yield _usage("cmp", e)
         return 2
@@ -641,15 +713,27 @@ def cmp(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (1, enc("".join(out)))
         if len(a) != len(b):
             short = f1 if len(a) < len(b) else f2
-            yield (2, enc(f"cmp: EOF on {short} after byte {n}\n" if n else f"cmp: EOF on {short} which is empty\n"))
+            yield (
+                2,
+                enc(
+                    f"cmp: EOF on {short} after byte {n}\n"
+                    if n
+                    else f"cmp: EOF on {short} which is empty\n"
+                ),
+            )
             return 1
         return diff
     for i in range(n):
         if a[i] != b[i]:
             if "s" not in opts:
                 if "b" in opts:
-                    yield (1, enc(f"{f1} {f2} differ: byte {i + 1}, line {line} is {a[i]:3o} {_pc(a[i])} "
-                                  f"{b[i]:3o} {_pc(b[i])}\n"))
+                    yield (
+                        1,
+                        enc(
+                            f"{f1} {f2} differ: byte {i + 1}, line {line} is {a[i]:3o} {_pc(a[i])} "
+                            f"{b[i]:3o} {_pc(b[i])}\n"
+                        ),
+                    )
                 else:
                     yield (1, enc(f"{f1} {f2} differ: byte {i + 1}, line {line}\n"))
             return 1
@@ -744,11 +828,22 @@ def _strip(path: str, n: int | None) -> str:
 @cmd("patch")
 def patch(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "p:i:RNsfud:lE", {"strip:": "p:", "input:": "i:",
-                                                           "reverse": "R", "forward": "N",
-                                                           "silent": "s", "quiet": "s",
-                                                           "dry-run": "D", "directory:": "d:",
-                                                           "force": "f", "unified": "u"})
+        opts, files = parse_opts(
+            args[1:],
+            "p:i:RNsfud:lE",
+            {
+                "strip:": "p:",
+                "input:": "i:",
+                "reverse": "R",
+                "forward": "N",
+                "silent": "s",
+                "quiet": "s",
+                "dry-run": "D",
+                "directory:": "d:",
+                "force": "f",
+                "unified": "u",
+            },
+        )
     except UsageError as e:
         yield _usage("patch", e)
         return 2
@@ -814,12 +909,18 @@ def patch(sh: Any, args: list[str], inp: Input) -> Gen:
             if not oldl:
                 start = start + 1 if start >= 0 and (h["nc"] if rev else h["oc"]) == 0 else start
                 if (h["nc"] if rev else h["oc"]) == 0:
-                    start = (h["ns"] if rev else h["os"])
+                    start = h["ns"] if rev else h["os"]
             pos = -1
             for delta in range(0, max(len(lines), 1) + 1):
-                for cand in ((start + offset + delta,) if delta == 0 else
-                             (start + offset - delta, start + offset + delta)):
-                    if 0 <= cand <= len(lines) - len(oldl) and lines[cand:cand + len(oldl)] == oldl:
+                for cand in (
+                    (start + offset + delta,)
+                    if delta == 0
+                    else (start + offset - delta, start + offset + delta)
+                ):
+                    if (
+                        0 <= cand <= len(lines) - len(oldl)
+                        and lines[cand : cand + len(oldl)] == oldl
+                    ):
                         pos = cand
                         break
                 if pos >= 0:
@@ -830,16 +931,26 @@ def patch(sh: Any, args: list[str], inp: Input) -> Gen:
                 yield (1, enc(f"Hunk #{hn} FAILED at {h['os']}.\n"))
                 continue
             if pos != start + offset and not quiet:
-                yield (1, enc(f"Hunk #{hn} succeeded at {pos + 1} (offset {pos - start} line"
-                              f"{'s' if abs(pos - start) != 1 else ''}).\n"))
-            lines[pos:pos + len(oldl)] = newl
+                yield (
+                    1,
+                    enc(
+                        f"Hunk #{hn} succeeded at {pos + 1} (offset {pos - start} line"
+                        f"{'s' if abs(pos - start) != 1 else ''}).\n"
+                    ),
+                )
+            lines[pos : pos + len(oldl)] = newl
             offset = pos - start + len(newl) - len(oldl)
             if pos + len(newl) >= len(lines):
                 last_new = [ne for k, t, ne in body if k in " +"]
                 out_noeol = bool(last_new and last_new[-1])
         if failed:
-            yield (1, enc(f"{failed} out of {len(p['hunks'])} hunk{'s' if len(p['hunks']) > 1 else ''} "
-                          f"FAILED -- saving rejects to file {target}.rej\n"))
+            yield (
+                1,
+                enc(
+                    f"{failed} out of {len(p['hunks'])} hunk{'s' if len(p['hunks']) > 1 else ''} "
+                    f"FAILED -- saving rejects to file {target}.rej\n"
+                ),
+            )
             st = 1
             continue
         if "D" in opts:
@@ -866,8 +977,9 @@ def patch(sh: Any, args: list[str], inp: Input) -> Gen:
 def strings(sh: Any, args: list[str], inp: Input) -> Gen:
     a = [("-n" + x[1:]) if re.fullmatch(r"-\d+", x) else x for x in args[1:]]
     try:
-        opts, files = parse_opts(a, "n:t:afe:o", {"bytes:": "n:", "radix:": "t:", "all": "a",
-                                                  "print-file-name": "f"})
+        opts, files = parse_opts(
+            a, "n:t:afe:o", {"bytes:": "n:", "radix:": "t:", "all": "a", "print-file-name": "f"}
+        )
     except UsageError as e:
         yield _usage("strings", e)
         return 1
@@ -898,8 +1010,11 @@ def strings(sh: Any, args: list[str], inp: Input) -> Gen:
 @cmd("truncate")
 def truncate(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "s:cr:o", {"size:": "s:", "no-create": "c",
-                                                      "reference:": "r:", "io-blocks": "o"})
+        opts, files = parse_opts(
+            args[1:],
+            "s:cr:o",
+            {"size:": "s:", "no-create": "c", "reference:": "r:", "io-blocks": "o"},
+        )
     except UsageError as e:
         yield _usage("truncate", e)
         return 1
@@ -939,9 +1054,15 @@ def truncate(sh: Any, args: list[str], inp: Input) -> Gen:
                 st = 1
                 continue
         cur = os.path.getsize(path)
-        new = {"": size, "+": cur + size, "-": max(0, cur - size), "<": min(cur, size),
-               ">": max(cur, size), "/": (cur // size) * size if size else cur,
-               "%": -(-cur // size) * size if size else cur}[op]
+        new = {
+            "": size,
+            "+": cur + size,
+            "-": max(0, cur - size),
+            "<": min(cur, size),
+            ">": max(cur, size),
+            "/": (cur // size) * size if size else cur,
+            "%": -(-cur // size) * size if size else cur,
+        }[op]
         try:
             with open(path, "r+b") as fh:
                 fh.truncate(new)
@@ -986,7 +1107,9 @@ def cksum(sh: Any, args: list[str], inp: Input) -> Gen:
         return 1
     algo = opts.get("a", "crc")
     if algo != "crc":
-        return (yield from _hashsum(sh, [algo + "sum"] + [x for x in files], inp, algo, tagged=True))
+        return (
+            yield from _hashsum(sh, [algo + "sum"] + [x for x in files], inp, algo, tagged=True)
+        )
     st = 0
     for name, src in inputs(sh, files, inp):
         if isinstance(src, str):
@@ -1002,19 +1125,39 @@ def cksum(sh: Any, args: list[str], inp: Input) -> Gen:
 def _hashsum(sh: Any, args: list[str], inp: Input, algo: str, tagged: bool = False) -> Gen:
     name = args[0]
     try:
-        opts, files = parse_opts(args[1:], "bctwz", {"binary": "b", "check": "c", "text": "t",
-                                                     "tag": "T", "quiet": "q", "status": "s",
-                                                     "warn": "w", "strict": "S", "zero": "z",
-                                                     "ignore-missing": "i"})
+        opts, files = parse_opts(
+            args[1:],
+            "bctwz",
+            {
+                "binary": "b",
+                "check": "c",
+                "text": "t",
+                "tag": "T",
+                "quiet": "q",
+                "status": "s",
+                "warn": "w",
+                "strict": "S",
+                "zero": "z",
+                "ignore-missing": "i",
+            },
+        )
     except UsageError as e:
         yield _usage(name, e)
         return 1
-    hname = {"md5": "md5", "sha1": "sha1", "sha224": "sha224", "sha256": "sha256",
-             "sha384": "sha384", "sha512": "sha512", "blake2b": "blake2b", "b2": "blake2b"}[algo]
+    hname = {
+        "md5": "md5",
+        "sha1": "sha1",
+        "sha224": "sha224",
+        "sha256": "sha256",
+        "sha384": "sha384",
+        "sha512": "sha512",
+        "blake2b": "blake2b",
+        "b2": "blake2b",
+    }[algo]
     st = 0
     if "c" in opts:
         bad = 0
-        for fname, src in inputs(sh, files, inp):
+        for _fname, src in inputs(sh, files, inp):
             if isinstance(src, str):
                 yield _err(name, src)
                 st = 1
@@ -1048,7 +1191,9 @@ def _hashsum(sh: Any, args: list[str], inp: Input, algo: str, tagged: bool = Fal
                         yield (1, enc(f"{path}: FAILED\n"))
         if bad:
             if "s" not in opts:
-                yield _err(name, f"WARNING: {bad} computed checksum{'s' if bad > 1 else ''} did NOT match")
+                yield _err(
+                    name, f"WARNING: {bad} computed checksum{'s' if bad > 1 else ''} did NOT match"
+                )
             st = 1
         return st
     for fname, src in inputs(sh, files, inp):
@@ -1061,18 +1206,31 @@ def _hashsum(sh: Any, args: list[str], inp: Input, algo: str, tagged: bool = Fal
             sh.budget.tick()
             h.update(chunk)
         if tagged or "T" in opts:
-            label = {"md5": "MD5", "sha1": "SHA1", "sha224": "SHA224", "sha256": "SHA256",
-                     "sha384": "SHA384", "sha512": "SHA512", "blake2b": "BLAKE2b"}[hname]
+            label = {
+                "md5": "MD5",
+                "sha1": "SHA1",
+                "sha224": "SHA224",
+                "sha256": "SHA256",
+                "sha384": "SHA384",
+                "sha512": "SHA512",
+                "blake2b": "BLAKE2b",
+            }[hname]
             yield (1, enc(f"{label} ({fname}) = {h.hexdigest()}\n"))
         else:
-            yield (1, enc(f"{h.hexdigest()} {'*' if 'b' in opts else ' '}{fname}"
-                          + ("\0" if "z" in opts else "\n")))
+            yield (
+                1,
+                enc(
+                    f"{h.hexdigest()} {'*' if 'b' in opts else ' '}{fname}"
+                    + ("\0" if "z" in opts else "\n")
+                ),
+            )
     return st
 
 
 def _mk_hash(algo: str) -> Any:
     def run(sh: Any, args: list[str], inp: Input) -> Gen:
         return (yield from _hashsum(sh, args, inp, algo))
+
     return run
 
 
@@ -1084,8 +1242,17 @@ for _a in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "b2"):
 @cmd("df")
 def df(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "hkPTtia", {"human-readable": "h", "portability": "P",
-                                                      "print-type": "T", "inodes": "i", "all": "a"})
+        opts, files = parse_opts(
+            args[1:],
+            "hkPTtia",
+            {
+                "human-readable": "h",
+                "portability": "P",
+                "print-type": "T",
+                "inodes": "i",
+                "all": "a",
+            },
+        )
     except UsageError as e:
         yield _usage("df", e)
         return 1
@@ -1106,12 +1273,22 @@ def df(sh: Any, args: list[str], inp: Input) -> Gen:
             if n < 1024:
                 return f"{n:.1f}{u}" if n < 10 else f"{n:.0f}{u}"
         return str(n)
+
     pct = f"{(used * 100 + total - 1) // total if total else 0}%"
-    head = "Filesystem     " + (" Type" if "T" in opts else "") + \
-        ("      Size  Used Avail Use% Mounted on" if "h" in opts else
-         "     1K-blocks      Used Available Use% Mounted on")
-    row = f"{'sandbox':<15}" + (" sandbox" if "T" in opts else "") + \
-        f" {h(total):>9} {h(used):>9} {h(avail):>9} {pct:>4} /"
+    head = (
+        "Filesystem     "
+        + (" Type" if "T" in opts else "")
+        + (
+            "      Size  Used Avail Use% Mounted on"
+            if "h" in opts
+            else "     1K-blocks      Used Available Use% Mounted on"
+        )
+    )
+    row = (
+        f"{'sandbox':<15}"
+        + (" sandbox" if "T" in opts else "")
+        + f" {h(total):>9} {h(used):>9} {h(avail):>9} {pct:>4} /"
+    )
     yield (1, enc(head + "\n" + row + "\n"))
     return 0
 
