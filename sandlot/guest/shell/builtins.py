@@ -864,11 +864,19 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
                         i += 1
                     if c == "d":
                         delim = val[:1] if val else "\x00"
-                    elif c == "n":
+                    elif c in "nN":
+                        if not val.isdigit():
+                            yield err(f"read: {val}: invalid number")
+                            return 1
                         nchars = int(val)
-                    elif c == "N":
-                        nchars = int(val)
-                        exact = True
+                        exact = c == "N"
+                    elif c == "u":
+                        p = sh.persistent_fds.get(int(val)) if val.isdigit() else None
+                        if isinstance(p, tuple) and p[0] == "in":
+                            inp = p[1]
+                        elif val not in ("0",):
+                            yield err(f"read: {val}: invalid file descriptor: Bad file descriptor")
+                            return 1
                     elif c == "a":
                         array = val
                     elif c == "p":
@@ -899,8 +907,9 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
             buf += body
             break
         nchars = -1
+    count = 0
     while nchars != -1:
-        if nchars is not None and len(buf) >= nchars:
+        if nchars is not None and count >= nchars:
             break
         b = inp.read(1)
         if not b:
@@ -913,8 +922,10 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
             if nb == b"\n":
                 continue
             buf += b"\\" + nb
+            count += 1
             continue
         buf += b
+        count += 1
     line = buf.decode("utf-8", "surrogateescape")
     if eof and not buf:
         for n in names or ([] if array else ["REPLY"]):

@@ -760,6 +760,20 @@ class Interp(Expander):
             yield (2, enc(f"bash: {e}\n"))
             return 1
         yield from self.flush_err()
+        in_fds = {k: v for k, v in fdmap.items() if isinstance(v, tuple)}
+        if in_fds:
+            for k in in_fds:
+                del fdmap[k]
+            saved_fds = dict(self.persistent_fds)
+            self.persistent_fds.update(in_fds)
+            try:
+                return (yield from self.with_redirs([], inp, lambda i: self._mapped(fdmap, opened, body, i)))
+            finally:
+                self.persistent_fds.clear()
+                self.persistent_fds.update(saved_fds)
+        return (yield from self._mapped(fdmap, opened, body, inp))
+
+    def _mapped(self, fdmap: dict[int, Any], opened: list[Sink], body: Callable[[Input], Gen], inp: Input) -> Gen:
         if not fdmap:
             try:
                 return (yield from body(inp))
@@ -846,6 +860,7 @@ class Interp(Expander):
             body = self.expand_str(r.heredoc) if r.heredoc is not None else ""
             if (r.fd or 0) == 0:
                 return Input(enc(body))
+            fdmap[r.fd] = ("in", Input(enc(body)))
             return inp
         if op == "<<<":
             return Input(enc(self.expand_str(r.target) + "\n"))
@@ -897,6 +912,8 @@ class Interp(Expander):
             if op == "<>" and not os.path.exists(path):
                 open(path, "wb").close()
             if fd != 0:
+                with open(path, "rb") as f:
+                    fdmap[fd] = ("in", Input(f.read()))
                 return inp
             if target == "/dev/null":
                 return Input(b"")
