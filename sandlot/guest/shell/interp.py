@@ -352,6 +352,8 @@ class Interp(Expander):
                 continue
             self._ao_early = False
             status = yield from self.exec_node(item, inp)
+            if type(item) is not A.Pipeline and type(item) is not A.AndOr:
+                self.pipestatus = [status]
             self.status = status
             if status != 0 and self.opt("errexit") and not self.suppress_errexit and not self._ao_early \
                     and not (isinstance(item, A.Pipeline) and item.negate):

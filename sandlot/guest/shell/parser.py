@@ -338,8 +338,17 @@ class Parser(Lexer):
                         raise self.unexpected()
                     self.take()
                 self.skip_nl()
-                return A.FuncDef(name, self.parse_command())
+                return A.FuncDef(name, self.parse_func_body())
         return self.parse_simple()
+
+    def parse_func_body(self) -> Any:
+        """A function body must be a compound command (bash rejects `f() ls`)."""
+        t = self.peek()
+        if t[0] == "op" and t[1] in ("(", "(("):
+            return self.parse_command()
+        if t[0] == "word" and t[1].unquoted_literal() in ("{", "if", "while", "until", "for", "case", "[["):
+            return self.parse_command()
+        raise self.unexpected()
 
     def parse_if(self) -> A.If:
         self.take()
@@ -667,7 +676,7 @@ class Parser(Lexer):
                     raise self.unexpected()
                 self.take()
                 self.skip_nl()
-                return A.FuncDef(name, self.parse_command())
+                return A.FuncDef(name, self.parse_func_body())
         if not words and not assigns and not redirs:
             raise self.unexpected()
         return A.Simple(assigns, words, redirs, line)
