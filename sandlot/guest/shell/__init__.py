@@ -7,6 +7,7 @@ Usage::
 """
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 from .expand import ExpansionError
@@ -17,6 +18,8 @@ from .state import Budget, BudgetExceeded, ControlFlow, ExitShell, ReturnFn
 __all__ = ["Shell", "BudgetExceeded"]
 
 Writer = Callable[[bytes], None]
+# Shell functions nest through Python generator frames (~10 per call); bash-like depths need headroom.
+RECURSION_LIMIT = 6000
 PythonRunner = Callable[[list[str], bytes, Writer, Writer], int]
 
 
@@ -35,6 +38,15 @@ class Shell:
         """Run script, streaming output through out/err; returns the exit status."""
         sh = self.interp
         sh.budget = Budget(self.timeout)
+        old_limit = sys.getrecursionlimit()
+        if old_limit < RECURSION_LIMIT:
+            sys.setrecursionlimit(RECURSION_LIMIT)
+        try:
+            return self._run(sh, script, stdin, out, err)
+        finally:
+            sys.setrecursionlimit(old_limit)
+
+    def _run(self, sh: Interp, script: str, stdin: bytes, out: Writer, err: Writer) -> int:
         fds = sh.persistent_fds
         gen = sh.run_source(script, Input(stdin))
 
@@ -68,6 +80,12 @@ class Shell:
             except ExpansionError as e:
                 err(enc(f"bash: {e}\n"))
                 status = e.status
+            except RecursionError:
+                err(b"bash: maximum nesting depth exceeded (recursion too deep)\n")
+                status = 2
+            except Exception as e:  # an interpreter bug must not take the host down
+                err(enc(f"bash: internal error: {type(e).__name__}: {e}\n"))
+                status = 2
             sh.status = status
             if "EXIT" in sh.traps:
                 code = sh.traps.pop("EXIT")

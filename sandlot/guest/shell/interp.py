@@ -232,7 +232,10 @@ class Interp(Expander):
         w = _INDEX_CACHE.get(index)
         if w is None:
             p = Parser(index + "\x00")
-            w = _INDEX_CACHE[index] = A.Word(p.read_param_arg("\x00"))
+            try:
+                w = _INDEX_CACHE[index] = A.Word(p.read_param_arg("\x00"))
+            except ParseError as e:
+                raise ExpansionError(f"{index}: {e.msg}") from None
         return self.expand_str(w)
 
     def _index(self, v: Var | None, index: str) -> Any:

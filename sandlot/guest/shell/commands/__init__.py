@@ -18,4 +18,4 @@ def command(*names: str) -> Callable[[Command], Command]:
 
 
 from . import awk, files, grep, misc, sed, text  # noqa: E402,F401
-from . import jq, more  # noqa: E402,F401  (jq, extra commands)
+from . import archive, jq, more  # noqa: E402,F401  (jq, extra commands)
