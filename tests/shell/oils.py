@@ -1,4 +1,5 @@
 """Parse and run the oils-spec shell test corpus against sandlot.guest.shell (shared by the tests)."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,13 @@ from sandlot.guest.shell.io import Gen, Input
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpora/oils-spec"
 BASELINE = Path(__file__).with_name("oils_baseline.json")
 
-OVERRIDE = re.compile(r"^## (OK|N-I|BUG)(?:-[\w.]+)? ([\w./-]+) (stdout|stdout-json|STDOUT|status|stderr|stderr-json|STDERR)"
-                      r"(?::\s?(.*))?$")
-PLAIN = re.compile(r"^## (stdout|stdout-json|STDOUT|status|stderr|stderr-json|STDERR|code)(?::\s?(.*))?$")
+OVERRIDE = re.compile(
+    r"^## (OK|N-I|BUG)(?:-[\w.]+)? ([\w./-]+) (stdout|stdout-json|STDOUT|status|stderr|stderr-json|STDERR)"
+    r"(?::\s?(.*))?$"
+)
+PLAIN = re.compile(
+    r"^## (stdout|stdout-json|STDOUT|status|stderr|stderr-json|STDERR|code)(?::\s?(.*))?$"
+)
 
 
 @dataclass
@@ -36,7 +41,6 @@ def _is_bash(shells: str) -> bool:
 def parse_file(path: Path) -> list[Case]:
     cases: list[Case] = []
     cur: Case | None = None
-    code: list[str] = []
     lines = path.read_text(encoding="utf-8", errors="surrogateescape").split("\n")
     i = 0
     while i < len(lines):
@@ -46,7 +50,6 @@ def parse_file(path: Path) -> list[Case]:
             if cur is not None:
                 cases.append(cur)
             cur = Case(line[5:].strip(), "")
-            code = []
             continue
         if cur is None:
             continue
@@ -62,8 +65,14 @@ def parse_file(path: Path) -> list[Case]:
                 key, val = plain.group(1), plain.group(2)
             if key in ("STDOUT", "STDERR"):
                 block = []
-                while i < len(lines) and not lines[i].startswith("## END") and not (
-                        lines[i].startswith("## ") and (OVERRIDE.match(lines[i]) or PLAIN.match(lines[i]))):
+                while (
+                    i < len(lines)
+                    and not lines[i].startswith("## END")
+                    and not (
+                        lines[i].startswith("## ")
+                        and (OVERRIDE.match(lines[i]) or PLAIN.match(lines[i]))
+                    )
+                ):
                     block.append(lines[i])
                     i += 1
                 if i < len(lines) and lines[i].startswith("## END"):
@@ -135,7 +144,11 @@ def _stdout_stderr(sh: Any, args: list[str], inp: Input) -> Gen:
 
 
 def install_helpers() -> None:
-    for n, f in (("argv.py", _argv), ("printenv.py", _printenv), ("stdout_stderr.py", _stdout_stderr)):
+    for n, f in (
+        ("argv.py", _argv),
+        ("printenv.py", _printenv),
+        ("stdout_stderr.py", _stdout_stderr),
+    ):
         COMMANDS[n] = f
         COMMANDS[f"$REPO_ROOT/spec/bin/{n}"] = f
 
@@ -149,7 +162,14 @@ def run_case(case: Case, timeout: float = 1.0) -> tuple[bool, str, int]:
     out: list[bytes] = []
     err: list[bytes] = []
     try:
-        env = {"SH": "bash", "TMP": tmp, "PATH": "/usr/bin:/bin", "HOME": tmp, "REPO_ROOT": tmp, "USER": "root"}
+        env = {
+            "SH": "bash",
+            "TMP": tmp,
+            "PATH": "/usr/bin:/bin",
+            "HOME": tmp,
+            "REPO_ROOT": tmp,
+            "USER": "root",
+        }
         sh = Shell(env=env, cwd=tmp, timeout=timeout)
         try:
             status = sh.run(case.code, out=out.append, err=err.append)

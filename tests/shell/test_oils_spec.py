@@ -1,4 +1,5 @@
 """Runs the oils-spec corpus; per-file pass counts must not drop below tests/shell/oils_baseline.json."""
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,10 @@ def test_oils_spec_baseline() -> None:
     for name, (p, n) in results.items():
         print(f"  {name:32} {p:4}/{n:<4} (baseline {baseline.get(name, 0)})")
     if os.environ.get("OILS_UPDATE_BASELINE"):
-        BASELINE.write_text(json.dumps({k: v[0] for k, v in results.items()}, indent=1, sort_keys=True) + "\n")
-    regressions = {k: (v[0], baseline[k]) for k, v in results.items() if k in baseline and v[0] < baseline[k]}
+        BASELINE.write_text(
+            json.dumps({k: v[0] for k, v in results.items()}, indent=1, sort_keys=True) + "\n"
+        )
+    regressions = {
+        k: (v[0], baseline[k]) for k, v in results.items() if k in baseline and v[0] < baseline[k]
+    }
     assert not regressions, f"oils-spec regressions (passed, baseline): {regressions}"

@@ -1,4 +1,5 @@
 """Focused behaviour tests for the in-process shell (run on host CPython, each in a tmp cwd)."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,12 @@ def _keep_cwd() -> object:
     os.chdir(old)
 
 
-def run(script: str, tmp_path: Path, stdin: bytes = b"", shell: Shell | None = None) -> tuple[str, str, int]:
-    sh = shell or Shell(cwd=str(tmp_path), env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=10)
+def run(
+    script: str, tmp_path: Path, stdin: bytes = b"", shell: Shell | None = None
+) -> tuple[str, str, int]:
+    sh = shell or Shell(
+        cwd=str(tmp_path), env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=10
+    )
     out: list[bytes] = []
     err: list[bytes] = []
     st = sh.run(script, stdin=stdin, out=out.append, err=err.append)
@@ -42,7 +47,10 @@ def test_pipeline_streams_awk(tmp_path: Path) -> None:
 
 
 def test_pipestatus_and_pipefail(tmp_path: Path) -> None:
-    assert o("false | true; echo ${PIPESTATUS[@]}; set -o pipefail; false | true; echo $?", tmp_path) == "1 0\n1\n"
+    assert (
+        o("false | true; echo ${PIPESTATUS[@]}; set -o pipefail; false | true; echo $?", tmp_path)
+        == "1 0\n1\n"
+    )
 
 
 def test_control_flow(tmp_path: Path) -> None:
@@ -59,16 +67,28 @@ for ((i=0; i<2; i++)); do echo c$i; done
 
 
 def test_functions_and_locals(tmp_path: Path) -> None:
-    assert o("x=g; f() { local x=l; echo $x $1; return 4; }; f arg; echo $? $x", tmp_path) == "l arg\n4 g\n"
+    assert (
+        o("x=g; f() { local x=l; echo $x $1; return 4; }; f arg; echo $? $x", tmp_path)
+        == "l arg\n4 g\n"
+    )
 
 
 def test_param_ops(tmp_path: Path) -> None:
-    s = 'p=/a/b/c.tar.gz; echo ${p##*/} ${p%.*} ${p%%.*} ${p#/} ${#p} ${p/a/X} ${p//\\//_} ${p:1:3} ${u:-d} ${p^^}'
-    assert o(s, tmp_path) == "c.tar.gz /a/b/c.tar /a/b/c a/b/c.tar.gz 13 /X/b/c.tar.gz _a_b_c.tar.gz a/b d /A/B/C.TAR.GZ\n"
+    s = "p=/a/b/c.tar.gz; echo ${p##*/} ${p%.*} ${p%%.*} ${p#/} ${#p} ${p/a/X} ${p//\\//_} ${p:1:3} ${u:-d} ${p^^}"
+    assert (
+        o(s, tmp_path)
+        == "c.tar.gz /a/b/c.tar /a/b/c a/b/c.tar.gz 13 /X/b/c.tar.gz _a_b_c.tar.gz a/b d /A/B/C.TAR.GZ\n"
+    )
 
 
 def test_arith(tmp_path: Path) -> None:
-    assert o("echo $(( (1+2)*3 % 5 )) $((2**10)) $((7/2)) $((1<<4)) $((x=5, x+1)) $((16#ff))", tmp_path) == "4 1024 3 16 6 255\n"
+    assert (
+        o(
+            "echo $(( (1+2)*3 % 5 )) $((2**10)) $((7/2)) $((1<<4)) $((x=5, x+1)) $((16#ff))",
+            tmp_path,
+        )
+        == "4 1024 3 16 6 255\n"
+    )
 
 
 def test_arrays(tmp_path: Path) -> None:
@@ -82,7 +102,9 @@ def test_heredoc_and_herestring(tmp_path: Path) -> None:
 
 
 def test_redirections(tmp_path: Path) -> None:
-    out, err, st = run("echo a > f; echo b >> f; cat f; ls nope 2>&1 | wc -l; cat < f | head -1", tmp_path)
+    out, err, st = run(
+        "echo a > f; echo b >> f; cat f; ls nope 2>&1 | wc -l; cat < f | head -1", tmp_path
+    )
     assert out == "a\nb\n1\na\n"
     assert (tmp_path / "f").read_text() == "a\nb\n"
 
@@ -107,11 +129,15 @@ def test_dbracket_regex(tmp_path: Path) -> None:
 
 
 def test_glob_and_brace(tmp_path: Path) -> None:
-    assert o("touch b.txt a.txt c.log; echo *.txt; echo {1..3} x{a,b}", tmp_path) == "a.txt b.txt\n1 2 3 xa xb\n"
+    assert (
+        o("touch b.txt a.txt c.log; echo *.txt; echo {1..3} x{a,b}", tmp_path)
+        == "a.txt b.txt\n1 2 3 xa xb\n"
+    )
 
 
 def test_infinite_loop_is_stopped(tmp_path: Path) -> None:
     from sandlot.guest.shell import BudgetExceeded
+
     sh = Shell(cwd=str(tmp_path), timeout=0.5)
     with pytest.raises(BudgetExceeded):
         sh.run("while true; do :; done", out=lambda b: None, err=lambda b: None)
@@ -136,8 +162,10 @@ seq 3 | paste -sd+
 echo hello | rev; seq 3 | tac | head -1; printf 'a b\\n' | wc -w
 echo -n abc | md5sum; echo aGk= | base64 -d; echo
 """
-    assert o(s, tmp_path) == ("c b a \n8\n4\n3:a,5\nnone\nb=2\na=5\n2x\n1y\n1+2+3\nolleh\n3\n2\n"
-                              "900150983cd24fb0d6963f7d28e17f72  -\nhi\n")
+    assert o(s, tmp_path) == (
+        "c b a \n8\n4\n3:a,5\nnone\nb=2\na=5\n2x\n1y\n1+2+3\nolleh\n3\n2\n"
+        "900150983cd24fb0d6963f7d28e17f72  -\nhi\n"
+    )
 
 
 def test_file_commands(tmp_path: Path) -> None:
@@ -154,12 +182,14 @@ ln -s a/x.py link && readlink link
 shopt -s globstar; echo **/*.py
 diff <(printf '1\\n2\\n') <(printf '1\\n3\\n')
 """
-    assert o(s, tmp_path) == ("a/b/y.py\na/x.py\na a/b \na/b/z.txt\nb moved.py \ngone\ny.py\na/b\na/x.py\n"
-                              "a/b/y.py a/x.py\n2c2\n< 2\n---\n> 3\n")
+    assert o(s, tmp_path) == (
+        "a/b/y.py\na/x.py\na a/b \na/b/z.txt\nb moved.py \ngone\ny.py\na/b\na/x.py\n"
+        "a/b/y.py a/x.py\n2c2\n< 2\n---\n> 3\n"
+    )
 
 
 def test_exec_redirections_and_fds(tmp_path: Path) -> None:
-    s = 'exec 3> log.txt; echo one >&3; echo two >&3; exec 3>&-; cat log.txt; { echo o; echo e >&2; } 2>&1 | sort'
+    s = "exec 3> log.txt; echo one >&3; echo two >&3; exec 3>&-; cat log.txt; { echo o; echo e >&2; } 2>&1 | sort"
     assert o(s, tmp_path) == "one\ntwo\ne\no\n"
 
 
@@ -169,7 +199,9 @@ def test_read_loop_and_ifs(tmp_path: Path) -> None:
 
 
 def test_error_messages(tmp_path: Path) -> None:
-    out, err, st = run("cd /nonexistent-dir; echo $?; nosuchcmd; echo $?; pip install x; echo $?", tmp_path)
+    out, err, st = run(
+        "cd /nonexistent-dir; echo $?; nosuchcmd; echo $?; pip install x; echo $?", tmp_path
+    )
     assert out == "1\n127\n127\n"
     assert "bash: line 1: cd: /nonexistent-dir: No such file or directory" in err
     assert "nosuchcmd: command not found" in err

@@ -5,10 +5,11 @@ Usage::
     sh = Shell(cwd="/tmp")
     status = sh.run("echo hi | tr a-z A-Z", out=sys.stdout.buffer.write, err=sys.stderr.buffer.write)
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from .expand import ExpansionError
 from .interp import Interp, enc
@@ -26,12 +27,19 @@ PythonRunner = Callable[[list[str], bytes, Writer, Writer], int]
 class Shell:
     """A persistent shell session: variables, functions, aliases, options and cwd survive run() calls."""
 
-    def __init__(self, *, env: dict[str, str] | None = None, cwd: str | None = None,
-                 python_runner: PythonRunner | None = None, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        python_runner: PythonRunner | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.timeout = timeout
         self.interp = Interp(env=env, cwd=cwd, python_runner=python_runner)
         if cwd is not None:
             import os
+
             os.chdir(self.interp.cwd)
 
     def run(self, script: str, *, stdin: bytes = b"", out: Writer, err: Writer) -> int:

@@ -102,7 +102,9 @@ class Parser:
             self.starts.append(m.start(0) + len(m.group(0)) - len(m.group(0).lstrip()))
             if m.group(1):
                 q = m.group(1)[1:-1]
-                self.toks.append(("name", q) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", q) else ("num", q or "0"))
+                self.toks.append(
+                    ("name", q) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", q) else ("num", q or "0")
+                )
                 pos = m.end()
                 continue
             if m.group(2):
@@ -229,7 +231,11 @@ class Parser:
                         if depth == 0:
                             break
                     self.i += 1
-                idx = self.text[self.starts[start]:self.starts[self.i]].strip() if start < self.i else ""
+                idx = (
+                    self.text[self.starts[start] : self.starts[self.i]].strip()
+                    if start < self.i
+                    else ""
+                )
                 self.expect("]")
                 return ("var", t[1], idx)
             return ("var", t[1], None)

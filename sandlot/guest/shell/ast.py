@@ -42,6 +42,7 @@ class CmdSub:
 @dataclass
 class ProcSub:
     """<(cmd): replaced by the path of a file holding cmd's output (no pipes/fds in WASI)."""
+
     node: Any
 
 

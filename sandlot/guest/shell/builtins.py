@@ -1,13 +1,13 @@
 """Shell builtins: commands that must run inside the interpreter because they touch its state."""
+
 from __future__ import annotations
 
 import os
 import re
 import stat
-import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from . import pattern as P
 from .expand import ExpansionError, shell_quote
 from .io import Gen, Input
 from .lexer import ParseError, is_name
@@ -17,8 +17,23 @@ from .state import BreakLoop, ContinueLoop, ExitShell, ReturnFn, Var
 
 Builtin = Callable[[Any, list[str], Input], Gen]
 BUILTINS: dict[str, Builtin] = {}
-SPECIAL = {"break", ":", ".", "continue", "eval", "exec", "exit", "export", "readonly", "return", "set",
-           "shift", "trap", "unset", "source"}
+SPECIAL = {
+    "break",
+    ":",
+    ".",
+    "continue",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "readonly",
+    "return",
+    "set",
+    "shift",
+    "trap",
+    "unset",
+    "source",
+}
 
 
 def enc(s: str) -> bytes:
@@ -30,6 +45,7 @@ def builtin(*names: str) -> Callable[[Builtin], Builtin]:
         for n in names:
             BUILTINS[n] = f
         return f
+
     return deco
 
 
@@ -92,7 +108,7 @@ def b_printf(sh: Any, args: list[str], inp: Input) -> Gen:
         yield err(e)
     if var:
         if "[" in var and var.endswith("]"):
-            sh.set_elem(var[: var.index("[")], var[var.index("[") + 1:-1], out)
+            sh.set_elem(var[: var.index("[")], var[var.index("[") + 1 : -1], out)
         else:
             sh.set_var(var, out)
     elif out:
@@ -129,7 +145,9 @@ def b_cd(sh: Any, args: list[str], inp: Input) -> Gen:
         target = a[0]
     path = os.path.normpath(os.path.join(sh.cwd, target))
     if not os.path.isdir(path):
-        yield err(f"cd: {target}: {'Not a directory' if os.path.exists(path) else 'No such file or directory'}")
+        yield err(
+            f"cd: {target}: {'Not a directory' if os.path.exists(path) else 'No such file or directory'}"
+        )
         return 1
     _set_cwd(sh, path)
     return 0
@@ -169,8 +187,14 @@ def _assign_arg(sh: Any, arg: str, attrs: str = "", local: bool = False) -> str 
             v.value = {}
         v.attrs.add(a)
     if op:
-        if val.startswith("(") and val.endswith(")") and ("a" in v.attrs or "A" in v.attrs or True) and idx is None:
+        if (
+            val.startswith("(")
+            and val.endswith(")")
+            and ("a" in v.attrs or "A" in v.attrs or True)
+            and idx is None
+        ):
             from .ast import Assign
+
             p = Parser(f"{name}={val}")
             node = p.parse_all().items[0][0]
             a: Assign = node.assigns[0]
@@ -197,7 +221,9 @@ def _print_decl(sh: Any, name: str) -> str | None:
     flags = "".join(c for c in "aAilrux" if c in v.attrs) or "-"
     if isinstance(v.value, dict):
         if "A" in v.attrs:
-            items = " ".join(f"[{shell_quote(str(k)) if False else k}]={_dq(x)}" for k, x in v.value.items())
+            items = " ".join(
+                f"[{shell_quote(str(k)) if False else k}]={_dq(x)}" for k, x in v.value.items()
+            )
         else:
             items = " ".join(f"[{k}]={_dq(x)}" for k, x in sorted(v.value.items()))
         return f"declare -{flags} {name}=({items}{' ' if items and 'A' in v.attrs else ''})"
@@ -259,7 +285,12 @@ def b_declare(sh: Any, args: list[str], inp: Input) -> Gen:
                 continue
             yield (1, enc(f"{n}\n" if "F" in "".join(args) else f"{n} () {{ ... }}\n"))
         return st
-    if printing or (not names and cmd in ("declare", "typeset", "export", "readonly") and not attrs.replace("x", "").replace("r", "") and True):
+    if printing or (
+        not names
+        and cmd in ("declare", "typeset", "export", "readonly")
+        and not attrs.replace("x", "").replace("r", "")
+        and True
+    ):
         if not names:
             out = []
             seen = set()
@@ -319,7 +350,7 @@ def b_unset(sh: Any, args: list[str], inp: Input) -> Gen:
             continue
         try:
             if "[" in a and a.endswith("]"):
-                name, idx = a[: a.index("[")], a[a.index("[") + 1:-1]
+                name, idx = a[: a.index("[")], a[a.index("[") + 1 : -1]
                 v = sh.lookup_var(name)
                 if v is not None and isinstance(v.value, dict):
                     if idx in ("@", "*"):
@@ -343,8 +374,18 @@ def b_unset(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
-OPT_LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace", "f": "noglob", "C": "noclobber", "a": "allexport",
-               "v": "verbose", "n": "noexec", "h": "hashall", "B": "braceexpand"}
+OPT_LETTERS = {
+    "e": "errexit",
+    "u": "nounset",
+    "x": "xtrace",
+    "f": "noglob",
+    "C": "noclobber",
+    "a": "allexport",
+    "v": "verbose",
+    "n": "noexec",
+    "h": "hashall",
+    "B": "braceexpand",
+}
 
 
 @builtin("set")
@@ -363,7 +404,7 @@ def b_set(sh: Any, args: list[str], inp: Input) -> Gen:
     while i < len(a):
         x = a[i]
         if x in ("--", "-"):
-            sh.positional_args = a[i + 1:]
+            sh.positional_args = a[i + 1 :]
             return 0
         if x in ("-o", "+o"):
             if i + 1 >= len(a):
@@ -387,7 +428,7 @@ def b_set(sh: Any, args: list[str], inp: Input) -> Gen:
                     yield err(f"set: {name}: invalid option name")
                     return 1
                 sh.options[name] = x[0] == "-"
-                a = a[:i + 1] + a[i + 2:]
+                a = a[: i + 1] + a[i + 2 :]
                 x = x.replace("o", "")
                 if len(x) == 1:
                     i += 1
@@ -583,13 +624,34 @@ def b_trap(sh: Any, args: list[str], inp: Input) -> Gen:
 
 def _find_path(sh: Any, name: str) -> str | None:
     from .commands import COMMANDS
+
     if name in COMMANDS:
         return f"/usr/bin/{name}"
     return None
 
 
-KEYWORDS = {"if", "then", "else", "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
-            "function", "{", "}", "!", "[[", "]]", "time"}
+KEYWORDS = {
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "case",
+    "esac",
+    "for",
+    "while",
+    "until",
+    "do",
+    "done",
+    "in",
+    "function",
+    "{",
+    "}",
+    "!",
+    "[[",
+    "]]",
+    "time",
+}
 
 
 @builtin("type")
@@ -608,7 +670,16 @@ def b_type(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (1, enc("builtin\n" if t else f"{n} is a shell builtin\n"))
         elif _find_path(sh, n):
             p = _find_path(sh, n)
-            yield (1, enc("file\n" if t else (p + "\n") if "-p" in flags or "-P" in flags else f"{n} is {p}\n"))
+            yield (
+                1,
+                enc(
+                    "file\n"
+                    if t
+                    else (p + "\n")
+                    if "-p" in flags or "-P" in flags
+                    else f"{n} is {p}\n"
+                ),
+            )
         else:
             if not t:
                 yield err(f"type: {n}: not found")
@@ -635,12 +706,30 @@ def b_command(sh: Any, args: list[str], inp: Input) -> Gen:
         st = 0
         for n in a:
             if n in sh.aliases:
-                yield (1, enc(f"alias {n}='{sh.aliases[n]}'\n" if mode == "v" else f"{n} is aliased to `{sh.aliases[n]}'\n"))
+                yield (
+                    1,
+                    enc(
+                        f"alias {n}='{sh.aliases[n]}'\n"
+                        if mode == "v"
+                        else f"{n} is aliased to `{sh.aliases[n]}'\n"
+                    ),
+                )
             elif n in sh.functions or n in BUILTINS or n in KEYWORDS:
-                kind = "function" if n in sh.functions else "shell builtin" if n in BUILTINS else "shell keyword"
+                kind = (
+                    "function"
+                    if n in sh.functions
+                    else "shell builtin"
+                    if n in BUILTINS
+                    else "shell keyword"
+                )
                 yield (1, enc(f"{n}\n" if mode == "v" else f"{n} is a {kind}\n"))
             elif _find_path(sh, n):
-                yield (1, enc(f"{_find_path(sh, n)}\n" if mode == "v" else f"{n} is {_find_path(sh, n)}\n"))
+                yield (
+                    1,
+                    enc(
+                        f"{_find_path(sh, n)}\n" if mode == "v" else f"{n} is {_find_path(sh, n)}\n"
+                    ),
+                )
             else:
                 if mode == "V":
                     yield err(f"command: {n}: not found")
@@ -670,7 +759,10 @@ def b_alias(sh: Any, args: list[str], inp: Input) -> Gen:
     st = 0
     if len(args) == 1:
         for k in sorted(sh.aliases):
-            yield (1, enc(f"alias {k}={shell_quote(sh.aliases[k]) if sh.aliases[k] else chr(39) * 2}\n"))
+            yield (
+                1,
+                enc(f"alias {k}={shell_quote(sh.aliases[k]) if sh.aliases[k] else chr(39) * 2}\n"),
+            )
         return 0
     for a in args[1:]:
         if "=" in a:
@@ -713,7 +805,20 @@ def b_let(sh: Any, args: list[str], inp: Input) -> Gen:
     return 0 if v else 1
 
 
-@builtin("wait", "hash", "umask", "ulimit", "disown", "bg", "fg", "jobs", "times", "enable", "suspend", "kill")
+@builtin(
+    "wait",
+    "hash",
+    "umask",
+    "ulimit",
+    "disown",
+    "bg",
+    "fg",
+    "jobs",
+    "times",
+    "enable",
+    "suspend",
+    "kill",
+)
 def b_noop(sh: Any, args: list[str], inp: Input) -> Gen:
     if args[0] == "umask" and len(args) == 1:
         yield (1, b"0022\n")
@@ -826,7 +931,8 @@ def _dirs(sh: Any) -> Gen:
     home = sh.get_str("HOME") or ""
 
     def short(p: str) -> str:
-        return "~" + p[len(home):] if home and (p == home or p.startswith(home + "/")) else p
+        return "~" + p[len(home) :] if home and (p == home or p.startswith(home + "/")) else p
+
     yield (1, enc(" ".join(short(p) for p in [sh.cwd] + sh.dirstack) + "\n"))
     return 0
 
@@ -859,7 +965,9 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
                 elif c == "s":
                     pass
                 elif c in "pdntauN":
-                    val = a[j + 1:] if j + 1 < len(a) else (args[i + 1] if i + 1 < len(args) else "")
+                    val = (
+                        a[j + 1 :] if j + 1 < len(a) else (args[i + 1] if i + 1 < len(args) else "")
+                    )
                     if j + 1 >= len(a):
                         i += 1
                     if c == "d":
@@ -901,7 +1009,12 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
                 buf += line
                 break
             body = line[: -len(d)]
-            if not raw and d == b"\n" and body.endswith(b"\\") and (len(body) - len(body.rstrip(b"\\"))) % 2 == 1:
+            if (
+                not raw
+                and d == b"\n"
+                and body.endswith(b"\\")
+                and (len(body) - len(body.rstrip(b"\\"))) % 2 == 1
+            ):
                 buf += body[:-1]
                 continue
             buf += body
@@ -993,7 +1106,13 @@ def _read_split(line: str, ifs: str, n: int, raw: bool) -> list[str]:
             k += 1
             while k < len(toks) and not toks[k][1] and toks[k][0] in ws:
                 k += 1
-            if c in ws and k < len(toks) and not toks[k][1] and toks[k][0] in ifs and toks[k][0] not in ws:
+            if (
+                c in ws
+                and k < len(toks)
+                and not toks[k][1]
+                and toks[k][0] in ifs
+                and toks[k][0] not in ws
+            ):
                 k += 1
                 while k < len(toks) and not toks[k][1] and toks[k][0] in ws:
                     k += 1
@@ -1030,7 +1149,7 @@ def unary_test(sh: Any, op: str, a: str) -> bool:
     if op == "-v":
         if "[" in a and a.endswith("]"):
             try:
-                return sh.get_elem(a[: a.index("[")], a[a.index("[") + 1:-1]) is not None
+                return sh.get_elem(a[: a.index("[")], a[a.index("[") + 1 : -1]) is not None
             except ExpansionError:
                 return False
         return sh.is_set(a)
@@ -1042,12 +1161,28 @@ def unary_test(sh: Any, op: str, a: str) -> bool:
     except (OSError, ValueError):
         return False
     m = st.st_mode
-    return {"-e": True, "-a": True, "-f": stat.S_ISREG(m), "-d": stat.S_ISDIR(m), "-s": st.st_size > 0,
-            "-r": os.access(path, os.R_OK), "-w": os.access(path, os.W_OK), "-x": os.access(path, os.X_OK),
-            "-L": stat.S_ISLNK(m), "-h": stat.S_ISLNK(m), "-p": stat.S_ISFIFO(m), "-b": stat.S_ISBLK(m),
-            "-c": stat.S_ISCHR(m), "-S": stat.S_ISSOCK(m), "-g": bool(m & stat.S_ISGID),
-            "-u": bool(m & stat.S_ISUID), "-k": bool(m & stat.S_ISVTX), "-O": True, "-G": True,
-            "-N": True}.get(op, False)
+    return {
+        "-e": True,
+        "-a": True,
+        "-f": stat.S_ISREG(m),
+        "-d": stat.S_ISDIR(m),
+        "-s": st.st_size > 0,
+        "-r": os.access(path, os.R_OK),
+        "-w": os.access(path, os.W_OK),
+        "-x": os.access(path, os.X_OK),
+        "-L": stat.S_ISLNK(m),
+        "-h": stat.S_ISLNK(m),
+        "-p": stat.S_ISFIFO(m),
+        "-b": stat.S_ISBLK(m),
+        "-c": stat.S_ISCHR(m),
+        "-S": stat.S_ISSOCK(m),
+        "-g": bool(m & stat.S_ISGID),
+        "-u": bool(m & stat.S_ISUID),
+        "-k": bool(m & stat.S_ISVTX),
+        "-O": True,
+        "-G": True,
+        "-N": True,
+    }.get(op, False)
 
 
 def binary_test(sh: Any, op: str, a: str, b: str) -> bool:
@@ -1075,8 +1210,33 @@ class TestError(Exception):
     pass
 
 
-UNARY = {"-e", "-a", "-f", "-d", "-s", "-r", "-w", "-x", "-L", "-h", "-p", "-b", "-c", "-S", "-g", "-u", "-k",
-         "-O", "-G", "-N", "-n", "-z", "-o", "-v", "-t"}
+UNARY = {
+    "-e",
+    "-a",
+    "-f",
+    "-d",
+    "-s",
+    "-r",
+    "-w",
+    "-x",
+    "-L",
+    "-h",
+    "-p",
+    "-b",
+    "-c",
+    "-S",
+    "-g",
+    "-u",
+    "-k",
+    "-O",
+    "-G",
+    "-N",
+    "-n",
+    "-z",
+    "-o",
+    "-v",
+    "-t",
+}
 BINARY = {"=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"}
 
 
@@ -1098,7 +1258,14 @@ def _binop(sh: Any, a: str, op: str, b: str) -> bool:
         return a > b
     if op in ("-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
         x, y = _int(a), _int(b)
-        return {"-eq": x == y, "-ne": x != y, "-lt": x < y, "-le": x <= y, "-gt": x > y, "-ge": x >= y}[op]
+        return {
+            "-eq": x == y,
+            "-ne": x != y,
+            "-lt": x < y,
+            "-le": x <= y,
+            "-gt": x > y,
+            "-ge": x >= y,
+        }[op]
     return binary_test(sh, op, a, b)
 
 
@@ -1132,7 +1299,7 @@ def test_eval(sh: Any, args: list[str]) -> bool:
     p = _TestParser(sh, args)
     r = p.or_()
     if p.i != len(args):
-        raise TestError(f"too many arguments")
+        raise TestError("too many arguments")
     return r
 
 
@@ -1206,7 +1373,9 @@ def run_python(sh: Any, args: list[str], inp: Input) -> Gen:
         yield (2, b"python3: not available in this shell\n")
         return 127
     out: list[tuple[int, bytes]] = []
-    st = sh.python_runner(args, inp.read_all(), lambda b: out.append((1, b)), lambda b: out.append((2, b)))
+    st = sh.python_runner(
+        args, inp.read_all(), lambda b: out.append((1, b)), lambda b: out.append((2, b))
+    )
     yield from out
     return int(st)
 
@@ -1219,6 +1388,7 @@ BUILTINS["python3"] = run_python
 def b_bash(sh: Any, args: list[str], inp: Input) -> Gen:
     """A nested shell: fresh state, exported environment, same process."""
     from .interp import Interp
+
     sub = Interp(env=sh.env(), cwd=sh.cwd, budget=sh.budget, python_runner=sh.python_runner)
     sub.is_subshell = True
     a = args[1:]

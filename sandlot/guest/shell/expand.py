@@ -1,4 +1,5 @@
 """Word expansion: brace, tilde, parameter, command substitution, arithmetic, splitting, globbing."""
+
 from __future__ import annotations
 
 import re
@@ -6,7 +7,7 @@ from typing import Any
 
 from . import pattern as P
 from .arith import ArithError, evaluate
-from .ast import ArithSub, CmdSub, DQ, Lit, Param, ProcSub, Tilde, Word
+from .ast import DQ, ArithSub, CmdSub, Lit, Param, ProcSub, Tilde, Word
 
 # piece kinds: q quoted text, l unquoted literal (globbable), u unquoted expansion (split+glob),
 # B field break ("$@"), E "$@" with no args
@@ -70,7 +71,9 @@ def _seq(body: str) -> list[str] | None:
     x, y = int(a), int(b)
     rng = range(x, y + 1, step) if x <= y else range(x, y - 1, -step)
     width = 0
-    if (a.lstrip("-").startswith("0") and len(a.lstrip("-")) > 1) or (b.lstrip("-").startswith("0") and len(b.lstrip("-")) > 1):
+    if (a.lstrip("-").startswith("0") and len(a.lstrip("-")) > 1) or (
+        b.lstrip("-").startswith("0") and len(b.lstrip("-")) > 1
+    ):
         width = max(len(a), len(b))
     return [str(v).zfill(width) if width else str(v) for v in rng]
 
@@ -95,7 +98,7 @@ def _brace(toks: list[Any], start: int) -> list[list[Any]]:
                     commas.append(j)
                 j += 1
             if j < n:
-                prefix, body, suffix = toks[:i], toks[i + 1:j], toks[j + 1:]
+                prefix, body, suffix = toks[:i], toks[i + 1 : j], toks[j + 1 :]
                 alts: list[list[Any]] | None = None
                 if commas:
                     alts, last = [], i + 1
@@ -300,15 +303,21 @@ class Expander:
                         raise ExpansionError(f"{name}: unbound variable")
                     return []
             if "[" in target and target.endswith("]"):
-                name, index = target[: target.index("[")], target[target.index("[") + 1:-1]
+                name, index = target[: target.index("[")], target[target.index("[") + 1 : -1]
             else:
                 name, index = target, None
             if not (re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-]", name)):
-                raise ExpansionError(f"{target}: invalid indirect expansion" if target else f"{p.name}: invalid indirect expansion")
+                raise ExpansionError(
+                    f"{target}: invalid indirect expansion"
+                    if target
+                    else f"{p.name}: invalid indirect expansion"
+                )
         multi = name in ("@", "*") or index in ("@", "*")
         star = name == "*" or index == "*"
         if multi:
-            vals: list[str] | None = self.positional() if name in ("@", "*") else self.array_values(name)
+            vals: list[str] | None = (
+                self.positional() if name in ("@", "*") else self.array_values(name)
+            )
             if name not in ("@", "*") and not self.is_set(name) and not self.array_values(name):
                 vals = None if self.lookup_var(name) is None else vals
         else:
@@ -324,8 +333,11 @@ class Expander:
         is_set = vals is not None and (not multi or len(vals) > 0 or name in ("@", "*"))
         if multi and name in ("@", "*"):
             is_set = len(vals or []) > 0
-        nonnull = is_set and (any(v != "" for v in vals or []) if not multi else
-                              (len(vals or []) > 0 and (len(vals or []) > 1 or (vals or [""])[0] != "")))
+        nonnull = is_set and (
+            any(v != "" for v in vals or [])
+            if not multi
+            else (len(vals or []) > 0 and (len(vals or []) > 1 or (vals or [""])[0] != ""))
+        )
         if op in ("-", ":-", "=", ":=", "+", ":+", "?", ":?"):
             cond = nonnull if op.startswith(":") else is_set
             base = op.lstrip(":")
@@ -334,7 +346,11 @@ class Expander:
                     return self._arg_pieces(p, quoted, nosplit)
                 return [("", "q")] if quoted else []
             if cond:
-                return self._multi(vals or [], quoted, star, kind) if multi else [((vals or [""])[0], kind)]
+                return (
+                    self._multi(vals or [], quoted, star, kind)
+                    if multi
+                    else [((vals or [""])[0], kind)]
+                )
             if base == "-":
                 return self._arg_pieces(p, quoted, nosplit)
             if base == "=":
@@ -346,7 +362,11 @@ class Expander:
                         raise ExpansionError(f"${name}: cannot assign in this way")
                     self.set_var(name, val)
                 return [(val, kind)]
-            msg = self.expand_str(p.arg) if p.arg and p.arg.parts else ("parameter null or not set" if op == ":?" else "parameter not set")
+            msg = (
+                self.expand_str(p.arg)
+                if p.arg and p.arg.parts
+                else ("parameter null or not set" if op == ":?" else "parameter not set")
+            )
             raise ExpansionError(f"{name}: {msg}")
         if vals is None:
             if self.opt("nounset") and name not in ("@", "*"):
@@ -389,7 +409,7 @@ class Expander:
                 else:
                     if ln is not None and ln < 0:
                         raise ExpansionError(f"{ln}: substring expression < 0")
-                    vals = src[off:] if ln is None else src[off:off + ln]
+                    vals = src[off:] if ln is None else src[off : off + ln]
             else:
                 v = vals[0]
                 if off < 0:
@@ -405,7 +425,7 @@ class Expander:
                         raise ExpansionError(f"{ln}: substring expression < 0")
                     vals = [v[off:end]]
                 else:
-                    vals = [v[off:off + ln]]
+                    vals = [v[off : off + ln]]
         elif op == "@":
             letter = self.expand_str(p.arg)
             vals = [transform(v, letter, self, name) for v in vals]
@@ -498,6 +518,7 @@ def replace(v: str, pat: str, rep: str, op: str) -> str:
 def casemod(v: str, op: str, pat: str) -> str:
     def ok(c: str) -> bool:
         return not pat or P.match(pat, c)
+
     if op == "^":
         return (v[0].upper() if ok(v[0]) else v[0]) + v[1:] if v else v
     if op == ",":
@@ -531,7 +552,11 @@ def shell_quote(s: str) -> str:
 
 def transform(v: str, letter: str, sh: Any, name: str) -> str:
     if letter == "Q":
-        return "'" + v.replace("'", "'\\''") + "'" if not any(ord(c) < 32 for c in v) else shell_quote(v)
+        return (
+            "'" + v.replace("'", "'\\''") + "'"
+            if not any(ord(c) < 32 for c in v)
+            else shell_quote(v)
+        )
     if letter == "U":
         return v.upper()
     if letter == "u":
@@ -540,6 +565,7 @@ def transform(v: str, letter: str, sh: Any, name: str) -> str:
         return v.lower()
     if letter == "E":
         from .lexer import ansi_c
+
         return ansi_c(v)
     if letter == "a":
         return sh.var_attrs(name)

@@ -1,4 +1,5 @@
 """The interpreter: executes AST nodes as generators so pipelines stream without threads."""
+
 from __future__ import annotations
 
 import copy
@@ -6,15 +7,16 @@ import os
 import random
 import re
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from . import ast as A
 from . import pattern as P
 from .expand import Expander, ExpansionError, shell_quote
 from .io import Gen, Input, Sink
-from .lexer import ParseError, is_name
+from .lexer import ParseError
 from .parser import Parser
-from .state import (BreakLoop, Budget, ContinueLoop, ControlFlow, ExitShell, ReturnFn, Var)
+from .state import BreakLoop, Budget, ContinueLoop, ControlFlow, ExitShell, ReturnFn, Var
 
 ENC = "utf-8"
 _INDEX_CACHE: dict[str, A.Word] = {}
@@ -30,25 +32,47 @@ def dec(b: bytes) -> str:
 
 
 class Interp(Expander):
-    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None,
-                 budget: Budget | None = None, python_runner: Any = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        budget: Budget | None = None,
+        python_runner: Any = None,
+    ) -> None:
         self.scopes: list[dict[str, Var]] = [{}]
         for k, v in (os.environ if env is None else env).items():
             self.scopes[0][k] = Var(v, "x")
         self.cwd = os.path.abspath(cwd or os.getcwd())
         g = self.scopes[0]
         g["PWD"] = Var(self.cwd, "x")
-        for k, v in (("IFS", " \t\n"), ("PS4", "+ "), ("OPTIND", "1"), ("HOME", g["HOME"].value if "HOME" in g else "/root")):
+        for k, v in (
+            ("IFS", " \t\n"),
+            ("PS4", "+ "),
+            ("OPTIND", "1"),
+            ("HOME", g["HOME"].value if "HOME" in g else "/root"),
+        ):
             if k not in g:
                 g[k] = Var(v)
         self.positional_args: list[str] = []
         self.arg0 = "bash"
         self.functions: dict[str, Any] = {}
         self.aliases: dict[str, str] = {}
-        self.options: dict[str, bool] = {"errexit": False, "nounset": False, "xtrace": False, "pipefail": False,
-                                         "noglob": False, "noclobber": False, "nullglob": False, "dotglob": False,
-                                         "extglob": True, "expand_aliases": True, "allexport": False,
-                                         "lastpipe": False, "failglob": False, "verbose": False}
+        self.options: dict[str, bool] = {
+            "errexit": False,
+            "nounset": False,
+            "xtrace": False,
+            "pipefail": False,
+            "noglob": False,
+            "noclobber": False,
+            "nullglob": False,
+            "dotglob": False,
+            "extglob": True,
+            "expand_aliases": True,
+            "allexport": False,
+            "lastpipe": False,
+            "failglob": False,
+            "verbose": False,
+        }
         self.status = 0
         self.pipestatus: list[int] = [0]
         self.last_bg = ""
@@ -106,9 +130,19 @@ class Interp(Expander):
         if name == "!":
             return self.last_bg
         if name == "-":
-            on = {"a": "allexport", "e": "errexit", "f": "noglob", "n": "noexec", "u": "nounset",
-                  "v": "verbose", "x": "xtrace", "C": "noclobber"}
-            return "".join(c for c in "aefhnuvxBC" if c in "hB" or self.options.get(on.get(c, ""), False))
+            on = {
+                "a": "allexport",
+                "e": "errexit",
+                "f": "noglob",
+                "n": "noexec",
+                "u": "nounset",
+                "v": "verbose",
+                "x": "xtrace",
+                "C": "noclobber",
+            }
+            return "".join(
+                c for c in "aefhnuvxBC" if c in "hB" or self.options.get(on.get(c, ""), False)
+            )
         if name == "0":
             return self.arg0
         if name.isdigit():
@@ -163,7 +197,11 @@ class Interp(Expander):
         v = self.lookup_var(name)
         if v is None:
             return ""
-        return "".join(c for c in "aAilrux" if c in v.attrs or (c == "a" and isinstance(v.value, dict) and "A" not in v.attrs))
+        return "".join(
+            c
+            for c in "aAilrux"
+            if c in v.attrs or (c == "a" and isinstance(v.value, dict) and "A" not in v.attrs)
+        )
 
     def check_readonly(self, name: str) -> None:
         v = self.lookup_var(name)
@@ -183,7 +221,11 @@ class Interp(Expander):
         if v is None:
             v = scope[name] = Var(None, "x" if self.opt("allexport") else "")
         if "i" in v.attrs:
-            value = str(self.arith(value)) if not append else str(self.arith(f"({self._scalar(v)})+({value})"))
+            value = (
+                str(self.arith(value))
+                if not append
+                else str(self.arith(f"({self._scalar(v)})+({value})"))
+            )
             append = False
         if isinstance(v.value, dict):
             key: Any = "0" if "A" in v.attrs else 0
@@ -358,8 +400,13 @@ class Interp(Expander):
             if type(item) is not A.Pipeline and type(item) is not A.AndOr:
                 self.pipestatus = [status]
             self.status = status
-            if status != 0 and self.opt("errexit") and not self.suppress_errexit and not self._ao_early \
-                    and not (isinstance(item, A.Pipeline) and item.negate):
+            if (
+                status != 0
+                and self.opt("errexit")
+                and not self.suppress_errexit
+                and not self._ao_early
+                and not (isinstance(item, A.Pipeline) and item.negate)
+            ):
                 yield from self.run_trap("ERR", inp)
                 raise ExitShell(status)
             elif status != 0 and "ERR" in self.traps and not self.suppress_errexit:
@@ -415,7 +462,11 @@ class Interp(Expander):
         if t is A.CmdList:
             return (yield from self.exec_list(node, inp))
         if t is A.Redirected:
-            return (yield from self.with_redirs(node.redirs, inp, lambda i: self.exec_node(node.node, i)))
+            return (
+                yield from self.with_redirs(
+                    node.redirs, inp, lambda i: self.exec_node(node.node, i)
+                )
+            )
         if t is A.Group:
             return (yield from self.exec_list(node.body, inp))
         if t is A.Subshell:
@@ -443,8 +494,26 @@ class Interp(Expander):
         if t is A.Case:
             return (yield from self.exec_case(node, inp))
         if t is A.FuncDef:
-            if node.name in ("break", "continue", "return", "exit", "eval", "export", "readonly", "set", "shift",
-                             "unset", ".", ":", "exec", "trap") and False:
+            if (
+                node.name
+                in (
+                    "break",
+                    "continue",
+                    "return",
+                    "exit",
+                    "eval",
+                    "export",
+                    "readonly",
+                    "set",
+                    "shift",
+                    "unset",
+                    ".",
+                    ":",
+                    "exec",
+                    "trap",
+                )
+                and False
+            ):
                 pass
             self.functions[node.name] = node.body
             return 0
@@ -715,12 +784,16 @@ class Interp(Expander):
         if k == "word":
             return self.expand_str(e[1]) != ""
         from .builtins import unary_test
+
         if k == "un":
             op = e[1]
             if op == "-v":
                 name = self.expand_str(e[2])
                 if "[" in name and name.endswith("]"):
-                    return self.get_elem(name[: name.index("[")], name[name.index("[") + 1:-1]) is not None
+                    return (
+                        self.get_elem(name[: name.index("[")], name[name.index("[") + 1 : -1])
+                        is not None
+                    )
                 return self.is_set(name)
             return unary_test(self, op, self.expand_str(e[2]))
         op, lw, rw = e[1], e[2], e[3]
@@ -746,9 +819,17 @@ class Interp(Expander):
         if op == ">":
             return left > right
         from .builtins import binary_test
+
         if op in ("-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
             a, b = self.arith(left), self.arith(right)
-            return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+            return {
+                "-eq": a == b,
+                "-ne": a != b,
+                "-lt": a < b,
+                "-le": a <= b,
+                "-gt": a > b,
+                "-ge": a >= b,
+            }[op]
         return binary_test(self, op, left, right)
 
     # ---------------------------------------------------------------- redirects
@@ -772,13 +853,19 @@ class Interp(Expander):
             saved_fds = dict(self.persistent_fds)
             self.persistent_fds.update(in_fds)
             try:
-                return (yield from self.with_redirs([], inp, lambda i: self._mapped(fdmap, opened, body, i)))
+                return (
+                    yield from self.with_redirs(
+                        [], inp, lambda i: self._mapped(fdmap, opened, body, i)
+                    )
+                )
             finally:
                 self.persistent_fds.clear()
                 self.persistent_fds.update(saved_fds)
         return (yield from self._mapped(fdmap, opened, body, inp))
 
-    def _mapped(self, fdmap: dict[int, Any], opened: list[Sink], body: Callable[[Input], Gen], inp: Input) -> Gen:
+    def _mapped(
+        self, fdmap: dict[int, Any], opened: list[Sink], body: Callable[[Input], Gen], inp: Input
+    ) -> Gen:
         if not fdmap:
             try:
                 return (yield from body(inp))
@@ -848,7 +935,12 @@ class Interp(Expander):
     def open_sink(self, path: str, mode: str) -> Sink:
         if path == "/dev/null":
             return Sink(None)
-        if mode == "w" and self.opt("noclobber") and os.path.exists(self.resolve(path)) and not os.path.samefile(self.resolve(path), "/dev/null"):
+        if (
+            mode == "w"
+            and self.opt("noclobber")
+            and os.path.exists(self.resolve(path))
+            and not os.path.samefile(self.resolve(path), "/dev/null")
+        ):
             raise OSError(f"{path}: cannot overwrite existing file")
         try:
             return Sink(open(self.resolve(path), ("w" if mode == "f" else mode) + "b"))
@@ -859,7 +951,9 @@ class Interp(Expander):
         except PermissionError:
             raise OSError(f"{path}: Permission denied") from None
 
-    def apply_redir(self, r: A.Redir, inp: Input, fdmap: dict[int, Any], opened: list[Sink]) -> Input:
+    def apply_redir(
+        self, r: A.Redir, inp: Input, fdmap: dict[int, Any], opened: list[Sink]
+    ) -> Input:
         op = r.op
         if op in ("<<", "<<-"):
             body = self.expand_str(r.heredoc) if r.heredoc is not None else ""
@@ -966,6 +1060,7 @@ class Interp(Expander):
     def proc_sub(self, node: Any) -> str:
         """Run node to completion and hand back a temp file path with its output."""
         import tempfile
+
         sub = self.fork()
         out: list[bytes] = []
         g = sub.run_subshell(node, Input(b""))
@@ -990,7 +1085,19 @@ class Interp(Expander):
             evaluated: list[tuple[Any, Any]] = []
             for key, w in a.array:
                 if key is not None:
-                    evaluated.append((self.index_text(key) if assoc else self._index(v if v is not None and isinstance(v.value, dict) and a.append else None, key), self.expand_str(w)))
+                    evaluated.append(
+                        (
+                            self.index_text(key)
+                            if assoc
+                            else self._index(
+                                v
+                                if v is not None and isinstance(v.value, dict) and a.append
+                                else None,
+                                key,
+                            ),
+                            self.expand_str(w),
+                        )
+                    )
                 else:
                     evaluated.append((None, self.expand_word(w)))
             if v is not None and "r" in v.attrs:
@@ -1068,7 +1175,13 @@ class Interp(Expander):
                 for a in node.assigns:
                     self.assign(a)
                     if self.opt("xtrace"):
-                        yield (2, enc((self.get_str("PS4") or "") + f"{a.name}={self.get_str(a.name) or ''}\n"))
+                        yield (
+                            2,
+                            enc(
+                                (self.get_str("PS4") or "")
+                                + f"{a.name}={self.get_str(a.name) or ''}\n"
+                            ),
+                        )
             except ExpansionError as e:
                 yield from self.flush_err()
                 yield (2, enc(f"bash: line {node.line}: {e}\n"))
@@ -1097,7 +1210,11 @@ class Interp(Expander):
         if argv == ["exec"] and node.redirs:
             return (yield from self.exec_redirs(node.redirs, inp))
         if node.redirs:
-            return (yield from self.with_redirs(node.redirs, inp, lambda i: self.run_argv(argv, i, temp)))
+            return (
+                yield from self.with_redirs(
+                    node.redirs, inp, lambda i: self.run_argv(argv, i, temp)
+                )
+            )
         return (yield from self.run_argv(argv, inp, temp))
 
     def expand_argv(self, words: list[A.Word]) -> list[str]:
@@ -1106,7 +1223,11 @@ class Interp(Expander):
             out = self.expand_word(words[0])
             for w in words[1:]:
                 f = w.parts[0] if w.parts else None
-                if isinstance(f, A.Lit) and not f.quoted and re.match(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=", f.text):
+                if (
+                    isinstance(f, A.Lit)
+                    and not f.quoted
+                    and re.match(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=", f.text)
+                ):
                     out.append(self.expand_str(w))
                 else:
                     out.extend(self.expand_word(w))
@@ -1130,7 +1251,9 @@ class Interp(Expander):
             if b is not None:
                 return (yield from self._line_errors(b(self, argv, inp)))
             c = COMMANDS.get(name)
-            if c is None and name.startswith(("/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/")):
+            if c is None and name.startswith(
+                ("/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/")
+            ):
                 c = COMMANDS.get(name.rsplit("/", 1)[1])
                 if c is None and name.rsplit("/", 1)[1] in BUILTINS:
                     c = BUILTINS[name.rsplit("/", 1)[1]]
@@ -1186,6 +1309,7 @@ class Interp(Expander):
         first = src.split("\n", 1)[0]
         if first.startswith("#!") and "python" in first:
             from .builtins import run_python
+
             return (yield from run_python(self, ["python3", path] + argv[1:], inp))
         sub = self.fork()
         sub.positional_args = argv[1:]
@@ -1241,6 +1365,7 @@ def _registries() -> tuple[Any, Any, Any]:
     if _REG is None:
         from .builtins import BUILTINS, SPECIAL
         from .commands import COMMANDS
+
         _REG = (BUILTINS, SPECIAL, COMMANDS)
     return _REG
 

@@ -1,7 +1,9 @@
 """Streaming plumbing: every command is a generator yielding (fd, bytes) and reading an Input."""
+
 from __future__ import annotations
 
-from typing import Any, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
 
 Gen = Generator[tuple[int, bytes], None, int]
 
@@ -23,7 +25,7 @@ class Input:
             return False
         for chunk in self.it:
             if chunk:
-                self.buf = self.buf[self.pos:] + chunk
+                self.buf = self.buf[self.pos :] + chunk
                 self.pos = 0
                 return True
         self.it = None
@@ -36,14 +38,14 @@ class Input:
         """Next available bytes; b'' at EOF."""
         if not self._avail():
             self._more()
-        b = self.buf[self.pos:]
+        b = self.buf[self.pos :]
         self.buf, self.pos = b"", 0
         return b
 
     def read(self, n: int) -> bytes:
         while self._avail() < n and self._more():
             pass
-        b = self.buf[self.pos:self.pos + n]
+        b = self.buf[self.pos : self.pos + n]
         self.pos += len(b)
         return b
 
@@ -53,19 +55,19 @@ class Input:
         while True:
             i = self.buf.find(sep, start)
             if i >= 0:
-                line = self.buf[self.pos:i + len(sep)]
+                line = self.buf[self.pos : i + len(sep)]
                 self.pos = i + len(sep)
                 return line
             start = max(self.pos, len(self.buf) - len(sep) + 1)
             rel = start - self.pos
             if not self._more():
-                line = self.buf[self.pos:]
+                line = self.buf[self.pos :]
                 self.buf, self.pos = b"", 0
                 return line
             start = self.pos + rel
 
     def read_all(self) -> bytes:
-        parts = [self.buf[self.pos:]]
+        parts = [self.buf[self.pos :]]
         self.buf, self.pos = b"", 0
         if self.it is not None:
             parts.extend(self.it)

@@ -90,7 +90,9 @@ def ansi_c(s: str) -> str:
             j = i
             while i < len(s) and i - j < 2 and s[i] in "0123456789abcdefABCDEF":
                 i += 1
-            out.append(bytes([int(s[j:i], 16)]).decode("utf-8", "surrogateescape") if i > j else "\\x")
+            out.append(
+                bytes([int(s[j:i], 16)]).decode("utf-8", "surrogateescape") if i > j else "\\x"
+            )
         elif d in "uU":
             j = i
             while (
@@ -218,8 +220,11 @@ class Lexer:
             elif c == "$" or c == "`":
                 flush()
                 parts.append(self.read_dollar())
-            elif c == "~" and (self.pos == start or (s[self.pos - 1] == ":" and not parts[:1] == [] and False) or (
-                    s[self.pos - 1] == ":" and self._assign_prefix_in(buf, parts))):
+            elif c == "~" and (
+                self.pos == start
+                or (s[self.pos - 1] == ":" and not parts[:1] == [] and False)
+                or (s[self.pos - 1] == ":" and self._assign_prefix_in(buf, parts))
+            ):
                 j = self.pos + 1
                 while j < len(s) and (s[j].isalnum() or s[j] in "_.-+") and s[j] not in META:
                     j += 1
@@ -251,7 +256,11 @@ class Lexer:
         return Word(parts)
 
     def _assign_prefix_in(self, buf: list[str], parts: list[Any]) -> bool:
-        text = parts[0].text if parts and isinstance(parts[0], Lit) and not parts[0].quoted else "".join(buf)
+        text = (
+            parts[0].text
+            if parts and isinstance(parts[0], Lit) and not parts[0].quoted
+            else "".join(buf)
+        )
         m = re.match(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=", text)
         return m is not None
 
@@ -516,8 +525,13 @@ class Lexer:
                 self.pos += 1
                 p.arg2 = Word(self.read_param_arg("}"))
         else:
-            p.arg = Word(self.read_param_arg("}", dq_lit=getattr(self, "dq_depth", 0) > 0 and p.op in (
-                "-", ":-", "+", ":+", "=", ":=", "?", ":?")))
+            p.arg = Word(
+                self.read_param_arg(
+                    "}",
+                    dq_lit=getattr(self, "dq_depth", 0) > 0
+                    and p.op in ("-", ":-", "+", ":+", "=", ":=", "?", ":?"),
+                )
+            )
         if self.peekc() != "}":
             raise self.err("${...}: bad substitution")
         self.pos += 1
@@ -545,10 +559,10 @@ class Lexer:
                 depth += 1
             elif c == "}":
                 depth -= 1
-            if dq_lit and c == "\\" and self.pos + 1 < len(s) and s[self.pos + 1] not in "$`\"\\}\n":
+            if dq_lit and c == "\\" and self.pos + 1 < len(s) and s[self.pos + 1] not in '$`"\\}\n':
                 buf.append(c)
                 self.pos += 1
-            elif dq_lit and c == "\\" and s[self.pos + 1:self.pos + 2] == "\n":
+            elif dq_lit and c == "\\" and s[self.pos + 1 : self.pos + 2] == "\n":
                 self.pos += 2
             elif c == "\\" and self.pos + 1 < len(s):
                 flush()
@@ -576,7 +590,14 @@ class Lexer:
             elif c in "$`":
                 flush()
                 parts.append(self.read_dollar())
-            elif c == "~" and self.pos > 0 and s[self.pos - 1] in "-=+?/#%" and not buf and not parts and not getattr(self, "dq_depth", 0):
+            elif (
+                c == "~"
+                and self.pos > 0
+                and s[self.pos - 1] in "-=+?/#%"
+                and not buf
+                and not parts
+                and not getattr(self, "dq_depth", 0)
+            ):
                 j = self.pos + 1
                 while j < len(s) and (s[j].isalnum() or s[j] in "_.-"):
                     j += 1

@@ -346,7 +346,15 @@ class Parser(Lexer):
         t = self.peek()
         if t[0] == "op" and t[1] in ("(", "(("):
             return self.parse_command()
-        if t[0] == "word" and t[1].unquoted_literal() in ("{", "if", "while", "until", "for", "case", "[["):
+        if t[0] == "word" and t[1].unquoted_literal() in (
+            "{",
+            "if",
+            "while",
+            "until",
+            "for",
+            "case",
+            "[[",
+        ):
             return self.parse_command()
         raise self.unexpected()
 
@@ -647,8 +655,13 @@ class Parser(Lexer):
             if words and not assigns and len(words) == 1 and self.is_op_after_word("("):
                 pass
             self.take()
-            if words and words[0].unquoted_literal() in DECL and self.tok is None and self.src[self.pos:self.pos + 1] == "(" \
-                    and self._assign_prefix("".join(p.text for p in w.parts if isinstance(p, A.Lit))):
+            if (
+                words
+                and words[0].unquoted_literal() in DECL
+                and self.tok is None
+                and self.src[self.pos : self.pos + 1] == "("
+                and self._assign_prefix("".join(p.text for p in w.parts if isinstance(p, A.Lit)))
+            ):
                 start = self.pos
                 depth = 0
                 while self.pos < len(self.src):
@@ -667,7 +680,7 @@ class Parser(Lexer):
                         depth -= 1
                         if depth == 0:
                             break
-                w = A.Word(w.parts + [A.Lit(self.src[start:self.pos], True)])
+                w = A.Word(w.parts + [A.Lit(self.src[start : self.pos], True)])
             words.append(w)
             if len(words) == 1 and not assigns and not redirs and self.is_op("("):
                 name = w.literal()
@@ -686,9 +699,14 @@ class Parser(Lexer):
 
     def try_assign(self, w: A.Word) -> A.Assign | None:
         first = w.parts[0] if w.parts else None
-        raw = self.src[self.tok_start:self.pos]
+        raw = self.src[self.tok_start : self.pos]
         m = SUBSCRIPT_RE.match(raw)
-        if m and isinstance(first, A.Lit) and not first.quoted and "]=" not in first.text.split("=")[0] + "=":
+        if (
+            m
+            and isinstance(first, A.Lit)
+            and not first.quoted
+            and "]=" not in first.text.split("=")[0] + "="
+        ):
             j, depth = m.end() - 1, 0
             while j < len(raw):
                 ch = raw[j]
@@ -707,11 +725,11 @@ class Parser(Lexer):
                         break
                 j += 1
             if raw.startswith("]=", j) or raw.startswith("]+=", j):
-                rest = raw[j + (2 if raw.startswith("]=", j) else 3):]
+                rest = raw[j + (2 if raw.startswith("]=", j) else 3) :]
                 self.take()
                 sub = Parser(rest, self.aliases)
                 vw = sub.read_word() or A.Word([])
-                return A.Assign(m.group(1), raw[m.end():j], vw, None, raw.startswith("]+=", j))
+                return A.Assign(m.group(1), raw[m.end() : j], vw, None, raw.startswith("]+=", j))
         if not isinstance(first, A.Lit) or first.quoted or "=" not in first.text:
             return None
         head, _, rest = first.text.partition("=")
@@ -746,7 +764,7 @@ class Parser(Lexer):
                     raise self.unexpected()
                 ew: A.Word = t[1]
                 key = None
-                raw = self.src[self.tok_start:self.pos]
+                raw = self.src[self.tok_start : self.pos]
                 if raw.startswith("["):
                     j, depth = 0, 0
                     while j < len(raw):
@@ -764,7 +782,7 @@ class Parser(Lexer):
                         j += 1
                     if raw.startswith("]=", j) or raw.startswith("]+=", j):
                         key = raw[1:j]
-                        rest = raw[j + (2 if raw.startswith("]=", j) else 3):]
+                        rest = raw[j + (2 if raw.startswith("]=", j) else 3) :]
                         sub = Parser(rest, self.aliases)
                         ew = sub.read_word() or A.Word([])
                 elems.append((key, ew))

@@ -1,13 +1,26 @@
 """Glob patterns (bash flavour incl. extglob and [[:classes:]]) translated to Python regexes."""
+
 from __future__ import annotations
 
 import functools
 import os
 import re
 
-CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-           "space": r" \t\n\r\f\v", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f",
-           "word": r"\w", "cntrl": r"\x00-\x1f\x7f", "print": r" -~", "graph": r"!-~"}
+CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r" \t\n\r\f\v",
+    "blank": r" \t",
+    "punct": r"!-/:-@\[-`{-~",
+    "xdigit": "0-9A-Fa-f",
+    "word": r"\w",
+    "cntrl": r"\x00-\x1f\x7f",
+    "print": r" -~",
+    "graph": r"!-~",
+}
 
 
 def has_magic(pat: str) -> bool:
@@ -84,7 +97,7 @@ def _translate(pat: str, i: int, stop: str = "") -> tuple[str, int]:
                 if ch == "[" and pat.startswith("[:", j):
                     e = pat.find(":]", j + 2)
                     if e > 0:
-                        items.append(CLASSES.get(pat[j + 2:e], ""))
+                        items.append(CLASSES.get(pat[j + 2 : e], ""))
                         j = e + 2
                         continue
                 if ch == "\\" and j + 1 < n:
@@ -143,7 +156,13 @@ def _walk_dirs(base: str, rel: str, dotglob: bool) -> list[str]:
             continue
         p = os.path.join(full, nm)
         if os.path.isdir(p) and not os.path.islink(p):
-            out.extend(_walk_dirs(base, (rel + nm + "/") if (rel == "" or rel.endswith("/")) else rel + "/" + nm + "/", dotglob))
+            out.extend(
+                _walk_dirs(
+                    base,
+                    (rel + nm + "/") if (rel == "" or rel.endswith("/")) else rel + "/" + nm + "/",
+                    dotglob,
+                )
+            )
     return out
 
 
@@ -159,11 +178,12 @@ def glob(pat: str, cwd: str, dotglob: bool = False, globstar: bool = False) -> l
             base = "/" if absolute else cwd
             for r in results:
                 rel = r if not absolute else r
-                for d in _walk_dirs(base if not absolute else "/", rel.lstrip("/") if absolute else rel, dotglob):
-                    nxt.append(("/" + d if absolute and not d.startswith("/") else d))
+                for d in _walk_dirs(
+                    base if not absolute else "/", rel.lstrip("/") if absolute else rel, dotglob
+                ):
+                    nxt.append("/" + d if absolute and not d.startswith("/") else d)
             if last:
                 nxt = [n.rstrip("/") for n in nxt]
-                files = []
                 for d in [r for r in results]:
                     pass
                 # '**' alone: every file and directory below
@@ -195,7 +215,12 @@ def glob(pat: str, cwd: str, dotglob: bool = False, globstar: bool = False) -> l
                 except OSError:
                     continue
                 for nm in names:
-                    if nm.startswith(".") and not comp.startswith(".") and not comp.startswith("\\.") and not dotglob:
+                    if (
+                        nm.startswith(".")
+                        and not comp.startswith(".")
+                        and not comp.startswith("\\.")
+                        and not dotglob
+                    ):
                         continue
                     if rx.fullmatch(nm):
                         cand = (r + nm) if (r == "" or r.endswith("/")) else r + "/" + nm

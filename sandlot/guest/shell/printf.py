@@ -1,4 +1,5 @@
 """printf(1)/echo formatting shared by the builtins and commands."""
+
 from __future__ import annotations
 
 import re
@@ -21,6 +22,7 @@ def printf_q(s: str) -> str:
 def strftime_t(fmt: str, arg: str | None, tz: str | None) -> str:
     import os
     import time
+
     try:
         t = float(arg) if arg not in (None, "", "-1") else time.time()
     except ValueError:
@@ -48,8 +50,18 @@ def _byte(n: int) -> str:
 def echo_escapes(s: str) -> tuple[str, bool]:
     """Process echo -e escapes; returns (text, stop) where stop means \\c was seen."""
     out, i = [], 0
-    simple = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
-              "v": "\v", "\\": "\\"}
+    simple = {
+        "a": "\a",
+        "b": "\b",
+        "e": "\x1b",
+        "E": "\x1b",
+        "f": "\f",
+        "n": "\n",
+        "r": "\r",
+        "t": "\t",
+        "v": "\v",
+        "\\": "\\",
+    }
     while i < len(s):
         c = s[i]
         if c == "\\" and i + 1 < len(s):
@@ -57,7 +69,7 @@ def echo_escapes(s: str) -> tuple[str, bool]:
             if d == "c":
                 return "".join(out), True
             if d == "0":
-                m = re.match(r"[0-7]{0,3}", s[i + 2:])
+                m = re.match(r"[0-7]{0,3}", s[i + 2 :])
                 digits = m.group(0) if m else ""
                 out.append(_byte(int(digits or "0", 8)))
                 i += 2 + len(digits)
@@ -67,13 +79,13 @@ def echo_escapes(s: str) -> tuple[str, bool]:
                 i += 2
                 continue
             if d == "x":
-                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2:])
+                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2 :])
                 if m:
                     out.append(_byte(int(m.group(0), 16)))
                     i += 2 + len(m.group(0))
                     continue
             if d in "uU":
-                m = re.match(r"[0-9a-fA-F]{1,%d}" % (4 if d == "u" else 8), s[i + 2:])
+                m = re.match(r"[0-9a-fA-F]{1,%d}" % (4 if d == "u" else 8), s[i + 2 :])
                 if m:
                     out.append(chr(int(m.group(0), 16)))
                     i += 2 + len(m.group(0))
@@ -126,7 +138,11 @@ def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = N
         while i < len(fmt):
             c = fmt[i]
             if c == "\\":
-                m = re.match(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|.)", fmt[i:], re.S)
+                m = re.match(
+                    r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|.)",
+                    fmt[i:],
+                    re.S,
+                )
                 assert m
                 esc = m.group(0)
                 if esc == "\\c":
@@ -145,7 +161,11 @@ def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = N
                 continue
             m = SPEC.match(fmt, i)
             if not m:
-                errs.append(f"printf: `{fmt[i + 1:i + 2]}': invalid format character" if i + 1 < len(fmt) else "printf: `%': missing format character")
+                errs.append(
+                    f"printf: `{fmt[i + 1 : i + 2]}': invalid format character"
+                    if i + 1 < len(fmt)
+                    else "printf: `%': missing format character"
+                )
                 stop = True
                 break
             i = m.end()

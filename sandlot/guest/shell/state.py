@@ -1,4 +1,5 @@
 """Shell variables (scalars, indexed and associative arrays, attributes, dynamic scopes)."""
+
 from __future__ import annotations
 
 import copy
@@ -9,7 +10,9 @@ class Var:
     __slots__ = ("value", "attrs")
 
     def __init__(self, value: Any = None, attrs: str = "") -> None:
-        self.value = value  # None (declared, unset) | str | dict[int,str] ('a') | dict[str,str] ('A')
+        self.value = (
+            value  # None (declared, unset) | str | dict[int,str] ('a') | dict[str,str] ('A')
+        )
         self.attrs = set(attrs)
 
     def __deepcopy__(self, memo: Any) -> Var:
@@ -51,6 +54,7 @@ class Budget:
 
     def __init__(self, seconds: float | None) -> None:
         import time
+
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.ticks = 0
 
@@ -58,5 +62,6 @@ class Budget:
         self.ticks += 1
         if self.deadline is not None and self.ticks % 256 == 0:
             import time
+
             if time.monotonic() > self.deadline:
                 raise BudgetExceeded()

@@ -1,7 +1,9 @@
 """Registry of in-process Unix commands; each is a generator (sh, argv, stdin) -> status."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..io import Gen, Input
 
@@ -14,8 +16,8 @@ def command(*names: str) -> Callable[[Command], Command]:
         for n in names:
             COMMANDS[n] = f
         return f
+
     return deco
 
 
-from . import awk, files, grep, misc, sed, text  # noqa: E402,F401
-from . import archive, jq, more  # noqa: E402,F401  (jq, extra commands)
+from . import archive, awk, files, grep, jq, misc, more, sed, text  # noqa: E402,F401  # noqa: E402,F401  (jq, extra commands)

@@ -1,4 +1,5 @@
 """Archives and binary inspection: tar gzip gunzip zcat zip unzip xxd file (GNU-style options)."""
+
 from __future__ import annotations
 
 import gzip as _gzip
@@ -20,8 +21,9 @@ from .util import UsageError, dec, enc, open_input, parse_opts
 # ------------------------------------------------------------------ gzip
 def _gz_compress(data: bytes, level: int, name: str = "", mtime: int = 0) -> bytes:
     buf = io.BytesIO()
-    with _gzip.GzipFile(filename=name, mode="wb", compresslevel=level, fileobj=buf,
-                        mtime=mtime) as g:
+    with _gzip.GzipFile(
+        filename=name, mode="wb", compresslevel=level, fileobj=buf, mtime=mtime
+    ) as g:
         g.write(data)
     return buf.getvalue()
 
@@ -46,10 +48,27 @@ def _gzip_main(sh: Any, args: list[str], inp: Input, mode: str) -> Gen:
     name = args[0]
     a = args[1:]
     try:
-        opts, files = parse_opts(a, "cdfklnNqrStv123456789", {
-            "stdout": "c", "to-stdout": "c", "decompress": "d", "uncompress": "d", "force": "f",
-            "keep": "k", "list": "l", "quiet": "q", "test": "t", "verbose": "v", "best": "9",
-            "fast": "1", "suffix:": "S:", "no-name": "n", "name": "N"})
+        opts, files = parse_opts(
+            a,
+            "cdfklnNqrStv123456789",
+            {
+                "stdout": "c",
+                "to-stdout": "c",
+                "decompress": "d",
+                "uncompress": "d",
+                "force": "f",
+                "keep": "k",
+                "list": "l",
+                "quiet": "q",
+                "test": "t",
+                "verbose": "v",
+                "best": "9",
+                "fast": "1",
+                "suffix:": "S:",
+                "no-name": "n",
+                "name": "N",
+            },
+        )
     except UsageError as e:
         yield _usage(name, e)
         return 1
@@ -106,8 +125,9 @@ def _gzip_main(sh: Any, args: list[str], inp: Input, mode: str) -> Gen:
                     mt = int(os.stat(sh.resolve(f)).st_mtime)
                 except OSError:
                     mt = 0
-            out = _gz_compress(data, level, os.path.basename(f) if f != "-" and "n" not in opts else "",
-                               mt)
+            out = _gz_compress(
+                data, level, os.path.basename(f) if f != "-" and "n" not in opts else "", mt
+            )
             if tostdout or f == "-":
                 yield (1, out)
                 continue
@@ -154,8 +174,14 @@ def zcat_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
 
 # ------------------------------------------------------------------ tar
 def _mode_str(ti: tarfile.TarInfo) -> str:
-    t = {tarfile.DIRTYPE: "d", tarfile.SYMTYPE: "l", tarfile.LNKTYPE: "h", tarfile.CHRTYPE: "c",
-         tarfile.BLKTYPE: "b", tarfile.FIFOTYPE: "p"}.get(ti.type, "-")
+    t = {
+        tarfile.DIRTYPE: "d",
+        tarfile.SYMTYPE: "l",
+        tarfile.LNKTYPE: "h",
+        tarfile.CHRTYPE: "c",
+        tarfile.BLKTYPE: "b",
+        tarfile.FIFOTYPE: "p",
+    }.get(ti.type, "-")
     return (t if t != "h" else "h") + stat.filemode(ti.mode)[1:]
 
 
@@ -173,24 +199,70 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
                 expanded.append(rest.pop(0))
         a = expanded + rest
     try:
-        opts, files = parse_opts(a, "cxtrvf:C:zjJaOkhpPT:X:mIo", {
-            "create": "c", "extract": "x", "get": "x", "list": "t", "append": "r", "verbose": "v",
-            "file:": "f:", "directory:": "C:", "gzip": "z", "gunzip": "z", "bzip2": "j",
-            "xz": "J", "auto-compress": "a", "to-stdout": "O", "keep-old-files": "k",
-            "dereference": "h", "preserve-permissions": "p", "absolute-names": "P",
-            "files-from:": "T:", "exclude-from:": "X:", "exclude:": "E:", "strip-components:": "s:",
-            "no-same-owner": "o", "touch": "m", "owner:": "U:", "group:": "G:", "mtime:": "M:",
-            "null": "0", "overwrite": "W", "numeric-owner": "n", "no-recursion": "R",
-            "wildcards": "w", "sort:": "S:", "mode:": "D:", "use-compress-program:": "I:",
-            "one-file-system": "1", "xform:": "x:", "transform:": "x:"})
+        opts, files = parse_opts(
+            a,
+            "cxtrvf:C:zjJaOkhpPT:X:mIo",
+            {
+                "create": "c",
+                "extract": "x",
+                "get": "x",
+                "list": "t",
+                "append": "r",
+                "verbose": "v",
+                "file:": "f:",
+                "directory:": "C:",
+                "gzip": "z",
+                "gunzip": "z",
+                "bzip2": "j",
+                "xz": "J",
+                "auto-compress": "a",
+                "to-stdout": "O",
+                "keep-old-files": "k",
+                "dereference": "h",
+                "preserve-permissions": "p",
+                "absolute-names": "P",
+                "files-from:": "T:",
+                "exclude-from:": "X:",
+                "exclude:": "E:",
+                "strip-components:": "s:",
+                "no-same-owner": "o",
+                "touch": "m",
+                "owner:": "U:",
+                "group:": "G:",
+                "mtime:": "M:",
+                "null": "0",
+                "overwrite": "W",
+                "numeric-owner": "n",
+                "no-recursion": "R",
+                "wildcards": "w",
+                "sort:": "S:",
+                "mode:": "D:",
+                "use-compress-program:": "I:",
+                "one-file-system": "1",
+                "xform:": "x:",
+                "transform:": "x:",
+            },
+        )
     except UsageError as e:
         yield _usage("tar", e)
         return 2
-    mode = "c" if "c" in opts else "x" if "x" in opts else "t" if "t" in opts else \
-        "r" if "r" in opts else None
+    mode = (
+        "c"
+        if "c" in opts
+        else "x"
+        if "x" in opts
+        else "t"
+        if "t" in opts
+        else "r"
+        if "r" in opts
+        else None
+    )
     if mode is None:
-        yield (2, b"tar: You must specify one of the '-Acdtrux', '--delete' or '--test-label' options\n"
-                  b"Try 'tar --help' or 'tar --usage' for more information.\n")
+        yield (
+            2,
+            b"tar: You must specify one of the '-Acdtrux', '--delete' or '--test-label' options\n"
+            b"Try 'tar --help' or 'tar --usage' for more information.\n",
+        )
         return 2
     archive = opts.get("f", "-")
     base = sh.resolve(opts.get("C", "."))
@@ -219,12 +291,18 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
 
     def excluded(n: str) -> bool:
         import fnmatch
-        return any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(os.path.basename(n), p) for p in excludes)
+
+        return any(
+            fnmatch.fnmatch(n, p) or fnmatch.fnmatch(os.path.basename(n), p) for p in excludes
+        )
 
     if mode in ("c", "r"):
         if not files and mode == "c" and "T" not in opts:
-            yield (2, b"tar: Cowardly refusing to create an empty archive\n"
-                      b"Try 'tar --help' or 'tar --usage' for more information.\n")
+            yield (
+                2,
+                b"tar: Cowardly refusing to create an empty archive\n"
+                b"Try 'tar --help' or 'tar --usage' for more information.\n",
+            )
             return 2
         buf = io.BytesIO()
         existing = b""
@@ -298,9 +376,11 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
             raw = _gz_compress(raw, 6)
         elif comp == "bz2":
             import bz2
+
             raw = bz2.compress(raw)
         elif comp == "xz":
             import lzma
+
             raw = lzma.compress(raw)
         msgs = b"".join(out_msgs)
         if archive == "-":
@@ -318,22 +398,32 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
         raw = inp.read_all() if archive == "-" else open(sh.resolve(archive), "rb").read()
     except OSError as e:
-        yield (2, enc(f"tar: {archive}: Cannot open: {e.strerror}\n"
-                      "tar: Error is not recoverable: exiting now\n"))
+        yield (
+            2,
+            enc(
+                f"tar: {archive}: Cannot open: {e.strerror}\n"
+                "tar: Error is not recoverable: exiting now\n"
+            ),
+        )
         return 2
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = _gz_decompress(raw)
         elif raw[:3] == b"BZh":
             import bz2
+
             raw = bz2.decompress(raw)
         elif raw[:6] == b"\xfd7zXZ\x00":
             import lzma
+
             raw = lzma.decompress(raw)
         tf = tarfile.open(fileobj=io.BytesIO(raw), mode="r:")
     except Exception:
-        yield (2, b"tar: This does not look like a tar archive\n"
-                  b"tar: Exiting with failure status due to previous errors\n")
+        yield (
+            2,
+            b"tar: This does not look like a tar archive\n"
+            b"tar: Exiting with failure status due to previous errors\n",
+        )
         return 2
     members = tf.getmembers()
     wanted = files
@@ -344,6 +434,7 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
         if not wanted:
             return True
         import fnmatch
+
         for w in wanted:
             w2 = w.rstrip("/")
             if n == w2 or n.startswith(w2 + "/") or fnmatch.fnmatch(n, w2):
@@ -366,10 +457,14 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
             if verbose:
                 out.append(enc(_long(m) + "\n"))
             else:
-                out.append(enc(m.name + ("/" if m.isdir() and not m.name.endswith("/") else "") + "\n"))
+                out.append(
+                    enc(m.name + ("/" if m.isdir() and not m.name.endswith("/") else "") + "\n")
+                )
             continue
         if verbose:
-            out.append(enc((_long(m) if verbose > 1 else m.name + ("/" if m.isdir() else "")) + "\n"))
+            out.append(
+                enc((_long(m) if verbose > 1 else m.name + ("/" if m.isdir() else "")) + "\n")
+            )
         if "O" in opts:
             if m.isfile():
                 f = tf.extractfile(m)
@@ -402,6 +497,7 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
                     os.link(target, dest)
                 except OSError:
                     import shutil
+
                     shutil.copyfile(target, dest)
             elif m.isfile():
                 os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
@@ -454,8 +550,9 @@ def _long(m: tarfile.TarInfo) -> str:
 @cmd("zip")
 def zip_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "rqjd0123456789mxD", {"recurse-paths": "r", "quiet": "q",
-                                                                  "junk-paths": "j"})
+        opts, files = parse_opts(
+            args[1:], "rqjd0123456789mxD", {"recurse-paths": "r", "quiet": "q", "junk-paths": "j"}
+        )
     except UsageError as e:
         yield _usage("zip", e)
         return 16
@@ -490,8 +587,12 @@ def zip_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
             level = int(d)
     mode = "a" if os.path.exists(zpath) else "w"
     out = []
-    with zipfile.ZipFile(zpath, mode, compression=zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED,
-                         compresslevel=level or None) as z:
+    with zipfile.ZipFile(
+        zpath,
+        mode,
+        compression=zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED,
+        compresslevel=level or None,
+    ) as z:
         existing = set(z.namelist())
         for p, arc in entries:
             sh.budget.tick()
@@ -501,8 +602,11 @@ def zip_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
             verb = "updating" if arc in existing else "adding"
             z.write(p, arc)
             if "q" not in opts:
-                out.append(f"  {verb}: {arc} (stored 0%)\n" if arc.endswith("/") else
-                           f"  {verb}: {arc} (deflated)\n")
+                out.append(
+                    f"  {verb}: {arc} (stored 0%)\n"
+                    if arc.endswith("/")
+                    else f"  {verb}: {arc} (deflated)\n"
+                )
     if out:
         yield (1, enc("".join(out)))
     return 0
@@ -529,21 +633,31 @@ def unzip_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
         yield (2, enc(f"unzip:  cannot find or open {zname}, {zname}.zip or {zname}.ZIP.\n"))
         return 9
     import fnmatch
+
     wanted = files[1:]
-    infos = [i for i in z.infolist() if not wanted or any(fnmatch.fnmatch(i.filename, w) for w in wanted)]
+    infos = [
+        i for i in z.infolist() if not wanted or any(fnmatch.fnmatch(i.filename, w) for w in wanted)
+    ]
     if "Z" in opts or "1" in opts:
         yield (1, enc("".join(i.filename + "\n" for i in infos)))
         return 0
     if "l" in opts:
-        lines = ["Archive:  " + zname, "  Length      Date    Time    Name",
-                 "---------  ---------- -----   ----"]
+        lines = [
+            "Archive:  " + zname,
+            "  Length      Date    Time    Name",
+            "---------  ---------- -----   ----",
+        ]
         total = 0
         for i in infos:
             y, mo, d, h, mi, _s = i.date_time
-            lines.append(f"{i.file_size:9d}  {mo:02d}-{d:02d}-{y:04d} {h:02d}:{mi:02d}   {i.filename}")
+            lines.append(
+                f"{i.file_size:9d}  {mo:02d}-{d:02d}-{y:04d} {h:02d}:{mi:02d}   {i.filename}"
+            )
             total += i.file_size
         lines.append("---------                     -------")
-        lines.append(f"{total:9d}                     {len(infos)} file{'s' if len(infos) != 1 else ''}")
+        lines.append(
+            f"{total:9d}                     {len(infos)} file{'s' if len(infos) != 1 else ''}"
+        )
         yield (1, enc("\n".join(lines) + "\n"))
         return 0
     if "t" in opts:
@@ -570,7 +684,7 @@ def unzip_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
             name = os.path.basename(name)
         target = os.path.normpath(os.path.join(dest, name))
         if not target.startswith(os.path.normpath(dest)):
-            out.append(f"warning: skipped \"../\" path component(s) in {name}\n")
+            out.append(f'warning: skipped "../" path component(s) in {name}\n')
             continue
         if i.is_dir():
             os.makedirs(target, exist_ok=True)
@@ -580,8 +694,10 @@ def unzip_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
         if os.path.exists(target) and "n" in opts:
             continue
         if os.path.exists(target) and "o" not in opts:
-            out.append(f"replace {name}? [y]es, [n]o, [A]ll, [N]one, [r]ename: NULL\n"
-                       f"(EOF or read error, treating as \"[N]one\" ...)\n")
+            out.append(
+                f"replace {name}? [y]es, [n]o, [A]ll, [N]one, [r]ename: NULL\n"
+                f'(EOF or read error, treating as "[N]one" ...)\n'
+            )
             st = 1
             break
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
@@ -603,9 +719,22 @@ def unzip_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
 @cmd("xxd")
 def xxd(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "c:g:l:s:o:pirueEbC", {
-            "cols:": "c:", "groupsize:": "g:", "len:": "l:", "seek:": "s:", "ps": "p",
-            "plain": "p", "include": "i", "revert": "r", "uppercase": "u", "bits": "b"})
+        opts, files = parse_opts(
+            args[1:],
+            "c:g:l:s:o:pirueEbC",
+            {
+                "cols:": "c:",
+                "groupsize:": "g:",
+                "len:": "l:",
+                "seek:": "s:",
+                "ps": "p",
+                "plain": "p",
+                "include": "i",
+                "revert": "r",
+                "uppercase": "u",
+                "bits": "b",
+            },
+        )
     except UsageError as e:
         yield _usage("xxd", e)
         return 1
@@ -613,15 +742,26 @@ def xxd(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
         data = _read_all(sh, name, inp)
     except OSError as e:
-        yield (2, enc(f"xxd: {name}: No such file or directory\n" if "No such" in str(e) else
-                      f"xxd: {e}\n"))
+        yield (
+            2,
+            enc(
+                f"xxd: {name}: No such file or directory\n"
+                if "No such" in str(e)
+                else f"xxd: {e}\n"
+            ),
+        )
         return 2
 
     def num(s: str) -> int:
         neg = s.startswith("-")
         s = s.lstrip("+-")
-        v = int(s, 16) if s.lower().startswith("0x") else int(s, 8) if s.startswith("0") and len(s) > 1 \
+        v = (
+            int(s, 16)
+            if s.lower().startswith("0x")
+            else int(s, 8)
+            if s.startswith("0") and len(s) > 1
             else int(s)
+        )
         return -v if neg else v
 
     if "r" in opts:
@@ -652,7 +792,7 @@ def xxd(sh: Any, args: list[str], inp: Input) -> Gen:
                 chunk = bytes.fromhex(hx)
                 if len(out) < off:
                     out.extend(b"\0" * (off - len(out)))
-                out[off:off + len(chunk)] = chunk
+                out[off : off + len(chunk)] = chunk
         yield (1, bytes(out))
         return 0
     seek = num(opts["s"]) if "s" in opts else 0
@@ -666,19 +806,23 @@ def xxd(sh: Any, args: list[str], inp: Input) -> Gen:
     if "p" in opts:
         cols = int(opts.get("c", "30")) or 30
         h = hx(data)
-        yield (1, enc("".join(h[i:i + cols * 2] + "\n" for i in range(0, len(h), cols * 2))))
+        yield (1, enc("".join(h[i : i + cols * 2] + "\n" for i in range(0, len(h), cols * 2))))
         return 0
     if "i" in opts:
         cols = int(opts.get("c", "12"))
         parts = [f"0x{b:02X}" if upper else f"0x{b:02x}" for b in data]
-        lines = [", ".join(parts[i:i + cols]) for i in range(0, len(parts), cols)]
+        lines = [", ".join(parts[i : i + cols]) for i in range(0, len(parts), cols)]
         body = ",\n".join("  " + x for x in lines) + ("\n" if lines else "")
         if name != "-":
             var = re.sub(r"[^0-9A-Za-z]", "_", name)
             if var[:1].isdigit():
                 var = "__" + var
-            body = (f"unsigned char {var}[] = {{\n" + body + "};\n"
-                    + f"unsigned int {var}_len = {len(data)};\n")
+            body = (
+                f"unsigned char {var}[] = {{\n"
+                + body
+                + "};\n"
+                + f"unsigned int {var}_len = {len(data)};\n"
+            )
         yield (1, enc(body))
         return 0
     bits = "b" in opts
@@ -689,20 +833,21 @@ def xxd(sh: Any, args: list[str], inp: Input) -> Gen:
     out_lines = []
     for i in range(0, len(data), cols):
         sh.budget.tick()
-        chunk = data[i:i + cols]
+        chunk = data[i : i + cols]
         groups = []
         for g in range(0, cols, group or cols):
-            part = chunk[g:g + (group or cols)]
+            part = chunk[g : g + (group or cols)]
             if bits:
                 s = "".join(f"{b:08b}" for b in part)
             elif "e" in opts:
                 s = hx(part[::-1])
-                s = s.rjust(len(chunk[g:g + group]) * 2)
+                s = s.rjust(len(chunk[g : g + group]) * 2)
             else:
                 s = hx(part)
             width = (group or cols) * (8 if bits else 2)
-            groups.append(s.ljust(width) if not ("e" in opts) else s.rjust(width) if part else
-                          " " * width)
+            groups.append(
+                s.ljust(width) if "e" not in opts else s.rjust(width) if part else " " * width
+            )
         hexcol = " ".join(groups)
         asc = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         out_lines.append(f"{base + i:08x}: {hexcol}  {asc}\n")
@@ -722,7 +867,7 @@ def describe(data: bytes, path: str | None = None) -> str:
     if not data:
         return "empty"
     if data.startswith(b"\x1f\x8b"):
-        return "gzip compressed data" + (f", was \"{_gzname(data)}\"" if _gzname(data) else "")
+        return "gzip compressed data" + (f', was "{_gzname(data)}"' if _gzname(data) else "")
     if data.startswith(b"BZh"):
         return "bzip2 compressed data, block size = " + chr(data[3]) + "00k"
     if data.startswith(b"\xfd7zXZ\x00"):
@@ -735,9 +880,17 @@ def describe(data: bytes, path: str | None = None) -> str:
         if len(data) >= 24:
             w = int.from_bytes(data[16:20], "big")
             h = int.from_bytes(data[20:24], "big")
-            return f"PNG image data, {w} x {h}, {data[24]}-bit" + \
-                {0: " grayscale", 2: "/color RGB", 3: " colormap", 4: " gray+alpha",
-                 6: "/color RGBA"}.get(data[25], "") + ", non-interlaced"
+            return (
+                f"PNG image data, {w} x {h}, {data[24]}-bit"
+                + {
+                    0: " grayscale",
+                    2: "/color RGB",
+                    3: " colormap",
+                    4: " gray+alpha",
+                    6: "/color RGBA",
+                }.get(data[25], "")
+                + ", non-interlaced"
+            )
         return "PNG image data"
     if data.startswith(b"\xff\xd8\xff"):
         return "JPEG image data"
@@ -752,8 +905,11 @@ def describe(data: bytes, path: str | None = None) -> str:
         end = {1: "LSB", 2: "MSB"}.get(data[5], "")
         return f"ELF {cls} {end} executable"
     if data.startswith(b"\0asm"):
-        return "WebAssembly (wasm) binary module version 0x" + format(int.from_bytes(data[4:8], "little"), "x") \
+        return (
+            "WebAssembly (wasm) binary module version 0x"
+            + format(int.from_bytes(data[4:8], "little"), "x")
             + " (MVP)"
+        )
     if data.startswith(b"SQLite format 3\x00"):
         return "SQLite 3.x database"
     if data.startswith(b"#!"):
@@ -764,7 +920,8 @@ def describe(data: bytes, path: str | None = None) -> str:
             interp = parts[1]
         prog = os.path.basename(interp)
         kind = {"sh": "POSIX shell script", "bash": "Bourne-Again shell script"}.get(
-            prog, f"{prog} script" if prog else "script")
+            prog, f"{prog} script" if prog else "script"
+        )
         if prog.startswith("python"):
             kind = "Python script"
         return f"{kind}, {_textkind(data)} executable"
@@ -822,8 +979,17 @@ def _lineterm(data: bytes) -> str:
 @cmd("file")
 def file_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "bhLiz0", {"brief": "b", "mime": "i", "mime-type": "m",
-                                                     "dereference": "L", "no-dereference": "h"})
+        opts, files = parse_opts(
+            args[1:],
+            "bhLiz0",
+            {
+                "brief": "b",
+                "mime": "i",
+                "mime-type": "m",
+                "dereference": "L",
+                "no-dereference": "h",
+            },
+        )
     except UsageError as e:
         yield _usage("file", e)
         return 1
@@ -871,15 +1037,23 @@ def file_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
 
 
 def _mime(d: str) -> str:
-    table = [("empty", "inode/x-empty; charset=binary"), ("directory", "inode/directory; charset=binary"),
-             ("gzip", "application/gzip; charset=binary"), ("Zip", "application/zip; charset=binary"),
-             ("PNG", "image/png; charset=binary"), ("JPEG", "image/jpeg; charset=binary"),
-             ("GIF", "image/gif; charset=binary"), ("PDF", "application/pdf; charset=binary"),
-             ("ELF", "application/x-executable; charset=binary"), ("JSON", "application/json; charset=us-ascii"),
-             ("shell script", "text/x-shellscript; charset=us-ascii"),
-             ("Python", "text/x-script.python; charset=us-ascii"),
-             ("ASCII", "text/plain; charset=us-ascii"), ("UTF-8", "text/plain; charset=utf-8"),
-             ("tar", "application/x-tar; charset=binary")]
+    table = [
+        ("empty", "inode/x-empty; charset=binary"),
+        ("directory", "inode/directory; charset=binary"),
+        ("gzip", "application/gzip; charset=binary"),
+        ("Zip", "application/zip; charset=binary"),
+        ("PNG", "image/png; charset=binary"),
+        ("JPEG", "image/jpeg; charset=binary"),
+        ("GIF", "image/gif; charset=binary"),
+        ("PDF", "application/pdf; charset=binary"),
+        ("ELF", "application/x-executable; charset=binary"),
+        ("JSON", "application/json; charset=us-ascii"),
+        ("shell script", "text/x-shellscript; charset=us-ascii"),
+        ("Python", "text/x-script.python; charset=us-ascii"),
+        ("ASCII", "text/plain; charset=us-ascii"),
+        ("UTF-8", "text/plain; charset=utf-8"),
+        ("tar", "application/x-tar; charset=binary"),
+    ]
     for k, v in table:
         if k in d:
             return v

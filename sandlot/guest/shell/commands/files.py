@@ -1,11 +1,13 @@
 """Filesystem commands (ls, mkdir, rm, cp, mv, touch, ln, find, ...) working relative to the shell's cwd."""
+
 from __future__ import annotations
 
 import os
 import shutil
 import stat
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import pattern as P
 from ..io import Gen, Input
@@ -59,7 +61,9 @@ def rmdir(sh: Any, args: list[str], inp: Input) -> Gen:
 @command("rm")
 def rm(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, paths = parse_opts(args[1:], "rRfvid", {"recursive": "r", "force": "f", "verbose": "v"})
+        opts, paths = parse_opts(
+            args[1:], "rRfvid", {"recursive": "r", "force": "f", "verbose": "v"}
+        )
     except UsageError as e:
         yield _err("rm", str(e))
         return 1
@@ -98,7 +102,9 @@ def rm(sh: Any, args: list[str], inp: Input) -> Gen:
 @command("touch")
 def touch(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, paths = parse_opts(args[1:], "cam d:r:t:", {"no-create": "c", "date": "d:", "reference": "r:"})
+        opts, paths = parse_opts(
+            args[1:], "cam d:r:t:", {"no-create": "c", "date": "d:", "reference": "r:"}
+        )
     except UsageError as e:
         yield _err("touch", str(e))
         return 1
@@ -131,15 +137,30 @@ def _copy(src: str, dst: str, rec: bool) -> None:
 def cp_mv(sh: Any, args: list[str], inp: Input) -> Gen:
     name = args[0]
     try:
-        opts, paths = parse_opts(args[1:], "rRafivnpTt:uPL", {"recursive": "r", "force": "f", "verbose": "v",
-                                                             "no-clobber": "n", "archive": "a", "target-directory": "t:"})
+        opts, paths = parse_opts(
+            args[1:],
+            "rRafivnpTt:uPL",
+            {
+                "recursive": "r",
+                "force": "f",
+                "verbose": "v",
+                "no-clobber": "n",
+                "archive": "a",
+                "target-directory": "t:",
+            },
+        )
     except UsageError as e:
         yield _err(name, str(e))
         return 1
     if "t" in opts:
         paths.append(opts["t"])
     if len(paths) < 2:
-        yield _err(name, f"missing destination file operand after '{paths[0]}'" if paths else "missing file operand")
+        yield _err(
+            name,
+            f"missing destination file operand after '{paths[0]}'"
+            if paths
+            else "missing file operand",
+        )
         return 1
     *srcs, dst = paths
     dfull = sh.resolve(dst)
@@ -170,7 +191,12 @@ def cp_mv(sh: Any, args: list[str], inp: Input) -> Gen:
                     continue
                 _copy(sfull, target, rec)
             if "v" in opts:
-                yield (1, enc(f"'{s}' -> '{os.path.relpath(target, sh.cwd) if not dst.startswith('/') else target}'\n"))
+                yield (
+                    1,
+                    enc(
+                        f"'{s}' -> '{os.path.relpath(target, sh.cwd) if not dst.startswith('/') else target}'\n"
+                    ),
+                )
         except OSError as e:
             yield _err(name, f"cannot {'move' if name == 'mv' else 'copy'} '{s}': {_strerr(e)}")
             st = 1
@@ -203,7 +229,10 @@ def ln(sh: Any, args: list[str], inp: Input) -> Gen:
             else:
                 os.link(sh.resolve(s), d)
         except OSError as e:
-            yield _err("ln", f"failed to create {'symbolic ' if 's' in opts else 'hard '}link '{dst}': {_strerr(e)}")
+            yield _err(
+                "ln",
+                f"failed to create {'symbolic ' if 's' in opts else 'hard '}link '{dst}': {_strerr(e)}",
+            )
             st = 1
     return st
 
@@ -228,8 +257,18 @@ def _human(n: int) -> str:
 @command("ls")
 def ls(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, paths = parse_opts(args[1:], "laA1RdhrtSFp", {"all": "a", "almost-all": "A", "recursive": "R",
-                                                          "directory": "d", "human-readable": "h", "reverse": "r"})
+        opts, paths = parse_opts(
+            args[1:],
+            "laA1RdhrtSFp",
+            {
+                "all": "a",
+                "almost-all": "A",
+                "recursive": "R",
+                "directory": "d",
+                "human-readable": "h",
+                "reverse": "r",
+            },
+        )
     except UsageError as e:
         yield _err("ls", str(e))
         return 2
@@ -339,10 +378,22 @@ def find(sh: Any, args: list[str], inp: Input) -> Gen:
             j = i + 1
             while j < len(a) and a[j] not in (";", "+"):
                 j += 1
-            toks.append(("exec", a[i + 1:j], a[j] if j < len(a) else ";"))
+            toks.append(("exec", a[i + 1 : j], a[j] if j < len(a) else ";"))
             i = j + 1
             continue
-        if t in ("-name", "-iname", "-type", "-path", "-wholename", "-newer", "-size", "-regex", "-perm", "-user", "-mtime"):
+        if t in (
+            "-name",
+            "-iname",
+            "-type",
+            "-path",
+            "-wholename",
+            "-newer",
+            "-size",
+            "-regex",
+            "-perm",
+            "-user",
+            "-mtime",
+        ):
             toks.append((t, a[i + 1] if i + 1 < len(a) else ""))
             i += 2
             continue
@@ -422,16 +473,27 @@ def find(sh: Any, args: list[str], inp: Input) -> Gen:
             return P.match(t[1], path)
         if k == "-regex":
             import re
+
             return re.fullmatch(t[1], path) is not None
         if k == "-type":
             try:
                 m = os.lstat(full).st_mode
             except OSError:
                 return False
-            return any({"f": stat.S_ISREG(m), "d": stat.S_ISDIR(m), "l": stat.S_ISLNK(m),
-                        "p": stat.S_ISFIFO(m), "s": stat.S_ISSOCK(m)}.get(c, False) for c in t[1].split(","))
+            return any(
+                {
+                    "f": stat.S_ISREG(m),
+                    "d": stat.S_ISDIR(m),
+                    "l": stat.S_ISLNK(m),
+                    "p": stat.S_ISFIFO(m),
+                    "s": stat.S_ISSOCK(m),
+                }.get(c, False)
+                for c in t[1].split(",")
+            )
         if k == "-empty":
-            return (os.path.isdir(full) and not os.listdir(full)) or (os.path.isfile(full) and os.path.getsize(full) == 0)
+            return (os.path.isdir(full) and not os.listdir(full)) or (
+                os.path.isfile(full) and os.path.getsize(full) == 0
+            )
         if k == "-newer":
             try:
                 return os.stat(full).st_mtime > os.stat(sh.resolve(t[1])).st_mtime
@@ -499,7 +561,11 @@ def find(sh: Any, args: list[str], inp: Input) -> Gen:
             except OSError:
                 return
             for n in names:
-                yield from walk(path.rstrip("/") + "/" + n if path != "/" else "/" + n, os.path.join(full, n), depth + 1)
+                yield from walk(
+                    path.rstrip("/") + "/" + n if path != "/" else "/" + n,
+                    os.path.join(full, n),
+                    depth + 1,
+                )
 
     for r in roots:
         full = sh.resolve(r)
@@ -610,11 +676,25 @@ def stat_(sh: Any, args: list[str], inp: Input) -> Gen:
             st = 1
             continue
         if fmt:
-            kind = "directory" if stat.S_ISDIR(s.st_mode) else "symbolic link" if stat.S_ISLNK(s.st_mode) else \
-                ("regular empty file" if s.st_size == 0 else "regular file")
-            rep = {"%s": str(s.st_size), "%n": p, "%a": oct(s.st_mode & 0o7777)[2:], "%F": kind,
-                   "%Y": str(int(s.st_mtime)), "%A": _mode_str(s.st_mode), "%U": "root", "%G": "root",
-                   "%i": str(s.st_ino), "%h": str(s.st_nlink)}
+            kind = (
+                "directory"
+                if stat.S_ISDIR(s.st_mode)
+                else "symbolic link"
+                if stat.S_ISLNK(s.st_mode)
+                else ("regular empty file" if s.st_size == 0 else "regular file")
+            )
+            rep = {
+                "%s": str(s.st_size),
+                "%n": p,
+                "%a": oct(s.st_mode & 0o7777)[2:],
+                "%F": kind,
+                "%Y": str(int(s.st_mtime)),
+                "%A": _mode_str(s.st_mode),
+                "%U": "root",
+                "%G": "root",
+                "%i": str(s.st_ino),
+                "%h": str(s.st_nlink),
+            }
             out = fmt
             for k, v in rep.items():
                 out = out.replace(k, v)
@@ -642,6 +722,7 @@ def chmod(sh: Any, args: list[str], inp: Input) -> Gen:
                 new = cur
                 for clause in mode.split(","):
                     import re
+
                     m = re.fullmatch(r"([ugoa]*)([-+=])([rwxXst]*)", clause)
                     if not m:
                         raise ValueError(mode)
@@ -650,7 +731,7 @@ def chmod(sh: Any, args: list[str], inp: Input) -> Gen:
                     for c in m.group(3):
                         b = {"r": 4, "w": 2, "x": 1, "X": 1}.get(c, 0)
                         for w in who:
-                            for ww in ("ugo" if w == "a" else w):
+                            for ww in "ugo" if w == "a" else w:
                                 bits |= b << {"u": 6, "g": 3, "o": 0}[ww]
                     if m.group(2) == "+":
                         new |= bits
@@ -683,6 +764,7 @@ def du(sh: Any, args: list[str], inp: Input) -> Gen:
 @command("mktemp")
 def mktemp(sh: Any, args: list[str], inp: Input) -> Gen:
     import tempfile
+
     d = "-d" in args
     base = sh.get_str("TMPDIR") or "/tmp"
     path = tempfile.mkdtemp(dir=base) if d else tempfile.mkstemp(dir=base)[1]
@@ -694,6 +776,7 @@ def mktemp(sh: Any, args: list[str], inp: Input) -> Gen:
 def diff(sh: Any, args: list[str], inp: Input) -> Gen:
     """diff: normal and unified (-u) output for two files."""
     import difflib
+
     flags = [a for a in args[1:] if a.startswith("-") and a != "-"]
     paths = [a for a in args[1:] if not a.startswith("-") or a == "-"]
     if len(paths) != 2:
@@ -725,14 +808,23 @@ def diff(sh: Any, args: list[str], inp: Input) -> Gen:
 
     def rng(i: int, j: int) -> str:
         return f"{i + 1},{j}" if j - i > 1 else f"{j if j > i else i}"
+
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
         if tag == "equal":
             continue
         code = {"replace": "c", "delete": "d", "insert": "a"}[tag]
-        out.append(f"{rng(i1, i2) if tag != 'insert' else i1}{code}{rng(j1, j2) if tag != 'delete' else j1}\n")
-        out.extend("< " + x if x.endswith("\n") else "< " + x + "\n\\ No newline at end of file\n" for x in a[i1:i2])
+        out.append(
+            f"{rng(i1, i2) if tag != 'insert' else i1}{code}{rng(j1, j2) if tag != 'delete' else j1}\n"
+        )
+        out.extend(
+            "< " + x if x.endswith("\n") else "< " + x + "\n\\ No newline at end of file\n"
+            for x in a[i1:i2]
+        )
         if tag == "replace":
             out.append("---\n")
-        out.extend("> " + x if x.endswith("\n") else "> " + x + "\n\\ No newline at end of file\n" for x in b[j1:j2])
+        out.extend(
+            "> " + x if x.endswith("\n") else "> " + x + "\n\\ No newline at end of file\n"
+            for x in b[j1:j2]
+        )
     yield (1, enc("".join(out)))
     return 1

@@ -1,9 +1,11 @@
 """grep with GNU options (-E -F -G -i -v -n -r -l -L -c -o -w -x -q -s -h -H -A -B -C -e -f -m)."""
+
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..io import Gen, Input
 from . import command
@@ -34,7 +36,7 @@ def bre_to_python(p: str) -> str:
             out.append(r"\*")
         elif c == "[":
             j = _bracket_end(p, i)
-            out.append(_bracket(p[i:j + 1]))
+            out.append(_bracket(p[i : j + 1]))
             i = j + 1
             continue
         else:
@@ -58,9 +60,21 @@ def _bracket_end(p: str, i: int) -> int:
     return j
 
 
-CLS = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-       "space": r"\s", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f", "word": r"\w",
-       "cntrl": r"\x00-\x1f", "print": r" -~", "graph": r"!-~"}
+CLS = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r"\s",
+    "blank": r" \t",
+    "punct": r"!-/:-@\[-`{-~",
+    "xdigit": "0-9A-Fa-f",
+    "word": r"\w",
+    "cntrl": r"\x00-\x1f",
+    "print": r" -~",
+    "graph": r"!-~",
+}
 
 
 def _bracket(b: str) -> str:
@@ -89,7 +103,7 @@ def ere_to_python(p: str) -> str:
             continue
         if c == "[":
             j = _bracket_end(p, i)
-            out.append(_bracket(p[i:j + 1]))
+            out.append(_bracket(p[i : j + 1]))
             i = j + 1
             continue
         if c == "{" and not re.match(r"\{\d*(,\d*)?\}", p[i:]):
@@ -102,7 +116,9 @@ def ere_to_python(p: str) -> str:
     return "".join(out)
 
 
-def compile_patterns(pats: list[str], mode: str, icase: bool, word: bool, line: bool) -> re.Pattern[str]:
+def compile_patterns(
+    pats: list[str], mode: str, icase: bool, word: bool, line: bool
+) -> re.Pattern[str]:
     parts = []
     for p in pats:
         if mode == "F":
@@ -122,13 +138,39 @@ def compile_patterns(pats: list[str], mode: str, icase: bool, word: bool, line: 
 @command("grep", "egrep", "fgrep")
 def grep(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, rest = parse_opts(args[1:], "EFGPivnrRlLcoqsHhwxe:f:A:B:C:m:abIZz", {
-            "extended-regexp": "E", "fixed-strings": "F", "ignore-case": "i", "invert-match": "v",
-            "line-number": "n", "recursive": "r", "files-with-matches": "l", "files-without-match": "L",
-            "count": "c", "only-matching": "o", "quiet": "q", "silent": "q", "no-messages": "s",
-            "with-filename": "H", "no-filename": "h", "word-regexp": "w", "line-regexp": "x",
-            "regexp": "e:", "file": "f:", "after-context": "A:", "before-context": "B:", "context": "C:",
-            "max-count": "m:", "include": "I:", "exclude": "X:", "color": "K:", "colour": "K:"})
+        opts, rest = parse_opts(
+            args[1:],
+            "EFGPivnrRlLcoqsHhwxe:f:A:B:C:m:abIZz",
+            {
+                "extended-regexp": "E",
+                "fixed-strings": "F",
+                "ignore-case": "i",
+                "invert-match": "v",
+                "line-number": "n",
+                "recursive": "r",
+                "files-with-matches": "l",
+                "files-without-match": "L",
+                "count": "c",
+                "only-matching": "o",
+                "quiet": "q",
+                "silent": "q",
+                "no-messages": "s",
+                "with-filename": "H",
+                "no-filename": "h",
+                "word-regexp": "w",
+                "line-regexp": "x",
+                "regexp": "e:",
+                "file": "f:",
+                "after-context": "A:",
+                "before-context": "B:",
+                "context": "C:",
+                "max-count": "m:",
+                "include": "I:",
+                "exclude": "X:",
+                "color": "K:",
+                "colour": "K:",
+            },
+        )
     except UsageError as e:
         yield (2, enc(f"grep: {e}\nUsage: grep [OPTION]... PATTERNS [FILE]...\n"))
         return 2
@@ -146,7 +188,13 @@ def grep(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (2, b"Usage: grep [OPTION]... PATTERNS [FILE]...\n")
             return 2
         pats = rest.pop(0).split("\n")
-    mode = "E" if ("E" in opts or "P" in opts or args[0] == "egrep") else "F" if ("F" in opts or args[0] == "fgrep") else "G"
+    mode = (
+        "E"
+        if ("E" in opts or "P" in opts or args[0] == "egrep")
+        else "F"
+        if ("F" in opts or args[0] == "fgrep")
+        else "G"
+    )
     try:
         rx = compile_patterns(pats, mode, "i" in opts, "w" in opts, "x" in opts)
     except re.error as e:
@@ -171,7 +219,11 @@ def grep(sh: Any, args: list[str], inp: Input) -> Gen:
                     dirs.sort()
                     for name in sorted(fs):
                         rel = os.path.join(root, name)
-                        yield f.rstrip("/") + rel[len(full.rstrip("/")):] if f != "." or rest else os.path.relpath(rel, sh.cwd)
+                        yield (
+                            f.rstrip("/") + rel[len(full.rstrip("/")) :]
+                            if f != "." or rest
+                            else os.path.relpath(rel, sh.cwd)
+                        )
             else:
                 yield f
 
@@ -213,11 +265,21 @@ def grep(sh: Any, args: list[str], inp: Input) -> Gen:
                             pass
                         for pn, pl in prev:
                             if pn > last_printed:
-                                yield (1, enc((f"{label}-" if show_name else "") + (f"{pn}-" if "n" in opts else "") + pl + "\n"))
+                                yield (
+                                    1,
+                                    enc(
+                                        (f"{label}-" if show_name else "")
+                                        + (f"{pn}-" if "n" in opts else "")
+                                        + pl
+                                        + "\n"
+                                    ),
+                                )
                                 last_printed = pn
                     elif (after or before) and last_printed and lineno > last_printed + 1:
                         yield (1, b"--\n")
-                    prefix = (f"{label}:" if show_name else "") + (f"{lineno}:" if "n" in opts else "")
+                    prefix = (f"{label}:" if show_name else "") + (
+                        f"{lineno}:" if "n" in opts else ""
+                    )
                     if "o" in opts and not invert:
                         for mm in rx.finditer(line):
                             if mm.group(0):
@@ -229,7 +291,15 @@ def grep(sh: Any, args: list[str], inp: Input) -> Gen:
                 if maxc is not None and count >= maxc:
                     break
             elif pending_after and "c" not in opts:
-                yield (1, enc((f"{label}-" if show_name else "") + (f"{lineno}-" if "n" in opts else "") + line + "\n"))
+                yield (
+                    1,
+                    enc(
+                        (f"{label}-" if show_name else "")
+                        + (f"{lineno}-" if "n" in opts else "")
+                        + line
+                        + "\n"
+                    ),
+                )
                 last_printed = lineno
                 pending_after -= 1
             if before:

@@ -1,4 +1,5 @@
 """Environment, system-info and process-ish commands (env, xargs, sleep, date, expr, ...)."""
+
 from __future__ import annotations
 
 import os
@@ -12,14 +13,56 @@ from . import command
 from .files import _drive
 from .util import dec, enc
 
-LINUX_ONLY = ["pip", "pip3", "apt", "apt-get", "curl", "wget", "git", "gcc", "cc", "g++", "make", "node", "npm",
-              "npx", "docker", "ssh", "scp", "sudo", "cargo", "rustc", "go", "java", "javac", "ruby", "perl",
-              "tar", "gzip", "gunzip", "zip", "unzip", "ps", "top", "kill", "pkill", "strace", "nc", "ping", "systemctl"]
+LINUX_ONLY = [
+    "pip",
+    "pip3",
+    "apt",
+    "apt-get",
+    "curl",
+    "wget",
+    "git",
+    "gcc",
+    "cc",
+    "g++",
+    "make",
+    "node",
+    "npm",
+    "npx",
+    "docker",
+    "ssh",
+    "scp",
+    "sudo",
+    "cargo",
+    "rustc",
+    "go",
+    "java",
+    "javac",
+    "ruby",
+    "perl",
+    "tar",
+    "gzip",
+    "gunzip",
+    "zip",
+    "unzip",
+    "ps",
+    "top",
+    "kill",
+    "pkill",
+    "strace",
+    "nc",
+    "ping",
+    "systemctl",
+]
 
 
 def _linux_only(sh: Any, args: list[str], inp: Input) -> Gen:
-    yield (2, enc(f"{args[0]}: requires a Linux tier with subprocess support (requires={{\"subprocess\"}}); "
-                  f"not available in this in-process shell\n"))
+    yield (
+        2,
+        enc(
+            f'{args[0]}: requires a Linux tier with subprocess support (requires={{"subprocess"}}); '
+            f"not available in this in-process shell\n"
+        ),
+    )
     return 127
 
 
@@ -126,7 +169,14 @@ def date(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @command("uname")
 def uname(sh: Any, args: list[str], inp: Input) -> Gen:
-    info = {"s": "Linux", "n": "sandlot", "r": "6.0.0-wasi", "v": "#1", "m": "wasm32", "o": "GNU/Linux"}
+    info = {
+        "s": "Linux",
+        "n": "sandlot",
+        "r": "6.0.0-wasi",
+        "v": "#1",
+        "m": "wasm32",
+        "o": "GNU/Linux",
+    }
     flags = "".join(a[1:] for a in args[1:] if a.startswith("-"))
     if "a" in flags:
         flags = "snrvmo"
@@ -167,6 +217,7 @@ def id_(sh: Any, args: list[str], inp: Input) -> Gen:
 @command("which")
 def which(sh: Any, args: list[str], inp: Input) -> Gen:
     from . import COMMANDS
+
     st = 0
     for n in args[1:]:
         if n in COMMANDS:
@@ -219,8 +270,11 @@ def xargs(sh: Any, args: list[str], inp: Input) -> Gen:
     cmd = a or ["echo"]
     data = dec(inp.read_all())
     if repl is not None:
-        items = [line for line in data.split("\n") if line.strip()] if delim is None else \
-            [x for x in data.split(delim) if x]
+        items = (
+            [line for line in data.split("\n") if line.strip()]
+            if delim is None
+            else [x for x in data.split(delim) if x]
+        )
     elif delim is not None:
         items = data.split(delim)
         if items and items[-1] in ("", "\n"):
@@ -241,7 +295,7 @@ def xargs(sh: Any, args: list[str], inp: Input) -> Gen:
         if not items and no_run_empty:
             return 0
         size = n or max(1, len(items))
-        batches = [cmd + items[i:i + size] for i in range(0, len(items), size)] or [list(cmd)]
+        batches = [cmd + items[i : i + size] for i in range(0, len(items), size)] or [list(cmd)]
     st = 0
     for argv in batches:
         res: list[int] = []
@@ -278,7 +332,7 @@ def expr(sh: Any, args: list[str], inp: Input) -> Gen:
             return str(len(prim()))
         if t == "substr":
             s, p, n = prim(), int(prim()), int(prim())
-            return s[p - 1:p - 1 + n]
+            return s[p - 1 : p - 1 + n]
         if t == "index":
             s, chars = prim(), prim()
             return str(min([s.find(c) + 1 for c in chars if c in s] or [0]))
@@ -330,8 +384,19 @@ def expr(sh: Any, args: list[str], inp: Input) -> Gen:
                 b: Any = int(r)
             except ValueError:
                 a, b = v, r
-            v = str(int({"=": a == b, "==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
-                         ">=": a >= b}[op]))
+            v = str(
+                int(
+                    {
+                        "=": a == b,
+                        "==": a == b,
+                        "!=": a != b,
+                        "<": a < b,
+                        "<=": a <= b,
+                        ">": a > b,
+                        ">=": a >= b,
+                    }[op]
+                )
+            )
         return v
 
     def and_() -> str:
@@ -349,6 +414,7 @@ def expr(sh: Any, args: list[str], inp: Input) -> Gen:
             r = and_()
             v = v if v not in ("", "0") else r
         return v
+
     try:
         v = or_()
     except ZeroDivisionError:

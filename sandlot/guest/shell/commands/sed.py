@@ -1,4 +1,5 @@
 """sed: addresses, ranges, s///flags, d p q Q a i c y = n N D P h H g G x b t T labels, -n -i -E -s -z."""
+
 from __future__ import annotations
 
 import re
@@ -72,9 +73,11 @@ class Parser:
                 self.i += 2
                 continue
             if c == "[" and d != "[":
-                j = self.s.find("]", self.i + 2 if self.s[self.i + 1:self.i + 2] in ("]", "^") else self.i + 1)
+                j = self.s.find(
+                    "]", self.i + 2 if self.s[self.i + 1 : self.i + 2] in ("]", "^") else self.i + 1
+                )
                 if j > 0:
-                    out.append(self.s[self.i:j + 1])
+                    out.append(self.s[self.i : j + 1])
                     self.i = j + 1
                     continue
             if c == d:
@@ -82,7 +85,7 @@ class Parser:
                 return "".join(out)
             out.append(c)
             self.i += 1
-        raise SedError(f"unterminated address regex")
+        raise SedError("unterminated address regex")
 
     def address(self) -> Any:
         c = self.peek()
@@ -90,13 +93,13 @@ class Parser:
             j = self.i
             while self.peek().isdigit():
                 self.i += 1
-            n = int(self.s[j:self.i])
+            n = int(self.s[j : self.i])
             if self.peek() == "~":
                 self.i += 1
                 k = self.i
                 while self.peek().isdigit():
                     self.i += 1
-                return ("step", n, int(self.s[k:self.i] or 0))
+                return ("step", n, int(self.s[k : self.i] or 0))
             return ("line", n)
         if c == "$":
             self.i += 1
@@ -139,13 +142,13 @@ class Parser:
                     j = self.i
                     while self.peek().isdigit():
                         self.i += 1
-                    cmd.a2 = ("plus", int(self.s[j:self.i]))
+                    cmd.a2 = ("plus", int(self.s[j : self.i]))
                 elif self.peek() == "~":
                     self.i += 1
                     j = self.i
                     while self.peek().isdigit():
                         self.i += 1
-                    cmd.a2 = ("mult", int(self.s[j:self.i]))
+                    cmd.a2 = ("mult", int(self.s[j : self.i]))
                 else:
                     cmd.a2 = self.address()
             self.ws()
@@ -183,7 +186,7 @@ class Parser:
                 j = self.i
                 while self.i < len(self.s) and self.s[self.i] not in "\n;":
                     self.i += 1
-                label = self.s[j:self.i].strip()
+                label = self.s[j : self.i].strip()
                 cmd.arg = label
                 if c == ":":
                     sc.labels[label] = len(sc.cmds)
@@ -192,7 +195,7 @@ class Parser:
                 j = self.i
                 while self.i < len(self.s) and self.s[self.i] != "\n":
                     self.i += 1
-                cmd.arg = self.s[j:self.i]
+                cmd.arg = self.s[j : self.i]
             elif c == "s":
                 d = self.s[self.i]
                 self.i += 1
@@ -221,7 +224,7 @@ class Parser:
                 j = self.i
                 while self.peek().isdigit():
                     self.i += 1
-                cmd.arg = int(self.s[j:self.i] or 0)
+                cmd.arg = int(self.s[j : self.i] or 0)
             elif c in "=dDpPnNhHgGxzF":
                 pass
             else:
@@ -310,7 +313,11 @@ class Runner:
                     c.in_range = False
                     r = False
                     if self.matches(c.a1, line, n, last):
-                        return self.selected(c, line, n, last) != c.neg if False else (self._start(c, line, n, last))
+                        return (
+                            self.selected(c, line, n, last) != c.neg
+                            if False
+                            else (self._start(c, line, n, last))
+                        )
                 elif end:
                     c.in_range = False
             elif k == "plus":
@@ -379,7 +386,7 @@ class Runner:
                         count += 1
                         if count < nth:
                             continue
-                        res.append(ps[pos:m.start()])
+                        res.append(ps[pos : m.start()])
                         res.append(_expand_rep(rep, m))
                         pos = m.end()
                         done = True
@@ -469,12 +476,16 @@ class Runner:
                     return
                 elif nm == "r":
                     try:
-                        with open(self.sh.resolve(c.arg), "r", encoding="utf-8", errors="surrogateescape") as f:
+                        with open(
+                            self.sh.resolve(c.arg), encoding="utf-8", errors="surrogateescape"
+                        ) as f:
                             append.append(f.read())
                     except OSError:
                         pass
                 elif nm == "w":
-                    with open(self.sh.resolve(c.arg), "a", encoding="utf-8", errors="surrogateescape") as f:
+                    with open(
+                        self.sh.resolve(c.arg), "a", encoding="utf-8", errors="surrogateescape"
+                    ) as f:
                         f.write(ps + "\n")
             if not deleted and not self.quiet:
                 yield ps + "\n"
@@ -490,10 +501,10 @@ def _lines_with_last(src: Input, sep: bytes) -> Any:
         if not line:
             break
         if prev is not None:
-            yield dec(prev[:-len(sep)] if prev.endswith(sep) else prev), False
+            yield dec(prev[: -len(sep)] if prev.endswith(sep) else prev), False
         prev = line
     if prev is not None:
-        yield dec(prev[:-len(sep)] if prev.endswith(sep) else prev), True
+        yield dec(prev[: -len(sep)] if prev.endswith(sep) else prev), True
 
 
 @command("sed")
@@ -501,7 +512,7 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
     a = args[1:]
     scripts: list[str] = []
     files: list[str] = []
-    quiet = inplace = ere = separate = nul = False
+    quiet = inplace = ere = nul = False
     suffix = ""
     i = 0
     try:
@@ -523,7 +534,7 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                     scripts.append(x.partition("=")[2] or a[i])
                     i += 0 if "=" in x else 1
                 elif x == "--separate":
-                    separate = True
+                    pass
                 else:
                     raise UsageError(f"unknown option -- '{x}'")
                 continue
@@ -536,18 +547,18 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                     elif c in "Er":
                         ere = True
                     elif c == "s":
-                        separate = True
+                        pass
                     elif c == "z":
                         nul = True
                     elif c == "u":
                         pass
                     elif c == "i":
                         inplace = True
-                        suffix = x[j + 1:]
+                        suffix = x[j + 1 :]
                         break
                     elif c in "ef":
-                        v = x[j + 1:] or a[i]
-                        if not x[j + 1:]:
+                        v = x[j + 1 :] or a[i]
+                        if not x[j + 1 :]:
                             i += 1
                         if c == "e":
                             scripts.append(v)
@@ -558,7 +569,11 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                         raise UsageError(f"invalid option -- '{c}'")
                     j += 1
                 continue
-            if not scripts and not any(s is not None for s in []) and not _has_script(scripts, files, a, i):
+            if (
+                not scripts
+                and not any(s is not None for s in [])
+                and not _has_script(scripts, files, a, i)
+            ):
                 scripts.append(x)
             else:
                 files.append(x)
@@ -609,6 +624,7 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
         for k, s in enumerate(srcs):
             for line, last in _lines_with_last(s, sep):
                 yield line, last and k == len(srcs) - 1
+
     errs: list[str] = []
     try:
         for chunk in runner.run(all_lines()):

@@ -1,4 +1,5 @@
 """Text-processing commands (GNU coreutils behaviour for common options), streaming where it matters."""
+
 from __future__ import annotations
 
 import base64
@@ -18,8 +19,17 @@ def _usage(name: str, e: UsageError) -> tuple[int, bytes]:
 @command("cat")
 def cat(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "nbsAevET", {"number": "n", "number-nonblank": "b", "squeeze-blank": "s",
-                                                       "show-ends": "E", "show-all": "A"})
+        opts, files = parse_opts(
+            args[1:],
+            "nbsAevET",
+            {
+                "number": "n",
+                "number-nonblank": "b",
+                "squeeze-blank": "s",
+                "show-ends": "E",
+                "show-all": "A",
+            },
+        )
     except UsageError as e:
         yield _usage("cat", e)
         return 1
@@ -28,7 +38,7 @@ def cat(sh: Any, args: list[str], inp: Input) -> Gen:
     ends = "E" in opts or "A" in opts or "e" in opts
     n = 0
     prev_blank = False
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield (2, enc(f"cat: {src}\n"))
             st = 1
@@ -60,7 +70,15 @@ def _count_arg(v: str) -> tuple[int, bool]:
     minus = v.startswith("-")
     v = v.lstrip("+-")
     mult = 1
-    for suf, m in (("KiB", 1024), ("kB", 1000), ("K", 1024), ("k", 1024), ("MB", 10**6), ("M", 1024**2), ("b", 512)):
+    for suf, m in (
+        ("KiB", 1024),
+        ("kB", 1000),
+        ("K", 1024),
+        ("k", 1024),
+        ("MB", 10**6),
+        ("M", 1024**2),
+        ("b", 512),
+    ):
         if v.endswith(suf):
             v, mult = v[: -len(suf)], m
             break
@@ -78,7 +96,11 @@ def _legacy_num(args: list[str]) -> list[str]:
 @command("head")
 def head(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(_legacy_num(args[1:]), "n:c:qvz", {"lines": "n:", "bytes": "c:", "quiet": "q", "silent": "q"})
+        opts, files = parse_opts(
+            _legacy_num(args[1:]),
+            "n:c:qvz",
+            {"lines": "n:", "bytes": "c:", "quiet": "q", "silent": "q"},
+        )
     except UsageError as e:
         yield _usage("head", e)
         return 1
@@ -89,7 +111,12 @@ def head(sh: Any, args: list[str], inp: Input) -> Gen:
             st = 1
             continue
         if (len(files) > 1 and "q" not in opts) or "v" in opts:
-            yield (1, enc(("\n" if idx else "") + f"==> {'standard input' if name == '-' else name} <==\n"))
+            yield (
+                1,
+                enc(
+                    ("\n" if idx else "") + f"==> {'standard input' if name == '-' else name} <==\n"
+                ),
+            )
         try:
             if "c" in opts:
                 n, neg = _count_arg(opts["c"])
@@ -122,7 +149,9 @@ def tail(sh: Any, args: list[str], inp: Input) -> Gen:
     if a and re.fullmatch(r"[-+]\d+", a[0]):
         a = ["-n", a[0]] + a[1:]
     try:
-        opts, files = parse_opts(a, "n:c:qvfF", {"lines": "n:", "bytes": "c:", "quiet": "q", "follow": "f"})
+        opts, files = parse_opts(
+            a, "n:c:qvfF", {"lines": "n:", "bytes": "c:", "quiet": "q", "follow": "f"}
+        )
     except UsageError as e:
         yield _usage("tail", e)
         return 1
@@ -133,12 +162,24 @@ def tail(sh: Any, args: list[str], inp: Input) -> Gen:
             st = 1
             continue
         if (len(files) > 1 and "q" not in opts) or "v" in opts:
-            yield (1, enc(("\n" if idx else "") + f"==> {'standard input' if name == '-' else name} <==\n"))
+            yield (
+                1,
+                enc(
+                    ("\n" if idx else "") + f"==> {'standard input' if name == '-' else name} <==\n"
+                ),
+            )
         data = src.read_all()
         try:
             if "c" in opts:
                 n, _ = _count_arg(opts["c"])
-                yield (1, data[n - 1:] if opts["c"].startswith("+") else data[len(data) - n:] if n else b"")
+                yield (
+                    1,
+                    data[n - 1 :]
+                    if opts["c"].startswith("+")
+                    else data[len(data) - n :]
+                    if n
+                    else b"",
+                )
                 continue
             spec = opts.get("n", "10")
             n, _ = _count_arg(spec)
@@ -147,9 +188,9 @@ def tail(sh: Any, args: list[str], inp: Input) -> Gen:
             return 1
         lines = data.splitlines(keepends=True)
         if spec.startswith("+"):
-            out = lines[max(n - 1, 0):]
+            out = lines[max(n - 1, 0) :]
         else:
-            out = lines[len(lines) - n:] if n else []
+            out = lines[len(lines) - n :] if n else []
         yield (1, b"".join(out))
     return st
 
@@ -157,8 +198,11 @@ def tail(sh: Any, args: list[str], inp: Input) -> Gen:
 @command("wc")
 def wc(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "lwcmL", {"lines": "l", "words": "w", "bytes": "c", "chars": "m",
-                                                    "max-line-length": "L"})
+        opts, files = parse_opts(
+            args[1:],
+            "lwcmL",
+            {"lines": "l", "words": "w", "bytes": "c", "chars": "m", "max-line-length": "L"},
+        )
     except UsageError as e:
         yield _usage("wc", e)
         return 1
@@ -203,7 +247,9 @@ def wc(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
-def _sort_key(opts: dict[str, Any], keys: list[tuple[int, int, int, int, str]], sep: str | None) -> Any:
+def _sort_key(
+    opts: dict[str, Any], keys: list[tuple[int, int, int, int, str]], sep: str | None
+) -> Any:
     def fields(line: str) -> list[tuple[int, int]]:
         if sep is not None:
             out, pos = [], 0
@@ -228,7 +274,12 @@ def _sort_key(opts: dict[str, Any], keys: list[tuple[int, int, int, int, str]], 
             m = re.match(r"\s*(-?\d*\.?\d+)([KMGTPE]?)", s)
             if not m:
                 return (0.0, s)
-            return (float(m.group(1)) * 1024 ** ("KMGTPE".find(m.group(2)) + 1 if m.group(2) else 1) if m.group(2) else float(m.group(1)), s)
+            return (
+                float(m.group(1)) * 1024 ** ("KMGTPE".find(m.group(2)) + 1 if m.group(2) else 1)
+                if m.group(2)
+                else float(m.group(1)),
+                s,
+            )
         if "V" in flags:
             return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
         return s
@@ -256,45 +307,69 @@ def _sort_key(opts: dict[str, Any], keys: list[tuple[int, int, int, int, str]], 
                 end = len(line)
             out.append(conv(line[start:end], fl))
         return out
+
     return key
 
 
 @command("sort")
 def sort(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "nrufbk:t:shVcCmo:zd", {"numeric-sort": "n", "reverse": "r", "unique": "u",
-                                                                 "ignore-case": "f", "key": "k:", "field-separator": "t:",
-                                                                 "human-numeric-sort": "h", "version-sort": "V",
-                                                                 "stable": "s", "output": "o:"})
+        opts, files = parse_opts(
+            args[1:],
+            "nrufbk:t:shVcCmo:zd",
+            {
+                "numeric-sort": "n",
+                "reverse": "r",
+                "unique": "u",
+                "ignore-case": "f",
+                "key": "k:",
+                "field-separator": "t:",
+                "human-numeric-sort": "h",
+                "version-sort": "V",
+                "stable": "s",
+                "output": "o:",
+            },
+        )
     except UsageError as e:
         yield _usage("sort", e)
         return 2
     lines: list[str] = []
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield (2, enc(f"sort: cannot read: {src}\n"))
             return 2
         lines.extend(dec(x) for x in split_lines(src.read_all(), b"\0" if "z" in opts else b"\n"))
     keys = []
     for k in opts.get("_k", []):
-        m = re.fullmatch(r"(\d+)(?:\.(\d+))?([bdfgihMnrV]*)(?:,(\d+)(?:\.(\d+))?([bdfgihMnrV]*))?", k)
+        m = re.fullmatch(
+            r"(\d+)(?:\.(\d+))?([bdfgihMnrV]*)(?:,(\d+)(?:\.(\d+))?([bdfgihMnrV]*))?", k
+        )
         if not m:
             yield (2, enc(f"sort: invalid key '{k}'\n"))
             return 2
-        keys.append((int(m.group(1)), int(m.group(2) or 0), int(m.group(4) or 0), int(m.group(5) or 0),
-                     (m.group(3) or "") + (m.group(6) or "")))
+        keys.append(
+            (
+                int(m.group(1)),
+                int(m.group(2) or 0),
+                int(m.group(4) or 0),
+                int(m.group(5) or 0),
+                (m.group(3) or "") + (m.group(6) or ""),
+            )
+        )
     keyf = _sort_key(opts, keys, opts.get("t"))
     rev = "r" in opts or any("r" in k[4] for k in keys)
     if "c" in opts or "C" in opts:
-        for a, b in zip(lines, lines[1:]):
+        for a, b in zip(lines, lines[1:], strict=False):
             if (keyf(b) < keyf(a)) != rev and keyf(a) != keyf(b):
                 if "c" in opts:
                     yield (2, enc(f"sort: -:{lines.index(b) + 1}: disorder: {b}\n"))
                 return 1
         return 0
     if keys or "n" in opts or "f" in opts or "h" in opts or "V" in opts or "b" in opts:
+
         def full(line: str) -> Any:
             return (keyf(line), line) if "s" not in opts and "u" not in opts else (keyf(line),)
+
         out = sorted(lines, key=full, reverse=rev)
     else:
         out = sorted(lines, reverse=rev)
@@ -320,8 +395,18 @@ def sort(sh: Any, args: list[str], inp: Input) -> Gen:
 @command("uniq")
 def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "cdDuif:s:w:", {"count": "c", "repeated": "d", "unique": "u",
-                                                          "ignore-case": "i", "skip-fields": "f:", "skip-chars": "s:"})
+        opts, files = parse_opts(
+            args[1:],
+            "cdDuif:s:w:",
+            {
+                "count": "c",
+                "repeated": "d",
+                "unique": "u",
+                "ignore-case": "i",
+                "skip-fields": "f:",
+                "skip-chars": "s:",
+            },
+        )
     except UsageError as e:
         yield _usage("uniq", e)
         return 1
@@ -388,9 +473,19 @@ def _ranges(spec: str) -> list[tuple[int, int]]:
 @command("cut")
 def cut(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "b:c:d:f:sz", {"bytes": "b:", "characters": "c:", "delimiter": "d:",
-                                                         "fields": "f:", "only-delimited": "s", "complement": "C",
-                                                         "output-delimiter": "O:"})
+        opts, files = parse_opts(
+            args[1:],
+            "b:c:d:f:sz",
+            {
+                "bytes": "b:",
+                "characters": "c:",
+                "delimiter": "d:",
+                "fields": "f:",
+                "only-delimited": "s",
+                "complement": "C",
+                "output-delimiter": "O:",
+            },
+        )
         spec = opts.get("f") or opts.get("c") or opts.get("b")
         if spec is None:
             raise UsageError("you must specify a list of bytes, characters, or fields")
@@ -402,10 +497,11 @@ def cut(sh: Any, args: list[str], inp: Input) -> Gen:
     def sel(i: int) -> bool:
         r = any(a <= i <= b for a, b in rngs)
         return not r if "C" in opts else r
+
     d = opts.get("d", "\t")
     od = opts.get("O", d)
     st = 0
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield (2, enc(f"cut: {src}\n"))
             st = 1
@@ -426,8 +522,16 @@ def cut(sh: Any, args: list[str], inp: Input) -> Gen:
 
 def _tr_set(s: str) -> list[str]:
     s = s.replace("[:upper:]", "A-Z").replace("[:lower:]", "a-z").replace("[:digit:]", "0-9")
-    s = s.replace("[:alpha:]", "A-Za-z").replace("[:alnum:]", "A-Za-z0-9").replace("[:space:]", " \t\n\r\f\v")
-    s = s.replace("[:blank:]", " \t").replace("[:punct:]", "!-/:-@[-`{-~").replace("[:xdigit:]", "0-9A-Fa-f")
+    s = (
+        s.replace("[:alpha:]", "A-Za-z")
+        .replace("[:alnum:]", "A-Za-z0-9")
+        .replace("[:space:]", " \t\n\r\f\v")
+    )
+    s = (
+        s.replace("[:blank:]", " \t")
+        .replace("[:punct:]", "!-/:-@[-`{-~")
+        .replace("[:xdigit:]", "0-9A-Fa-f")
+    )
     chars: list[str] = []
     i = 0
     raw = []
@@ -435,12 +539,23 @@ def _tr_set(s: str) -> list[str]:
         c = s[i]
         if c == "\\" and i + 1 < len(s):
             d = s[i + 1]
-            m = re.match(r"[0-7]{1,3}", s[i + 1:])
+            m = re.match(r"[0-7]{1,3}", s[i + 1 :])
             if m:
                 raw.append(chr(int(m.group(0), 8)))
                 i += 1 + len(m.group(0))
                 continue
-            raw.append({"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}.get(d, d))
+            raw.append(
+                {
+                    "n": "\n",
+                    "t": "\t",
+                    "r": "\r",
+                    "\\": "\\",
+                    "a": "\a",
+                    "b": "\b",
+                    "f": "\f",
+                    "v": "\v",
+                }.get(d, d)
+            )
             i += 2
             continue
         raw.append(c)
@@ -451,9 +566,9 @@ def _tr_set(s: str) -> list[str]:
             a, b = ord(raw[i]), ord(raw[i + 2])
             chars.extend(chr(x) for x in range(a, b + 1))
             i += 3
-        elif raw[i] == "[" and i + 3 < len(raw) and raw[i + 2] == "*" and "]" in raw[i + 3:]:
+        elif raw[i] == "[" and i + 3 < len(raw) and raw[i + 2] == "*" and "]" in raw[i + 3 :]:
             j = raw.index("]", i + 3)
-            n = "".join(raw[i + 3:j])
+            n = "".join(raw[i + 3 : j])
             chars.extend(raw[i + 1] * (int(n) if n else 0 or 1))
             i = j + 1
         else:
@@ -465,7 +580,9 @@ def _tr_set(s: str) -> list[str]:
 @command("tr")
 def tr(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, sets = parse_opts(args[1:], "cdsCt", {"delete": "d", "squeeze-repeats": "s", "complement": "c"})
+        opts, sets = parse_opts(
+            args[1:], "cdsCt", {"delete": "d", "squeeze-repeats": "s", "complement": "c"}
+        )
     except UsageError as e:
         yield _usage("tr", e)
         return 1
@@ -555,9 +672,17 @@ def seq(sh: Any, args: list[str], inp: Input) -> Gen:
     if not 1 <= len(vals) <= 3:
         yield (2, b"seq: missing operand\n")
         return 1
-    first, step, last = (1.0, 1.0, vals[0]) if len(vals) == 1 else (vals[0], 1.0, vals[1]) if len(vals) == 2 else tuple(vals)
+    first, step, last = (
+        (1.0, 1.0, vals[0])
+        if len(vals) == 1
+        else (vals[0], 1.0, vals[1])
+        if len(vals) == 2
+        else tuple(vals)
+    )
     prec = max((len(n.split(".")[1]) if "." in n else 0) for n in nums)
-    width = max(len(_fmt_num(first, None, 0, prec)), len(_fmt_num(last, None, 0, prec))) if eq else 0
+    width = (
+        max(len(_fmt_num(first, None, 0, prec)), len(_fmt_num(last, None, 0, prec))) if eq else 0
+    )
     if step == 0:
         yield (2, b"seq: invalid Zero increment value: '0'\n")
         return 1
@@ -592,7 +717,7 @@ def yes(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @command("rev")
 def rev(sh: Any, args: list[str], inp: Input) -> Gen:
-    for name, src in inputs(sh, args[1:], inp):
+    for _name, src in inputs(sh, args[1:], inp):
         if isinstance(src, str):
             yield (2, enc(f"rev: {src}\n"))
             continue
@@ -605,7 +730,7 @@ def rev(sh: Any, args: list[str], inp: Input) -> Gen:
 @command("tac")
 def tac(sh: Any, args: list[str], inp: Input) -> Gen:
     st = 0
-    for name, src in inputs(sh, args[1:], inp):
+    for _name, src in inputs(sh, args[1:], inp):
         if isinstance(src, str):
             yield (2, enc(f"tac: {src}\n"))
             st = 1
@@ -630,7 +755,7 @@ def nl(sh: Any, args: list[str], inp: Input) -> Gen:
     n = int(opts.get("v", 1))
     inc = int(opts.get("i", 1))
     fmt = opts.get("n", "rn")
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield (2, enc(f"nl: {src}\n"))
             continue
@@ -642,7 +767,14 @@ def nl(sh: Any, args: list[str], inp: Input) -> Gen:
                 yield (1, enc(num + sep) + body + b"\n")
                 n += inc
             else:
-                yield (1, b" " * (w + len(sep)) + body + b"\n" if False else enc(" " * w + " " * 0) + (b"" if not body else b"") + b"\n" if not body else body + b"\n")
+                yield (
+                    1,
+                    b" " * (w + len(sep)) + body + b"\n"
+                    if False
+                    else enc(" " * w + " " * 0) + (b"" if not body else b"") + b"\n"
+                    if not body
+                    else body + b"\n",
+                )
     return 0
 
 
@@ -668,6 +800,7 @@ def paste(sh: Any, args: list[str], inp: Input) -> Gen:
         for i, it in enumerate(items[1:]):
             out += delims[i % len(delims)] + it
         return out
+
     if "s" in opts:
         for c in cols:
             yield (1, enc(join(c) + "\n"))
@@ -741,6 +874,7 @@ def _hash(algo: str) -> Any:
                 h.update(chunk)
             yield (1, enc(f"{h.hexdigest()}  {name}\n"))
         return st
+
     return run
 
 
@@ -751,12 +885,14 @@ for _a in ("sha256", "md5", "sha1", "sha512", "sha224", "sha384"):
 @command("base64")
 def b64(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, files = parse_opts(args[1:], "diw:", {"decode": "d", "ignore-garbage": "i", "wrap": "w:"})
+        opts, files = parse_opts(
+            args[1:], "diw:", {"decode": "d", "ignore-garbage": "i", "wrap": "w:"}
+        )
     except UsageError as e:
         yield _usage("base64", e)
         return 1
     data = b""
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield (2, enc(f"base64: {src}\n"))
             return 1
@@ -771,7 +907,7 @@ def b64(sh: Any, args: list[str], inp: Input) -> Gen:
     s = base64.b64encode(data)
     w = int(opts.get("w", 76))
     if w:
-        lines = [s[i:i + w] for i in range(0, len(s), w)]
+        lines = [s[i : i + w] for i in range(0, len(s), w)]
         yield (1, b"\n".join(lines) + (b"\n" if lines else b""))
     else:
         yield (1, s)
@@ -782,7 +918,7 @@ def b64(sh: Any, args: list[str], inp: Input) -> Gen:
 def fold(sh: Any, args: list[str], inp: Input) -> Gen:
     opts, files = parse_opts(_legacy_num(args[1:]) if False else args[1:], "w:bs")
     w = int(opts.get("w", 80))
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             continue
         for line in src.lines():
@@ -806,16 +942,18 @@ def od(sh: Any, args: list[str], inp: Input) -> Gen:
         yield _usage("od", e)
         return 1
     data = b""
-    for name, src in inputs(sh, files, inp):
+    for _name, src in inputs(sh, files, inp):
         if isinstance(src, str):
             yield (2, enc(f"od: {src}\n"))
             return 1
         data += src.read_all()
     if "j" in opts:
-        data = data[int(opts["j"]):]
+        data = data[int(opts["j"]) :]
     if "N" in opts:
         data = data[: int(opts["N"])]
-    types = opts.get("_t", []) or (["c"] if "c" in opts else ["x2"] if "x" in opts else ["o1"] if "b" in opts else ["o2"])
+    types = opts.get("_t", []) or (
+        ["c"] if "c" in opts else ["x2"] if "x" in opts else ["o1"] if "b" in opts else ["o2"]
+    )
     radix = opts.get("A", "o")
     names = {0: "\\0", 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
 
@@ -832,8 +970,13 @@ def od(sh: Any, args: list[str], inp: Input) -> Gen:
                 else:
                     cells.append(f"{b:03o}")
             return "".join(f"{c:>4}" for c in cells)
-        vals = [int.from_bytes(chunk[i:i + size], "little") for i in range(0, len(chunk), size)]
-        width = {"x": size * 2, "o": len(oct((1 << (8 * size)) - 1)) - 2, "d": len(str(1 << (8 * size))), "u": len(str(1 << (8 * size)))}[kind]
+        vals = [int.from_bytes(chunk[i : i + size], "little") for i in range(0, len(chunk), size)]
+        width = {
+            "x": size * 2,
+            "o": len(oct((1 << (8 * size)) - 1)) - 2,
+            "d": len(str(1 << (8 * size))),
+            "u": len(str(1 << (8 * size))),
+        }[kind]
         out = []
         for v in vals:
             if kind == "x":
@@ -853,11 +996,21 @@ def od(sh: Any, args: list[str], inp: Input) -> Gen:
 
     lines = []
     for off in range(0, len(data), 16):
-        chunk = data[off:off + 16]
+        chunk = data[off : off + 16]
         for k, t in enumerate(types):
-            prefix = "" if radix == "n" else (" " * 7 if k else {"o": f"{off:07o}", "d": f"{off:07d}", "x": f"{off:06x}"}[radix])
+            prefix = (
+                ""
+                if radix == "n"
+                else (
+                    " " * 7
+                    if k
+                    else {"o": f"{off:07o}", "d": f"{off:07d}", "x": f"{off:06x}"}[radix]
+                )
+            )
             lines.append(prefix + fmt_line(chunk, t))
     if radix != "n":
-        lines.append({"o": f"{len(data):07o}", "d": f"{len(data):07d}", "x": f"{len(data):06x}"}[radix])
+        lines.append(
+            {"o": f"{len(data):07o}", "d": f"{len(data):07d}", "x": f"{len(data):06x}"}[radix]
+        )
     yield (1, enc("".join(x + "\n" for x in lines)))
     return 0

@@ -1,8 +1,10 @@
 """Option parsing and input helpers shared by the commands."""
+
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..io import Input
 
@@ -19,8 +21,9 @@ def dec(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
-def parse_opts(args: list[str], spec: str, longs: dict[str, str] | None = None,
-               stop_at_operand: bool = False) -> tuple[dict[str, Any], list[str]]:
+def parse_opts(
+    args: list[str], spec: str, longs: dict[str, str] | None = None, stop_at_operand: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """GNU-ish getopt: spec letters, 'x:' takes a value; repeated flags count; longs map --name[=] to a letter."""
     opts: dict[str, Any] = {}
     operands: list[str] = []
@@ -59,7 +62,7 @@ def parse_opts(args: list[str], spec: str, longs: dict[str, str] | None = None,
                 if k < 0:
                     raise UsageError(f"invalid option -- '{c}'")
                 if k + 1 < len(spec) and spec[k + 1] == ":":
-                    val = a[j + 1:]
+                    val = a[j + 1 :]
                     if not val:
                         if i >= len(args):
                             raise UsageError(f"option requires an argument -- '{c}'")
