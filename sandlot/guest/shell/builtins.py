@@ -17,6 +17,7 @@ from .state import BreakLoop, ContinueLoop, ExitShell, ReturnFn, Var
 
 Builtin = Callable[[Any, list[str], Input], Gen]
 BUILTINS: dict[str, Builtin] = {}
+PY = {"python", "python3"}
 SPECIAL = {
     "break",
     ":",
@@ -625,7 +626,11 @@ def b_trap(sh: Any, args: list[str], inp: Input) -> Gen:
 def _find_path(sh: Any, name: str) -> str | None:
     from .commands import COMMANDS
 
-    if name in COMMANDS:
+    from .commands.misc import LINUX_ONLY
+
+    if name in COMMANDS and name not in LINUX_ONLY:
+        return f"/usr/bin/{name}"
+    if name in ("python", "python3") and sh.python_runner is not None:
         return f"/usr/bin/{name}"
     return None
 
@@ -666,7 +671,7 @@ def b_type(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (1, enc("keyword\n" if t else f"{n} is a shell keyword\n"))
         elif n in sh.functions:
             yield (1, enc("function\n" if t else f"{n} is a function\n"))
-        elif n in BUILTINS:
+        elif n in BUILTINS and n not in PY:
             yield (1, enc("builtin\n" if t else f"{n} is a shell builtin\n"))
         elif _find_path(sh, n):
             p = _find_path(sh, n)
@@ -714,7 +719,7 @@ def b_command(sh: Any, args: list[str], inp: Input) -> Gen:
                         else f"{n} is aliased to `{sh.aliases[n]}'\n"
                     ),
                 )
-            elif n in sh.functions or n in BUILTINS or n in KEYWORDS:
+            elif n in sh.functions or (n in BUILTINS and n not in PY) or n in KEYWORDS:
                 kind = (
                     "function"
                     if n in sh.functions

@@ -134,7 +134,10 @@ class Expander:
             if type(p) is Lit and (p.quoted or not any(c in p.text for c in "*?[{@!+")):
                 return [p.text]
         res: list[str] = []
-        for parts in brace_expand(w.parts):
+        expanded = brace_expand(w.parts)
+        if len(expanded) > 1:
+            expanded = [_tilde_prefix(p) for p in expanded]
+        for parts in expanded:
             pieces = self.pieces(parts, False)
             for field in self.split(pieces):
                 res.extend(self.glob_field(field))
@@ -526,6 +529,16 @@ def casemod(v: str, op: str, pat: str) -> str:
     if op == "^^":
         return "".join(c.upper() if ok(c) else c for c in v)
     return "".join(c.lower() if ok(c) else c for c in v)
+
+
+def _tilde_prefix(parts: list[Any]) -> list[Any]:
+    """Brace expansion happens before tilde expansion: {~,~root}/x yields two tilde words."""
+    if parts and isinstance(parts[0], Lit) and not parts[0].quoted and parts[0].text.startswith("~"):
+        m = re.match(r"~([A-Za-z0-9_.+-]*)(?=/|$)", parts[0].text)
+        if m:
+            rest = parts[0].text[m.end():]
+            return [Tilde(m.group(1))] + ([Lit(rest)] if rest else []) + parts[1:]
+    return parts
 
 
 def shell_quote(s: str) -> str:

@@ -220,7 +220,7 @@ def which(sh: Any, args: list[str], inp: Input) -> Gen:
 
     st = 0
     for n in args[1:]:
-        if n in COMMANDS:
+        if (n in COMMANDS and n not in LINUX_ONLY) or (n in ("python", "python3") and sh.python_runner):
             yield (1, enc(f"/usr/bin/{n}\n"))
         else:
             st = 1
