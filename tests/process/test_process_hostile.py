@@ -10,8 +10,16 @@ import uuid
 
 import pytest
 
-from sandlot import LimitExceeded, Limits, Sandbox, SandboxError, TimeoutError
+from sandlot import (
+    GuestProtocolError,
+    LimitExceeded,
+    Limits,
+    Sandbox,
+    SandboxError,
+    TimeoutError,
+)
 from sandlot.runtimes.process.cgroups import Cgroups
+from sandlot.runtimes.process.userland import gpu_devices
 
 
 def _host_pids_with(marker: str) -> list[int]:
@@ -214,4 +222,65 @@ def test_limits_apply_inside() -> None:
         template="host", tier="process", limits=Limits(memory_bytes=300 << 20)
     ) as sbx:
         r = sbx.commands.run("ulimit -v; ulimit -u; ulimit -c")
-        assert r.stdout.split() == [str(300 << 10), "256", "0"]
+        address_space = "unlimited" if gpu_devices() else str(300 << 10)  # GPUs: cgroup only
+        assert r.stdout.split() == [address_space, "256", "0"]
+
+
+def test_code_that_forges_protocol_garbage_gets_a_typed_error(psbx: Sandbox) -> None:
+    psbx.files.write("/home/user/f.txt", "kept")
+    with pytest.raises(GuestProtocolError):
+        psbx.run_code(
+            "import json, os, sys\n"
+            "os.write(json.loads(sys.argv[1])['event_fd'], b'not json\\n')\n"
+            "import time; time.sleep(1)"
+        )
+    assert psbx.run_code("1 + 1").text == "2"
+    assert psbx.files.read("/home/user/f.txt") == "kept"
+
+
+def test_code_that_forges_a_done_reply_is_ignored(psbx: Sandbox) -> None:
+    forged = '{"ev":"done","reply":{"results":"nope"}}\\n'
+    ex = psbx.run_code(
+        f"import json, os, sys\nos.write(json.loads(sys.argv[1])['event_fd'], b'{forged}')\n'real'"
+    )
+    assert ex.text == "'real'"
+    assert psbx.run_code("2 + 2").text == "4"
+
+
+def test_agent_that_dies_is_a_typed_error_and_restarts(psbx: Sandbox) -> None:
+    psbx.run_code("lost = 1")
+    with pytest.raises(SandboxError, match="restarted"):
+        psbx.run_code("import os; os._exit(3)")
+    assert psbx.run_code("'lost' in globals()").text == "False"
+    with pytest.raises(SandboxError, match="restarted"):
+        psbx.run_code("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert psbx.commands.run("echo ok").stdout == "ok\n"
+
+
+def test_output_flood_is_capped_without_hanging() -> None:
+    limits = Limits(output_bytes=10_000)
+    with Sandbox.create(template="host", tier="process", limits=limits) as sbx:
+        r = sbx.commands.run("head -c 200000000 /dev/zero | tr '\\0' x", timeout=60)
+        assert len(r.stdout) == 10_000 and r.truncated == ("stdout",)
+        ex = sbx.run_code("import os\nfor _ in range(2000): os.write(1, b'y' * 10000)")
+        assert len(ex.logs.stdout) <= 10_000 and "stdout" in ex.truncated
+
+
+def test_host_unix_sockets_are_unreachable(psbx: Sandbox) -> None:
+    ex = psbx.run_code(
+        "import os, socket, stat\n"
+        "found = []\n"
+        "for top in sorted(set(os.listdir('/')) - {'usr', 'proc', 'sys'}):\n"
+        "    for d, _, names in os.walk('/' + top):\n"
+        "        found += [os.path.join(d, n) for n in names\n"
+        "                  if stat.S_ISSOCK(os.lstat(os.path.join(d, n)).st_mode)]\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "try:\n"
+        "    s.connect('\\0/tmp/.X11-unix/X0')\n"
+        "    ok = True\n"
+        "except OSError:\n"
+        "    ok = False\n"
+        "(found, ok)"
+    )
+    assert ex.error is None, ex.error
+    assert ex.text == "([], False)"

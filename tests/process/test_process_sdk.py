@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 
 import pytest
 
-from sandlot import Limits, NotFound, Sandbox
+from sandlot import AsyncSandbox, Limits, NotFound, Sandbox
 from sandlot.runtimes.process import userland
 from sandlot.runtimes.registry import select
 
@@ -127,3 +128,41 @@ def test_envs_reach_code_and_commands() -> None:
     with Sandbox.create(template="host", tier="process", envs={"GREETING": "hi"}) as sbx:
         assert sbx.commands.run("echo $GREETING").stdout == "hi\n"
         assert sbx.run_code("import os; os.environ['GREETING']").text == "'hi'"
+
+
+def test_async_sandbox_on_the_process_tier() -> None:
+    async def main() -> tuple[str, str | None]:
+        async with await AsyncSandbox.create(template="host", tier="process") as sbx:
+            r = await sbx.commands.run("echo async")
+            ex = await sbx.run_code("6 * 7")
+            return r.stdout, ex.text
+
+    assert asyncio.run(main()) == ("async\n", "42")
+
+
+def test_a_spare_is_a_fresh_sandbox() -> None:
+    with Sandbox.create(template="host", tier="process") as first:
+        first.commands.run("echo one > /tmp/mark; X=1")
+        first.run_code("marker = 1")
+    time.sleep(0.5)  # the spare made after `first` has started
+    start = time.perf_counter()
+    with Sandbox.create(template="host", tier="process") as second:
+        took = time.perf_counter() - start
+        assert second.commands.run("ls /tmp; echo ${X:-unset}").stdout == "outputs\nunset\n"
+        assert second.run_code("'marker' in globals()").text == "False"
+    assert took < 1.0
+
+
+def test_spares_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDLOT_PROCESS_SPARES", "0")
+    with Sandbox.create(template="host", tier="process", envs={"ONLY": "here"}) as sbx:
+        assert sbx.commands.run("echo $ONLY").stdout == "here\n"
+
+
+@pytest.mark.skipif(not userland.gpu_devices(), reason="this host has no GPU device nodes")
+def test_gpu_is_visible() -> None:
+    with Sandbox.create(template="host", requires={"gpu"}) as sbx:
+        assert sbx.tier == "process"
+        r = sbx.commands.run("ls /dev/nvidia* /dev/dri 2>/dev/null | head -3; nvidia-smi -L")
+        assert r.exit_code == 0, r.stderr
+        assert "GPU" in r.stdout

@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         line = lines.readline(protocol.MAX_FRAME_BYTES + 1)
         if not line:
             return  # the host closed the pipe: the sandbox is ending
+        request: Any = None
         try:
             request = protocol.decode(line)
         except ValueError as e:
@@ -152,7 +153,10 @@ def main(argv: list[str] | None = None) -> None:
                 reply = _error("MemoryError", "out of memory")
             except Exception as e:  # the agent's own bug: a reply, not a dead sandbox
                 reply = _error(type(e).__name__, str(e))
-        events.send({"ev": protocol.EV_DONE, "reply": reply})
+        # The request's id comes back with its reply: a reply forged by the code (which
+        # can write to this pipe like the agent) can't pass for the real one.
+        request_id = request.get("id") if isinstance(request, dict) else None
+        events.send({"ev": protocol.EV_DONE, "id": request_id, "reply": reply})
         if agent.bash is None:  # load the shell while the host reads the reply, not on demand
             agent.load_shell()
 

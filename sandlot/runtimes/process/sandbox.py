@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 import weakref
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
@@ -89,6 +90,7 @@ class _Agent:
         self.event_r = event_r
         self.buffer = bytearray()
         self.host_pid: int | None = None
+        self.sequence = 0  # the id of the last request; its reply carries it back
         assert self.proc.stdout is not None and self.proc.stderr is not None
         for fd in (event_r, self.proc.stdout.fileno(), self.proc.stderr.fileno()):
             os.set_blocking(fd, False)
@@ -222,17 +224,21 @@ class ProcessSandbox:
             "TMPDIR": "/tmp",
             **self._spec.envs,
         }
+        gpus = userland.gpu_devices()
+        rlimits = {
+            "as": limits.memory_bytes,
+            "nofile": NOFILE,
+            "nproc": MAX_PIDS,
+            "fsize": FSIZE,
+            "core": 0,
+        }
+        if gpus:  # GPU drivers map far more address space than memory: the cgroup limits it
+            del rlimits["as"]
         config = {
             "event_fd": event_fd,
             "home": HOME,
             "sys_path": list(userland.site_path()),
-            "rlimits": {
-                "as": limits.memory_bytes,
-                "nofile": NOFILE,
-                "nproc": MAX_PIDS,
-                "fsize": FSIZE,
-                "core": 0,
-            },
+            "rlimits": rlimits,
         }
         argv = [
             "bwrap",
@@ -249,6 +255,7 @@ class ProcessSandbox:
             "--ro-bind", self._guest_dir, userland.GUEST_MOUNT,
             "--proc", "/proc",
             "--dev", "/dev",
+            *[arg for dev in gpus for arg in ("--dev-bind", dev, dev)],
             "--seccomp", str(seccomp_fd),
             "--clearenv",
         ]  # fmt: skip
@@ -348,6 +355,10 @@ class ProcessSandbox:
     ) -> Execution:
         request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
         reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
+        with self._restart_on_protocol_error():
+            return self._execution(reply, sink, timings)
+
+    def _execution(self, reply: dict[str, Any], sink: OutputSink, timings: Timings) -> Execution:
         error = replies.parse_error(reply.get("error"))
         if error is not None and reply.get("phase") == "compile" and error.name in _TOO_DEEP:
             raise LimitExceeded(
@@ -387,6 +398,12 @@ class ProcessSandbox:
             "output_bytes": limits.output_bytes,
         }
         reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
+        with self._restart_on_protocol_error():
+            return self._command_result(reply, sink, timings)
+
+    def _command_result(
+        self, reply: dict[str, Any], sink: OutputSink, timings: Timings
+    ) -> CommandResult:
         error = replies.parse_error(reply.get("error"))
         if error is not None:
             raise SandboxError(f"the command could not run: {error.name}: {error.value}")
@@ -400,6 +417,16 @@ class ProcessSandbox:
             timings=timings,
             truncated=_truncated(sink, reply),
         )
+
+    @contextlib.contextmanager
+    def _restart_on_protocol_error(self) -> Iterator[None]:
+        """A reply the host can't accept: start a fresh agent, so the next call can't be
+        answered by what is left of this one."""
+        try:
+            yield
+        except GuestProtocolError:
+            self._restart()
+            raise
 
     def _call(
         self,
@@ -466,7 +493,8 @@ class ProcessSandbox:
         assert agent.proc.stdout is not None and agent.proc.stderr is not None
         raw = {agent.proc.stdout.fileno(): "stdout", agent.proc.stderr.fileno(): "stderr"}
         _drain_raw(raw, sink)  # what background processes wrote between calls
-        agent.send(request)
+        agent.sequence += 1
+        agent.send({**request, "id": agent.sequence})
         deadline = time.monotonic() + wall_time
         interrupted = False
         with selectors.DefaultSelector() as sel:
@@ -528,6 +556,8 @@ class ProcessSandbox:
                 if isinstance(text, str):
                     sink.add(event, text)
             elif event == protocol.EV_DONE:
+                if message.get("id") != agent.sequence:
+                    continue  # not this request's reply: forged by the code, dropped
                 value = message.get("reply")
                 if not isinstance(value, dict):
                     self._restart()

@@ -82,6 +82,17 @@ def top_level_binds() -> list[str]:
     return args
 
 
+def gpu_devices() -> list[str]:
+    """The host's GPU device nodes (NVIDIA, DRI), bound into every jail when present: the
+    userland (drivers' libraries, nvidia-smi) comes with /usr."""
+    found = sorted(p for p in glob.glob("/dev/nvidia*") if not os.path.isdir(p))
+    if os.path.isdir("/dev/nvidia-caps"):
+        found.append("/dev/nvidia-caps")
+    if os.path.isdir("/dev/dri"):
+        found.append("/dev/dri")
+    return found
+
+
 def etc_binds() -> list[str]:
     names = [n for n in ETC_ALLOW if os.path.lexists("/etc/" + n)]
     for pattern in ETC_GLOBS:
