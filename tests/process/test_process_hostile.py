@@ -7,6 +7,7 @@ import os
 import subprocess
 import tempfile
 import uuid
+from typing import Any
 
 import pytest
 
@@ -284,3 +285,16 @@ def test_host_unix_sockets_are_unreachable(psbx: Sandbox) -> None:
     )
     assert ex.error is None, ex.error
     assert ex.text == "([], False)"
+
+
+def test_disk_fill_stops_at_the_cap(psbx: Sandbox) -> None:
+    box: Any = psbx._core._box
+    if not box._mounted:
+        pytest.skip(f"the sandbox's folders are not size-capped here: {box.notes}")
+    r = psbx.commands.run(
+        "head -c 3G /dev/zero > /tmp/fill; echo rc=$?; head -c 1M /dev/zero > ~/more; echo rc=$?",
+        timeout=120,
+    )
+    assert "No space left" in r.stderr or "File too large" in r.stderr
+    psbx.commands.run("rm -f /tmp/fill ~/more")
+    assert psbx.commands.run("echo fine > ~/ok && cat ~/ok").stdout == "fine\n"

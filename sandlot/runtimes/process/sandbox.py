@@ -43,7 +43,7 @@ from .. import replies
 from ..base import OutputCallback, SandboxSpec
 from ..hostfs import SandboxRoot
 from ..output import OutputSink
-from . import seccomp, userland
+from . import disk, seccomp, userland
 from .cgroups import Cgroups
 
 HOME = "/home/user"
@@ -52,7 +52,6 @@ BOOT_TIMEOUT = 30.0
 INTERRUPT_GRACE = 2.0  # how long an interrupted call may take to answer before a restart
 MAX_PIDS = 256
 NOFILE = 4096
-FSIZE = 4 << 30
 READ_CHUNK = 64 << 10
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT = (
@@ -156,6 +155,8 @@ class ProcessSandbox:
         self._spec = spec
         self._agent: _Agent | None = None
         self._cgroups: Cgroups | None = None
+        self._mounted = False
+        self._disk_note = ""
         self._state_dir = tempfile.mkdtemp(prefix="sandlot-process-")
         self._root_dir = os.path.join(self._state_dir, "root")
         self._finalizer = weakref.finalize(self, _cleanup, self._state_dir, [None], [None])
@@ -183,7 +184,8 @@ class ProcessSandbox:
     @property
     def notes(self) -> list[str]:
         """What this host could not give the sandbox (e.g. no writable cgroups)."""
-        return list(self._cgroups.notes) if self._cgroups is not None else []
+        notes = list(self._cgroups.notes) if self._cgroups is not None else []
+        return notes + ([self._disk_note] if self._disk_note else [])
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -191,6 +193,11 @@ class ProcessSandbox:
         """The host side of the sandbox: `root/` is what `files` sees (its `home/user` and
         `tmp` are bound writable into the jail); `etc/` holds the few generated files."""
         os.chmod(self._state_dir, 0o700)
+        os.makedirs(self._root_dir, mode=0o755)
+        why_not = disk.mount_capped(self._root_dir, disk.disk_bytes(self._spec.limits.memory_bytes))
+        self._mounted = why_not is None
+        if why_not is not None:
+            self._disk_note = why_not
         for sub, mode in (
             ("root", 0o755),
             ("root/home", 0o755),
@@ -229,7 +236,7 @@ class ProcessSandbox:
             "as": limits.memory_bytes,
             "nofile": NOFILE,
             "nproc": MAX_PIDS,
-            "fsize": FSIZE,
+            "fsize": disk.disk_bytes(limits.memory_bytes),  # no file beyond the folders' cap
             "core": 0,
         }
         if gpus:  # GPU drivers map far more address space than memory: the cgroup limits it
@@ -340,6 +347,8 @@ class ProcessSandbox:
             files.close()
         if self._cgroups is not None:
             self._cgroups.remove()
+        if self._mounted:
+            disk.unmount(self._root_dir)
         shutil.rmtree(self._state_dir, ignore_errors=True)
         self._finalizer.detach()
 
@@ -605,4 +614,6 @@ def _cleanup(root: str, agents: list[_Agent | None], cgroups: list[Cgroups | Non
     for cg in cgroups:
         if cg is not None:
             cg.remove()
+    if os.path.ismount(os.path.join(root, "root")):
+        disk.unmount(os.path.join(root, "root"))
     shutil.rmtree(root, ignore_errors=True)
