@@ -104,3 +104,100 @@ def test_checksums(tmp_path: Path) -> None:
     assert o("printf abc | sha512sum", tmp_path).startswith("ddaf35a193617aba")
     assert o("printf abc > f; sha256sum f > s; sha256sum -c s", tmp_path) == "f: OK\n"
     assert "Use%" in o("df", tmp_path)
+
+
+def test_gzip_family(tmp_path: Path) -> None:
+    assert o("echo hello | gzip | zcat", tmp_path) == "hello\n"
+    assert o("echo hi > f && gzip f && ls && gunzip f.gz && cat f", tmp_path) == "f.gz\nhi\n"
+    assert o("echo x > g && gzip -k g && ls g g.gz && zcat g.gz", tmp_path) == "g\ng.gz\nx\n"
+    assert (
+        o("printf a | gzip > 1.gz; printf b | gzip > 2.gz; cat 1.gz 2.gz | gunzip -c", tmp_path)
+        == "ab"
+    )
+    assert run("echo notgz | gunzip -c", tmp_path)[2] == 1
+
+
+def test_tar(tmp_path: Path) -> None:
+    script = (
+        "mkdir -p d/e && echo hi > d/e/f && tar czf a.tgz d && rm -rf d && tar tzf a.tgz && "
+        "tar xzf a.tgz && cat d/e/f && tar cf - d | tar tf - | wc -l && "
+        "mkdir out && tar xf a.tgz -C out && cat out/d/e/f && tar -xOzf a.tgz d/e/f"
+    )
+    assert o(script, tmp_path) == "d/\nd/e/\nd/e/f\nhi\n3\nhi\nhi\n"
+    assert "d/e/f" in o("tar cvf x.tar d", tmp_path)
+    out, err, st = run("tar xf missing.tar", tmp_path)
+    assert st == 2 and "Cannot open" in err
+
+
+def test_zip_unzip(tmp_path: Path) -> None:
+    script = (
+        "mkdir -p d && echo one > d/a && echo two > b && zip -qr z.zip d b && rm -rf d b && "
+        "unzip -Z1 z.zip && unzip -q z.zip && cat d/a b && unzip -p z.zip b"
+    )
+    assert o(script, tmp_path) == "d/\nd/a\nb\none\ntwo\ntwo\n"
+
+
+def test_xxd(tmp_path: Path) -> None:
+    assert o("printf 'hello world!!!!!!' | xxd", tmp_path) == (
+        "00000000: 6865 6c6c 6f20 776f 726c 6421 2121 2121  hello world!!!!!\n"
+        "00000010: 21                                       !\n"
+    )
+    assert o("printf abc | xxd -p", tmp_path) == "616263\n"
+    assert o("printf abc | xxd -p | xxd -r -p", tmp_path) == "abc"
+    assert o("printf abc | xxd | xxd -r", tmp_path) == "abc"
+    assert o("printf ab | xxd -i", tmp_path) == "  0x61, 0x62\n"
+
+
+def test_file(tmp_path: Path) -> None:
+    (tmp_path / "t.txt").write_text("hello\n")
+    (tmp_path / "e").write_bytes(b"")
+    (tmp_path / "s.sh").write_text("#!/bin/sh\necho\n")
+    (tmp_path / "b").write_bytes(b"\x00\x01\x02")
+    assert o("file t.txt e s.sh b .", tmp_path) == (
+        "t.txt: ASCII text\ne: empty\ns.sh: POSIX shell script, ASCII text executable\nb: data\n"
+        ".: directory\n"
+    )
+    assert o("echo x | gzip > z.gz; file -b z.gz", tmp_path).startswith("gzip compressed data")
+
+
+def test_bc(tmp_path: Path) -> None:
+    assert o("echo '1+2*3' | bc", tmp_path) == "7\n"
+    assert o("echo 'scale=4; 10/3' | bc", tmp_path) == "3.3333\n"
+    assert o("echo '2^100' | bc", tmp_path) == "1267650600228229401496703205376\n"
+    assert o("echo 'x=3; y=x*2; y; x++; x' | bc", tmp_path) == "6\n3\n4\n"
+    assert o("echo 'sqrt(16); scale=3; sqrt(2)' | bc", tmp_path) == "4\n1.414\n"
+    assert (
+        o(
+            "echo 'define f(n) { if (n < 2) return n; return f(n-1) + f(n-2) }; f(15)' | bc",
+            tmp_path,
+        )
+        == "610\n"
+    )
+    assert o("echo 's(0); c(0); l(1); e(1)' | bc -l", tmp_path) == (
+        "0\n1.00000000000000000000\n0\n2.71828182845904523536\n"
+    )
+    assert o("echo 'for (i = 0; i < 3; i++) i' | bc", tmp_path) == "0\n1\n2\n"
+    assert o("echo 'obase=16; 255' | bc", tmp_path) == "FF\n"
+    assert o('echo \'print "a=", 5, "\\n"\' | bc', tmp_path) == "a=5\n"
+    assert o("echo '-1/4; 5 % 3; 1 > 2; 1 && 0' | bc", tmp_path) == "0\n2\n0\n0\n"
+
+
+def test_sqlite3(tmp_path: Path) -> None:
+    o(
+        "sqlite3 t.db \"create table t(a int, b text); insert into t values (1, 'x'), (2, NULL);\"",
+        tmp_path,
+    )
+    assert o("sqlite3 t.db 'select * from t'", tmp_path) == "1|x\n2|\n"
+    assert o("sqlite3 -header -csv t.db 'select * from t'", tmp_path) == "a,b\n1,x\n2,\n"
+    assert (
+        o("sqlite3 -json t.db 'select * from t'", tmp_path)
+        == '[{"a":1,"b":"x"},\n{"a":2,"b":null}]\n'
+    )
+    assert o("echo 'select count(*) from t;' | sqlite3 t.db", tmp_path) == "2\n"
+    assert (
+        o("printf '.headers on\\n.mode csv\\nselect a from t;\\n' | sqlite3 t.db", tmp_path)
+        == "a\n1\n2\n"
+    )
+    assert o("echo .tables | sqlite3 t.db", tmp_path) == "t\n"
+    out, err, st = run("sqlite3 t.db 'select * from nope'", tmp_path)
+    assert st == 1 and "no such table" in err

@@ -443,6 +443,7 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
         return False
 
     out: list[bytes] = []
+    dir_times: list[tuple[str, int, int]] = []
     for m in members:
         sh.budget.tick()
         if not match(m.name) or excluded(m.name):
@@ -479,6 +480,7 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
         try:
             if m.isdir():
                 os.makedirs(dest, exist_ok=True)
+                dir_times.append((dest, m.mtime, m.mode))
                 try:
                     os.chmod(dest, m.mode | 0o700)
                 except OSError:
@@ -521,6 +523,13 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
         if len(out) > 64:
             yield (1, b"".join(out))
             out.clear()
+    for d, mt, md in reversed(dir_times):
+        try:
+            os.chmod(d, md & 0o7777)
+            if "m" not in opts:
+                os.utime(d, (mt, mt))
+        except OSError:
+            pass
     if out:
         yield (1, b"".join(out))
     for w in wanted:
