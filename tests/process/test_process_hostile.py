@@ -298,3 +298,14 @@ def test_disk_fill_stops_at_the_cap(psbx: Sandbox) -> None:
     assert "No space left" in r.stderr or "File too large" in r.stderr
     psbx.commands.run("rm -f /tmp/fill ~/more")
     assert psbx.commands.run("echo fine > ~/ok && cat ~/ok").stdout == "fine\n"
+
+
+def test_host_environment_does_not_leak(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDLOT_TEST_SECRET", "hunter2")
+    monkeypatch.setenv("SANDLOT_PROCESS_SPARES", "0")  # a spare may predate the variable
+    with Sandbox.create(template="host", tier="process") as sbx:
+        r = sbx.commands.run(
+            r"env; for p in /proc/[0-9]*; do cat $p/environ 2>/dev/null | tr '\0' '\n'; done"
+        )
+        assert "hunter2" not in r.stdout and "SANDLOT_TEST_SECRET" not in r.stdout
+        assert sbx.run_code("import os; 'SANDLOT_TEST_SECRET' in os.environ").text == "False"

@@ -59,6 +59,7 @@ BOOT = (
     "from {pkg}.agent import pipe_main as m; del sys; m.main()"
 )
 _TOO_DEEP = ("MemoryError", "RecursionError")
+JAIL_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 class _AgentGone(Exception):
@@ -72,20 +73,20 @@ class _Agent:
         # bwrap's --die-with-parent is tied to the *thread* that started it: start every
         # jail from one long-lived thread, so a sandbox made on a short-lived thread (a
         # spare, an async worker) does not die with it.
-        self.proc = (
-            _spawner()
-            .submit(
-                subprocess.Popen,
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=pass_fds,
-                close_fds=True,
-                start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
-            )
-            .result()
+        spawn = _spawner().submit(
+            subprocess.Popen,
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=pass_fds,
+            close_fds=True,
+            start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
+            # bwrap stays in the jail as its pid 1, whose environment the code can read in
+            # /proc/1/environ: it must not carry the host's (tokens, keys, ...).
+            env=JAIL_LAUNCH_ENV,
         )
+        self.proc: subprocess.Popen[bytes] = spawn.result()
         self.event_r = event_r
         self.buffer = bytearray()
         self.host_pid: int | None = None
