@@ -167,3 +167,12 @@ def test_gpu_is_visible() -> None:
         r = sbx.commands.run("ls /dev/nvidia* /dev/dri 2>/dev/null | head -3; nvidia-smi -L")
         assert r.exit_code == 0, r.stderr
         assert "GPU" in r.stdout
+
+
+def test_background_processes_outlive_the_command_without_holding_it(psbx: Sandbox) -> None:
+    start = time.monotonic()
+    r = psbx.commands.run("(while true; do echo tick; sleep 0.01; done) & echo started")
+    assert r.exit_code == 0 and r.stdout.startswith("started\n")
+    assert time.monotonic() - start < 5
+    assert psbx.commands.run("pgrep -c bash || true").stdout.strip() != "0"
+    assert psbx.commands.run("echo next").stdout.endswith("next\n")

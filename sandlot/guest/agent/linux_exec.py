@@ -18,11 +18,13 @@ import signal
 import string
 import subprocess
 import sys
+import time
 from typing import Any
 
 SHELL = "/bin/bash"
 READ_CHUNK = 64 << 10
 POLL_SECONDS = 0.05  # how long output may pause after bash ends before the call ends
+DRAIN_SECONDS = 0.25  # the most output is read for after bash ends (background writers)
 
 
 # Shell state carried from one command to the next: variables, functions and the working
@@ -59,15 +61,17 @@ class Shell:
         state_in_r, state_in_w = os.pipe()
         state_out_r, state_out_w = os.pipe()
         prelude = _PRELUDE.replace("@IN@", str(state_in_r)).replace("@OUT@", str(state_out_w))
+        argv = [SHELL, "-c", prelude + request["cmd"]]
         try:
-            proc = subprocess.Popen(
-                [SHELL, "-c", prelude + request["cmd"]],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # its own process group: killed whole at a deadline
-                pass_fds=(state_in_r, state_out_w),
-            )
+            try:
+                proc = _spawn(argv, (state_in_r, state_out_w))
+            except BlockingIOError:  # EAGAIN: the process limit is used up (a fork bomb)
+                _kill_all_others()
+                sys.stderr.write(
+                    "sandlot: the sandbox's process limit was reached; every other process "
+                    "in it was killed to run this command\n"
+                )
+                proc = _spawn(argv, (state_in_r, state_out_w))
         finally:
             os.close(state_in_r)
             os.close(state_out_w)
@@ -85,6 +89,33 @@ class Shell:
         if saved and b"".join(saved).strip():
             self.state = b"".join(saved)
         return {"exit_code": code if code >= 0 else 128 - code}
+
+
+def _spawn(argv: list[str], fds: tuple[int, int]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: killed whole at a deadline
+        pass_fds=fds,
+    )
+
+
+def _kill_all_others() -> None:
+    """SIGKILL every process of the sandbox but the agent (and the jail's init), until
+    none is left: kill(-1) skips the caller."""
+    for _ in range(50):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        time.sleep(0.01)
 
 
 def _quote(text: str) -> str:
@@ -122,10 +153,16 @@ def _pump(
         os.close(state_in[0])
         closed.add(state_in[0])
     try:
+        drain_until = None
         while streams:
             ready = sel.select(timeout=POLL_SECONDS)
-            if not ready and proc.poll() is not None:
-                break  # bash ended and a process it left behind holds the pipes: stop here
+            if proc.poll() is not None:
+                # bash ended; a process it left behind may hold the pipes: read what is
+                # there, then stop (quiet pipes, or a writer that never stops)
+                now = time.monotonic()
+                drain_until = drain_until or now + DRAIN_SECONDS
+                if not ready or now > drain_until:
+                    break
             for key, _ in ready:
                 fd = int(key.fd)
                 if fd in writers:
