@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import uuid
 from typing import Any
@@ -310,3 +311,28 @@ def test_host_environment_does_not_leak(monkeypatch: pytest.MonkeyPatch) -> None
         )
         assert "hunter2" not in r.stdout and "SANDLOT_TEST_SECRET" not in r.stdout
         assert sbx.run_code("import os; 'SANDLOT_TEST_SECRET' in os.environ").text == "False"
+
+
+def test_leftovers_of_a_killed_host_process_are_swept() -> None:
+    from sandlot.runtimes.process import stale
+
+    script = (
+        "import os, signal\n"
+        "from sandlot import Sandbox\n"
+        "s = Sandbox.create(template='host', tier='process')\n"
+        "s.commands.run('sleep 60 &')\n"
+        "print(s._core._box._state_dir, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "SANDLOT_PROCESS_SPARES": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    state_dir = done.stdout.strip()
+    assert state_dir and os.path.isdir(state_dir)
+    with open(os.path.join(state_dir, "cgroups")) as f:
+        cgroups = [p for p in f.read().split("\n") if p]
+    stale.sweep.cache_clear()
+    assert stale.sweep() >= 1
+    assert not os.path.exists(state_dir)
+    assert not any(os.path.exists(p) for p in cgroups)

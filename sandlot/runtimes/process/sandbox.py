@@ -43,7 +43,7 @@ from .. import replies
 from ..base import OutputCallback, SandboxSpec
 from ..hostfs import SandboxRoot
 from ..output import OutputSink
-from . import disk, seccomp, userland
+from . import disk, seccomp, stale, userland
 from .cgroups import Cgroups
 
 HOME = "/home/user"
@@ -158,7 +158,8 @@ class ProcessSandbox:
         self._cgroups: Cgroups | None = None
         self._mounted = False
         self._disk_note = ""
-        self._state_dir = tempfile.mkdtemp(prefix="sandlot-process-")
+        stale.sweep()
+        self._state_dir = tempfile.mkdtemp(prefix=stale.PREFIX)
         self._root_dir = os.path.join(self._state_dir, "root")
         self._finalizer = weakref.finalize(self, _cleanup, self._state_dir, [None], [None])
         try:
@@ -169,6 +170,10 @@ class ProcessSandbox:
             self._cgroups = Cgroups(
                 f"sandlot-{uuid.uuid4().hex[:12]}", spec.limits.memory_bytes, MAX_PIDS
             )
+            with open(os.path.join(self._state_dir, "cgroups"), "w") as f:
+                f.write("\n".join(self._cgroups.paths))
+            with open(os.path.join(self._state_dir, "owner"), "w") as f:
+                f.write(stale.owner_line())  # written last: a sweep skips it until then
             self._finalizer.detach()
             self._finalizer = weakref.finalize(
                 self, _cleanup, self._state_dir, [None], [self._cgroups]

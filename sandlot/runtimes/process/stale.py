@@ -1,0 +1,84 @@
+"""Leftovers of process sandboxes whose host process was killed before it could clean up
+(SIGKILL, a crash): their folder (and tmpfs) under the temp dir and their cgroups.
+
+Each sandbox writes `owner` (pid and start time of the host process) and `cgroups` (one
+path a line) into its state folder; the first sandbox a host process opens sweeps the
+folders whose owner is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import tempfile
+import time
+from functools import lru_cache
+
+from . import disk
+
+PREFIX = "sandlot-process-"
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_line() -> str:
+    pid = os.getpid()
+    return f"{pid} {_start_time(pid)}\n"
+
+
+def _alive(line: str) -> bool:
+    try:
+        pid, start = line.split()
+        return _start_time(int(pid)) == start
+    except ValueError:
+        return True  # unreadable: not ours to judge
+
+
+def _remove_cgroup(path: str, wait_s: float = 2.0) -> None:
+    """Kill what is left in the group (a jail still dying) and remove it."""
+    deadline = time.monotonic() + wait_s
+    while os.path.isdir(path):
+        with contextlib.suppress(OSError), open(os.path.join(path, "cgroup.procs")) as f:
+            for pid in f.read().split():
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+
+
+@lru_cache(maxsize=1)
+def sweep() -> int:
+    """Remove the leftovers of dead owners, once per host process; how many."""
+    removed = 0
+    for state in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+        try:
+            with open(os.path.join(state, "owner")) as f:
+                if _alive(f.read()):
+                    continue
+        except OSError:
+            continue  # being made right now, or not a sandbox of ours
+        root = os.path.join(state, "root")
+        if os.path.ismount(root):
+            disk.unmount(root)
+        with contextlib.suppress(OSError), open(os.path.join(state, "cgroups")) as f:
+            for path in f.read().split("\n"):
+                if os.path.basename(path).startswith("sandlot-"):
+                    _remove_cgroup(path)
+        shutil.rmtree(state, ignore_errors=True)
+        removed += 1
+    return removed
