@@ -336,3 +336,8 @@ def test_leftovers_of_a_killed_host_process_are_swept() -> None:
     assert stale.sweep() >= 1
     assert not os.path.exists(state_dir)
     assert not any(os.path.exists(p) for p in cgroups)
+
+
+def test_the_jail_shows_no_host_paths(psbx: Sandbox) -> None:
+    r = psbx.commands.run(r"for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline; echo; done")
+    assert "sandlot-process-" not in r.stdout and "/.cache/" not in r.stdout

@@ -123,6 +123,19 @@ def _spawner() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandlot-process-spawn")
 
 
+def _options_through_fd(argv: list[str], fd: int) -> list[str]:
+    """bwrap's options moved into `fd` (`--args FD`): bwrap stays in the jail as its pid 1,
+    and its command line, readable there, would show the host's paths."""
+    start = argv.index("bwrap") + 1
+    end = argv.index("--", start)
+    data = b"".join(a.encode() + b"\0" for a in argv[start:end])
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return [*argv[:start], "--args", str(fd), *argv[end:]]
+
+
 def _descendants(pid: int) -> list[int]:
     out: list[int] = []
     todo = [pid]
@@ -295,18 +308,20 @@ class ProcessSandbox:
     def _start(self) -> None:
         program = seccomp.program()
         seccomp_fd = os.memfd_create("sandlot-seccomp", 0)
+        args_fd = os.memfd_create("sandlot-bwrap-args", 0)
         event_r, event_w = os.pipe()
         try:
             os.write(seccomp_fd, program)
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
-            argv = self._argv(seccomp_fd, event_w)
-            agent = _Agent(argv, (seccomp_fd, event_w), event_r)
+            argv = _options_through_fd(self._argv(seccomp_fd, event_w), args_fd)
+            agent = _Agent(argv, (seccomp_fd, event_w, args_fd), event_r)
         except BaseException:
             os.close(event_r)
             raise
         finally:
             os.close(event_w)
             os.close(seccomp_fd)
+            os.close(args_fd)
         self._agent = agent
         self._finalizer.detach()
         self._finalizer = weakref.finalize(
