@@ -332,7 +332,7 @@ class ProcessSandbox:
         try:
             sink = OutputSink(64 << 10)
             reply = self._exchange({"op": protocol.OP_PING}, sink, BOOT_TIMEOUT, interrupt=False)
-        except (_AgentGone, TimeoutError) as e:
+        except (_AgentGone, TimeoutError, GuestProtocolError) as e:
             detail = sink.text("stderr")[-2000:] or str(e)
             self._stop_agent()
             raise SandboxError(f"the process sandbox failed to start: {detail}") from None
@@ -485,8 +485,8 @@ class ProcessSandbox:
                 "interrupted, so the sandbox's processes were killed and its agent restarted: "
                 "files are kept, the Python state was reset (pass timeout= for a longer limit)"
             ) from None
-        except KeyboardInterrupt:
-            self._restart()
+        except (KeyboardInterrupt, GuestProtocolError):
+            self._restart()  # what is left of this call must not answer the next one
             raise
         except _AgentGone as e:
             oom = self._cgroups is not None and self._cgroups.oom_killed()
@@ -578,7 +578,6 @@ class ProcessSandbox:
             try:
                 message = protocol.decode(frame)
             except ValueError as e:
-                self._restart()
                 raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
             event = message.get("ev")
             if event in (protocol.EV_STDOUT, protocol.EV_STDERR):
@@ -590,11 +589,9 @@ class ProcessSandbox:
                     continue  # not this request's reply: forged by the code, dropped
                 value = message.get("reply")
                 if not isinstance(value, dict):
-                    self._restart()
                     raise GuestProtocolError("the guest's reply is not an object")
                 reply = value
                 if agent.buffer:
-                    self._restart()
                     raise GuestProtocolError("the guest sent frames after its reply")
                 return reply
 
