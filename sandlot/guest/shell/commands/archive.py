@@ -1009,8 +1009,8 @@ def file_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
     for f in files:
         sh.budget.tick()
         if f == "-":
-            d = describe(inp.read_all())
-            out.append(("/dev/stdin" if False else "/dev/stdin", d))
+            d = describe(inp.read(1 << 20))
+            out.append(("/dev/stdin", d))
             continue
         p = sh.resolve(f)
         try:
