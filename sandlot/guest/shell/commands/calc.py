@@ -413,6 +413,10 @@ class Bc:
 
     # numbers
     def parse_num(self, s: str) -> Decimal:
+        with decimal.localcontext(CTX):
+            return self._parse_num(s)
+
+    def _parse_num(self, s: str) -> Decimal:
         if self.ibase == 10 or not re.fullmatch(r"[0-9A-F.]+", s):
             if re.search(r"[A-F]", s):
                 ip, _, fp = s.partition(".")
@@ -443,7 +447,7 @@ class Bc:
                 s = s[1:]
             elif s.startswith("-0."):
                 s = "-" + s[2:]
-        if self.line_len > 1 and len(s) >= self.line_len:
+        if self.line_len > 2 and len(s) > self.line_len - 2:
             parts = []
             w = self.line_len - 2
             while len(s) > w:
@@ -454,6 +458,8 @@ class Bc:
         return s
 
     def _fmt_base(self, d: Decimal) -> str:
+        if d == 0:
+            return "0"
         neg = d < 0
         d = abs(d)
         ip = int(d)
@@ -662,6 +668,10 @@ class Bc:
         return Decimal(0)
 
     def mathfn(self, name: str, vals: list[Decimal]) -> Decimal:
+        with decimal.localcontext(CTX):
+            return self._mathfn(name, vals)
+
+    def _mathfn(self, name: str, vals: list[Decimal]) -> Decimal:
         s = self.scale
         c = decimal.Context(prec=s + 30 + len(str(int(abs(vals[-1])))) if vals else s + 30)
         x = vals[-1] if vals else Decimal(0)
