@@ -778,6 +778,34 @@ def _pc(c: int) -> str:
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
+class PatchError(Exception):
+    pass
+
+
+def _patch_name(s: str) -> str:
+    """The file name of a ---/+++ line: a C-quoted string, or text up to a tab."""
+    s = s.lstrip(" ")
+    if s.startswith('"'):
+        out = []
+        i = 1
+        while i < len(s):
+            c = s[i]
+            if c == "\\" and re.match(r"[0-7]{3}", s[i + 1 : i + 4]):
+                out.append(chr(int(s[i + 1 : i + 4], 8)))
+                i += 4
+                continue
+            if c == "\\" and i + 1 < len(s):
+                out.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\"}.get(s[i + 1], s[i + 1]))
+                i += 2
+                continue
+            if c == '"':
+                return "".join(out)
+            out.append(c)
+            i += 1
+        raise PatchError(f"bad {s.split(chr(9))[0]}")
+    return s.split("\t")[0].rstrip()
+
+
 def _parse_patch(data: bytes) -> list[dict[str, Any]]:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -787,8 +815,8 @@ def _parse_patch(data: bytes) -> list[dict[str, Any]]:
     while i < len(lines):
         ln = lines[i]
         if ln.startswith(b"--- ") and i + 1 < len(lines) and lines[i + 1].startswith(b"+++ "):
-            old = dec(ln[4:].split(b"\t")[0].strip())
-            new = dec(lines[i + 1][4:].split(b"\t")[0].strip())
+            old = _patch_name(dec(ln[4:]))
+            new = _patch_name(dec(lines[i + 1][4:]))
             p: dict[str, Any] = {"old": old, "new": new, "hunks": []}
             patches.append(p)
             i += 2
@@ -826,6 +854,28 @@ def _parse_patch(data: bytes) -> list[dict[str, Any]]:
             continue
         i += 1
     return patches
+
+
+def _fuzzy(lines: list[bytes], body: list[Any], guess: int) -> tuple[int, list[bytes], list[bytes]]:
+    """GNU patch's fuzz (up to 2): drop leading/trailing context lines and search again."""
+    lead = 0
+    while lead < len(body) and body[lead][0] == " ":
+        lead += 1
+    trail = 0
+    while trail < len(body) - lead and body[len(body) - 1 - trail][0] == " ":
+        trail += 1
+    for fuzz in (1, 2):
+        b2 = body[min(fuzz, lead) : len(body) - min(fuzz, trail)]
+        oldl = [t for k, t, _ in b2 if k in " -"]
+        newl = [t for k, t, _ in b2 if k in " +"]
+        if not oldl:
+            continue
+        g = guess + min(fuzz, lead)
+        for delta in range(0, len(lines) + abs(g) + 1):
+            for cand in (g - delta, g + delta):
+                if 0 <= cand <= len(lines) - len(oldl) and lines[cand : cand + len(oldl)] == oldl:
+                    return cand, oldl, newl
+    return -1, [], []
 
 
 def _strip(path: str, n: int | None) -> str:
@@ -871,7 +921,12 @@ def patch(sh: Any, args: list[str], inp: Input) -> Gen:
     base = sh.resolve(opts.get("d", "."))
     st = 0
     quiet = "s" in opts
-    for p in _parse_patch(data):
+    try:
+        parsed = _parse_patch(data)
+    except PatchError as e:
+        yield _err("patch", str(e))
+        return 2
+    for p in parsed:
         old, new = p["old"], p["new"]
         rev = "R" in opts
         if rev:
@@ -921,7 +976,7 @@ def patch(sh: Any, args: list[str], inp: Input) -> Gen:
                 if (h["nc"] if rev else h["oc"]) == 0:
                     start = h["ns"] if rev else h["os"]
             pos = -1
-            for delta in range(0, max(len(lines), 1) + 1):
+            for delta in range(0, len(lines) + abs(start + offset) + 1):
                 for cand in (
                     (start + offset + delta,)
                     if delta == 0
@@ -936,7 +991,8 @@ def patch(sh: Any, args: list[str], inp: Input) -> Gen:
                 if pos >= 0:
                     break
             if pos < 0:
-                # fuzz: try without leading/trailing context lines
+                pos, oldl, newl = _fuzzy(lines, body, start + offset)
+            if pos < 0:
                 failed += 1
                 yield (1, enc(f"Hunk #{hn} FAILED at {h['os']}.\n"))
                 continue
