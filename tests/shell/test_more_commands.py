@@ -57,7 +57,9 @@ def test_column(tmp_path: Path) -> None:
 
 
 def test_fmt_expand_unexpand(tmp_path: Path) -> None:
-    assert o("fmt -w 10", tmp_path, b"one two three four five\n") == "one two\nthree four\nfive\n"
+    assert o("fmt -w 10", tmp_path, b"one two three four five\n") == "one two\nthree\nfour five\n"
+    assert o("fmt -w 9", tmp_path, b"1 2 3 4 5 6 7 8 9 0\n") == "1 2 3 4\n5 6 7 8\n9 0\n"
+    assert o("fmt", tmp_path, b"a  b.  c\nd\n") == "a  b.  c d\n"
     assert o("expand", tmp_path, b"a\tb\n") == "a       b\n"
     assert o("expand -t 4", tmp_path, b"\tx\n") == "    x\n"
     assert o("unexpand", tmp_path, b"        x\n") == "\tx\n"

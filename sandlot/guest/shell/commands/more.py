@@ -308,7 +308,9 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
         yield _usage("fmt", e)
         return 1
     try:
-        width = int(opts.get("w", "75"))
+        maxw = int(opts.get("w", "75"))
+        # GNU fmt fills to a goal of 93% of the maximum width
+        width = int(opts["g"]) if "g" in opts else maxw * 187 // 200
     except ValueError:
         yield _err("fmt", f"invalid width: '{opts.get('w')}'")
         return 1
@@ -335,6 +337,7 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
                             width,
                             re.match(r"[ \t]*", ln).group(),  # type: ignore
                             re.match(r"[ \t]*", ln).group(),
+                            maxw,
                         )
                     )  # type: ignore[union-attr]
                 para = []
@@ -342,13 +345,20 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
             first_ind = re.match(r"[ \t]*", para[0]).group()  # type: ignore[union-attr]
             rest_ind = re.match(r"[ \t]*", para[1]).group() if len(para) > 1 else first_ind  # type: ignore
             words: list[str] = []
+            spaces: list[int] = []
             for ln in para:
-                ws = ln.split()
-                if "u" not in opts:
-                    # keep two spaces after sentence ends
-                    pass
-                words.extend(ws)
-            out.extend(_fill(words, width, first_ind, rest_ind))  # noqa: B023
+                toks = list(re.finditer(r"(\S+)([ \t]*)", ln))
+                for k, m in enumerate(toks):
+                    w = m.group(1)
+                    words.append(w)
+                    period = re.search(r"[.?!][)\]\"']*$", w) is not None
+                    if k == len(toks) - 1:
+                        spaces.append(2 if period else 1)
+                    elif "u" in opts:
+                        spaces.append(2 if period and len(m.group(2)) > 1 else 1)
+                    else:
+                        spaces.append(len(m.group(2).expandtabs()))
+            out.extend(_fill(words, width, first_ind, rest_ind, maxw, spaces))  # noqa: B023
             para = []
 
         for ln in text.split("\n") if not text.endswith("\n") else text[:-1].split("\n"):
@@ -361,9 +371,9 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
                 para
                 and "c" not in opts
                 and "t" not in opts
-                and ind != indent
+                and ind.expandtabs() != indent.expandtabs()
                 and len(para) >= 1
-                and ind != re.match(r"[ \t]*", para[-1]).group()
+                and ind.expandtabs() != re.match(r"[ \t]*", para[-1]).group().expandtabs()
             ):  # type: ignore[union-attr]
                 flush()
             if not para:
@@ -375,21 +385,91 @@ def fmt(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
-def _fill(words: list[str], width: int, first: str, rest: str) -> list[str]:
-    lines: list[str] = []
-    cur = first
-    has = False
-    for w in words:
-        ind = rest if lines else first
-        if has and len(cur.expandtabs()) + 1 + len(w) > width:
-            lines.append(cur)
-            cur = rest + w
-            has = True
-            continue
-        cur = (cur + " " + w) if has else (ind + w)
-        has = True
-    if has:
-        lines.append(cur)
+def _dwidth(s: str) -> int:
+    """Display columns (East Asian wide characters take two)."""
+    if s.isascii():
+        return len(s)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def _fill(
+    words: list[str],
+    width: int,
+    first: str,
+    rest: str,
+    maxw: int | None = None,
+    spaces: list[int] | None = None,
+) -> list[str]:
+    """Break words into lines like GNU fmt: lines shorter than maxw, close to the goal width,
+    with its costs (short/ragged lines, breaks after sentences and punctuation, widows/orphans)."""
+    n = len(words)
+    if not n:
+        return []
+    maxw = maxw or width + 1
+    sp = spaces or [1] * n
+    ws = [_dwidth(w) for w in words]
+    period = [re.search(r"[.?!][)\]\"']*$", w) is not None for w in words]
+    final = [period[k] and (sp[k] > 1) for k in range(n)]
+    final[-1] = period[-1] = True
+    punct = [w[-1:] in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" for w in words]
+    paren = [w[:1] in "([{" for w in words]
+
+    def base_cost(k: int) -> int:
+        cost = 4900
+        if k > 0:
+            if period[k - 1]:
+                cost += -2500 if final[k - 1] else 360000
+            elif punct[k - 1]:
+                cost -= 1600
+            elif k > 1 and final[k - 2]:
+                cost += 40000 // (ws[k - 2] + 2)
+        if paren[k]:
+            cost -= 1600
+        elif final[k]:
+            cost += 40000 // (ws[k] + 2) // 2
+        return cost
+
+    best = [0] * (n + 1)
+    nxt = [n] * (n + 1)
+    llen = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        ind = _dwidth((first if i == 0 else rest).expandtabs())
+        length = ind + ws[i]
+        bestc = -1
+        bj, blen = i + 1, length
+        j = i + 1
+        while True:
+            if j == n:
+                c = 0
+            else:
+                c = 100 * (width - length) ** 2
+                if nxt[j] != n:
+                    c += 50 * (length - llen[j]) ** 2
+            c += best[j]
+            if bestc < 0 or c < bestc:
+                bestc, bj, blen = c, j, length
+            if j == n:
+                break
+            length += sp[j - 1] + ws[j]
+            j += 1
+            if length >= maxw:
+                break
+        best[i] = bestc + base_cost(i)
+        nxt[i] = bj
+        llen[i] = blen
+    lines = []
+    i = 0
+    while i < n:
+        j = nxt[i]
+        parts = [first if i == 0 else rest]
+        for k in range(i, j):
+            parts.append(words[k])
+            if k < j - 1:
+                parts.append(" " * sp[k])
+        lines.append("".join(parts))
+        i = j
     return lines
 
 
