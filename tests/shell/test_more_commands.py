@@ -203,3 +203,10 @@ def test_sqlite3(tmp_path: Path) -> None:
     assert o("echo .tables | sqlite3 t.db", tmp_path) == "t\n"
     out, err, st = run("sqlite3 t.db 'select * from nope'", tmp_path)
     assert st == 1 and "no such table" in err
+
+
+def test_base32_tsort(tmp_path: Path) -> None:
+    assert o("echo simple | base32", tmp_path) == "ONUW24DMMUFA====\n"
+    assert o("echo simple | base32 | base32 -d", tmp_path) == "simple\n"
+    assert o("echo 'a b b c c d' | tsort", tmp_path) == "a\nb\nc\nd\n"
+    assert run("echo 'a b b a' | tsort", tmp_path)[2] == 1

@@ -1446,3 +1446,92 @@ __all__ = ["cmd", "posix_cksum"]
 # them whenever this module is loaded
 from . import archive as _archive  # noqa: E402,F401
 from . import calc as _calc  # noqa: E402,F401
+
+
+# ------------------------------------------------------------------ base32 / tsort
+@cmd("base32")
+def base32(sh: Any, args: list[str], inp: Input) -> Gen:
+    import base64 as _b64
+
+    try:
+        opts, files = parse_opts(
+            args[1:], "diw:", {"decode": "d", "ignore-garbage": "i", "wrap:": "w:"}
+        )
+    except UsageError as e:
+        yield _usage("base32", e)
+        return 1
+    data = b""
+    for _name, src in inputs(sh, files, inp):
+        if isinstance(src, str):
+            yield _err("base32", src)
+            return 1
+        data += src.read_all()
+    if "d" in opts:
+        clean = re.sub(rb"[^A-Z2-7=]", b"", data) if "i" in opts else re.sub(rb"\s", b"", data)
+        try:
+            yield (1, _b64.b32decode(clean))
+        except Exception:
+            yield _err("base32", "invalid input")
+            return 1
+        return 0
+    s = _b64.b32encode(data)
+    try:
+        w = int(opts.get("w", 76))
+    except ValueError:
+        yield _err("base32", f"invalid wrap size: '{opts.get('w')}'")
+        return 1
+    if w:
+        lines = [s[i : i + w] for i in range(0, len(s), w)]
+        yield (1, b"\n".join(lines) + (b"\n" if lines else b""))
+    else:
+        yield (1, s)
+    return 0
+
+
+@cmd("tsort")
+def tsort(sh: Any, args: list[str], inp: Input) -> Gen:
+    name = args[1] if len(args) > 1 else "-"
+    try:
+        toks = _read(sh, name, inp).split()
+    except OSError as e:
+        yield _err("tsort", str(e))
+        return 1
+    if len(toks) % 2:
+        yield _err("tsort", f"{name}: input contains an odd number of tokens")
+        return 1
+    order: dict[bytes, None] = {}
+    succ: dict[bytes, list[bytes]] = {}
+    indeg: dict[bytes, int] = {}
+    for a, b in zip(toks[::2], toks[1::2], strict=False):
+        for x in (a, b):
+            order.setdefault(x, None)
+            succ.setdefault(x, [])
+            indeg.setdefault(x, 0)
+        if a != b and b not in succ[a]:
+            succ[a].append(b)
+            indeg[b] += 1
+    queue = [x for x in sorted(order) if indeg[x] == 0]
+    out: list[bytes] = []
+    st = 0
+    done: set[bytes] = set()
+    while len(done) < len(order):
+        sh.budget.tick()
+        if not queue:
+            # a cycle: report it and break it at the smallest remaining node
+            rest = sorted(x for x in order if x not in done)
+            yield _err("tsort", f"{name}: input contains a loop:")
+            yield _err("tsort", dec(rest[0]))
+            st = 1
+            indeg[rest[0]] = 0
+            queue.append(rest[0])
+        x = queue.pop(0)
+        if x in done:
+            continue
+        done.add(x)
+        out.append(x + b"\n")
+        for y in succ[x]:
+            indeg[y] -= 1
+            if indeg[y] == 0:
+                queue.append(y)
+    yield (1, b"".join(out))
+    return st
