@@ -210,3 +210,10 @@ def test_base32_tsort(tmp_path: Path) -> None:
     assert o("echo simple | base32 | base32 -d", tmp_path) == "simple\n"
     assert o("echo 'a b b c c d' | tsort", tmp_path) == "a\nb\nc\nd\n"
     assert run("echo 'a b b a' | tsort", tmp_path)[2] == 1
+
+
+def test_uuencode_uudecode(tmp_path: Path) -> None:
+    assert o("printf abc | uuencode test", tmp_path) == "begin 644 test\n#86)C\n`\nend\n"
+    assert o("printf abc | uuencode -m test", tmp_path) == "begin-base64 644 test\nYWJj\n====\n"
+    assert o("printf hello | uuencode f | uudecode -o -", tmp_path) == "hello"
+    assert o("printf hi | uuencode -m out.txt | uudecode && cat out.txt", tmp_path) == "hi"

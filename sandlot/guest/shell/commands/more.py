@@ -1535,3 +1535,101 @@ def tsort(sh: Any, args: list[str], inp: Input) -> Gen:
                 queue.append(y)
     yield (1, b"".join(out))
     return st
+
+
+# ------------------------------------------------------------------ uuencode / uudecode
+@cmd("uuencode")
+def uuencode(sh: Any, args: list[str], inp: Input) -> Gen:
+    import base64 as _b64
+    import binascii
+
+    try:
+        opts, files = parse_opts(args[1:], "m", {"base64": "m"})
+    except UsageError as e:
+        yield _usage("uuencode", e)
+        return 1
+    if not files or len(files) > 2:
+        yield _usage("uuencode", UsageError("missing operand" if not files else "extra operand"))
+        return 1
+    name = files[-1]
+    src = files[0] if len(files) == 2 else "-"
+    mode = 0o644
+    try:
+        data = _read(sh, src, inp)
+        if src != "-":
+            mode = os.stat(sh.resolve(src)).st_mode & 0o777
+    except OSError as e:
+        yield _err("uuencode", str(e))
+        return 1
+    if "m" in opts:
+        body = _b64.b64encode(data)
+        lines = [body[i : i + 60] for i in range(0, len(body), 60)]
+        out = (
+            enc(f"begin-base64 {mode:o} {name}\n") + b"".join(x + b"\n" for x in lines) + b"====\n"
+        )
+    else:
+        lines = [binascii.b2a_uu(data[i : i + 45], backtick=True) for i in range(0, len(data), 45)]
+        out = enc(f"begin {mode:o} {name}\n") + b"".join(lines) + b"`\nend\n"
+    yield (1, out)
+    return 0
+
+
+@cmd("uudecode")
+def uudecode(sh: Any, args: list[str], inp: Input) -> Gen:
+    import base64 as _b64
+    import binascii
+
+    try:
+        opts, files = parse_opts(args[1:], "o:", {"output-file:": "o:"})
+    except UsageError as e:
+        yield _usage("uudecode", e)
+        return 1
+    try:
+        text = _read(sh, files[0] if files else "-", inp)
+    except OSError as e:
+        yield _err("uudecode", str(e))
+        return 1
+    lines = text.split(b"\n")
+    i = 0
+    while i < len(lines) and not lines[i].startswith((b"begin ", b"begin-base64 ")):
+        i += 1
+    if i >= len(lines):
+        yield _err("uudecode", "No `begin' line")
+        return 1
+    head = lines[i].split(b" ", 2)
+    b64 = head[0] == b"begin-base64"
+    name = dec(head[2]) if len(head) > 2 else "-"
+    mode = int(head[1], 8) if len(head) > 1 and head[1].isdigit() else 0o644
+    out = bytearray()
+    for ln in lines[i + 1 :]:
+        if b64:
+            if ln.strip() == b"====":
+                break
+            try:
+                out += _b64.b64decode(ln.strip())
+            except Exception:
+                yield _err("uudecode", "invalid input")
+                return 1
+        else:
+            if ln.strip() in (b"end", b"`", b""):
+                if ln.strip() == b"end":
+                    break
+                continue
+            try:
+                out += binascii.a2b_uu(ln)
+            except binascii.Error:
+                n = (ln[0] - 32) & 63
+                out += binascii.a2b_uu(ln[: 1 + (n + 2) // 3 * 4])
+    dest = opts.get("o", name)
+    if dest in ("-", "/dev/stdout"):
+        yield (1, bytes(out))
+        return 0
+    try:
+        path = sh.resolve(dest)
+        with open(path, "wb") as f:
+            f.write(out)
+        os.chmod(path, mode & 0o777)
+    except OSError as e:
+        yield _err("uudecode", f"{dest}: {e.strerror}")
+        return 1
+    return 0
