@@ -149,7 +149,8 @@ def test_a_spare_is_a_fresh_sandbox() -> None:
     start = time.perf_counter()
     with Sandbox.create(template="host", tier="process") as second:
         took = time.perf_counter() - start
-        assert second.commands.run("ls /tmp; echo ${X:-unset}").stdout == "outputs\nunset\n"
+        r = second.commands.run("ls /tmp; echo ${X:-unset}")
+        assert r.stdout == "outputs\nunset\n", r
         assert second.run_code("'marker' in globals()").text == "False"
     assert took < 1.0
 

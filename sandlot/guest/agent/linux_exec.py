@@ -25,6 +25,7 @@ SHELL = "/bin/bash"
 READ_CHUNK = 64 << 10
 POLL_SECONDS = 0.05  # how long output may pause after bash ends before the call ends
 DRAIN_SECONDS = 0.25  # the most output is read for after bash ends (background writers)
+DRAIN_CHUNKS = 64  # then what is left in each pipe, up to this many chunks
 
 
 # Shell state carried from one command to the next: variables, functions and the working
@@ -152,6 +153,27 @@ def _pump(
     if not state_in[1]:
         os.close(state_in[0])
         closed.add(state_in[0])
+
+    def take(fd: int) -> bool:
+        """Read one chunk of `fd` and pass it on; False at EOF or when nothing is there."""
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return False
+        if fd == state_out[0]:
+            if data:
+                state_out[1].append(data)
+        else:
+            decoder, stream = streams[fd]
+            text = decoder.decode(data, final=not data)
+            if text:
+                stream.write(text)
+                stream.flush()  # forwarded as it arrives, not held for the next chunk
+        if not data:
+            sel.unregister(fd)
+            del streams[fd]
+        return bool(data)
+
     try:
         drain_until = None
         while streams:
@@ -161,7 +183,15 @@ def _pump(
                 # there, then stop (quiet pipes, or a writer that never stops)
                 now = time.monotonic()
                 drain_until = drain_until or now + DRAIN_SECONDS
-                if not ready or now > drain_until:
+                if not ready:
+                    break
+                if now > drain_until:
+                    # all bash wrote is in the pipes already (this agent may just have
+                    # been slow to read it): take it, but not a writer's endless rest
+                    for fd in list(streams):
+                        for _ in range(DRAIN_CHUNKS):
+                            if fd not in streams or not take(fd):
+                                break
                     break
             for key, _ in ready:
                 fd = int(key.fd)
@@ -180,27 +210,8 @@ def _pump(
                         else:
                             proc.stdin.close()
                     continue
-                try:
-                    data = os.read(fd, READ_CHUNK)
-                except BlockingIOError:
-                    continue
-                if fd == state_out[0]:
-                    if data:
-                        state_out[1].append(data)
-                    else:
-                        sel.unregister(fd)
-                        del streams[fd]
-                    continue
-                decoder, stream = streams[fd]
-                if not data:
-                    sel.unregister(fd)
-                    text = decoder.decode(b"", final=True)
-                    del streams[fd]
-                else:
-                    text = decoder.decode(data)
-                if text:
-                    stream.write(text)
-                    stream.flush()  # forwarded as it arrives, not held for the next chunk
+                if fd in streams:
+                    take(fd)
     finally:
         sel.close()
         for f in (proc.stdin, proc.stdout, proc.stderr):
