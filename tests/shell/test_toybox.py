@@ -27,6 +27,8 @@ from sandlot.guest.shell.state import Budget
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpora/toybox"
 BASELINE = Path(__file__).with_name("toybox_baseline.json")
+# Files with cases that race a wall clock (sleep, timeout): one case may flip under load.
+TIMING_SLACK = {"test": 1, "xargs": 1, "timeout": 1, "sleep": 1, "date": 1}
 CASE_SECONDS = 1.5
 FILE_SECONDS = 20.0
 
@@ -189,5 +191,7 @@ def test_toybox_corpus() -> None:
         BASELINE.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
     report = ", ".join(f"{k} {got[k]}/{totals[k]}" for k in sorted(got))
     print("toybox:", report, "total", sum(got.values()), "/", sum(totals.values()))
-    regressions = {k: (got.get(k, 0), v) for k, v in base.items() if got.get(k, 0) < v}
+    regressions = {
+        k: (got.get(k, 0), v) for k, v in base.items() if got.get(k, 0) < v - TIMING_SLACK.get(k, 0)
+    }
     assert not regressions, f"toybox regressions (got, baseline): {regressions}"
