@@ -77,9 +77,13 @@ def test_bad_arguments_are_typed_errors(kwargs: dict[str, object], match: str) -
         Sandbox.create(**kwargs)  # type: ignore[arg-type]
 
 
-def test_unknown_template_on_wasm() -> None:
-    with pytest.raises(NotFound, match="no wasm form"):
-        Sandbox.create("cpp-algorithm")
+def test_templates_take_part_in_tier_selection() -> None:
+    with pytest.raises(Unsatisfiable, match="wasm has no form of template 'cpp-algorithm'"):
+        Sandbox.create("cpp-algorithm", tier="wasm")
+    # Without a forced tier, wasm steps aside; whichever tier is tried next explains itself.
+    with pytest.raises((NotFound, Unsatisfiable)) as info:
+        Sandbox.create("no-such-template")
+    assert "no-such-template" in str(info.value)
 
 
 def test_bad_limits_are_refused() -> None:

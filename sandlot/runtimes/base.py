@@ -103,6 +103,8 @@ class Runtime(Protocol):
     name: str
     capabilities: frozenset[str]
     implemented: bool
+    # The templates this tier can serve, or None when it decides at open() (and says why not).
+    templates: frozenset[str] | None
 
     def availability(self) -> Availability: ...
 

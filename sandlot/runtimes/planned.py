@@ -22,6 +22,7 @@ class PlannedRuntime:
     capabilities: frozenset[str]
     needs: tuple[tuple[str, str], ...] = field(default=())  # (binary or path, how to get it)
     implemented: bool = False
+    templates: frozenset[str] | None = None
 
     def availability(self) -> Availability:
         for need, fix in self.needs:

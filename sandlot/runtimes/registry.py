@@ -38,8 +38,12 @@ def check_requires(requires: Iterable[str]) -> frozenset[str]:
     return wanted
 
 
-def select(requires: Iterable[str] = (), tier: str | None = None) -> Runtime:
-    """The runtime to use, or Unsatisfiable naming each tier that would do and why not."""
+def select(
+    requires: Iterable[str] = (), tier: str | None = None, template: str | None = None
+) -> Runtime:
+    """The runtime to use, or Unsatisfiable naming each tier that would do and why not.
+
+    A tier takes part when it provides every requirement and can serve the template."""
     wanted = check_requires(requires)
     candidates = [tier_named(tier)] if tier is not None else list(all_tiers())
     reasons: list[str] = []
@@ -49,11 +53,18 @@ def select(requires: Iterable[str] = (), tier: str | None = None) -> Runtime:
             if tier is not None:
                 reasons.append(f"{runtime.name} does not provide {', '.join(sorted(missing))}")
             continue
+        if template is not None and runtime.templates is not None:
+            if template not in runtime.templates:
+                served = ", ".join(sorted(runtime.templates))
+                reasons.append(f"{runtime.name} has no form of template {template!r} ({served})")
+                continue
         avail: Availability = runtime.availability()
         if avail.ok:
             return runtime
         reasons.append(f"{runtime.name} would, but {avail.reason} (fix: {avail.fix})")
-    what = ", ".join(sorted(wanted)) or "nothing"
+    what = f"provide {', '.join(sorted(wanted))}" if wanted else "run"
+    if template is not None:
+        what += f" template {template!r}"
     if not reasons:
         reasons.append("no tier provides that combination")
-    raise Unsatisfiable(f"no tier on this host can provide {what}: " + "; ".join(reasons))
+    raise Unsatisfiable(f"no tier on this host can {what}: " + "; ".join(reasons))

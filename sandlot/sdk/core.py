@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from ..errors import InvalidArgument, NotFound, SandboxClosed
+from ..errors import InvalidArgument, SandboxClosed
 from ..models import CommandResult, EntryInfo, Execution, Limits, check_timeout
 from ..runtimes.base import OutputCallback, Runtime, RuntimeSandbox, SandboxSpec
 from ..runtimes.registry import check_requires, select
 
 DEFAULT_TEMPLATE = "python-data-analysis"
-WASM_TEMPLATES = {"python-data-analysis", "base"}
 OUTPUTS_DIR = "/tmp/outputs"
 MAX_CODE_BYTES = 4 << 20
 
@@ -61,13 +60,8 @@ class SandboxCore:
                 metadata=self.metadata,
             )
         else:
-            self.runtime = select(requires, tier)
+            self.runtime = select(requires, tier, self.template)
         self.tier = self.runtime.name
-        if self.tier == "wasm" and self.template not in WASM_TEMPLATES:
-            raise NotFound(
-                f"template {self.template!r} has no wasm form; the wasm tier serves "
-                f"{', '.join(sorted(WASM_TEMPLATES))}"
-            )
         self._lock = threading.RLock()
         self._closed: str | None = None
         self._deadline = time.monotonic() + (lifetime or 300.0)

@@ -48,6 +48,7 @@ class ProcessRuntime:
     name = "process"
     capabilities = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers", "gpu"})
     implemented = True
+    templates: frozenset[str] | None = None  # the host userland decides, at open()
 
     def __init__(self) -> None:
         self._spares = Spares()

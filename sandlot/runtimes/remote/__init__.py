@@ -274,6 +274,7 @@ class RemoteRuntime:
     """A `Runtime` whose sandboxes live on a `sandlot serve` host, which picks the tier."""
 
     implemented = True
+    templates: frozenset[str] | None = None  # the server decides
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ class WasmRuntime:
     name = "wasm"
     capabilities = frozenset({"python", "shell", "files"})
     implemented = True
+    templates: frozenset[str] | None = frozenset({"python-data-analysis", "base"})
 
     def availability(self) -> Availability:
         try:
