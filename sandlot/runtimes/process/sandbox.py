@@ -38,7 +38,7 @@ from typing import Any
 
 from ...errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
 from ...guest.agent import protocol
-from ...models import CommandResult, Execution, Limits, Logs, Timings
+from ...models import CommandResult, Execution, Limits, Timings
 from .. import replies
 from ..base import OutputCallback, SandboxSpec
 from ..hostfs import SandboxRoot
@@ -58,7 +58,6 @@ BOOT = (
     "import sys; sys.path.insert(0, {mount!r}); "
     "from {pkg}.agent import pipe_main as m; del sys; m.main()"
 )
-_TOO_DEEP = ("MemoryError", "RecursionError")
 JAIL_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
@@ -386,31 +385,7 @@ class ProcessSandbox:
         request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
         reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
         with self._restart_on_protocol_error():
-            return self._execution(reply, sink, timings)
-
-    def _execution(self, reply: dict[str, Any], sink: OutputSink, timings: Timings) -> Execution:
-        error = replies.parse_error(reply.get("error"))
-        if error is not None and reply.get("phase") == "compile" and error.name in _TOO_DEEP:
-            raise LimitExceeded(
-                "stack",
-                f"the code is nested too deeply to compile ({error.name}: {error.value}); "
-                "split it into smaller pieces. The sandbox's state is kept",
-            )
-        if error is not None and error.name == "MemoryError":
-            raise LimitExceeded(
-                "memory",
-                f"the code ran out of memory: this sandbox may hold at most "
-                f"{self._spec.limits.memory_bytes >> 20} MiB (Limits(memory_bytes=...)); "
-                "its state from earlier calls is kept",
-            )
-        return Execution(
-            results=replies.parse_results(reply.get("results", [])),
-            logs=Logs(stdout=sink.text("stdout"), stderr=sink.text("stderr")),
-            error=error,
-            execution_count=replies.parse_count(reply.get("execution_count", 0)),
-            timings=timings,
-            truncated=_truncated(sink, reply),
-        )
+            return replies.execution(reply, sink, timings, self._spec.limits.memory_bytes)
 
     def run_command(
         self,
@@ -429,24 +404,7 @@ class ProcessSandbox:
         }
         reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
         with self._restart_on_protocol_error():
-            return self._command_result(reply, sink, timings)
-
-    def _command_result(
-        self, reply: dict[str, Any], sink: OutputSink, timings: Timings
-    ) -> CommandResult:
-        error = replies.parse_error(reply.get("error"))
-        if error is not None:
-            raise SandboxError(f"the command could not run: {error.name}: {error.value}")
-        code = reply.get("exit_code")
-        if isinstance(code, bool) or not isinstance(code, int):
-            raise GuestProtocolError("the guest's exec reply has no exit_code")
-        return CommandResult(
-            stdout=sink.text("stdout"),
-            stderr=sink.text("stderr"),
-            exit_code=code,
-            timings=timings,
-            truncated=_truncated(sink, reply),
-        )
+            return replies.command_result(reply, sink, timings)
 
     @contextlib.contextmanager
     def _restart_on_protocol_error(self) -> Iterator[None]:
@@ -618,10 +576,6 @@ def _drain_raw(raw: dict[int, str], sink: OutputSink) -> None:
             if not data:
                 break
             sink.add(name, data.decode("utf-8", "replace"))
-
-
-def _truncated(sink: OutputSink, reply: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(sink.truncated | set(replies.parse_truncated(reply.get("truncated")))))
 
 
 def _cleanup(root: str, agents: list[_Agent | None], cgroups: list[Cgroups | None]) -> None:
