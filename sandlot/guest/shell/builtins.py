@@ -625,7 +625,6 @@ def b_trap(sh: Any, args: list[str], inp: Input) -> Gen:
 
 def _find_path(sh: Any, name: str) -> str | None:
     from .commands import COMMANDS
-
     from .commands.misc import LINUX_ONLY
 
     if name in COMMANDS and name not in LINUX_ONLY:

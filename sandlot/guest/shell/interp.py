@@ -13,7 +13,7 @@ from typing import Any
 from . import ast as A
 from . import pattern as P
 from .expand import Expander, ExpansionError, shell_quote
-from .io import Gen, Input, Sink
+from .io import MAX_BUFFER, Gen, Input, Sink
 from .lexer import ParseError
 from .parser import Parser
 from .state import BreakLoop, Budget, ContinueLoop, ControlFlow, ExitShell, ReturnFn, Var
@@ -1044,12 +1044,17 @@ class Interp(Expander):
     def command_sub(self, node: Any) -> str:
         sub = self.fork()
         out: list[bytes] = []
+        size = 0
         g = sub.run_subshell(node, self.cur_inp)
         try:
             while True:
                 fd, data = next(g)
                 if fd == 1:
                     out.append(data)
+                    size += len(data)
+                    if size > MAX_BUFFER:
+                        g.close()
+                        raise ExpansionError("command substitution: output exceeds buffering limit")
                 else:
                     self.pending_err.append((fd, data))
         except StopIteration as e:

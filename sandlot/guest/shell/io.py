@@ -8,6 +8,13 @@ from typing import Any
 Gen = Generator[tuple[int, bytes], None, int]
 
 
+MAX_BUFFER = 256 << 20
+
+
+class InputTooLarge(Exception):
+    """A command tried to buffer more input than the guest can hold."""
+
+
 class Input:
     """Lazily pulled byte stream (a pipe end, here-doc or file); buf[pos:] is unread."""
 
@@ -67,11 +74,17 @@ class Input:
             start = self.pos + rel
 
     def read_all(self) -> bytes:
+        """Everything left; refuses endless producers (yes | sort) past MAX_BUFFER bytes."""
         parts = [self.buf[self.pos :]]
+        size = len(parts[0])
         self.buf, self.pos = b"", 0
         if self.it is not None:
-            parts.extend(self.it)
-            self.it = None
+            it, self.it = self.it, None
+            for chunk in it:
+                parts.append(chunk)
+                size += len(chunk)
+                if size > MAX_BUFFER:
+                    raise InputTooLarge(f"input exceeds {MAX_BUFFER >> 20} MiB buffering limit")
         return b"".join(parts)
 
     def lines(self) -> Iterator[bytes]:
