@@ -1016,6 +1016,8 @@ class Interp(Expander):
                 return inp
             if target == "/dev/null":
                 return Input(b"")
+            if target in ("/dev/stdin", "/dev/fd/0"):
+                return inp
             try:
                 with open(path, "rb") as f:
                     return Input(f.read())

@@ -811,6 +811,23 @@ def paste(sh: Any, args: list[str], inp: Input) -> Gen:
     return 0
 
 
+class _FdWriter:
+    """tee to /dev/stdout or /dev/stderr: never touch the host's real descriptors."""
+
+    def __init__(self, err: bool) -> None:
+        self.fd = 2 if err else 1
+        self.pending: list[bytes] = []
+
+    def write(self, b: bytes) -> None:
+        self.pending.append(b)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 @command("tee")
 def tee(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
@@ -822,6 +839,9 @@ def tee(sh: Any, args: list[str], inp: Input) -> Gen:
     st = 0
     for f in files:
         try:
+            if f in ("/dev/stdout", "/dev/fd/1", "/dev/stderr", "/dev/fd/2"):
+                fs.append(_FdWriter(f.endswith(("stderr", "2"))))
+                continue
             fs.append(open(sh.resolve(f), "ab" if "a" in opts else "wb"))
         except OSError as e:
             yield (2, enc(f"tee: {f}: {e.strerror}\n"))
@@ -831,6 +851,9 @@ def tee(sh: Any, args: list[str], inp: Input) -> Gen:
             for f in fs:
                 f.write(chunk)
                 f.flush()
+                if isinstance(f, _FdWriter):
+                    while f.pending:
+                        yield (f.fd, f.pending.pop(0))
             yield (1, chunk)
     finally:
         for f in fs:

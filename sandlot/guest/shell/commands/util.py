@@ -91,7 +91,7 @@ def open_input(sh: Any, name: str, inp: Input) -> Input:
     path = sh.resolve(name)
     if os.path.isdir(path):
         raise OSError(f"{name}: Is a directory")
-    if name == "/dev/stdin":
+    if name in ("/dev/stdin", "/dev/fd/0"):
         return inp
     try:
         f = open(path, "rb")
