@@ -1,4 +1,7 @@
-"""Parse and run the oils-spec shell test corpus against sandlot.guest.shell (shared by the tests)."""
+"""Parse and run the oils-spec shell test corpus against sandlot.guest.shell.
+
+Shared by the tests.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpora/oils-spec"
 BASELINE = Path(__file__).with_name("oils_baseline.json")
 
 OVERRIDE = re.compile(
-    r"^## (OK|N-I|BUG)(?:-[\w.]+)? ([\w./-]+) (stdout|stdout-json|STDOUT|status|stderr|stderr-json|STDERR)"
+    r"^## (OK|N-I|BUG)(?:-[\w.]+)? ([\w./-]+) "
+    r"(stdout|stdout-json|STDOUT|status|stderr|stderr-json|STDERR)"
     r"(?::\s?(.*))?$"
 )
 PLAIN = re.compile(

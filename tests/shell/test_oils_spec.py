@@ -1,4 +1,7 @@
-"""Runs the oils-spec corpus; per-file pass counts must not drop below tests/shell/oils_baseline.json."""
+"""Runs the oils-spec corpus.
+
+Per-file pass counts must not drop below tests/shell/oils_baseline.json.
+"""
 
 from __future__ import annotations
 

@@ -74,10 +74,13 @@ def test_functions_and_locals(tmp_path: Path) -> None:
 
 
 def test_param_ops(tmp_path: Path) -> None:
-    s = "p=/a/b/c.tar.gz; echo ${p##*/} ${p%.*} ${p%%.*} ${p#/} ${#p} ${p/a/X} ${p//\\//_} ${p:1:3} ${u:-d} ${p^^}"
-    assert (
-        o(s, tmp_path)
-        == "c.tar.gz /a/b/c.tar /a/b/c a/b/c.tar.gz 13 /X/b/c.tar.gz _a_b_c.tar.gz a/b d /A/B/C.TAR.GZ\n"
+    s = (
+        "p=/a/b/c.tar.gz; echo ${p##*/} ${p%.*} ${p%%.*} ${p#/} ${#p} ${p/a/X} "
+        "${p//\\//_} ${p:1:3} ${u:-d} ${p^^}"
+    )
+    assert o(s, tmp_path) == (
+        "c.tar.gz /a/b/c.tar /a/b/c a/b/c.tar.gz 13 /X/b/c.tar.gz _a_b_c.tar.gz a/b d "
+        "/A/B/C.TAR.GZ\n"
     )
 
 
@@ -92,7 +95,10 @@ def test_arith(tmp_path: Path) -> None:
 
 
 def test_arrays(tmp_path: Path) -> None:
-    s = 'a=(x "y z"); a+=(w); echo ${#a[@]} "${a[1]}" ${!a[@]}; declare -A m=([k]=v); m[j]=u; echo ${m[k]}${m[j]}'
+    s = (
+        'a=(x "y z"); a+=(w); echo ${#a[@]} "${a[1]}" ${!a[@]}; '
+        "declare -A m=([k]=v); m[j]=u; echo ${m[k]}${m[j]}"
+    )
     assert o(s, tmp_path) == "3 y z 0 1 2\nvu\n"
 
 
@@ -189,12 +195,18 @@ diff <(printf '1\\n2\\n') <(printf '1\\n3\\n')
 
 
 def test_exec_redirections_and_fds(tmp_path: Path) -> None:
-    s = "exec 3> log.txt; echo one >&3; echo two >&3; exec 3>&-; cat log.txt; { echo o; echo e >&2; } 2>&1 | sort"
+    s = (
+        "exec 3> log.txt; echo one >&3; echo two >&3; exec 3>&-; cat log.txt; "
+        "{ echo o; echo e >&2; } 2>&1 | sort"
+    )
     assert o(s, tmp_path) == "one\ntwo\ne\no\n"
 
 
 def test_read_loop_and_ifs(tmp_path: Path) -> None:
-    s = 'printf "a:1\\nb:2\\n" | while IFS=: read -r k v; do echo "$v=$k"; done; IFS=, read -ra xs <<< "p,q r"; echo ${#xs[@]} "${xs[1]}"'
+    s = (
+        'printf "a:1\\nb:2\\n" | while IFS=: read -r k v; do echo "$v=$k"; done; '
+        'IFS=, read -ra xs <<< "p,q r"; echo ${#xs[@]} "${xs[1]}"'
+    )
     assert o(s, tmp_path) == "1=a\n2=b\n2 q r\n"
 
 

@@ -1,9 +1,13 @@
-"""In-process bash-compatible shell for the WASI guest (pure Python stdlib, no subprocess/threads).
+"""In-process bash-compatible shell for the WASI guest.
+
+Pure Python stdlib, no subprocess/threads.
 
 Usage::
 
     sh = Shell(cwd="/tmp")
-    status = sh.run("echo hi | tr a-z A-Z", out=sys.stdout.buffer.write, err=sys.stderr.buffer.write)
+    status = sh.run(
+        "echo hi | tr a-z A-Z", out=sys.stdout.buffer.write, err=sys.stderr.buffer.write
+    )
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ from .state import Budget, BudgetExceeded, ControlFlow, ExitShell, ReturnFn
 __all__ = ["Shell", "BudgetExceeded"]
 
 Writer = Callable[[bytes], None]
-# Shell functions nest through Python generator frames (~10 per call); bash-like depths need headroom.
+# Shell functions nest through Python generator frames (~10 per call);
+# bash-like depths need headroom.
 RECURSION_LIMIT = 6000
 PythonRunner = Callable[[list[str], bytes, Writer, Writer], int]
 
 
 class Shell:
-    """A persistent shell session: variables, functions, aliases, options and cwd survive run() calls."""
+    """A persistent shell session.
+
+    Variables, functions, aliases, options and cwd survive run() calls.
+    """
 
     def __init__(
         self,

@@ -97,7 +97,8 @@ class Parser:
             if not m or m.end() == pos:
                 bad = text[pos:].strip()
                 raise ArithError(
-                    f'{text.strip()}: syntax error: invalid arithmetic operator (error token is "{bad}")'
+                    f"{text.strip()}: syntax error: invalid arithmetic operator "
+                    f'(error token is "{bad}")'
                 )
             self.starts.append(m.start(0) + len(m.group(0)) - len(m.group(0).lstrip()))
             if m.group(1):
@@ -113,7 +114,8 @@ class Parser:
                     text[m.end()].isalnum() or text[m.end()] == "_"
                 ):
                     raise ArithError(
-                        f'{text.strip()}: value too great for base (error token is "{text[pos:].strip()}")'
+                        f"{text.strip()}: value too great for base "
+                        f'(error token is "{text[pos:].strip()}")'
                     )
                 self.toks.append(("num", tok))
             elif m.group(3):
@@ -163,7 +165,8 @@ class Parser:
         if t[0] == "op" and t[1] in ASSIGN:
             if lhs[0] != "var":
                 raise ArithError(
-                    f'{self.text.strip()}: attempted assignment to non-variable (error token is "{t[1]} ")'
+                    f"{self.text.strip()}: attempted assignment to non-variable "
+                    f'(error token is "{t[1]} ")'
                 )
             self.take()
             del start
@@ -245,7 +248,8 @@ class Parser:
             return e
         tok = t[1] if t[0] != "eof" else ""
         raise ArithError(
-            f'{self.text.strip()}: syntax error: operand expected (error token is "{tok or self.text.strip()[-1:] or ""}")'
+            f"{self.text.strip()}: syntax error: operand expected "
+            f'(error token is "{tok or self.text.strip()[-1:] or ""}")'
             if tok
             else f"{self.text.strip()}: syntax error: operand expected"
         )

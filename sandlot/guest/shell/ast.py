@@ -1,9 +1,12 @@
-"""AST node types for the shell parser; plain dataclasses so the interpreter can dispatch on type."""
+"""AST node types for the shell parser.
+
+Plain dataclasses so the interpreter can dispatch on type.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass
@@ -56,7 +59,7 @@ class Tilde:
     user: str
 
 
-Part = Union[Lit, DQ, Param, CmdSub, ArithSub, Tilde]
+Part = Lit | DQ | Param | CmdSub | ArithSub | Tilde
 
 
 @dataclass
@@ -181,7 +184,8 @@ class DParen:
 
 @dataclass
 class DBracket:
-    expr: Any  # tree of tuples: ('and',a,b) ('or',a,b) ('not',a) ('un',op,w) ('bin',op,l,r) ('word',w)
+    # tree of tuples: ('and',a,b) ('or',a,b) ('not',a) ('un',op,w) ('bin',op,l,r) ('word',w)
+    expr: Any
     line: int = 0
 
 

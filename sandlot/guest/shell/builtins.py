@@ -146,9 +146,8 @@ def b_cd(sh: Any, args: list[str], inp: Input) -> Gen:
         target = a[0]
     path = os.path.normpath(os.path.join(sh.cwd, target))
     if not os.path.isdir(path):
-        yield err(
-            f"cd: {target}: {'Not a directory' if os.path.exists(path) else 'No such file or directory'}"
-        )
+        reason = "Not a directory" if os.path.exists(path) else "No such file or directory"
+        yield err(f"cd: {target}: {reason}")
         return 1
     _set_cwd(sh, path)
     return 0

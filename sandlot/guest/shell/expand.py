@@ -1,4 +1,7 @@
-"""Word expansion: brace, tilde, parameter, command substitution, arithmetic, splitting, globbing."""
+"""Word expansion.
+
+Brace, tilde, parameter, command substitution, arithmetic, splitting, globbing.
+"""
 
 from __future__ import annotations
 
@@ -533,10 +536,15 @@ def casemod(v: str, op: str, pat: str) -> str:
 
 def _tilde_prefix(parts: list[Any]) -> list[Any]:
     """Brace expansion happens before tilde expansion: {~,~root}/x yields two tilde words."""
-    if parts and isinstance(parts[0], Lit) and not parts[0].quoted and parts[0].text.startswith("~"):
+    if (
+        parts
+        and isinstance(parts[0], Lit)
+        and not parts[0].quoted
+        and parts[0].text.startswith("~")
+    ):
         m = re.match(r"~([A-Za-z0-9_.+-]*)(?=/|$)", parts[0].text)
         if m:
-            rest = parts[0].text[m.end():]
+            rest = parts[0].text[m.end() :]
             return [Tilde(m.group(1))] + ([Lit(rest)] if rest else []) + parts[1:]
     return parts
 

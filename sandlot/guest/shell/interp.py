@@ -621,7 +621,8 @@ class Interp(Expander):
                 yield item
         except StopIteration as e:
             statuses[-1] = e.value if isinstance(e.value, int) else 0
-        # consumer is gone: let producers finish, killing them (SIGPIPE) once a pipe buffer overflows
+        # consumer is gone: let producers finish, killing them (SIGPIPE) once a pipe
+        # buffer overflows
         for i in range(n - 2, -1, -1):
             if statuses[i] is not None:
                 continue
@@ -1225,7 +1226,10 @@ class Interp(Expander):
         return (yield from self.run_argv(argv, inp, temp))
 
     def expand_argv(self, words: list[A.Word]) -> list[str]:
-        """Expand command words; NAME=value arguments of declaration builtins are not split or globbed."""
+        """Expand command words.
+
+        NAME=value arguments of declaration builtins are not split or globbed.
+        """
         if len(words) > 1 and words[0].unquoted_literal() in DECL_BUILTINS:
             out = self.expand_word(words[0])
             for w in words[1:]:

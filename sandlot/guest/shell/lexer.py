@@ -1,4 +1,7 @@
-"""Character-level scanner: shell lexing is context dependent, so the parser drives it word by word."""
+"""Character-level scanner.
+
+Shell lexing is context dependent, so the parser drives it word by word.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Recursive-descent parser producing ast nodes; parses one top-level command at a time like bash."""
+"""Recursive-descent parser producing ast nodes.
+
+Parses one top-level command at a time like bash.
+"""
 
 from __future__ import annotations
 

@@ -184,7 +184,7 @@ def glob(pat: str, cwd: str, dotglob: bool = False, globstar: bool = False) -> l
                     nxt.append("/" + d if absolute and not d.startswith("/") else d)
             if last:
                 nxt = [n.rstrip("/") for n in nxt]
-                for d in [r for r in results]:
+                for _d in [r for r in results]:
                     pass
                 # '**' alone: every file and directory below
                 allp: list[str] = []

@@ -85,7 +85,7 @@ def echo_escapes(s: str) -> tuple[str, bool]:
                     i += 2 + len(m.group(0))
                     continue
             if d in "uU":
-                m = re.match(r"[0-9a-fA-F]{1,%d}" % (4 if d == "u" else 8), s[i + 2 :])
+                m = re.match(rf"[0-9a-fA-F]{{1,{4 if d == 'u' else 8}}}", s[i + 2 :])
                 if m:
                     out.append(chr(int(m.group(0), 16)))
                     i += 2 + len(m.group(0))

@@ -1,4 +1,7 @@
-"""Filesystem commands (ls, mkdir, rm, cp, mv, touch, ln, find, ...) working relative to the shell's cwd."""
+"""Filesystem commands (ls, mkdir, rm, cp, mv, touch, ln, find, ...).
+
+They work relative to the shell's cwd.
+"""
 
 from __future__ import annotations
 
@@ -191,12 +194,8 @@ def cp_mv(sh: Any, args: list[str], inp: Input) -> Gen:
                     continue
                 _copy(sfull, target, rec)
             if "v" in opts:
-                yield (
-                    1,
-                    enc(
-                        f"'{s}' -> '{os.path.relpath(target, sh.cwd) if not dst.startswith('/') else target}'\n"
-                    ),
-                )
+                shown = os.path.relpath(target, sh.cwd) if not dst.startswith("/") else target
+                yield (1, enc(f"'{s}' -> '{shown}'\n"))
         except OSError as e:
             yield _err(name, f"cannot {'move' if name == 'mv' else 'copy'} '{s}': {_strerr(e)}")
             st = 1
@@ -231,7 +230,8 @@ def ln(sh: Any, args: list[str], inp: Input) -> Gen:
         except OSError as e:
             yield _err(
                 "ln",
-                f"failed to create {'symbolic ' if 's' in opts else 'hard '}link '{dst}': {_strerr(e)}",
+                f"failed to create {'symbolic ' if 's' in opts else 'hard '}link "
+                f"'{dst}': {_strerr(e)}",
             )
             st = 1
     return st
@@ -814,7 +814,8 @@ def diff(sh: Any, args: list[str], inp: Input) -> Gen:
             continue
         code = {"replace": "c", "delete": "d", "insert": "a"}[tag]
         out.append(
-            f"{rng(i1, i2) if tag != 'insert' else i1}{code}{rng(j1, j2) if tag != 'delete' else j1}\n"
+            f"{rng(i1, i2) if tag != 'insert' else i1}{code}"
+            f"{rng(j1, j2) if tag != 'delete' else j1}\n"
         )
         out.extend(
             "< " + x if x.endswith("\n") else "< " + x + "\n\\ No newline at end of file\n"

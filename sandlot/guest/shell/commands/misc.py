@@ -59,7 +59,8 @@ def _linux_only(sh: Any, args: list[str], inp: Input) -> Gen:
     yield (
         2,
         enc(
-            f'{args[0]}: requires a Linux tier with subprocess support (requires={{"subprocess"}}); '
+            f"{args[0]}: requires a Linux tier with subprocess support "
+            '(requires={"subprocess"}); '
             f"not available in this in-process shell\n"
         ),
     )
@@ -220,7 +221,9 @@ def which(sh: Any, args: list[str], inp: Input) -> Gen:
 
     st = 0
     for n in args[1:]:
-        if (n in COMMANDS and n not in LINUX_ONLY) or (n in ("python", "python3") and sh.python_runner):
+        if (n in COMMANDS and n not in LINUX_ONLY) or (
+            n in ("python", "python3") and sh.python_runner
+        ):
             yield (1, enc(f"/usr/bin/{n}\n"))
         else:
             st = 1

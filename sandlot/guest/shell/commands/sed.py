@@ -1,4 +1,7 @@
-"""sed: addresses, ranges, s///flags, d p q Q a i c y = n N D P h H g G x b t T labels, -n -i -E -s -z."""
+"""sed: addresses, ranges, s///flags, labels, -n -i -E -s -z.
+
+Commands: d p q Q a i c y = n N D P h H g G x b t T.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Text-processing commands (GNU coreutils behaviour for common options), streaming where it matters."""
+"""Text-processing commands (GNU coreutils behaviour for common options).
+
+Streaming where it matters.
+"""
 
 from __future__ import annotations
 
@@ -870,7 +873,7 @@ def _hash(algo: str) -> Any:
             return 1
         st = 0
         if "c" in opts:
-            for name, src in inputs(sh, files, inp):
+            for _name, src in inputs(sh, files, inp):
                 if isinstance(src, str):
                     yield (2, enc(f"{args[0]}: {src}\n"))
                     return 1

@@ -24,7 +24,10 @@ def dec(b: bytes) -> str:
 def parse_opts(
     args: list[str], spec: str, longs: dict[str, str] | None = None, stop_at_operand: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
-    """GNU-ish getopt: spec letters, 'x:' takes a value; repeated flags count; longs map --name[=] to a letter."""
+    """GNU-ish getopt: spec letters, 'x:' takes a value; repeated flags count.
+
+    longs map --name[=] to a letter.
+    """
     opts: dict[str, Any] = {}
     operands: list[str] = []
     longs = longs or {}
