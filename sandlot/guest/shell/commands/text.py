@@ -6,7 +6,6 @@ Streaming where it matters.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from typing import Any
 
@@ -862,50 +861,6 @@ def tee(sh: Any, args: list[str], inp: Input) -> Gen:
         for f in fs:
             f.close()
     return st
-
-
-def _hash(algo: str) -> Any:
-    def run(sh: Any, args: list[str], inp: Input) -> Gen:
-        try:
-            opts, files = parse_opts(args[1:], "cbt", {"check": "c", "binary": "b", "text": "t"})
-        except UsageError as e:
-            yield _usage(args[0], e)
-            return 1
-        st = 0
-        if "c" in opts:
-            for _name, src in inputs(sh, files, inp):
-                if isinstance(src, str):
-                    yield (2, enc(f"{args[0]}: {src}\n"))
-                    return 1
-                for line in src.lines():
-                    m = re.match(rb"([0-9a-fA-F]+) [ *](.*)", line.rstrip(b"\n"))
-                    if not m:
-                        continue
-                    fn = dec(m.group(2))
-                    try:
-                        with open(sh.resolve(fn), "rb") as f:
-                            ok = hashlib.new(algo, f.read()).hexdigest() == dec(m.group(1)).lower()
-                    except OSError:
-                        ok = False
-                    yield (1, enc(f"{fn}: {'OK' if ok else 'FAILED'}\n"))
-                    st = st or (0 if ok else 1)
-            return st
-        for name, src in inputs(sh, files, inp):
-            if isinstance(src, str):
-                yield (2, enc(f"{args[0]}: {src}\n"))
-                st = 1
-                continue
-            h = hashlib.new(algo)
-            for chunk in src.chunks():
-                h.update(chunk)
-            yield (1, enc(f"{h.hexdigest()}  {name}\n"))
-        return st
-
-    return run
-
-
-for _a in ("sha256", "md5", "sha1", "sha512", "sha224", "sha384"):
-    command(f"{_a}sum")(_hash(_a))
 
 
 @command("base64")
