@@ -7,7 +7,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from . import ast as A
@@ -653,6 +653,20 @@ class Interp(Expander):
         while side:
             yield side.pop(0)
 
+    def loop_pass(
+        self, body: A.CmdList, inp: Input
+    ) -> Generator[tuple[int, bytes], None, tuple[str | None, int | None]]:
+        """Run a loop's condition or body once: ("break"/"continue" or None, its status or
+        None when it was cut short). `break N`/`continue N` aimed at an outer loop go on out,
+        one level fewer."""
+        try:
+            return None, (yield from self.exec_list(body, inp))
+        except (BreakLoop, ContinueLoop) as e:
+            if e.n > 1:
+                e.n -= 1
+                raise
+            return ("break" if isinstance(e, BreakLoop) else "continue"), None
+
     def exec_while(self, node: A.While, inp: Input) -> Gen:
         status = 0
         self.loop_depth += 1
@@ -661,34 +675,19 @@ class Interp(Expander):
                 self.budget.tick()
                 self.suppress_errexit += 1
                 try:
-                    c = yield from self.exec_list(node.cond, inp)
-                except BreakLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
-                    break
-                except ContinueLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
-                    continue
+                    action, c = yield from self.loop_pass(node.cond, inp)
                 finally:
                     self.suppress_errexit -= 1
+                if action == "break":
+                    break
+                if action == "continue":
+                    continue
                 if (c == 0) == node.until:
                     break
-                try:
-                    status = yield from self.exec_list(node.body, inp)
-                except BreakLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
-                    status = 0
+                action, st = yield from self.loop_pass(node.body, inp)
+                status = 0 if st is None else st
+                if action == "break":
                     break
-                except ContinueLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
-                    status = 0
         finally:
             self.loop_depth -= 1
         return status
@@ -710,17 +709,10 @@ class Interp(Expander):
             for it in items:
                 self.budget.tick()
                 self.set_var(node.var, it)
-                try:
-                    status = yield from self.exec_list(node.body, inp)
-                except BreakLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
+                action, st = yield from self.loop_pass(node.body, inp)
+                status = status if st is None else st
+                if action == "break":
                     break
-                except ContinueLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
         finally:
             self.loop_depth -= 1
         return status
@@ -735,17 +727,10 @@ class Interp(Expander):
                 self.budget.tick()
                 if node.cond and not self.arith(self.expand_str(node.cond)):
                     break
-                try:
-                    status = yield from self.exec_list(node.body, inp)
-                except BreakLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
+                action, st = yield from self.loop_pass(node.body, inp)
+                status = status if st is None else st
+                if action == "break":
                     break
-                except ContinueLoop as e:
-                    if e.n > 1:
-                        e.n -= 1
-                        raise
                 if node.step:
                     self.arith(self.expand_str(node.step))
         finally:
