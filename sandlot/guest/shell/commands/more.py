@@ -1448,46 +1448,7 @@ from . import archive as _archive  # noqa: E402,F401
 from . import calc as _calc  # noqa: E402,F401
 
 
-# ------------------------------------------------------------------ base32 / tsort
-@cmd("base32")
-def base32(sh: Any, args: list[str], inp: Input) -> Gen:
-    import base64 as _b64
-
-    try:
-        opts, files = parse_opts(
-            args[1:], "diw:", {"decode": "d", "ignore-garbage": "i", "wrap:": "w:"}
-        )
-    except UsageError as e:
-        yield _usage("base32", e)
-        return 1
-    data = b""
-    for _name, src in inputs(sh, files, inp):
-        if isinstance(src, str):
-            yield _err("base32", src)
-            return 1
-        data += src.read_all()
-    if "d" in opts:
-        clean = re.sub(rb"[^A-Z2-7=]", b"", data) if "i" in opts else re.sub(rb"\s", b"", data)
-        try:
-            yield (1, _b64.b32decode(clean))
-        except Exception:
-            yield _err("base32", "invalid input")
-            return 1
-        return 0
-    s = _b64.b32encode(data)
-    try:
-        w = int(opts.get("w", 76))
-    except ValueError:
-        yield _err("base32", f"invalid wrap size: '{opts.get('w')}'")
-        return 1
-    if w:
-        lines = [s[i : i + w] for i in range(0, len(s), w)]
-        yield (1, b"\n".join(lines) + (b"\n" if lines else b""))
-    else:
-        yield (1, s)
-    return 0
-
-
+# ------------------------------------------------------------------ tsort
 @cmd("tsort")
 def tsort(sh: Any, args: list[str], inp: Input) -> Gen:
     name = args[1] if len(args) > 1 else "-"

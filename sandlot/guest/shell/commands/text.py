@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..io import Gen, Input
-from . import command
+from . import Command, command
 from .util import UsageError, dec, enc, inputs, parse_opts, split_lines
 
 
@@ -863,36 +864,66 @@ def tee(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
-@command("base64")
-def b64(sh: Any, args: list[str], inp: Input) -> Gen:
-    try:
-        opts, files = parse_opts(
-            args[1:], "diw:", {"decode": "d", "ignore-garbage": "i", "wrap": "w:"}
-        )
-    except UsageError as e:
-        yield _usage("base64", e)
-        return 1
-    data = b""
-    for _name, src in inputs(sh, files, inp):
-        if isinstance(src, str):
-            yield (2, enc(f"base64: {src}\n"))
-            return 1
-        data += src.read_all()
-    if "d" in opts:
+def _basenc(
+    name: str,
+    encode: Callable[[bytes], bytes],
+    decode: Callable[[bytes], bytes],
+    clean: Callable[[bytes, bool], bytes],
+) -> Command:
+    """base64 and base32: one shape (-d, -i, -w N), two alphabets."""
+
+    def run(sh: Any, args: list[str], inp: Input) -> Gen:
         try:
-            yield (1, base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", data)))
-        except Exception:
-            yield (2, b"base64: invalid input\n")
+            opts, files = parse_opts(
+                args[1:], "diw:", {"decode": "d", "ignore-garbage": "i", "wrap": "w:"}
+            )
+            wrap = int(opts.get("w", 76))
+        except UsageError as e:
+            yield _usage(name, e)
             return 1
+        except ValueError:
+            yield (2, enc(f"{name}: invalid wrap size: '{opts.get('w')}'\n"))
+            return 1
+        data = b""
+        for _name, src in inputs(sh, files, inp):
+            if isinstance(src, str):
+                yield (2, enc(f"{name}: {src}\n"))
+                return 1
+            data += src.read_all()
+        if "d" in opts:
+            try:
+                yield (1, decode(clean(data, "i" in opts)))
+            except Exception:
+                yield (2, enc(f"{name}: invalid input\n"))
+                return 1
+            return 0
+        out = encode(data)
+        if wrap:
+            lines = [out[i : i + wrap] for i in range(0, len(out), wrap)]
+            yield (1, b"\n".join(lines) + (b"\n" if lines else b""))
+        else:
+            yield (1, out)
         return 0
-    s = base64.b64encode(data)
-    w = int(opts.get("w", 76))
-    if w:
-        lines = [s[i : i + w] for i in range(0, len(s), w)]
-        yield (1, b"\n".join(lines) + (b"\n" if lines else b""))
-    else:
-        yield (1, s)
-    return 0
+
+    return run
+
+
+command("base64")(
+    _basenc(
+        "base64",
+        base64.b64encode,
+        base64.b64decode,
+        lambda data, _ignore: re.sub(rb"[^A-Za-z0-9+/=]", b"", data),
+    )
+)
+command("base32")(
+    _basenc(
+        "base32",
+        base64.b32encode,
+        base64.b32decode,
+        lambda data, ignore: re.sub(rb"[^A-Z2-7=]" if ignore else rb"\s", b"", data),
+    )
+)
 
 
 @command("fold")
