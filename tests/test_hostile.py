@@ -191,3 +191,33 @@ def test_per_call_limits_override_the_sandbox_limits(sbx: Sandbox) -> None:
         sbx.run_code("1", limits=Limits(memory_bytes=128 << 20))
     with pytest.raises(InvalidArgument, match="cpu_fuel"):
         sbx.run_code("1", limits=Limits(cpu_fuel=1000))
+
+
+def test_a_frame_nested_too_deep_for_the_parser_is_contained(sbx: Sandbox) -> None:
+    sbx.run_code("kept = 2")
+    ex = sbx.run_code(
+        "import _host\n"
+        "try:\n"
+        "    _host.call(b'{\"ev\":' + b'[' * 200000 + b']' * 200000 + b'}')\n"
+        "except OSError:\n"
+        "    pass\n"
+        "'survived'"
+    )
+    assert ex.text == "'survived'"
+    assert sbx.run_code("kept").text == "2"
+
+
+def test_only_file_operations_reach_the_files(sbx: Sandbox) -> None:
+    from sandlot import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="unknown file operation"):
+        sbx._core.files_op("close")
+    assert sbx.files.exists("/home/user")
+
+
+def test_the_protocol_refuses_deep_nesting_as_a_malformed_frame() -> None:
+    # Every tier's host parses guest frames with this; a RecursionError must not escape it.
+    from sandlot.guest.agent import protocol
+
+    with pytest.raises(ValueError, match="nests too deeply"):
+        protocol.decode(b"[" * 200000 + b"]" * 200000)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..errors import SandboxError
 from ..sdk.doctor import TierReport, tier_reports, warmup
+from .echo import echo_to
 
 app = typer.Typer(
     name="sandlot",
@@ -45,8 +46,8 @@ def exec_cmd(
             result = sbx.commands.run(
                 command,
                 timeout=timeout,
-                on_stdout=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
-                on_stderr=lambda s: (sys.stderr.write(s), sys.stderr.flush()),
+                on_stdout=echo_to(sys.stdout),
+                on_stderr=echo_to(sys.stderr),
             )
     except SandboxError as e:
         err.print(f"[red]{type(e).__name__}:[/] {e}")
@@ -85,8 +86,8 @@ def run(
             ex = sbx.run_code(
                 source,
                 timeout=timeout,
-                on_stdout=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
-                on_stderr=lambda s: (sys.stderr.write(s), sys.stderr.flush()),
+                on_stdout=echo_to(sys.stdout),
+                on_stderr=echo_to(sys.stderr),
             )
     except SandboxError as e:
         err.print(f"[red]{type(e).__name__}:[/] {e}")

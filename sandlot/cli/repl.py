@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import SandboxError
+from .echo import echo_to
 
 HISTORY = Path(os.environ.get("SANDLOT_HISTORY", Path.home() / ".sandlot_history"))
 
@@ -62,8 +63,8 @@ def interactive_shell() -> int:
                 result = sbx.commands.run(
                     line,
                     timeout=3600,
-                    on_stdout=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
-                    on_stderr=lambda s: (sys.stderr.write(s), sys.stderr.flush()),
+                    on_stdout=echo_to(sys.stdout),
+                    on_stderr=echo_to(sys.stderr),
                 )
                 status = result.exit_code
             except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from ..errors import InvalidArgument, SandboxClosed
@@ -23,6 +24,7 @@ from ..runtimes.registry import check_requires, select
 DEFAULT_TEMPLATE = "python-data-analysis"
 OUTPUTS_DIR = "/tmp/outputs"
 MAX_CODE_BYTES = 4 << 20
+FILE_OPS = frozenset({"list", "exists", "remove", "rename", "make_dir", "get_info"})
 
 
 class SandboxCore:
@@ -189,7 +191,10 @@ class SandboxCore:
         return data.decode("utf-8", "replace") if format == "text" else data
 
     def files_op(self, op: str, *args: Any) -> Any:
-        """list, exists, remove, rename, make_dir, get_info: straight to the sandbox root."""
+        """list, exists, remove, rename, make_dir, get_info: straight to the sandbox's files.
+        Any other name is refused, so a front end can't reach past the file API."""
+        if op not in FILE_OPS:
+            raise InvalidArgument(f"unknown file operation {op!r}; one of {sorted(FILE_OPS)}")
         with self._lock:
             return getattr(self._live().files, op)(*args)
 
@@ -211,8 +216,6 @@ class SandboxCore:
 
 
 def _with_queue(ex: Execution, waited: float) -> Execution:
-    from dataclasses import replace
-
     t = ex.timings
     timings = replace(t, queued=t.queued + waited, total=t.total + waited)
     return replace(ex, timings=timings)

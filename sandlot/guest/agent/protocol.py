@@ -36,7 +36,10 @@ def decode(frame: bytes) -> dict[str, Any]:
     """Parse one frame; raises ValueError for anything but a JSON object."""
     if len(frame) > MAX_FRAME_BYTES:
         raise ValueError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
-    value = json.loads(frame)
+    try:
+        value = json.loads(frame)
+    except RecursionError:  # nested too deep to parse: as malformed as any other bad frame
+        raise ValueError("frame nests too deeply") from None
     if not isinstance(value, dict):
         raise ValueError("frame is not a JSON object")
     return value

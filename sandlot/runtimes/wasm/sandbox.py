@@ -218,8 +218,9 @@ class WasmSandbox:
             if data:
                 sink.add(name, data.decode("utf-8", "replace"))
         if done.trapped is not None or self._session.ended is not None:
+            why = self._session.ended
             self._recover()
-            raise self._killed_error(done.trapped, self._session_end_reason, limits)
+            raise self._killed_error(done.trapped, why, limits)
         if sink.callback_error is not None:
             self._checkpoint.capture_in_background(self._session)
             raise sink.callback_error
@@ -232,13 +233,9 @@ class WasmSandbox:
         timings = Timings(queued=began - start, run=ended - began, total=ended - start)
         return reply, sink, timings
 
-    _session_end_reason: str | None = None
-
     def _recover(self) -> None:
         """Replace the ended session with a new one holding the last checkpoint."""
-        old = self._session
-        self._session_end_reason = old.ended
-        old.close()
+        self._session.close()
         fresh = self._open_session()
         try:
             if self._checkpoint.taken:
