@@ -68,7 +68,7 @@ class _Http:
     def json(self, method: str, path: str, **kw: Any) -> Any:
         try:
             return self.request(method, path, **kw).json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RemoteError(f"the sandlot server at {self.base_url} sent invalid JSON") from None
 
     def unreachable(self, e: httpx.HTTPError) -> RemoteError:
@@ -82,7 +82,7 @@ class _Http:
             return
         try:
             body = r.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         err = wire.error_from_json(body) if isinstance(body, dict) else None
         if err is not None:
@@ -125,7 +125,7 @@ class _Http:
                         data.append(line[5:].removeprefix(" "))
         except httpx.HTTPError as e:
             raise self.unreachable(e) from None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what we parse
             raise RemoteError(f"the sandlot server at {self.base_url} sent a bad event") from None
 
 
