@@ -96,6 +96,14 @@ def _legacy_num(args: list[str]) -> list[str]:
     return args
 
 
+def _file_header(name: str, idx: int, count: int, opts: dict[str, Any]) -> Gen:
+    """head's and tail's `==> name <==` line, shown for several files (-q hides, -v forces)."""
+    if (count > 1 and "q" not in opts) or "v" in opts:
+        shown = "standard input" if name == "-" else name
+        yield (1, enc(("\n" if idx else "") + f"==> {shown} <==\n"))
+    return 0
+
+
 @command("head")
 def head(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
@@ -113,13 +121,7 @@ def head(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (2, enc(f"head: cannot open '{name}' for reading: {src.split(': ', 1)[-1]}\n"))
             st = 1
             continue
-        if (len(files) > 1 and "q" not in opts) or "v" in opts:
-            yield (
-                1,
-                enc(
-                    ("\n" if idx else "") + f"==> {'standard input' if name == '-' else name} <==\n"
-                ),
-            )
+        yield from _file_header(name, idx, len(files), opts)
         try:
             if "c" in opts:
                 n, neg = _count_arg(opts["c"])
@@ -164,13 +166,7 @@ def tail(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (2, enc(f"tail: cannot open '{name}' for reading: {src.split(': ', 1)[-1]}\n"))
             st = 1
             continue
-        if (len(files) > 1 and "q" not in opts) or "v" in opts:
-            yield (
-                1,
-                enc(
-                    ("\n" if idx else "") + f"==> {'standard input' if name == '-' else name} <==\n"
-                ),
-            )
+        yield from _file_header(name, idx, len(files), opts)
         data = src.read_all()
         try:
             if "c" in opts:
