@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from .errors import (
     GuestProtocolError,
+    ImageError,
+    ImageMissing,
     InvalidArgument,
     LimitExceeded,
     NotFound,
@@ -17,6 +19,7 @@ from .errors import (
     SandboxError,
     TimeoutError,
     Unsatisfiable,
+    Unsupported,
 )
 from .models import (
     CommandResult,
@@ -40,6 +43,8 @@ __all__ = [
     "Execution",
     "ExecutionError",
     "GuestProtocolError",
+    "ImageError",
+    "ImageMissing",
     "InvalidArgument",
     "LimitExceeded",
     "Limits",
@@ -52,4 +57,5 @@ __all__ = [
     "Timings",
     "TimeoutError",
     "Unsatisfiable",
+    "Unsupported",
 ]

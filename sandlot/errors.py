@@ -48,7 +48,22 @@ class GuestProtocolError(SandboxError):
     """The guest answered something the host cannot accept (a broken or hostile guest)."""
 
 
+class Unsupported(SandboxError):
+    """This sandbox's tier cannot do that operation; the message names a tier that can."""
+
+
+class ImageMissing(NotFound):
+    """A template's image is not built on this host; the message gives the command that
+    builds it (`sandlot image build NAME`)."""
+
+
+class ImageError(SandboxError):
+    """Building, importing or verifying an image failed; the message says at which step."""
+
+
 __all__ = [
+    "ImageError",
+    "ImageMissing",
     "GuestProtocolError",
     "InvalidArgument",
     "LimitExceeded",
@@ -57,4 +72,5 @@ __all__ = [
     "SandboxError",
     "TimeoutError",
     "Unsatisfiable",
+    "Unsupported",
 ]
