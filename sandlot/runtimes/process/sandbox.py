@@ -22,37 +22,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 import weakref
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any
 
-from ...errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
-from ...guest.agent import protocol
-from ...models import CommandResult, Execution, Limits, Timings
-from .. import replies
-from ..base import OutputCallback, SandboxSpec
+from ..base import SandboxSpec
 from ..hostfs import SandboxRoot
-from ..output import OutputSink
+from ..pipes import AgentPipes, PipeSandbox
 from . import disk, seccomp, stale, userland
 from .cgroups import Cgroups
 
 HOME = "/home/user"
 UID = 1000
-BOOT_TIMEOUT = 30.0
-INTERRUPT_GRACE = 2.0  # how long an interrupted call may take to answer before a restart
 MAX_PIDS = 256
 NOFILE = 4096
-READ_CHUNK = 64 << 10
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT = (
     "import sys; sys.path.insert(0, {mount!r}); "
@@ -61,60 +50,25 @@ BOOT = (
 JAIL_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
-class _AgentGone(Exception):
-    """The agent's event pipe ended before the reply (it died, or was killed)."""
-
-
-class _Agent:
-    """One run of the jail: the bwrap process and its pipes."""
-
-    def __init__(self, argv: list[str], pass_fds: tuple[int, ...], event_r: int) -> None:
-        # bwrap's --die-with-parent is tied to the *thread* that started it: start every
-        # jail from one long-lived thread, so a sandbox made on a short-lived thread (a
-        # spare, an async worker) does not die with it.
-        spawn = _spawner().submit(
-            subprocess.Popen,
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=pass_fds,
-            close_fds=True,
-            start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
-            # bwrap stays in the jail as its pid 1, whose environment the code can read in
-            # /proc/1/environ: it must not carry the host's (tokens, keys, ...).
-            env=JAIL_LAUNCH_ENV,
-        )
-        self.proc: subprocess.Popen[bytes] = spawn.result()
-        self.event_r = event_r
-        self.buffer = bytearray()
-        self.host_pid: int | None = None
-        self.sequence = 0  # the id of the last request; its reply carries it back
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        for fd in (event_r, self.proc.stdout.fileno(), self.proc.stderr.fileno()):
-            os.set_blocking(fd, False)
-
-    def send(self, request: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(protocol.encode(request) + b"\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError) as e:
-            raise _AgentGone(f"the agent is not reading requests ({e})") from e
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            with contextlib.suppress(OSError):
-                if f is not None:
-                    f.close()
-        with contextlib.suppress(OSError):
-            os.close(self.event_r)
+def _spawn(argv: list[str], pass_fds: tuple[int, ...], event_r: int) -> AgentPipes:
+    """Start one run of the jail (the bwrap process) with the agent's pipes."""
+    # bwrap's --die-with-parent is tied to the *thread* that started it: start every jail
+    # from one long-lived thread, so a sandbox made on a short-lived thread (a spare, an
+    # async worker) does not die with it.
+    spawn = _spawner().submit(
+        subprocess.Popen,
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=pass_fds,
+        close_fds=True,
+        start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
+        # bwrap stays in the jail as its pid 1, whose environment the code can read in
+        # /proc/1/environ: it must not carry the host's (tokens, keys, ...).
+        env=JAIL_LAUNCH_ENV,
+    )
+    return AgentPipes(spawn.result(), event_r)
 
 
 @lru_cache(maxsize=1)
@@ -161,12 +115,14 @@ def _ns_pid(pid: int) -> int | None:
     return None
 
 
-class ProcessSandbox:
+class ProcessSandbox(PipeSandbox):
     """A live process sandbox. Not thread-safe: the SDK core serialises calls."""
+
+    tier = "process"
 
     def __init__(self, spec: SandboxSpec) -> None:
         self._spec = spec
-        self._agent: _Agent | None = None
+        self._agent = None
         self._cgroups: Cgroups | None = None
         self._mounted = False
         self._disk_note = ""
@@ -313,7 +269,7 @@ class ProcessSandbox:
             os.write(seccomp_fd, program)
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
             argv = _options_through_fd(self._argv(seccomp_fd, event_w), args_fd)
-            agent = _Agent(argv, (seccomp_fd, event_w, args_fd), event_r)
+            agent = _spawn(argv, (seccomp_fd, event_w, args_fd), event_r)
         except BaseException:
             os.close(event_r)
             raise
@@ -321,21 +277,13 @@ class ProcessSandbox:
             os.close(event_w)
             os.close(seccomp_fd)
             os.close(args_fd)
-        self._agent = agent
         self._finalizer.detach()
         self._finalizer = weakref.finalize(
             self, _cleanup, self._state_dir, [agent], [self._cgroups]
         )
         if self._cgroups is not None:
             self._cgroups.reset_oom()
-        try:
-            sink = OutputSink(64 << 10)
-            reply = self._exchange({"op": protocol.OP_PING}, sink, BOOT_TIMEOUT, interrupt=False)
-        except (_AgentGone, TimeoutError, GuestProtocolError) as e:
-            detail = sink.text("stderr")[-2000:] or str(e)
-            self._stop_agent()
-            raise SandboxError(f"the process sandbox failed to start: {detail}") from None
-        ns_pid = reply.get("pid")
+        ns_pid = self._boot(agent).get("pid")
         if isinstance(ns_pid, int):
             for pid in _descendants(agent.proc.pid):
                 if _ns_pid(pid) == ns_pid:
@@ -348,14 +296,6 @@ class ProcessSandbox:
             agent.kill()
         if self._cgroups is not None:
             self._cgroups.kill_all()
-
-    def _restart(self) -> None:
-        self._stop_agent()
-        self._start()
-
-    def alive(self) -> bool:
-        """Whether the agent is running (a spare checks this before it is handed out)."""
-        return self._agent is not None and self._agent.proc.poll() is None
 
     def close(self) -> None:
         self._discard()
@@ -372,186 +312,10 @@ class ProcessSandbox:
         shutil.rmtree(self._state_dir, ignore_errors=True)
         self._finalizer.detach()
 
-    # -- calls -----------------------------------------------------------------------------
+    # -- what the shared transport asks of the tier --------------------------------------
 
-    def run_code(
-        self,
-        code: str,
-        *,
-        limits: Limits,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> Execution:
-        request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        with self._restart_on_protocol_error():
-            return replies.execution(reply, sink, timings, self._spec.limits.memory_bytes)
-
-    def run_command(
-        self,
-        cmd: str,
-        *,
-        limits: Limits,
-        stdin: str,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> CommandResult:
-        request = {
-            "op": protocol.OP_EXEC,
-            "cmd": cmd,
-            "stdin": stdin,
-            "output_bytes": limits.output_bytes,
-        }
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        with self._restart_on_protocol_error():
-            return replies.command_result(reply, sink, timings)
-
-    @contextlib.contextmanager
-    def _restart_on_protocol_error(self) -> Iterator[None]:
-        """A reply the host can't accept: start a fresh agent, so the next call can't be
-        answered by what is left of this one."""
-        try:
-            yield
-        except GuestProtocolError:
-            self._restart()
-            raise
-
-    def _call(
-        self,
-        request: dict[str, Any],
-        limits: Limits,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> tuple[dict[str, Any], OutputSink, Timings]:
-        start = time.perf_counter()
-        if self._agent is None:  # a restart failed earlier: try once more
-            self._start()
-        sink = OutputSink(limits.output_bytes, on_stdout, on_stderr)
-        began = time.perf_counter()
-        try:
-            reply = self._exchange(request, sink, limits.wall_time)
-        except _Interrupted as e:
-            if e.answered:
-                raise TimeoutError(
-                    f"the call ran past its {limits.wall_time:g} s limit and was interrupted; "
-                    "the sandbox and its Python state are kept (pass timeout= for a longer "
-                    "limit)"
-                ) from None
-            self._restart()
-            raise TimeoutError(
-                f"the call ran past its {limits.wall_time:g} s limit and did not stop when "
-                "interrupted, so the sandbox's processes were killed and its agent restarted: "
-                "files are kept, the Python state was reset (pass timeout= for a longer limit)"
-            ) from None
-        except (KeyboardInterrupt, GuestProtocolError):
-            self._restart()  # what is left of this call must not answer the next one
-            raise
-        except _AgentGone as e:
-            oom = self._cgroups is not None and self._cgroups.oom_killed()
-            self._restart()
-            if oom:
-                raise LimitExceeded(
-                    "memory",
-                    f"the sandbox used its {self._spec.limits.memory_bytes >> 20} MiB of "
-                    "memory and the kernel killed it; the agent was restarted: files are "
-                    "kept, the Python state was reset (raise Limits(memory_bytes=...))",
-                ) from None
-            raise SandboxError(
-                f"the sandbox's agent died during the call ({e}); it was restarted: files "
-                "are kept, the Python state was reset"
-            ) from None
-        ended = time.perf_counter()
-        if sink.callback_error is not None:
-            raise sink.callback_error
-        timings = Timings(queued=began - start, run=ended - began, total=ended - start)
-        return reply, sink, timings
-
-    def _exchange(
-        self,
-        request: dict[str, Any],
-        sink: OutputSink,
-        wall_time: float,
-        *,
-        interrupt: bool = True,
-    ) -> dict[str, Any]:
-        """Send one request; collect events and raw output until the reply."""
-        agent = self._agent
-        if agent is None:
-            raise _AgentGone("no agent")
-        assert agent.proc.stdout is not None and agent.proc.stderr is not None
-        raw = {agent.proc.stdout.fileno(): "stdout", agent.proc.stderr.fileno(): "stderr"}
-        _drain_raw(raw, sink)  # what background processes wrote between calls
-        agent.sequence += 1
-        agent.send({**request, "id": agent.sequence})
-        deadline = time.monotonic() + wall_time
-        interrupted = False
-        with selectors.DefaultSelector() as sel:
-            sel.register(agent.event_r, selectors.EVENT_READ)
-            for fd in raw:
-                sel.register(fd, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    if not interrupt:
-                        raise TimeoutError("no answer from the agent")
-                    if interrupted:
-                        raise _Interrupted(answered=False)
-                    interrupted = True
-                    self._interrupt()
-                    deadline = time.monotonic() + INTERRUPT_GRACE
-                    continue
-                for key, _ in sel.select(timeout=left):
-                    fd = int(key.fd)
-                    try:
-                        data = os.read(fd, READ_CHUNK)
-                    except BlockingIOError:
-                        continue
-                    if fd in raw:
-                        if data:
-                            sink.add(raw[fd], data.decode("utf-8", "replace"))
-                        else:
-                            sel.unregister(fd)
-                        continue
-                    if not data:
-                        _drain_raw(raw, sink)
-                        raise _AgentGone("its event pipe closed")
-                    reply = self._events(agent, data, sink)
-                    if reply is not None:
-                        _drain_raw(raw, sink)
-                        if interrupted:
-                            raise _Interrupted(answered=True)
-                        return reply
-
-    def _events(self, agent: _Agent, data: bytes, sink: OutputSink) -> dict[str, Any] | None:
-        agent.buffer += data
-        reply = None
-        while True:
-            end = agent.buffer.find(b"\n")
-            if end < 0:
-                if len(agent.buffer) > protocol.MAX_FRAME_BYTES:
-                    raise GuestProtocolError("the guest sent a frame larger than the limit")
-                return reply
-            frame = bytes(agent.buffer[:end])
-            del agent.buffer[: end + 1]
-            try:
-                message = protocol.decode(frame)
-            except ValueError as e:
-                raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
-            event = message.get("ev")
-            if event in (protocol.EV_STDOUT, protocol.EV_STDERR):
-                text = message.get("data")
-                if isinstance(text, str):
-                    sink.add(event, text)
-            elif event == protocol.EV_DONE:
-                if message.get("id") != agent.sequence:
-                    continue  # not this request's reply: forged by the code, dropped
-                value = message.get("reply")
-                if not isinstance(value, dict):
-                    raise GuestProtocolError("the guest's reply is not an object")
-                reply = value
-                if agent.buffer:
-                    raise GuestProtocolError("the guest sent frames after its reply")
-                return reply
+    def _oom_killed(self) -> bool:
+        return self._cgroups is not None and self._cgroups.oom_killed()
 
     def _interrupt(self) -> None:
         agent = self._agent
@@ -560,25 +324,7 @@ class ProcessSandbox:
                 os.kill(agent.host_pid, signal.SIGINT)
 
 
-class _Interrupted(Exception):
-    def __init__(self, answered: bool) -> None:
-        super().__init__()
-        self.answered = answered
-
-
-def _drain_raw(raw: dict[int, str], sink: OutputSink) -> None:
-    for fd, name in raw.items():
-        while True:
-            try:
-                data = os.read(fd, READ_CHUNK)
-            except (BlockingIOError, OSError):
-                break
-            if not data:
-                break
-            sink.add(name, data.decode("utf-8", "replace"))
-
-
-def _cleanup(root: str, agents: list[_Agent | None], cgroups: list[Cgroups | None]) -> None:
+def _cleanup(root: str, agents: list[AgentPipes | None], cgroups: list[Cgroups | None]) -> None:
     """For a sandbox dropped without close(): no process or folder outlives it."""
     for agent in agents:
         if agent is not None:
