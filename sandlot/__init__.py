@@ -12,6 +12,7 @@ from .errors import (
     GuestProtocolError,
     ImageError,
     ImageMissing,
+    Interrupted,
     InvalidArgument,
     LimitExceeded,
     NotFound,
@@ -29,15 +30,18 @@ from .models import (
     Limits,
     Logs,
     Result,
+    SnapshotInfo,
     Timings,
 )
-from .sdk._async.sandbox import AsyncSandbox
-from .sdk._sync.sandbox import Sandbox
+from .sdk._async.sandbox import AsyncCommandHandle, AsyncSandbox
+from .sdk._sync.sandbox import CommandHandle, Sandbox
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncCommandHandle",
     "AsyncSandbox",
+    "CommandHandle",
     "CommandResult",
     "EntryInfo",
     "Execution",
@@ -45,6 +49,7 @@ __all__ = [
     "GuestProtocolError",
     "ImageError",
     "ImageMissing",
+    "Interrupted",
     "InvalidArgument",
     "LimitExceeded",
     "Limits",
@@ -54,6 +59,7 @@ __all__ = [
     "Sandbox",
     "SandboxClosed",
     "SandboxError",
+    "SnapshotInfo",
     "Timings",
     "TimeoutError",
     "Unsatisfiable",

@@ -48,6 +48,11 @@ class GuestProtocolError(SandboxError):
     """The guest answered something the host cannot accept (a broken or hostile guest)."""
 
 
+class Interrupted(SandboxError):
+    """The call was stopped on request (a background command's `kill()`, Ctrl-C); the
+    sandbox lives on."""
+
+
 class Unsupported(SandboxError):
     """This sandbox's tier cannot do that operation; the message names a tier that can."""
 
@@ -64,6 +69,7 @@ class ImageError(SandboxError):
 __all__ = [
     "ImageError",
     "ImageMissing",
+    "Interrupted",
     "GuestProtocolError",
     "InvalidArgument",
     "LimitExceeded",

@@ -104,6 +104,17 @@ class EntryInfo:
 
 
 @dataclass(frozen=True)
+class SnapshotInfo:
+    """A named snapshot on this host: `Sandbox.create(snapshot=name)` starts from it."""
+
+    name: str
+    tier: str
+    template: str
+    size: int
+    created: float
+
+
+@dataclass(frozen=True)
 class Limits:
     """What one sandbox, or one call, may use.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -156,3 +157,17 @@ def test_public_exceptions_share_one_root() -> None:
     for name in ("TimeoutError", "LimitExceeded", "SandboxClosed", "InvalidArgument", "NotFound",
                  "Unsatisfiable"):
         assert issubclass(getattr(sandlot, name), sandlot.SandboxError)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["time.sleep(0.4)", "t = time.monotonic()\nwhile time.monotonic() - t < 0.4:\n    pass"],
+)
+def test_old_output_leaves_while_the_code_runs_on(sbx: Sandbox, tail: str) -> None:
+    """Output written just before a long quiet stretch arrives during it, not at the end."""
+    arrived: list[float] = []
+    start = time.monotonic()
+    code = f"import time\nprint('a')\nprint('b')\n{tail}\n"
+    sbx.run_code(code, on_stdout=lambda _: arrived.append(time.monotonic() - start))
+    end = time.monotonic() - start
+    assert arrived and arrived[-1] < end - 0.2, (arrived, end)

@@ -7,23 +7,29 @@ calls it directly; the async face runs the same methods on a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InvalidArgument, SandboxClosed
-from ..models import CommandResult, EntryInfo, Execution, Limits, check_timeout
+from ..errors import InvalidArgument, SandboxClosed, Unsupported
+from ..models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo, check_timeout
 from ..runtimes.base import OutputCallback, Runtime, RuntimeSandbox, SandboxSpec
-from ..runtimes.registry import check_requires, select
+from ..runtimes.registry import check_requires, select, tier_named
+from . import saved
+from .background import BackgroundCommand
 
 DEFAULT_TEMPLATE = "python-data-analysis"
 OUTPUTS_DIR = "/tmp/outputs"
 MAX_CODE_BYTES = 4 << 20
+MAX_FORKS = 64
 FILE_OPS = frozenset({"list", "exists", "remove", "rename", "make_dir", "get_info"})
 
 
@@ -42,37 +48,198 @@ class SandboxCore:
         metadata: Mapping[str, str] | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
+        snapshot: str | None = None,
     ) -> None:
         self.template = DEFAULT_TEMPLATE if template is None else _check_template(template)
         self.limits = _check_limits(limits)
         self.envs = _check_str_map(envs, "envs")
         self.metadata = _check_str_map(metadata, "metadata")
-        lifetime = check_timeout(timeout, "timeout")
+        lifetime = check_timeout(timeout, "timeout") or 300.0
         base_url = base_url or os.environ.get("SANDLOT_URL") or None
+        if snapshot is not None:
+            if base_url is not None:
+                raise InvalidArgument(
+                    "snapshot= starts from a snapshot on this host; for a server's, "
+                    "create the sandbox through the server"
+                )
+            self._from_saved("snapshots", saved.check_snapshot_name(snapshot), tier, lifetime)
+            return
         if base_url is not None:
             # A sandbox on a `sandlot serve` host: the server selects the tier.
             from ..runtimes.remote import RemoteRuntime
 
-            self.runtime: Runtime = RemoteRuntime(
+            runtime: Runtime = RemoteRuntime(
                 base_url,
                 api_key or os.environ.get("SANDLOT_API_KEY"),
                 requires=check_requires(requires),
                 tier=tier,
-                timeout=lifetime or 300.0,
+                timeout=lifetime,
                 metadata=self.metadata,
             )
         else:
-            self.runtime = select(requires, tier, self.template)
-        self.tier = self.runtime.name
+            runtime = select(requires, tier, self.template)
+        box = runtime.open(self._spec())
+        # A remote sandbox carries the server's id and tier; a local one gets a fresh id.
+        remote_id = getattr(box, "sandbox_id", None)
+        self._attach(runtime, box, lifetime, str(remote_id) if remote_id else None)
+
+    def _spec(self) -> SandboxSpec:
+        return SandboxSpec(template=self.template, limits=self.limits, envs=self.envs)
+
+    def _attach(
+        self, runtime: Runtime, box: RuntimeSandbox, lifetime: float, sandbox_id: str | None
+    ) -> None:
+        self.runtime = runtime
+        self.tier = str(getattr(box, "tier", None) or runtime.name)
+        self.id = sandbox_id or "sbx_" + uuid.uuid4().hex[:16]
+        self._lifetime = lifetime
         self._lock = threading.RLock()
         self._closed: str | None = None
-        self._deadline = time.monotonic() + (lifetime or 300.0)
-        spec = SandboxSpec(template=self.template, limits=self.limits, envs=self.envs)
-        self._box: RuntimeSandbox | None = self.runtime.open(spec)
-        # A remote sandbox carries the server's id and tier; a local one gets a fresh id.
-        remote_id = getattr(self._box, "sandbox_id", None)
-        self.id = str(remote_id) if remote_id else "sbx_" + uuid.uuid4().hex[:16]
-        self.tier = str(getattr(self._box, "tier", None) or self.tier)
+        self._deadline = time.monotonic() + lifetime
+        self._box: RuntimeSandbox | None = box
+
+    def _from_saved(self, kind: str, key: str, tier: str | None, lifetime: float) -> None:
+        """Open a sandbox from a saved entry (a snapshot, or a paused sandbox)."""
+        meta, state = saved.read(kind, key)
+        saved_tier = str(meta.get("tier"))
+        if tier is not None and tier != saved_tier:
+            raise InvalidArgument(
+                f"{key!r} was saved by the {saved_tier} tier and can only start there; "
+                f"drop tier={tier!r}"
+            )
+        self.template = str(meta.get("template") or self.template)
+        self.limits = saved.limits_from_json(meta.get("limits"))
+        self.envs = _check_str_map(meta.get("envs") or {}, "envs")
+        self.metadata = {**_check_str_map(meta.get("metadata") or {}, "metadata"), **self.metadata}
+        runtime = tier_named(saved_tier)
+        restore = getattr(runtime, "restore", None)
+        if restore is None:
+            raise Unsupported(f"the {saved_tier} tier cannot restore saved sandboxes")
+        box = restore(state, self._spec(), meta.get("tier_meta") or {})
+        self._attach(runtime, box, lifetime, key if kind == "sandboxes" else None)
+
+    @classmethod
+    def connect(cls, sandbox_id: str, *, timeout: float = 300.0) -> SandboxCore:
+        """Resume a sandbox paused with `pause()` (from this process or another)."""
+        if not isinstance(sandbox_id, str) or not saved.SANDBOX_ID.fullmatch(sandbox_id):
+            raise InvalidArgument(f"not a sandbox id: {sandbox_id!r} (they look like sbx_…)")
+        core = cls.__new__(cls)
+        core.template, core.limits, core.envs, core.metadata = DEFAULT_TEMPLATE, Limits(), {}, {}
+        lifetime = check_timeout(timeout, "timeout") or 300.0
+        core._from_saved("sandboxes", sandbox_id, None, lifetime)
+        saved.remove("sandboxes", sandbox_id)  # resumed: the paused copy is spent
+        return core
+
+    # -- saving: pause, snapshots, fork -----------------------------------------------------
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "template": self.template,
+            "limits": saved.limits_to_json(self.limits),
+            "envs": self.envs,
+            "metadata": self.metadata,
+        }
+
+    def _saver(self, box: RuntimeSandbox, verb: str) -> Any:
+        save = getattr(box, "save", None)
+        if save is None:
+            raise Unsupported(
+                f"the {self.tier} tier cannot {verb} a sandbox (its processes live in the "
+                "host's kernel); use tier='microvm' or the wasm tier for pause, fork and "
+                "snapshots"
+            )
+        return save
+
+    def pause(self) -> str:
+        """Save the whole sandbox to this host's store and free it; `connect(id)` resumes."""
+        with self._lock:
+            box = self._live()
+            remote_pause = getattr(box, "pause", None)
+            if remote_pause is not None:
+                remote_pause()
+            else:
+                save = self._saver(box, "pause")
+                meta = {**self._meta(), "id": self.id}
+                tier_meta: dict[str, Any] = {}
+
+                def fill(state: Any) -> None:
+                    tier_meta.update(save(state) or {})
+                    meta["tier_meta"] = tier_meta
+
+                saved.write("sandboxes", self.id, meta, fill, replace=True)
+            self.close("paused")
+        return self.id
+
+    def create_snapshot(self, name: str) -> SnapshotInfo:
+        """Save this sandbox's current state under `name`; it keeps running."""
+        name = saved.check_snapshot_name(name)
+        with self._lock:
+            box = self._live()
+            remote = getattr(box, "create_snapshot", None)
+            if remote is not None:
+                return remote(name)  # type: ignore[no-any-return]
+            save = self._saver(box, "snapshot")
+            meta = {**self._meta(), "name": name}
+
+            def fill(state: Any) -> None:
+                meta["tier_meta"] = save(state) or {}
+
+            entry = saved.write("snapshots", name, meta, fill)
+        meta_now, _ = saved.read("snapshots", entry.name)
+        return saved.info(meta_now)
+
+    def fork(self, n: int = 1) -> list[SandboxCore]:
+        """n new sandboxes that go on from this one's current state, each on its own."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_FORKS:
+            raise InvalidArgument(f"n must be an integer from 1 to {MAX_FORKS}; got {n!r}")
+        with self._lock:
+            box = self._live()
+            save = self._saver(box, "fork")
+            restore = getattr(self.runtime, "restore", None)
+            if restore is None:
+                raise Unsupported(f"the {self.tier} tier cannot restore saved sandboxes")
+            with tempfile.TemporaryDirectory(prefix="sandlot-fork-") as state:
+                tier_meta = save(Path(state)) or {}
+                children: list[SandboxCore] = []
+                try:
+                    for _ in range(n):
+                        child = SandboxCore.__new__(SandboxCore)
+                        child.template, child.limits = self.template, self.limits
+                        child.envs, child.metadata = dict(self.envs), dict(self.metadata)
+                        child_box = restore(Path(state), child._spec(), tier_meta)
+                        child._attach(self.runtime, child_box, self._lifetime, None)
+                        children.append(child)
+                except BaseException:
+                    for child in children:
+                        child.close()
+                    raise
+        return children
+
+    def background(self, *args: Any, **kwargs: Any) -> BackgroundCommand:
+        """`run_command` on its own thread, with a handle to follow, wait for or kill it."""
+        return BackgroundCommand(self, args, kwargs)
+
+    @contextlib.contextmanager
+    def call_slot(self, owner: object) -> Iterator[None]:
+        """Hold the sandbox's call slot for `owner` (whose calls run inside)."""
+        with self._lock:
+            self._slot_owner = owner
+            try:
+                yield
+            finally:
+                self._slot_owner = None
+
+    def interrupt(self, owner: object | None = None) -> bool:
+        """Stop the call running now (only `owner`'s, when given), if the tier can."""
+        box = self._box
+        if owner is not None and getattr(self, "_slot_owner", None) is not owner:
+            return False
+        stop = getattr(box, "interrupt", None) if box is not None else None
+        if stop is None:
+            return False
+        stop()
+        return True
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -107,6 +274,7 @@ class SandboxCore:
         if self._closed is not None or self._box is None:
             why = {
                 "expired": "it expired (its timeout passed; use timeout= or set_timeout())",
+                "paused": f"it was paused (resume it with Sandbox.connect({self.id!r}))",
             }.get(self._closed or "", "it was closed")
             raise SandboxClosed(f"sandbox {self.id} can run nothing more: {why}")
         return self._box

@@ -3,11 +3,17 @@
 Writes are buffered and flushed when the buffer is large or old, so a print loop costs a
 few host calls rather than one per line; bytes past the call's cap are dropped and counted
 so the host can say the output was truncated.
+
+Old data must also leave when nothing more is written (`print("start")` then a long loop,
+or a sleep): the guest may have no threads to flush on a timer, so while a stream holds
+data we watch the code's loops with `sys.monitoring` (jump events, off again once the data
+has left) and flush before a `time.sleep`.
 """
 
 from __future__ import annotations
 
 import io
+import sys
 import time
 from collections.abc import Callable
 
@@ -54,6 +60,8 @@ class ForwardingStream(io.TextIOBase):
         self._pending += len(s)
         if self._pending >= FLUSH_BYTES or time.monotonic() - self._since >= FLUSH_SECONDS:
             self.flush()
+        else:
+            _watch(self)
         return n
 
     def flush(self) -> None:
@@ -64,3 +72,61 @@ class ForwardingStream(io.TextIOBase):
             self._pending = 0
             self._emit(self.name, text)
         self._since = time.monotonic()
+        if self in _waiting:
+            _waiting.remove(self)
+            if not _waiting and _tool_ok and _monitoring is not None:
+                _monitoring.set_events(_TOOL, 0)
+
+
+# -- flushing data that waits while the code runs on without writing ----------------------
+
+_TOOL = 4  # a sys.monitoring tool id that the debugger, coverage and profilers don't use
+_waiting: list[ForwardingStream] = []
+_monitoring = getattr(sys, "monitoring", None)
+_tool_ok = False
+
+
+def _flush_waiting() -> None:
+    streams = list(_waiting)
+    _waiting.clear()
+    if _tool_ok and _monitoring is not None:
+        _monitoring.set_events(_TOOL, 0)
+    for stream in streams:
+        stream.flush()
+
+
+def _on_jump(*_: object) -> object:
+    if _waiting and time.monotonic() - _waiting[0]._since >= FLUSH_SECONDS:
+        _flush_waiting()
+    return None
+
+
+def _watch(stream: ForwardingStream) -> None:
+    if stream in _waiting:
+        return
+    _waiting.append(stream)
+    if _tool_ok and _monitoring is not None and len(_waiting) == 1:
+        _monitoring.set_events(_TOOL, _monitoring.events.JUMP)
+
+
+def _install() -> None:
+    global _tool_ok
+    if _monitoring is not None:
+        try:
+            _monitoring.use_tool_id(_TOOL, "sandlot-output")
+            _monitoring.register_callback(_TOOL, _monitoring.events.JUMP, _on_jump)
+            _tool_ok = True
+        except (ValueError, RuntimeError):  # taken: old data then waits for the next write
+            _tool_ok = False
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if _waiting:
+            _flush_waiting()
+        real_sleep(seconds)
+
+    sleep.__doc__ = real_sleep.__doc__
+    time.sleep = sleep
+
+
+_install()

@@ -14,6 +14,8 @@ Buffers are recycled between sandboxes, since first-touching a new 40 MiB costs 
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import os
 import threading
 from typing import Any
 
@@ -113,6 +115,33 @@ class MemoryCheckpoint:
         if have < self._size:
             memory.grow(store, (self._size - have + PAGE - 1) // PAGE)
         ctypes.memmove(memory.data_ptr(store), self._buf, self._size)
+
+    def write_to(self, path: str) -> str:
+        """Write the checkpoint to a file (pause, snapshots, fork); its sha256 in hex."""
+        self.wait()
+        if self._buf is None:
+            raise RuntimeError("no checkpoint was taken")
+        view = memoryview(self._buf).cast("B")[: self._size]
+        digest = hashlib.sha256(view).hexdigest()
+        with open(path, "wb") as f:
+            f.write(view)
+        return digest
+
+    def read_from(self, path: str, sha256: str) -> None:
+        """Load a checkpoint written by `write_to`, refusing one whose digest differs."""
+        self.wait()
+        n = os.path.getsize(path)
+        buf = self._buf if self._buf is not None and len(self._buf) >= n else _take_buffer(n)
+        view = memoryview(buf).cast("B")[:n]
+        with open(path, "rb") as f:
+            got = f.readinto(view)
+        if got != n or hashlib.sha256(view).hexdigest() != sha256:
+            if buf is not self._buf:
+                _give_back(buf)
+            raise ValueError("the saved memory image is damaged (its sha256 does not match)")
+        if self._buf is not None and buf is not self._buf:
+            _give_back(self._buf)
+        self._buf, self._size = buf, n
 
     def release(self) -> None:
         self.wait()

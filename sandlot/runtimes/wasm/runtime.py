@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from ..base import Availability, SandboxSpec
 from .sandbox import WasmSandbox
 
@@ -23,3 +26,7 @@ class WasmRuntime:
 
     def open(self, spec: SandboxSpec) -> WasmSandbox:
         return WasmSandbox(spec)
+
+    def restore(self, directory: Path, spec: SandboxSpec, meta: dict[str, Any]) -> WasmSandbox:
+        """A new sandbox from one that `WasmSandbox.save` wrote (pause, snapshot, fork)."""
+        return WasmSandbox(spec, saved=(directory, meta))

