@@ -158,6 +158,7 @@ __import__("sandlot.cli.serve_cmds", fromlist=["register"]).register(app)  # ser
 
 
 __import__("sandlot.cli.mcp_cmd", fromlist=["register"]).register(app)  # `sandlot mcp`
+__import__("sandlot.cli.image_cmds", fromlist=["register"]).register(app)  # `sandlot image`
 
 
 if __name__ == "__main__":
