@@ -47,21 +47,25 @@ class Interrupted(Exception):
 class AgentPipes:
     """One run of an agent: the host process holding it and the host ends of its pipes."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], event_r: int) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], event_r: int, raw: dict[int, str] | None = None
+    ) -> None:
         self.proc = proc
         self.event_r = event_r
         self.buffer = bytearray()
         self.host_pid: int | None = None  # the agent's own host pid, where it has one
         self.sequence = 0  # the id of the last request; its reply carries it back
-        assert proc.stdout is not None and proc.stderr is not None
-        for fd in (event_r, proc.stdout.fileno(), proc.stderr.fileno()):
+        if raw is None:
+            assert proc.stdout is not None and proc.stderr is not None
+            raw = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        self.raw = raw  # the agent's fd 1/2 pipes, by the output stream they feed
+        for fd in (event_r, *raw):
             os.set_blocking(fd, False)
 
-    @property
-    def raw(self) -> dict[int, str]:
-        """The agent's fd 1/2 pipes, by the output stream they feed."""
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        return {self.proc.stdout.fileno(): "stdout", self.proc.stderr.fileno(): "stderr"}
+    def split_raw(self, fd: int, data: bytes) -> list[tuple[str, str]]:
+        """What `data`, read from raw pipe `fd`, adds to each stream (a tier whose jail
+        muxes both streams into one pipe splits them here)."""
+        return [(self.raw[fd], data.decode("utf-8", "replace"))]
 
     def send(self, request: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
@@ -91,9 +95,9 @@ class AgentPipes:
         self.event_r = -1
 
 
-def drain_raw(raw: dict[int, str], sink: OutputSink) -> None:
+def drain_raw(agent: AgentPipes, sink: OutputSink) -> None:
     """Move whatever the raw pipes hold now into the sink, without waiting."""
-    for fd, name in raw.items():
+    for fd in agent.raw:
         while True:
             try:
                 data = os.read(fd, READ_CHUNK)
@@ -101,7 +105,8 @@ def drain_raw(raw: dict[int, str], sink: OutputSink) -> None:
                 break
             if not data:
                 break
-            sink.add(name, data.decode("utf-8", "replace"))
+            for name, text in agent.split_raw(fd, data):
+                sink.add(name, text)
 
 
 class PipeSandbox:
@@ -255,7 +260,7 @@ class PipeSandbox:
         if agent is None:
             raise AgentGone("no agent")
         raw = agent.raw
-        drain_raw(raw, sink)  # what background processes wrote between calls
+        drain_raw(agent, sink)  # what background processes wrote between calls
         agent.sequence += 1
         agent.send({**request, "id": agent.sequence})
         deadline = time.monotonic() + wall_time
@@ -283,16 +288,17 @@ class PipeSandbox:
                         continue
                     if fd in raw:
                         if data:
-                            sink.add(raw[fd], data.decode("utf-8", "replace"))
+                            for name, text in agent.split_raw(fd, data):
+                                sink.add(name, text)
                         else:
                             sel.unregister(fd)
                         continue
                     if not data:
-                        drain_raw(raw, sink)
+                        drain_raw(agent, sink)
                         raise AgentGone("its event pipe closed")
                     reply = _events(agent, data, sink)
                     if reply is not None:
-                        drain_raw(raw, sink)
+                        drain_raw(agent, sink)
                         if interrupted:
                             raise Interrupted(answered=True)
                         return reply

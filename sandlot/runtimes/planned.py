@@ -43,13 +43,8 @@ class PlannedRuntime:
 
 
 def planned_tiers() -> list[PlannedRuntime]:
-    """The tiers after wasm and process (registry.py lists the built ones first)."""
+    """The tiers after wasm, process and gvisor (registry.py lists the built ones first)."""
     return [
-        PlannedRuntime(
-            "gvisor",
-            LINUX | {"network", "isolation=strong"},
-            (("runsc", "apt-get install runsc"),),
-        ),
         PlannedRuntime(
             "microvm",
             LINUX | {"network", "isolation=strong"},

@@ -13,10 +13,11 @@ from .planned import planned_tiers
 @lru_cache(maxsize=1)
 def all_tiers() -> tuple[Runtime, ...]:
     """Every tier, lightest first."""
+    from .gvisor.runtime import GvisorRuntime
     from .process.runtime import ProcessRuntime
     from .wasm.runtime import WasmRuntime
 
-    return (WasmRuntime(), ProcessRuntime(), *planned_tiers())
+    return (WasmRuntime(), ProcessRuntime(), GvisorRuntime(), *planned_tiers())
 
 
 def tier_named(name: str) -> Runtime:

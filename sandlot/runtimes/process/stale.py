@@ -15,6 +15,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from . import disk
@@ -64,14 +65,23 @@ def _remove_cgroup(path: str, wait_s: float = 2.0) -> None:
 @lru_cache(maxsize=1)
 def sweep() -> int:
     """Remove the leftovers of dead owners, once per host process; how many."""
+    return sweep_states(PREFIX)
+
+
+def sweep_states(prefix: str, before: Callable[[str], None] | None = None) -> int:
+    """Remove the state folders named `prefix*` under the temp dir whose owner is gone:
+    `before(folder)` first (a tier's own leftovers), then the cgroups listed there, the
+    tmpfs at `root/`, and the folder. Also used by the gvisor tier."""
     removed = 0
-    for state in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+    for state in glob.glob(os.path.join(tempfile.gettempdir(), prefix + "*")):
         try:
             with open(os.path.join(state, "owner")) as f:
                 if _alive(f.read()):
                     continue
         except OSError:
             continue  # being made right now, or not a sandbox of ours
+        if before is not None:
+            before(state)
         root = os.path.join(state, "root")
         if os.path.ismount(root):
             disk.unmount(root)

@@ -1,0 +1,1 @@
+"""The gvisor tier: the guest agent under runsc (gVisor's user-space kernel)."""

@@ -1,0 +1,131 @@
+"""The OCI bundle of one gvisor sandbox: `config.json` and, without an image, a root skeleton.
+
+The root is read-only on the host; runsc's `--overlay2=root:memory` gives the guest a
+writable layer over it in the sandbox's own memory (so `touch /x` works and vanishes at the
+end). `/home/user` and `/tmp` are binds of the sandbox's host folder, which `files.*` reads
+and writes directly. With a built template image (`sandlot.images`) the root is the image's
+rootfs; otherwise the host's userland is bound read-only into a skeleton, as on the process
+tier (`process/userland.py`: /usr and its companions, an allowlist of /etc, the agent).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..process import userland
+
+HOME = "/home/user"
+INIT_MOUNT = "/opt/sandlot-init/init.py"
+INIT_SOURCE = Path(__file__).with_name("guest_init.py")
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+GENERATED_ETC = {
+    "passwd": "root:x:0:0:root:/home/user:/bin/bash\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+    "group": "root:x:0:\nnogroup:x:65534:\n",
+    "hostname": "sandbox\n",
+    "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
+}
+
+
+@dataclass
+class Root:
+    """Where the guest's `/` comes from, and how its agent starts there."""
+
+    path: str  # the host folder that becomes `/` (read-only)
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # binds of the host userland
+    python_args: tuple[str, ...] = ("/usr/bin/python3", "-I")
+    sys_path: tuple[str, ...] = ()  # site folders the agent adds itself (it starts with -S)
+
+
+def _bind(source: str, destination: str, *, writable: bool = False) -> dict[str, Any]:
+    options = ["rbind", "rw" if writable else "ro", "nosuid", "nodev"]
+    return {"destination": destination, "type": "bind", "source": source, "options": options}
+
+
+def image_root(rootfs: Path) -> Root:
+    """A built template image: its own python3 with `site`, its agent at /opt/sandlot."""
+    return Root(str(rootfs))
+
+
+def host_root(skeleton: str) -> Root:
+    """The host's userland, read-only, in the (empty) folder `skeleton`: symlinks where the
+    host has them (/bin -> usr/bin), binds for the rest, generated passwd/group/hosts."""
+    mounts: list[dict[str, Any]] = []
+    os.makedirs(os.path.join(skeleton, "etc"), exist_ok=True)
+    for name in userland.TOP_LEVEL:
+        host = "/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), os.path.join(skeleton, name))
+        elif os.path.isdir(host):
+            mounts.append(_bind(host, host))
+    names = {n for n in userland.ETC_ALLOW if os.path.lexists("/etc/" + n)}
+    for pattern in userland.ETC_GLOBS:
+        names.update(os.path.basename(p) for p in glob.glob("/etc/" + pattern))
+    for name in sorted(names - set(GENERATED_ETC)):
+        host = "/etc/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), os.path.join(skeleton, "etc", name))
+        else:
+            mounts.append(_bind(host, host))
+    for name, text in GENERATED_ETC.items():
+        with open(os.path.join(skeleton, "etc", name), "w") as f:
+            f.write(text)
+    mounts.append(_bind(userland.guest_dir(), userland.GUEST_MOUNT))
+    return Root(
+        skeleton,
+        mounts,
+        python_args=(userland.PYTHON, "-I", "-S"),
+        sys_path=userland.site_path(),
+    )
+
+
+def config(
+    root: Root, folder: str, *, envs: dict[str, str], agent: dict[str, Any], overlay: bool
+) -> dict[str, Any]:
+    """config.json: the init (guest_init.py) runs the agent as root *of the sandbox* with no
+    capabilities; only `folder`'s home/user and tmp are writable, no network but loopback."""
+    env = {
+        "HOME": HOME,
+        "USER": "root",
+        "LOGNAME": "root",
+        "PATH": PATH,
+        "LANG": "C.UTF-8",
+        "SHELL": "/bin/bash",
+        "TMPDIR": "/tmp",
+        **envs,
+    }
+    init_config = {"agent_path": userland.GUEST_MOUNT, "agent": agent}
+    no_caps: dict[str, list[str]] = {
+        k: [] for k in ("bounding", "effective", "inheritable", "permitted", "ambient")
+    }
+    mounts = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        *root.mounts,
+        _bind(str(INIT_SOURCE), INIT_MOUNT),
+        _bind(os.path.join(folder, "home/user"), HOME, writable=True),
+        _bind(os.path.join(folder, "tmp"), "/tmp", writable=True),
+    ]
+    return {
+        "ociVersion": "1.0.0",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": [*root.python_args, INIT_MOUNT, json.dumps(init_config)],
+            "env": [f"{k}={v}" for k, v in env.items()],
+            "cwd": HOME,
+            "capabilities": no_caps,
+            "noNewPrivileges": True,
+        },
+        # runsc puts its overlay over writable mounts only; the host folder stays unwritten
+        "root": {"path": root.path, "readonly": not overlay},
+        "hostname": "sandbox",
+        "mounts": mounts,
+        "linux": {
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+        },
+    }

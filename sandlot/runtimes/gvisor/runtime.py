@@ -1,0 +1,51 @@
+"""The gvisor tier's `Runtime`: available where runsc is installed and a trivial container
+runs (probed once per host process)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from functools import lru_cache
+
+from ...errors import SandboxError
+from ..base import Availability, SandboxSpec
+from .sandbox import GvisorSandbox
+
+FIX_RUNSC = "apt-get install runsc"
+
+
+@lru_cache(maxsize=1)
+def probe() -> Availability:
+    """Start a real sandbox on the host userland and ask its agent for a ping."""
+    if shutil.which("runsc") is None:
+        return Availability(False, "runsc (gVisor) is not installed", FIX_RUNSC)
+    if os.geteuid() != 0:
+        return Availability(
+            False,
+            "runsc needs root here (sandlot does not use its rootless mode yet)",
+            "run as root, or use the process tier",
+        )
+    from ...models import Limits
+
+    try:
+        GvisorSandbox(SandboxSpec("host", Limits(memory_bytes=256 << 20), {})).close()
+    except SandboxError as e:
+        return Availability(False, f"runsc could not start a sandbox: {e}", FIX_RUNSC)
+    except OSError as e:
+        return Availability(False, f"runsc could not start a sandbox: {e}", FIX_RUNSC)
+    return Availability(True)
+
+
+class GvisorRuntime:
+    name = "gvisor"
+    capabilities = frozenset(
+        {"python", "shell", "files", "subprocess", "pip", "compilers", "isolation=strong"}
+    )
+    implemented = True
+    templates: frozenset[str] | None = None  # images or the host userland decide, at open()
+
+    def availability(self) -> Availability:
+        return probe()
+
+    def open(self, spec: SandboxSpec) -> GvisorSandbox:
+        return GvisorSandbox(spec)

@@ -1,0 +1,316 @@
+"""One gvisor sandbox: `runsc run` of a per-sandbox OCI bundle, its init running the one
+guest agent, spoken to over the container's stdio pipes (`runtimes/pipes.py`).
+
+- a private state folder per sandbox (`/tmp/sandlot-gvisor-*`): `root/` (its home/user and
+  tmp, bound writable, size-capped tmpfs, what `files` sees), `bundle/` (config.json and
+  the root skeleton), `runsc/` (runsc's `--root`), `owner` and `cgroups` for the sweeper;
+- the guest kernel is gVisor's Sentry on the ptrace platform (kvm hangs on PVM hosts);
+  no network (`--network=none`: loopback only), read-only root under an in-memory overlay;
+- memory and pids limits: sandlot's own cgroups (as on the process tier), entered before
+  runsc starts so the Sentry, its gofer and their stubs are all inside (`--ignore-cgroups`
+  keeps runsc from making its own, which it removes before we could read an OOM kill);
+- at a deadline `runsc kill ID INT` reaches the init, which forwards it to the agent;
+- stopping: kill every process in the cgroups, `runsc delete --force`, remove the state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shlex
+import shutil
+import struct
+import subprocess
+import tempfile
+import uuid
+import weakref
+from functools import lru_cache
+
+from ..base import SandboxSpec
+from ..hostfs import SandboxRoot
+from ..pipes import AgentPipes, PipeSandbox
+from ..process import disk
+from ..process import stale as process_stale
+from ..process.cgroups import Cgroups
+from . import bundle, platform
+
+PREFIX = "sandlot-gvisor-"
+MAX_PIDS = 512  # host tasks: the Sentry's and gofer's threads and one stub per guest process
+GUEST_NPROC = 128  # guest processes (RLIMIT_NPROC, enforced by the Sentry)
+NOFILE = 4096
+LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+FRAME_HEAD = 5  # tag byte + 4-byte length, as guest_init.py writes raw output
+STREAMS = {ord("o"): "stdout", ord("e"): "stderr"}
+
+
+class _MuxedPipes(AgentPipes):
+    """The container's stderr carries the agent's fd 1 and fd 2, framed by the init."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], event_r: int) -> None:
+        assert proc.stderr is not None
+        super().__init__(proc, event_r, {proc.stderr.fileno(): "stderr"})
+        self._raw = bytearray()
+
+    def split_raw(self, fd: int, data: bytes) -> list[tuple[str, str]]:
+        self._raw += data
+        out: list[tuple[str, str]] = []
+        while len(self._raw) >= FRAME_HEAD:
+            stream = STREAMS.get(self._raw[0])
+            (size,) = struct.unpack(">I", self._raw[1:FRAME_HEAD])
+            if stream is None or size > 1 << 20:  # not the init's framing: runsc's own words
+                out.append(("stderr", self._raw.decode("utf-8", "replace")))
+                self._raw.clear()
+                break
+            if len(self._raw) < FRAME_HEAD + size:
+                break
+            chunk = bytes(self._raw[FRAME_HEAD : FRAME_HEAD + size])
+            del self._raw[: FRAME_HEAD + size]
+            out.append((stream, chunk.decode("utf-8", "replace")))
+        return out
+
+
+def runsc(root: str, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """One runsc management command on a sandbox's private state root."""
+    return subprocess.run(
+        ["runsc", "--root", root, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=LAUNCH_ENV,
+        check=False,
+    )
+
+
+def remove_containers(runsc_root: str) -> None:
+    """`runsc delete --force` every container a state root knows (killing what runs)."""
+    with contextlib.suppress(OSError):
+        if not os.listdir(runsc_root):  # all deleted already: no runsc call needed
+            os.rmdir(runsc_root)
+    if not os.path.isdir(runsc_root):
+        return
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        listed = runsc(runsc_root, "list", "-quiet").stdout.split()
+        for cid in listed:
+            runsc(runsc_root, "kill", cid, "KILL")
+            runsc(runsc_root, "delete", "--force", cid)
+    shutil.rmtree(runsc_root, ignore_errors=True)
+
+
+@lru_cache(maxsize=1)
+def sweep() -> int:
+    """Remove the leftovers of gvisor sandboxes whose host process died (SIGKILL, a crash)
+    before it could: containers, cgroups, tmpfs, folders. Once per host process."""
+    return process_stale.sweep_states(
+        PREFIX, lambda state: remove_containers(os.path.join(state, "runsc"))
+    )
+
+
+class GvisorSandbox(PipeSandbox):
+    """A live gvisor sandbox. Not thread-safe: the SDK core serialises calls."""
+
+    tier = "gvisor"
+
+    def __init__(self, spec: SandboxSpec) -> None:
+        self._spec = spec
+        self._agent = None
+        self._cgroups: Cgroups | None = None
+        self._mounted = False
+        self._disk_note = ""
+        self._cid = ""
+        self._platform = platform.choose()
+        sweep()
+        self._state_dir = tempfile.mkdtemp(prefix=PREFIX)
+        self._root_dir = os.path.join(self._state_dir, "root")
+        self._runsc_root = os.path.join(self._state_dir, "runsc")
+        self._bundle_dir = os.path.join(self._state_dir, "bundle")
+        self._finalizer = weakref.finalize(self, _cleanup, self._state_dir, [None], [None])
+        try:
+            root = platform.root_for(spec.template, os.path.join(self._bundle_dir, "rootfs"))
+            self._prepare_folders()
+            self._files = SandboxRoot(self._root_dir, home=bundle.HOME)
+            self._cgroups = Cgroups(
+                f"sandlot-{uuid.uuid4().hex[:12]}", spec.limits.memory_bytes, MAX_PIDS
+            )
+            with open(os.path.join(self._state_dir, "cgroups"), "w") as f:
+                f.write("\n".join(self._cgroups.paths))
+            with open(os.path.join(self._state_dir, "owner"), "w") as f:
+                f.write(process_stale.owner_line())  # written last: a sweep skips it until then
+            self._write_config(root)
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(
+                self, _cleanup, self._state_dir, [None], [self._cgroups]
+            )
+            self._start()
+        except BaseException:
+            self._discard()
+            raise
+
+    @property
+    def files(self) -> SandboxRoot:
+        return self._files
+
+    @property
+    def notes(self) -> list[str]:
+        """What this host could not give the sandbox (e.g. no writable cgroups)."""
+        notes = list(self._cgroups.notes) if self._cgroups is not None else []
+        return notes + ([self._disk_note] if self._disk_note else [])
+
+    @property
+    def container_id(self) -> str:
+        return self._cid
+
+    @property
+    def state_dir(self) -> str:
+        return self._state_dir
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _prepare_folders(self) -> None:
+        os.chmod(self._state_dir, 0o700)
+        os.makedirs(self._root_dir, mode=0o755)
+        os.makedirs(self._bundle_dir, mode=0o755, exist_ok=True)
+        why_not = disk.mount_capped(self._root_dir, disk.disk_bytes(self._spec.limits.memory_bytes))
+        self._mounted = why_not is None
+        if why_not is not None:
+            self._disk_note = why_not
+        for sub, mode in (
+            ("home", 0o755),
+            ("home/user", 0o755),
+            ("tmp", 0o1777),
+            ("tmp/outputs", 0o755),
+        ):
+            path = os.path.join(self._root_dir, sub)
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, mode)
+
+    def _write_config(self, root: bundle.Root) -> None:
+        limits = self._spec.limits
+        agent = {
+            "home": bundle.HOME,
+            "sys_path": list(root.sys_path),
+            "rlimits": {
+                "as": limits.memory_bytes,
+                "nofile": NOFILE,
+                "nproc": GUEST_NPROC,
+                "fsize": disk.disk_bytes(limits.memory_bytes),
+                "core": 0,
+            },
+        }
+        spec = bundle.config(
+            root,
+            self._root_dir,
+            envs=self._spec.envs,
+            agent=agent,
+            overlay=bool(platform.overlay_flags()),
+        )
+        with open(os.path.join(self._bundle_dir, "config.json"), "w") as f:
+            json.dump(spec, f)
+
+    def _argv(self) -> list[str]:
+        argv = [
+            "runsc",
+            "--root", self._runsc_root,
+            f"--platform={self._platform}",
+            "--network=none",
+            *platform.overlay_flags(),
+            "--ignore-cgroups",
+            "run",
+            "--bundle", self._bundle_dir,
+            self._cid,
+        ]  # fmt: skip
+        assert self._cgroups is not None
+        procs = self._cgroups.procs_files
+        if procs:  # enter the cgroups first: runsc's Sentry and gofer are made inside them
+            script = "".join(f"echo $$ > {shlex.quote(p)} && " for p in procs) + 'exec "$@"'
+            argv = ["/bin/sh", "-c", script, "sh", *argv]
+        return argv
+
+    def _start(self) -> None:
+        self._cid = f"sandlot-{uuid.uuid4().hex[:12]}"
+        event_r, event_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                self._argv(),
+                stdin=subprocess.PIPE,
+                stdout=event_w,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+                start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
+                env=LAUNCH_ENV,
+            )
+            agent = _MuxedPipes(proc, event_r)
+        except BaseException:
+            os.close(event_r)
+            raise
+        finally:
+            os.close(event_w)
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(
+            self, _cleanup, self._state_dir, [agent], [self._cgroups]
+        )
+        if self._cgroups is not None:
+            self._cgroups.reset_oom()
+        self._boot(agent)
+
+    def _stop_agent(self) -> None:
+        """`runsc kill` (the attached `runsc run` then ends and removes the container, in
+        ~30 ms); whatever is left of the cgroups is killed, and `runsc delete --force` runs
+        when the container's state is still there. Killing runsc's processes *before*
+        `runsc kill` would make `delete --force` wait ~1 s for a controller that is gone."""
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            ended = False
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                if runsc(self._runsc_root, "kill", self._cid, "KILL", timeout=5).returncode == 0:
+                    agent.proc.wait(timeout=5)
+                    ended = True
+            if not ended and self._cgroups is not None:
+                self._cgroups.kill_all()
+            agent.kill()
+        if self._cgroups is not None:
+            self._cgroups.kill_all()
+        if self._cid and glob.glob(os.path.join(glob.escape(self._runsc_root), f"*{self._cid}*")):
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                runsc(self._runsc_root, "delete", "--force", self._cid)
+
+    def close(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        self._stop_agent()
+        files = getattr(self, "_files", None)
+        if files is not None:
+            files.close()
+        _cleanup(self._state_dir, [], [self._cgroups])
+        self._finalizer.detach()
+
+    # -- what the shared transport asks of the tier --------------------------------------
+
+    def _oom_killed(self) -> bool:
+        return self._cgroups is not None and self._cgroups.oom_killed()
+
+    def _interrupt(self) -> None:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            # a failure leaves the call to its grace period, then to a restart
+            runsc(self._runsc_root, "kill", self._cid, "INT", timeout=5)
+
+
+def _cleanup(state: str, agents: list[AgentPipes | None], cgroups: list[Cgroups | None]) -> None:
+    """No process, container state, cgroup, mount or folder outlives a sandbox (also run
+    from a finalizer for a sandbox dropped without close())."""
+    for cg in cgroups:
+        if cg is not None:
+            cg.kill_all()
+    for agent in agents:
+        if agent is not None:
+            agent.kill()
+    remove_containers(os.path.join(state, "runsc"))
+    for cg in cgroups:
+        if cg is not None:
+            cg.remove()
+    root = os.path.join(state, "root")
+    if os.path.ismount(root):
+        disk.unmount(root)
+    shutil.rmtree(state, ignore_errors=True)
