@@ -1,0 +1,236 @@
+"""The guest kernel and its initramfs.
+
+Debian's own kernel package (`linux-image-amd64`'s current dependency), unpacked with
+`dpkg-deb` into sandlot's store, never installed on the host. Its config has virtio,
+virtio-mmio, virtio-blk, virtio-console and ext4 as modules (`=m`), so the VM boots with a
+small initramfs: a static C /init (see `init_c.py`) plus exactly those modules and their
+dependencies, in load order from the package's `modules.dep`. The initramfs also carries
+the host's current guest agent, bound over `/opt/sandlot` in the guest, so the agent inside
+always matches the host that speaks to it, whatever image the disk came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ImageError
+from . import init_c, store
+
+Progress = Callable[[str], None]
+
+PACKAGE = "linux-image-amd64"
+# What the guest needs from the kernel, by module name; dependencies are added from
+# modules.dep. crc32c_generic: ext4's metadata checksums ask the crypto API for crc32c,
+# which with no modprobe in the guest must already be loaded.
+MODULES = (
+    "virtio_mmio",
+    "virtio_blk",
+    "virtio_console",
+    "virtio-rng",
+    "crc32c_generic",
+    "ext4",
+)
+AGENT_PACKAGE = "sandlot_guest"
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """An unpacked kernel: its image, its chosen modules in load order, and the initramfs."""
+
+    version: str
+    vmlinuz: Path
+    initrd: Path
+
+    @property
+    def digest(self) -> str:
+        return self.initrd.name.removeprefix("initrd-").removesuffix(".cpio")
+
+
+def _run(argv: list[str], cwd: Path | None = None, timeout: float = 600) -> str:
+    try:
+        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ImageError(f"building the microvm kernel: {argv[0]} failed: {e}") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip()[-800:]
+        raise ImageError(f"building the microvm kernel: {' '.join(argv[:3])} failed: {tail}")
+    return done.stdout
+
+
+def _package_name() -> str:
+    """The versioned package `linux-image-amd64` points at (e.g. linux-image-6.1.0-56-amd64)."""
+    for line in _run(["apt-cache", "depends", PACKAGE]).splitlines():
+        word = line.strip().removeprefix("Depends:").strip()
+        if word.startswith("linux-image-") and word != PACKAGE:
+            return word
+    raise ImageError(f"apt-cache knows no kernel behind {PACKAGE}; run apt-get update")
+
+
+def _depends(ko: Path) -> list[str]:
+    """A module's dependencies, from the `depends=` string in its .modinfo section (the
+    package ships no modules.dep: depmod makes that at install time)."""
+    data = ko.read_bytes()
+    at = data.find(b"\0depends=")
+    if at < 0:
+        return []
+    value = data[at + 9 : data.index(b"\0", at + 9)].decode()
+    return [d for d in value.split(",") if d]
+
+
+def _load_order(moddir: Path, wanted: tuple[str, ...]) -> list[Path]:
+    """Module files with every dependency before its user."""
+    by_name = {ko.name.split(".ko")[0].replace("-", "_"): ko for ko in moddir.rglob("*.ko")}
+    order: list[Path] = []
+
+    def visit(name: str) -> None:
+        key = name.replace("-", "_")
+        if key not in by_name:
+            raise ImageError(f"the kernel package has no module {name}")
+        ko = by_name[key]
+        if ko in order:
+            return
+        for dep in _depends(ko):
+            visit(dep)
+        order.append(ko)
+
+    for name in wanted:
+        visit(name)
+    return order
+
+
+def _unpack(package: str, progress: Progress | None) -> Path:
+    """Download the package and keep vmlinuz and the modules we load under kernels/NAME."""
+    final = store.tier_dir("kernels") / package
+    if (final / "modules.order").exists():
+        return final
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise ImageError("the microvm kernel comes from Debian's package: apt-get is missing")
+    if progress:
+        progress(f"downloading {package}")
+    with tempfile.TemporaryDirectory(prefix="sandlot-kernel-") as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o755)  # apt's download user may write here
+        _run(["apt-get", "download", "-q", package], cwd=work)
+        debs = sorted(work.glob("*.deb"))
+        if not debs:
+            raise ImageError(f"apt-get download {package} left no .deb")
+        if progress:
+            progress(f"unpacking {debs[0].name}")
+        tree = work / "x"
+        _run(["dpkg-deb", "-x", str(debs[0]), str(tree)])
+        vmlinuz = sorted((tree / "boot").glob("vmlinuz-*"))
+        moddirs = sorted((tree / "lib" / "modules").glob("*"))
+        if not vmlinuz or not moddirs:
+            raise ImageError(f"{debs[0].name} holds no vmlinuz or no modules")
+        order = _load_order(moddirs[0], MODULES)
+        out = Path(tempfile.mkdtemp(prefix=f".{package}-", dir=final.parent))
+        (out / "lib").mkdir()
+        shutil.copyfile(vmlinuz[0], out / "vmlinuz")
+        names = []
+        for ko in order:
+            shutil.copyfile(ko, out / "lib" / ko.name)
+            names.append(ko.name)
+        (out / "version").write_text(moddirs[0].name + "\n")
+        (out / "modules.order").write_text("\n".join(names) + "\n")
+        store.publish(out, final)
+    return final
+
+
+def _agent_files() -> list[tuple[str, bytes]]:
+    """The guest agent package as (path inside the initramfs, bytes)."""
+    from ... import guest
+
+    src = Path(guest.__file__).parent
+    files = [src / "__init__.py", *sorted((src / "agent").glob("*.py"))]
+    return [
+        (f"sandlot/{AGENT_PACKAGE}/{f.relative_to(src).as_posix()}", f.read_bytes())
+        for f in files
+    ]
+
+
+def _compile_init(work: Path) -> bytes:
+    if shutil.which("gcc") is None:
+        raise ImageError("building the microvm initramfs needs gcc: apt-get install gcc libc6-dev")
+    (work / "init.c").write_text(init_c.SOURCE)
+    _run(["gcc", "-static", "-Os", "-s", "-o", str(work / "init"), str(work / "init.c")])
+    return (work / "init").read_bytes()
+
+
+class _Cpio:
+    """A `newc` cpio archive, written from Python: no host tools, reproducible bytes."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.ino = 0
+
+    def add(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
+        self.ino += 1
+        encoded = name.encode() + b"\0"
+        fields = (self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0)
+        header = b"070701" + b"".join(b"%08X" % v for v in fields)
+        self.parts.append(_pad(header + encoded))
+        self.parts.append(_pad(data))
+
+    def bytes(self) -> bytes:
+        self.add("TRAILER!!!", 0)
+        return b"".join(self.parts)
+
+
+def _pad(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def _initrd(kdir: Path, progress: Progress | None) -> Path:
+    agent = _agent_files()
+    h = hashlib.sha256(init_c.SOURCE.encode())
+    h.update((kdir / "modules.order").read_bytes())
+    for name, data in agent:
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    final = kdir / f"initrd-{h.hexdigest()[:16]}.cpio"
+    if final.exists():
+        return final
+    if progress:
+        progress("building the microvm initramfs")
+    with tempfile.TemporaryDirectory(prefix="sandlot-initrd-") as tmp:
+        init = _compile_init(Path(tmp))
+    cpio = _Cpio()
+    for d in ("dev", "proc", "root", "lib", "sandlot"):
+        cpio.add(d, stat.S_IFDIR | 0o755)
+    cpio.add("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
+    cpio.add("init", stat.S_IFREG | 0o755, init)
+    order = (kdir / "modules.order").read_text()
+    cpio.add("modules", stat.S_IFREG | 0o644, order.encode())
+    for name in order.split():
+        cpio.add(f"lib/{name}", stat.S_IFREG | 0o644, (kdir / "lib" / name).read_bytes())
+    made: set[str] = set()
+    for name, data in agent:
+        parent = name.rsplit("/", 1)[0]
+        parts = parent.split("/")
+        for i in range(2, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub not in made:
+                made.add(sub)
+                cpio.add(sub, stat.S_IFDIR | 0o755)
+        cpio.add(name, stat.S_IFREG | 0o644, data)
+    work = final.with_name(f".{final.name}.{os.getpid()}")
+    work.write_bytes(cpio.bytes())
+    store.publish(work, final)
+    return final
+
+
+def ensure_kernel(progress: Progress | None = None) -> Kernel:
+    """The guest kernel and initramfs, downloaded and built once, then taken from the store."""
+    kdir = _unpack(_package_name(), progress)
+    return Kernel(
+        version=(kdir / "version").read_text().strip(),
+        vmlinuz=kdir / "vmlinuz",
+        initrd=_initrd(kdir, progress),
+    )

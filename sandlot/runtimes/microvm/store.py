@@ -1,0 +1,61 @@
+"""Where the microvm tier keeps what it builds: kernels and disks under the data root
+(`$SANDLOT_HOME`, default `~/.local/share/sandlot`), memory snapshots in /dev/shm when they
+fit there, and per-VM runtime files (sockets, logs) in a private temporary folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+SHM = Path("/dev/shm")
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("SANDLOT_HOME") or Path.home() / ".local/share/sandlot")
+
+
+def tier_dir(*parts: str) -> Path:
+    path = data_root().joinpath("microvm", *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def snapshot_root(needed: int) -> Path:
+    """/dev/shm when it has room for `needed` bytes twice over (restores read it at memory
+    speed), else the data root's disk."""
+    if SHM.is_dir():
+        try:
+            if shutil.disk_usage(SHM).free > 2 * needed:
+                path = SHM / f"sandlot-microvm-{os.getuid()}"
+                path.mkdir(mode=0o700, exist_ok=True)
+                return path
+        except OSError:
+            pass
+    return tier_dir("snapshots")
+
+
+def run_dir() -> Path:
+    """A fresh private folder for one VM's socket and log (removed at the VM's end)."""
+    return Path(tempfile.mkdtemp(prefix="sandlot-vm-"))
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def publish(work: Path, final: Path) -> None:
+    """Rename a finished temporary file or folder into place; a racing builder's copy wins."""
+    try:
+        os.rename(work, final)
+    except OSError:
+        if work.is_dir():
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            work.unlink(missing_ok=True)
