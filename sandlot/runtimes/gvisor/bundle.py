@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..process import userland
+from . import compat
 
 HOME = "/home/user"
 INIT_MOUNT = "/opt/sandlot-init/init.py"
@@ -85,10 +86,17 @@ def host_root(skeleton: str) -> Root:
 
 
 def config(
-    root: Root, folder: str, *, envs: dict[str, str], agent: dict[str, Any], overlay: bool
+    root: Root,
+    folder: str,
+    *,
+    envs: dict[str, str],
+    agent: dict[str, Any],
+    overlay: bool,
+    preload: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """config.json: the init (guest_init.py) runs the agent as root *of the sandbox* with no
-    capabilities; only `folder`'s home/user and tmp are writable, no network but loopback."""
+    capabilities; only `folder`'s home/user and tmp are writable, no network but loopback.
+    `preload`: (a shared object, an ld.so.preload naming it) bound into every sandbox."""
     env = {
         "HOME": HOME,
         "USER": "root",
@@ -110,6 +118,8 @@ def config(
         _bind(os.path.join(folder, "home/user"), HOME, writable=True),
         _bind(os.path.join(folder, "tmp"), "/tmp", writable=True),
     ]
+    if preload is not None:
+        mounts += [_bind(preload[0], compat.SHIM_MOUNT), _bind(preload[1], "/etc/ld.so.preload")]
     return {
         "ociVersion": "1.0.0",
         "process": {

@@ -34,11 +34,16 @@ from ..pipes import AgentPipes, PipeSandbox
 from ..process import disk
 from ..process import stale as process_stale
 from ..process.cgroups import Cgroups
-from . import bundle, platform
+from . import bundle, compat, platform
 
 PREFIX = "sandlot-gvisor-"
-MAX_PIDS = 512  # host tasks: the Sentry's and gofer's threads and one stub per guest process
-GUEST_NPROC = 128  # guest processes (RLIMIT_NPROC, enforced by the Sentry)
+MAX_PIDS = (
+    4096  # host tasks: the Sentry's, the gofer's and runsc's threads, one stub per guest process
+)
+# guest processes and threads (RLIMIT_NPROC, enforced by the Sentry). On the ptrace
+# platform each costs ~20 host tasks (stub threads), so this keeps MAX_PIDS out of reach:
+# at MAX_PIDS the Sentry could not make a thread and the whole sandbox would die.
+GUEST_NPROC = 96
 NOFILE = 4096
 LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 FRAME_HEAD = 5  # tag byte + 4-byte length, as guest_init.py writes raw output
@@ -118,6 +123,7 @@ class GvisorSandbox(PipeSandbox):
         self._cgroups: Cgroups | None = None
         self._mounted = False
         self._disk_note = ""
+        self._notes: list[str] = []
         self._cid = ""
         self._platform = platform.choose()
         sweep()
@@ -155,7 +161,7 @@ class GvisorSandbox(PipeSandbox):
     def notes(self) -> list[str]:
         """What this host could not give the sandbox (e.g. no writable cgroups)."""
         notes = list(self._cgroups.notes) if self._cgroups is not None else []
-        return notes + ([self._disk_note] if self._disk_note else [])
+        return notes + ([self._disk_note] if self._disk_note else []) + self._notes
 
     @property
     def container_id(self) -> str:
@@ -204,9 +210,22 @@ class GvisorSandbox(PipeSandbox):
             envs=self._spec.envs,
             agent=agent,
             overlay=bool(platform.overlay_flags()),
+            preload=self._preload(),
         )
         with open(os.path.join(self._bundle_dir, "config.json"), "w") as f:
             json.dump(spec, f)
+
+    def _preload(self) -> tuple[str, str] | None:
+        """The statx shim, where this runsc needs it (compat.py)."""
+        shim, note = compat.statx_shim()
+        if note:
+            self._notes.append(note)
+        if shim is None:
+            return None
+        listing = os.path.join(self._bundle_dir, "ld.so.preload")
+        with open(listing, "w") as f:
+            f.write(compat.SHIM_MOUNT + "\n")
+        return shim, listing
 
     def _argv(self) -> list[str]:
         argv = [
