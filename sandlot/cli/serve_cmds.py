@@ -49,7 +49,7 @@ def serve(
     import uvicorn
 
     from ..server import KeyStore, ServerConfig, create_app
-    from ..server.config import is_loopback
+    from ..server.config import MAX_REQUEST_HEAD, is_loopback
 
     cfg = ServerConfig(
         host=host,
@@ -72,7 +72,13 @@ def serve(
             raise typer.Exit(2)
         err.print("[yellow]no API keys yet:[/] create one with `sandlot keys create`")
     err.print(f"sandlot serve on http://{host}:{port} (docs: /docs, data: {cfg.data_dir})")
-    uvicorn.run(create_app(cfg, keys=store), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(cfg, keys=store),
+        host=host,
+        port=port,
+        log_level="info",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+    )
 
 
 @keys_app.command("create")

@@ -14,6 +14,12 @@ def default_data_dir() -> Path:
     return Path(env) if env else Path.home() / ".local" / "share" / "sandlot"
 
 
+MAX_REQUEST_HEAD = 256 << 10
+"""Bytes of request line and headers uvicorn accepts (h11's default is 16 KiB). A file path
+may be 16384 characters, up to 12 bytes each once percent-encoded in the query: a smaller
+head would make the transport reset such a request instead of the app answering it."""
+
+
 @dataclass
 class ServerConfig:
     """Server settings; every limit here is the server's, whatever a client asks for.

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from sandlot.server import KeyStore, ServerConfig, create_app
+from sandlot.server.config import MAX_REQUEST_HEAD
 
 
 @dataclass
@@ -43,7 +44,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(cfg, keys=store), host="127.0.0.1", port=port, log_level="warning"
+            create_app(cfg, keys=store),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

@@ -162,6 +162,7 @@ def test_remote_set_timeout_moves_the_servers_deadline(live: Live) -> None:
         box.set_timeout(60)
         time.sleep(1.5)  # past the first deadline: the server's reaper must not have taken it
         assert box.run_code("1 + 1").text == "2"
-        r = httpx.get(f"{live.url}/v1/sandboxes/{box.id}",
-                      headers={"Authorization": f"Bearer {live.key}"})
+        r = httpx.get(
+            f"{live.url}/v1/sandboxes/{box.id}", headers={"Authorization": f"Bearer {live.key}"}
+        )
         assert r.status_code == 200
