@@ -69,14 +69,20 @@ def _refresh_agent(image: Image) -> None:
     """Bring the image's agent up to date with this sandlot's sources, in place."""
     if agent.installed_digest(image.rootfs) == agent.agent_digest():
         return
-    with store.lock(image.digest):
-        if agent.installed_digest(image.rootfs) != agent.agent_digest():
-            try:
+    try:
+        with store.lock(image.digest):
+            if agent.installed_digest(image.rootfs) != agent.agent_digest():
                 agent.install(image.rootfs, trusted_python=image.source == "build")
-            except OSError as e:
-                raise ImageError(
-                    f"image {image.name!r}: refreshing the guest agent failed: {e}"
-                ) from None
+    except OSError as e:
+        again = (
+            f"sandlot image build {image.name}"
+            if image.source == "build"
+            else f"sandlot image import FILE --name {image.name}"
+        )
+        raise ImageError(
+            f"image {image.name!r} holds an older guest agent and refreshing it failed "
+            f"({e}); `{again}` as the store's owner refreshes it"
+        ) from None
 
 
 def ensure(name: str, *, build: bool = False, progress: Progress | None = None) -> Image:
