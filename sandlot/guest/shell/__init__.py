@@ -18,7 +18,7 @@ from collections.abc import Callable
 from .expand import ExpansionError
 from .interp import Interp, enc
 from .io import Input
-from .state import Budget, BudgetExceeded, ControlFlow, ExitShell, ReturnFn
+from .state import Budget, BudgetExceeded, ControlFlow, ExitShell, JobLimit, ReturnFn
 
 __all__ = ["Shell", "BudgetExceeded"]
 
@@ -96,6 +96,9 @@ class Shell:
             except ExpansionError as e:
                 err(enc(f"bash: {e}\n"))
                 status = e.status
+            except JobLimit as e:  # a fork bomb: the command ends, the session lives on
+                err(enc(f"bash: {e}\n"))
+                status = 254
             except RecursionError:
                 err(b"bash: maximum nesting depth exceeded (recursion too deep)\n")
                 status = 2

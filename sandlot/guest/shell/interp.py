@@ -14,6 +14,7 @@ from . import ast as A
 from . import pattern as P
 from .expand import Expander, ExpansionError, shell_quote
 from .io import MAX_BUFFER, Gen, Input, Sink
+from .jobs import start_job
 from .lexer import ParseError
 from .parser import Parser
 from .state import BreakLoop, Budget, ContinueLoop, ControlFlow, ExitShell, ReturnFn, Var
@@ -76,6 +77,13 @@ class Interp(Expander):
         self.status = 0
         self.pipestatus: list[int] = [0]
         self.last_bg = ""
+        self.jobs: list[Any] = []
+        self.job_status: dict[int, int] = {}
+        self.job_depth = 0
+        self.umask = 0o022
+        if hasattr(os, "umask"):
+            self.umask = os.umask(0o022)
+            os.umask(self.umask)
         self.pid = os.getpid()
         self.start = time.monotonic()
         self.budget = budget or Budget(None)
@@ -108,6 +116,8 @@ class Interp(Expander):
         sub.is_subshell = True
         sub.loop_depth = 0
         sub.funcnames = list(self.funcnames)
+        sub.jobs = list(self.jobs)
+        sub.job_status = dict(self.job_status)
         return sub
 
     def opt(self, name: str) -> bool:
@@ -390,9 +400,7 @@ class Interp(Expander):
         for item, bg in node.items:
             self.budget.tick()
             if bg:
-                sub = self.fork()
-                yield from sub.run_subshell(item, inp)
-                self.last_bg = str(10000 + self.budget.ticks % 20000)
+                yield from start_job(self, item, inp)
                 status = self.status = 0
                 continue
             self._ao_early = False

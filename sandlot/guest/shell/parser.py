@@ -152,10 +152,13 @@ class Parser(Lexer):
             return None
         items: list[tuple[Any, bool]] = []
         while True:
+            self.peek()
+            start = self.tok_start
             ao = self.parse_and_or()
             bg = False
             t = self.peek()
             if t == ("op", "&"):
+                ao.bg_text = self.src[start : self.tok_start].strip()  # for `jobs`
                 self.take()
                 bg = True
             elif t == ("op", ";"):
@@ -208,10 +211,13 @@ class Parser(Lexer):
         if not allow_empty and self.at_list_end() and self.peek()[0] != "eof":
             raise self.unexpected()
         while not self.at_list_end():
+            self.peek()
+            start = self.tok_start
             ao = self.parse_and_or()
             bg = False
             t = self.peek()
             if t == ("op", "&"):
+                ao.bg_text = self.src[start : self.tok_start].strip()  # for `jobs`
                 self.take()
                 bg = True
             elif t == ("op", ";"):

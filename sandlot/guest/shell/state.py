@@ -49,6 +49,10 @@ class BudgetExceeded(BaseException):
     """Raised when a run exceeds its deadline; never caught by shell constructs."""
 
 
+class JobLimit(BaseException):
+    """Too many background jobs (a fork bomb): ends the whole run, like BudgetExceeded."""
+
+
 class Budget:
     """Shared deadline so runaway loops cannot hang the host."""
 
@@ -57,6 +61,7 @@ class Budget:
 
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.ticks = 0
+        self.jobs = 0
 
     def tick(self) -> None:
         self.ticks += 1

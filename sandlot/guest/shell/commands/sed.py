@@ -80,7 +80,8 @@ class Parser:
                     "]", self.i + 2 if self.s[self.i + 1 : self.i + 2] in ("]", "^") else self.i + 1
                 )
                 if j > 0:
-                    out.append(self.s[self.i : j + 1])
+                    # GNU sed turns \t and \n into the characters even inside brackets
+                    out.append(self.s[self.i : j + 1].replace("\\t", "\t").replace("\\n", "\n"))
                     self.i = j + 1
                     continue
             if c == d:
