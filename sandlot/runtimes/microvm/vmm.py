@@ -1,0 +1,259 @@
+"""One QEMU process: its command line, its QMP monitor, its agent socket, its end.
+
+The command line depends only on the VM's *shape* (kernel, initramfs, disk, memory, vCPUs,
+accelerator), never on the sandbox: a snapshot taken from one VM restores into any VM of
+the same shape (`-incoming` needs the same devices in the same order). Per-VM paths (the
+sockets, the console log) are chardev/serial backends, which migration does not record.
+
+QMP goes through the `qemu.qmp` library's asyncio client, on one event-loop thread shared
+by every VM; QEMU processes are started from one long-lived thread too, because each gets
+PR_SET_PDEATHSIG, which fires when the *thread* that forked it ends (a pool's refill thread
+would otherwise take its VMs with it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qemu.qmp import QMPClient
+
+from ...errors import SandboxError
+from . import store
+
+QEMU = "qemu-system-x86_64"
+T = TypeVar("T")
+# Under TCG the kernel cannot calibrate the TSC (no PIT/HPET reference on microvm) and
+# stalls; giving it the frequency and trusting it boots straight through. QEMU's TCG TSC
+# counts host TSC ticks, so the host's frequency is the right one.
+BASE_CMDLINE = (
+    "console=ttyS0 panic=-1 reboot=t pci=off no_timer_check tsc=reliable quiet "
+    "random.trust_cpu=off"
+)
+
+
+class VMDied(SandboxError):
+    """The QEMU process ended (killed, crashed, the guest panicked or powered off)."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Everything that must match between a snapshot and the VM restoring it."""
+
+    vmlinuz: Path
+    initrd: Path
+    disk: Path
+    memory_mib: int
+    vcpus: int
+    accel: str  # "kvm" or "tcg"
+
+    def key(self) -> str:
+        parts = (self.vmlinuz, self.initrd, self.disk, self.memory_mib, self.vcpus, self.accel)
+        return "|".join(str(p) for p in parts)
+
+    def argv(self, run: Path, incoming: Path | None) -> list[str]:
+        cmdline = f"{BASE_CMDLINE} tsc_early_khz={_host_tsc_khz()}"
+        argv = [
+            QEMU,
+            "-name", "sandlot",
+            "-M", "microvm,acpi=on,rtc=on,pit=on,pic=on,isa-serial=on",
+            "-accel", self.accel,
+            "-cpu", "host" if self.accel == "kvm" else "max",
+            "-m", f"{self.memory_mib}M",
+            "-smp", str(self.vcpus),
+            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny",
+            "-kernel", str(self.vmlinuz),
+            "-initrd", str(self.initrd),
+            "-append", cmdline,
+            "-serial", f"file:{run / 'console.log'}",
+            "-drive", f"id=root,file={self.disk},format=raw,if=none,readonly=on",
+            "-device", "virtio-blk-device,drive=root",
+            "-chardev", f"socket,id=agent,path={run / 'agent.sock'},server=on,wait=off",
+            "-device", "virtio-serial-device,max_ports=2",
+            "-device", "virtserialport,chardev=agent,name=sandlot",
+            "-device", "virtio-rng-device",
+            "-qmp", f"unix:{run / 'qmp.sock'},server=on,wait=off",
+        ]  # fmt: skip
+        if incoming is not None:
+            argv += ["-S", "-incoming", "exec:cat " + shlex.quote(str(incoming))]
+        return argv
+
+
+@lru_cache(maxsize=1)
+def _host_tsc_khz() -> int:
+    """The host's TSC frequency in kHz: the kernel's own figure where it exports one, else
+    the first CPU's nominal MHz (close enough for a guest whose wall clock is set by us)."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(Path("/sys/devices/system/cpu/cpu0/tsc_freq_khz").read_text())
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return int(float(line.split(":")[1]) * 1000)
+    return 2_000_000
+
+
+@lru_cache(maxsize=1)
+def _loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="sandlot-qmp", daemon=True).start()
+    return loop
+
+
+def _on_loop(coro: Coroutine[Any, Any, T], timeout: float) -> T:
+    future: Future[T] = asyncio.run_coroutine_threadsafe(coro, _loop())
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        future.cancel()
+        raise
+
+
+@lru_cache(maxsize=1)
+def _spawner() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandlot-microvm-spawn")
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _connect(path: Path, proc: subprocess.Popen[bytes], timeout: float) -> socket.socket:
+    """Connect to one of QEMU's server sockets once it is listening."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(str(path))
+            return sock
+        except OSError:
+            sock.close()
+            if proc.poll() is not None:
+                raise VMDied(f"QEMU exited with status {proc.returncode}") from None
+            if time.monotonic() > deadline:
+                raise VMDied(f"QEMU did not open {path.name} within {timeout:g} s") from None
+            time.sleep(0.002)
+
+
+class VM:
+    """A running QEMU: `qmp()` for the monitor, `agent` for the guest's port."""
+
+    def __init__(self, shape: Shape, incoming: Path | None = None) -> None:
+        if shutil.which(QEMU) is None:
+            raise SandboxError(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
+        self.shape = shape
+        self.run = store.run_dir()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._qmp: QMPClient | None = None
+        self.agent: socket.socket | None = None
+        try:
+            with open(self.run / "qemu.err", "wb") as err:
+                self.proc = _spawner().submit(
+                    subprocess.Popen,
+                    shape.argv(self.run, incoming),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                ).result()
+            qmp_sock = _connect(self.run / "qmp.sock", self.proc, 30)
+            client = QMPClient("sandlot")
+            _on_loop(client.connect(qmp_sock), 30)
+            self._qmp = client
+            self.agent = _connect(self.run / "agent.sock", self.proc, 30)
+        except BaseException:
+            self.kill()
+            raise
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def qmp(self, command: str, timeout: float = 30, **args: Any) -> Any:
+        if self._qmp is None or not self.alive():
+            raise VMDied(self.why_dead())
+        try:
+            return _on_loop(self._qmp.execute(command, args or None), timeout)
+        except Exception as e:
+            if not self.alive():
+                raise VMDied(self.why_dead()) from None
+            raise SandboxError(f"QEMU refused {command}: {e}") from None
+
+    def save(self, path: Path, timeout: float = 120) -> None:
+        """Pause the VM and write its memory and device state to `path` (it stays paused)."""
+        self.qmp("stop")
+        self.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
+        self.qmp("migrate", uri="exec:cat > " + shlex.quote(str(path)))
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.qmp("query-migrate").get("status")
+            if status == "completed":
+                return
+            if status in ("failed", "cancelled"):
+                raise SandboxError(f"saving the VM failed: migration {status}")
+            if time.monotonic() > deadline:
+                self.qmp("migrate_cancel")
+                raise SandboxError(f"saving the VM took more than {timeout:g} s")
+            time.sleep(0.002)
+
+    def wait_incoming(self, timeout: float = 60) -> None:
+        """Wait until an `-incoming` restore has loaded the whole state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.qmp("query-status")
+            if status.get("status") == "paused" or status.get("running"):
+                return
+            if time.monotonic() > deadline:
+                raise SandboxError(f"restoring the VM took more than {timeout:g} s")
+            time.sleep(0.001)
+
+    def why_dead(self) -> str:
+        code = self.proc.poll() if self.proc is not None else None
+        detail = ""
+        for name in ("qemu.err", "console.log"):
+            with contextlib.suppress(OSError):
+                text = (self.run / name).read_text(errors="replace").strip()
+                if text:
+                    detail += f"; {name}: …{text[-600:]}"
+        how = "was killed" if code is not None and code < 0 else f"exited ({code})"
+        return f"the VM's QEMU process {how}{detail}"
+
+    def kill(self) -> None:
+        """End QEMU and remove its sockets and log. Idempotent."""
+        client, self._qmp = self._qmp, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                _on_loop(client.disconnect(), 5)
+        if self.agent is not None:
+            with contextlib.suppress(OSError):
+                self.agent.close()
+            self.agent = None
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.run, ignore_errors=True)
