@@ -110,8 +110,18 @@ class Source:
         if "sha256:" + self.digest != desc["digest"]:
             raise ImageError(f"import {self.path}: the manifest does not match its digest")
         manifest = json.loads(raw)
-        ref = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name")
-        self.suggested_name = ref
+        notes = desc.get("annotations") or {}
+        # docker 25+ writes an OCI layout with a manifest.json beside it: its tag is fuller
+        # than the layout's ref.name ("latest").
+        tags: list[str] = []
+        if "manifest.json" in self.names:
+            with contextlib.suppress(ImageError, AttributeError, IndexError, TypeError):
+                tags = list(self.json("manifest.json")[0].get("RepoTags") or [])
+        self.suggested_name = (
+            (tags[0] if tags else None)
+            or notes.get("io.containerd.image.name")
+            or notes.get("org.opencontainers.image.ref.name")
+        )
         for layer in manifest.get("layers", []):
             media = str(layer.get("mediaType", ""))
             if "zstd" in media:
@@ -169,7 +179,10 @@ def apply_layer(
     with layer:
         try:
             for m in layer:
-                skipped += _apply_member(root, layer, m, added, dir_modes, as_root, label)
+                try:
+                    skipped += _apply_member(root, layer, m, added, dir_modes, as_root, label)
+                except OSError as e:  # e.g. a path through a file a lower layer made
+                    raise ImageError(f"{label}: cannot apply {m.name!r}: {e.strerror}") from None
         except tarfile.TarError as e:
             raise ImageError(f"{label}: corrupt layer: {e}") from None
     for path, mode, mtime in reversed(dir_modes):  # deepest last-seen first

@@ -182,3 +182,35 @@ def test_whiteout_of_dot_and_dotdot_ignored(tmp_path: Path, outside: Path) -> No
     assert (image.rootfs / "sub/keep").read_bytes() == b"1"
     assert images.store_root().is_dir()
     _untouched(outside)
+
+
+def test_symlink_loop_and_path_through_a_file(tmp_path: Path) -> None:
+    loop = [Entry("a", "symlink", link="b"), Entry("b", "symlink", link="a"), Entry("a/x")]
+    with pytest.raises(ImageError, match="too many levels"):
+        images.import_oci(oci_layout(tmp_path / "loop.tar", [layer(loop)]))
+    through = [Entry("f", data=b"1"), Entry("f/x", data=b"2")]
+    with pytest.raises(ImageError, match="cannot apply 'f/x'"):
+        images.import_oci(oci_layout(tmp_path / "file.tar", [layer(through)]))
+    assert images.list_images() == [] and _work_dirs() == []
+
+
+def test_cli_import_list_rm(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sandlot.cli.main import app
+
+    runner = CliRunner()
+    tar = docker_save(tmp_path / "img.tar", [layer(LOWER)])
+    done = runner.invoke(app, ["image", "import", str(tar), "--name", "mine"])
+    assert done.exit_code == 0, done.output
+    listed = runner.invoke(app, ["image", "list"])
+    assert listed.exit_code == 0 and "mine" in listed.output and "import" in listed.output
+    templates = runner.invoke(app, ["image", "templates"])
+    assert templates.exit_code == 0 and "cpp-algorithm" in templates.output
+    assert runner.invoke(app, ["image", "rm", "mine"]).exit_code == 0
+    gone = runner.invoke(app, ["image", "rm", "mine"])
+    assert gone.exit_code == 1 and "NotFound" in gone.output
+    bad = runner.invoke(app, ["image", "import", str(tmp_path / "nope.tar")])
+    assert bad.exit_code == 1
+    unknown = runner.invoke(app, ["image", "build", "no-such-template"])
+    assert unknown.exit_code == 1 and "known templates" in unknown.output
