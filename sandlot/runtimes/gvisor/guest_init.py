@@ -4,10 +4,12 @@
 pipe agent needs four channels (requests, events, and its raw fd 1 and fd 2, where C code
 and child processes write). So this init:
 
-- forks the agent, handing it stdin (requests) and stdout (events, as `event_fd`), and
-  gives its fd 1 and fd 2 two pipes of its own;
-- relays those two pipes to the container's stderr as frames (one tag byte `o` or `e`, a
-  4-byte big-endian length, the bytes), which the host splits back into stdout and stderr;
+- forks the agent, handing it stdin (requests), and gives its events (`event_fd`), fd 1
+  and fd 2 three pipes of its own;
+- relays the events to the container's stdout, and fd 1 and fd 2 to its stderr as frames
+  (one tag byte `o` or `e`, a 4-byte big-endian length, the bytes), which the host splits
+  back into stdout and stderr. Before each events chunk it relays whatever fd 1 and fd 2
+  hold: what a child wrote before the agent replied reaches the host before the reply;
 - forwards SIGINT (sent by `runsc kill`) to the agent, so a call past its deadline stops;
 - reaps every orphan (a pid namespace's init must, or zombies pile up), and exits with the
   agent, which ends the container.
@@ -42,27 +44,18 @@ def _agent(config: dict[str, Any], events: int, out: int, err: int) -> None:
         os._exit(0)
 
 
-def _send(tag: bytes, data: bytes) -> None:
-    frame = memoryview(tag + struct.pack(">I", len(data)) + data)
-    while frame:
-        frame = frame[os.write(2, frame) :]
-
-
 def main() -> None:
     config = json.loads(sys.argv[1])
-    events = os.dup(1)
-    pipes = {1: os.pipe(), 2: os.pipe()}
+    pipes = {0: os.pipe(), 1: os.pipe(), 2: os.pipe()}  # events, raw stdout, raw stderr
     pid = os.fork()
     if pid == 0:
         for r, _ in pipes.values():
             os.close(r)
-        _agent(config, events, pipes[1][1], pipes[2][1])
-    os.close(events)
+        _agent(config, pipes[0][1], pipes[1][1], pipes[2][1])
     for _, w in pipes.values():
         os.close(w)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)  # the requests are the agent's alone
-    os.dup2(null, 1)  # the events too: the host sees them end when the agent ends
     os.close(null)
 
     wake_r, wake_w = os.pipe()
@@ -72,30 +65,53 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: _signal(pid, signal.SIGINT))
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: _signal(pid, signal.SIGKILL))
-    readers = {r: n for n, (r, _) in pipes.items()}
+    events = pipes[0][0]
+    raw = {pipes[n][0]: n for n in (1, 2)}
+    for fd in raw:
+        os.set_blocking(fd, False)
+    open_fds = {events, *raw}
     while True:
         try:
-            ready, _, _ = select.select([*readers, wake_r], [], [])
+            ready, _, _ = select.select([*open_fds, wake_r], [], [])
         except InterruptedError:
             ready = []
         for fd in ready:
-            data = os.read(fd, CHUNK)
             if fd == wake_r:
-                continue
-            if data:
-                _send(TAGS[readers[fd]], data)
+                os.read(fd, CHUNK)
+            elif fd == events:
+                data = os.read(fd, CHUNK)
+                _relay_raw(raw)  # output written before this event goes first
+                if data:
+                    _write(1, data)
+                else:
+                    open_fds.discard(fd)
             else:
-                del readers[fd]
+                _relay_raw(raw)
+        open_fds = {fd for fd in open_fds if fd == events or fd in raw}
         status = _reap(pid)
         if status is not None:
-            for fd, n in readers.items():  # what the agent wrote last
-                os.set_blocking(fd, False)
-                try:
-                    while data := os.read(fd, CHUNK):
-                        _send(TAGS[n], data)
-                except OSError:
-                    pass
+            _relay_raw(raw)  # what the agent wrote last
             os._exit(status)
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _relay_raw(raw: dict[int, int]) -> None:
+    """Send what the raw pipes hold now; a pipe that has ended leaves `raw`."""
+    for fd, n in list(raw.items()):
+        while True:
+            try:
+                data = os.read(fd, CHUNK)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                del raw[fd]
+                break
+            _write(2, TAGS[n] + struct.pack(">I", len(data)) + data)
 
 
 def _signal(pid: int, sig: int) -> None:
