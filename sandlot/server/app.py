@@ -58,6 +58,7 @@ from .schemas import (
     SandboxOut,
     TimeoutIn,
 )
+from .store import SandboxStore
 
 log = logging.getLogger("sandlot.server")
 
@@ -112,7 +113,8 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     """The server app. `keys` defaults to the store in `config.data_dir`."""
     cfg = config or ServerConfig()
     store = keys or KeyStore(cfg.db_path)
-    table = SandboxTable(cfg.max_sandboxes_per_key)
+    records = SandboxStore(cfg.db_path)
+    table = SandboxTable(cfg.max_sandboxes_per_key, records)
     metrics = Metrics(table)
 
     async def reaper() -> None:
@@ -125,6 +127,10 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sandboxes still recorded as running belonged to a server that died uncleanly.
+        lost = records.recover()
+        if lost:
+            log.warning("%d sandbox(es) were lost when the server last stopped uncleanly", lost)
         task = asyncio.create_task(reaper())
         try:
             yield
@@ -136,6 +142,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
                 entry = table.remove(sid, "killed")
                 if entry is not None:
                     await _close(entry, "killed")
+            records.close()
             if keys is None:
                 store.close()
 
@@ -310,7 +317,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         seconds = check_lifetime(body.timeout)
         entry = table.get(sandbox_id, who)
         call(entry, "set_timeout", entry.core.set_timeout, seconds)
-        entry.deadline = time.time() + seconds
+        table.extend(entry, seconds)
         return out(entry)
 
     # -- code and commands -----------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import LimitExceeded, NotFound, SandboxClosed
 from ..sdk.core import SandboxCore
+from .store import LOST, SandboxStore
 
 MAX_TOMBSTONES = 10_000
 
@@ -24,6 +25,8 @@ REASONS = {
     "expired": "it expired (its timeout passed; use timeout= or set_timeout())",
     "closed": "it was closed",
     "killed": "it was killed when the server stopped",
+    LOST: "the server restarted (a crash, or kill -9) while it ran; live sandboxes do not "
+    "survive that, create a new one",
 }
 
 
@@ -38,8 +41,9 @@ class Entry:
 class SandboxTable:
     """Thread-safe: request handlers run on worker threads, the reaper on the event loop."""
 
-    def __init__(self, max_per_key: int) -> None:
+    def __init__(self, max_per_key: int, store: SandboxStore | None = None) -> None:
         self._max_per_key = max_per_key
+        self._store = store
         self._lock = threading.Lock()
         self._live: dict[str, Entry] = {}
         self._pending: dict[str, int] = {}  # creations in flight per key, for the cap
@@ -66,9 +70,24 @@ class SandboxTable:
 
     def add(self, core: SandboxCore, owner: str, timeout: float) -> Entry:
         entry = Entry(core=core, owner=owner, deadline=time.time() + timeout)
+        if self._store is not None:
+            self._store.started(
+                core.id,
+                owner,
+                core.tier,
+                core.template,
+                dict(core.metadata),
+                entry.created,
+                entry.deadline,
+            )
         with self._lock:
             self._live[core.id] = entry
         return entry
+
+    def extend(self, entry: Entry, seconds: float) -> None:
+        entry.deadline = time.time() + seconds
+        if self._store is not None:
+            self._store.extended(entry.core.id, entry.deadline)
 
     def get(self, sandbox_id: str, owner: str) -> Entry:
         """The owner's live sandbox, or SandboxClosed (gone, with why) / NotFound."""
@@ -79,6 +98,9 @@ class SandboxTable:
             gone = self._gone.get(sandbox_id)
         if gone is not None and gone[0] == owner:
             raise gone_error(sandbox_id, gone[2])
+        row = self._store.get(sandbox_id) if self._store is not None else None
+        if row is not None and row.owner == owner and row.state == "gone" and row.reason:
+            raise gone_error(sandbox_id, row.reason)
         # Another key's sandbox is indistinguishable from one that never existed.
         raise NotFound(f"no sandbox {sandbox_id!r} (for this API key)")
 
@@ -95,6 +117,8 @@ class SandboxTable:
             self._gone[sandbox_id] = (entry.owner, entry.core.tier, reason)
             while len(self._gone) > MAX_TOMBSTONES:
                 self._gone.popitem(last=False)
+        if self._store is not None:
+            self._store.ended(sandbox_id, reason)
         return entry
 
     def expired(self, now: float) -> list[str]:

@@ -128,7 +128,9 @@ def test_an_expired_sandbox_is_reaped_and_says_so(api: httpx.Client) -> None:
 
 
 def test_unsatisfiable_and_unknown_template(api: httpx.Client) -> None:
-    r = api.post("/v1/sandboxes", json={"requires": ["isolation=strong"]})
+    # No tier gives both a host GPU and a kernel of its own (nor the network, so far).
+    impossible = ["gpu", "isolation=strong", "network"]
+    r = api.post("/v1/sandboxes", json={"requires": impossible})
     assert r.status_code == 409 and err(r)["type"] == "Unsatisfiable"
     r = api.post("/v1/sandboxes", json={"requires": ["flying"]})
     assert r.status_code == 400 and err(r)["type"] == "InvalidArgument"
