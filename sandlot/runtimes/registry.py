@@ -14,10 +14,11 @@ from .planned import planned_tiers
 def all_tiers() -> tuple[Runtime, ...]:
     """Every tier, lightest first."""
     from .gvisor.runtime import GvisorRuntime
+    from .microvm.runtime import MicroVMRuntime
     from .process.runtime import ProcessRuntime
     from .wasm.runtime import WasmRuntime
 
-    return (WasmRuntime(), ProcessRuntime(), GvisorRuntime(), *planned_tiers())
+    return (WasmRuntime(), ProcessRuntime(), GvisorRuntime(), *planned_tiers(), MicroVMRuntime())
 
 
 def tier_named(name: str) -> Runtime:

@@ -151,8 +151,7 @@ def _agent_files() -> list[tuple[str, bytes]]:
     src = Path(guest.__file__).parent
     files = [src / "__init__.py", *sorted((src / "agent").glob("*.py"))]
     return [
-        (f"sandlot/{AGENT_PACKAGE}/{f.relative_to(src).as_posix()}", f.read_bytes())
-        for f in files
+        (f"sandlot/{AGENT_PACKAGE}/{f.relative_to(src).as_posix()}", f.read_bytes()) for f in files
     ]
 
 

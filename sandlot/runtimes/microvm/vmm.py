@@ -42,8 +42,7 @@ T = TypeVar("T")
 # stalls; giving it the frequency and trusting it boots straight through. QEMU's TCG TSC
 # counts host TSC ticks, so the host's frequency is the right one.
 BASE_CMDLINE = (
-    "console=ttyS0 panic=-1 reboot=t pci=off no_timer_check tsc=reliable quiet "
-    "random.trust_cpu=off"
+    "console=ttyS0 panic=-1 reboot=t pci=off no_timer_check tsc=reliable quiet random.trust_cpu=off"
 )
 
 
@@ -164,15 +163,19 @@ class VM:
         self.agent: socket.socket | None = None
         try:
             with open(self.run / "qemu.err", "wb") as err:
-                self.proc = _spawner().submit(
-                    subprocess.Popen,
-                    shape.argv(self.run, incoming),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=err,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent,
-                ).result()
+                self.proc = (
+                    _spawner()
+                    .submit(
+                        subprocess.Popen,
+                        shape.argv(self.run, incoming),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=err,
+                        start_new_session=True,
+                        preexec_fn=_die_with_parent,
+                    )
+                    .result()
+                )
             qmp_sock = _connect(self.run / "qmp.sock", self.proc, 30)
             client = QMPClient("sandlot")
             _on_loop(client.connect(qmp_sock), 30)

@@ -1,0 +1,114 @@
+"""The microvm tier's `Runtime`: the strongest isolation sandlot has (a kernel of its own).
+
+Available where `qemu-system-x86_64` is installed; KVM is used when it can really boot a
+guest, TCG otherwise (see `accel.py`; `availability().reason` says which and why). The
+template's image decides at open(): `ImageMissing` names the command that builds it.
+Building the kernel, the disk and the template snapshot happens on the first open of a
+template and is cached (kernel and disk in the store, the snapshot in /dev/shm).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from ...errors import ImageMissing
+from ..base import Availability, SandboxSpec
+from . import accel, disk, kernel, snapshot
+from .channel import Channel
+from .pool import Pool, pool_size
+from .sandbox import MicroVMSandbox, restore_saved
+from .vmm import QEMU, VM, Shape
+
+LINUX = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers"})
+MIN_MEMORY_MIB = 256
+MAX_MEMORY_MIB = 16 << 10
+
+
+def _dev_rootfs_digest(root: Path) -> str:
+    """A cheap identity for a rootfs folder given by path (development and tests)."""
+    h = hashlib.sha256(str(root.resolve()).encode())
+    for sub in sorted(root.iterdir()):
+        st = sub.lstat()
+        h.update(f"{sub.name}:{st.st_mtime_ns}:{st.st_size}".encode())
+    return "dev-" + h.hexdigest()
+
+
+def rootfs_for(template: str) -> tuple[Path, str]:
+    """The template's rootfs and its digest: `$SANDLOT_MICROVM_ROOTFS` when set (a folder,
+    for development), else the image store's."""
+    given = os.environ.get("SANDLOT_MICROVM_ROOTFS")
+    if given:
+        root = Path(given)
+        return root, _dev_rootfs_digest(root)
+    try:
+        from ... import images
+    except ImportError:  # pragma: no cover - images ship with sandlot
+        raise ImageMissing(f"no image store: run `sandlot image build {template}`") from None
+    image = images.ensure(template)
+    return image.rootfs, image.digest
+
+
+class MicroVMRuntime:
+    name = "microvm"
+    capabilities = LINUX | {"isolation=strong"}
+    implemented = True
+    templates: frozenset[str] | None = None  # the image store decides, at open()
+
+    def __init__(self) -> None:
+        self._pools: dict[Shape, Pool] = {}
+        self._lock = threading.Lock()
+
+    def availability(self) -> Availability:
+        if shutil.which(QEMU) is None:
+            return Availability(
+                False, f"{QEMU} is not installed", "apt-get install qemu-system-x86"
+            )
+        for tool, fix in (
+            ("gcc", "apt-get install gcc libc6-dev"),
+            ("mkfs.ext4", "apt-get install e2fsprogs"),
+        ):
+            if shutil.which(tool) is None:
+                return Availability(False, f"{tool} is needed to build the VM's boot files", fix)
+        return Availability(True, f"accelerator {accel.choose().name}: {accel.choose().reason}")
+
+    def shape(self, spec: SandboxSpec) -> Shape:
+        rootfs, digest = rootfs_for(spec.template)
+        k = kernel.ensure_kernel()
+        root_disk = disk.ensure_disk(rootfs, digest)
+        memory = min(MAX_MEMORY_MIB, max(MIN_MEMORY_MIB, spec.limits.memory_bytes >> 20))
+        vcpus = max(1, int(os.environ.get("SANDLOT_MICROVM_VCPUS", "1")))
+        return Shape(k.vmlinuz, k.initrd, root_disk, memory, vcpus, accel.choose().name)
+
+    def _fresh(self, shape: Shape) -> tuple[VM, Channel]:
+        """A new VM from the template snapshot (rebuilt once if it is found corrupt)."""
+        snap = snapshot.template(shape)
+        try:
+            return snapshot.restore(shape, snap)
+        except snapshot.SnapshotCorrupt:
+            return snapshot.restore(shape, snapshot.template(shape))
+
+    def pool(self, shape: Shape) -> Pool:
+        with self._lock:
+            found = self._pools.get(shape)
+            if found is None:
+                found = self._pools[shape] = Pool(lambda: self._fresh(shape), pool_size())
+            return found
+
+    def open(self, spec: SandboxSpec) -> MicroVMSandbox:
+        shape = self.shape(spec)
+        ready = self.pool(shape).take()
+        vm, channel = ready if ready is not None else self._fresh(shape)
+        return MicroVMSandbox(spec, shape, vm, channel, lambda: self._fresh(shape))
+
+    def restore(
+        self, directory: Path, spec: SandboxSpec, tier_meta: dict[str, Any] | None = None
+    ) -> MicroVMSandbox:
+        """A sandbox from a folder `MicroVMSandbox.save` wrote (pause/resume, snapshots,
+        fork); it gets its own clock and RNG seed."""
+        shape = self.shape(spec)
+        return restore_saved(directory, spec, lambda: self._fresh(shape))
