@@ -6,6 +6,7 @@ They work relative to the shell's cwd.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import time
@@ -238,12 +239,50 @@ def ln(sh: Any, args: list[str], inp: Input) -> Gen:
 
 
 def _mode_str(m: int) -> str:
-    t = "d" if stat.S_ISDIR(m) else "l" if stat.S_ISLNK(m) else "-"
+    """`ls -l`'s ten characters, with setuid/setgid/sticky folded in as GNU prints them."""
+    t = "-"
+    for test, ch in (
+        (stat.S_ISDIR, "d"), (stat.S_ISLNK, "l"), (stat.S_ISFIFO, "p"),
+        (stat.S_ISSOCK, "s"), (stat.S_ISCHR, "c"), (stat.S_ISBLK, "b"),
+    ):  # fmt: skip
+        if test(m):
+            t = ch
     bits = ""
-    for who in range(2, -1, -1):
+    for who, special, ch in (
+        (2, stat.S_ISUID, "s"),
+        (1, stat.S_ISGID, "s"),
+        (0, stat.S_ISVTX, "t"),
+    ):
         r = m >> (who * 3)
-        bits += ("r" if r & 4 else "-") + ("w" if r & 2 else "-") + ("x" if r & 1 else "-")
+        x = "x" if r & 1 else "-"
+        if m & special:
+            x = ch if r & 1 else ch.upper()
+        bits += ("r" if r & 4 else "-") + ("w" if r & 2 else "-") + x
     return t + bits
+
+
+def _owner(uid: int, numeric: bool, group: bool = False) -> str:
+    if numeric:
+        return str(uid)
+    try:
+        if group:
+            import grp
+
+            return grp.getgrgid(uid).gr_name
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return "root" if uid == 0 else str(uid)
+
+
+def _ls_time(mtime: float) -> str:
+    """GNU: month day time for the last six months, month day year otherwise."""
+    now = time.time()
+    t = time.localtime(mtime)
+    if now - 15778476 < mtime <= now + 60:
+        return time.strftime("%b %e %H:%M", t)
+    return time.strftime("%b %e  %Y", t)
 
 
 def _human(n: int) -> str:
@@ -254,12 +293,49 @@ def _human(n: int) -> str:
     return f"{n:.0f}P"
 
 
+def _columns(names: list[str], across: bool, width: int) -> str:
+    """GNU's -C/-x layout: the most columns that fit `width`, two spaces between them."""
+    n = len(names)
+    if not n:
+        return ""
+
+    def layout(cols: int) -> tuple[list[list[str]], list[int]] | None:
+        rows = -(-n // cols)
+        if across:
+            grid = [names[r * cols : (r + 1) * cols] for r in range(rows)]
+        else:
+            if cols > 1 and (cols - 1) * rows >= n:
+                return None  # an empty last column: GNU never picks such a layout
+            grid = [
+                [names[c * rows + r] for c in range(cols) if c * rows + r < n] for r in range(rows)
+            ]
+        widths = [max(len(g[c]) for g in grid if c < len(g)) for c in range(cols)]
+        if sum(widths) + 2 * (cols - 1) >= width and cols > 1:
+            return None
+        return grid, widths
+
+    best = layout(1)
+    for cols in range(2, n + 1):
+        got = layout(cols)
+        if got is not None:
+            best = got
+    if best is None:
+        return ""
+    grid, widths = best
+    return "".join(
+        "".join(x.ljust(widths[i] + 2) if i < len(row) - 1 else x for i, x in enumerate(row)) + "\n"
+        for row in grid
+    )
+
+
 @command("ls")
 def ls(sh: Any, args: list[str], inp: Input) -> Gen:
+    """ls as GNU prints it to a pipe: one name a line unless -C/-x/-m; -l with aligned
+    columns, owner names, and the six-month date rule; names in code-point order (C.UTF-8)."""
     try:
         opts, paths = parse_opts(
             args[1:],
-            "laA1RdhrtSFp",
+            "laA1RdhrtSFpCxmkgnoiUw:qNZ",
             {
                 "all": "a",
                 "almost-all": "A",
@@ -267,11 +343,17 @@ def ls(sh: Any, args: list[str], inp: Input) -> Gen:
                 "directory": "d",
                 "human-readable": "h",
                 "reverse": "r",
+                "classify": "F",
+                "numeric-uid-gid": "n",
+                "width": "w:",
+                "full-time": "T",
             },
         )
     except UsageError as e:
         yield _err("ls", str(e))
         return 2
+    if any(k in opts for k in "gno"):
+        opts["l"] = 1
     st = 0
     paths = paths or ["."]
     files, dirs = [], []
@@ -285,37 +367,81 @@ def ls(sh: Any, args: list[str], inp: Input) -> Gen:
         else:
             files.append(p)
 
-    def entry(label: str, full: str) -> str:
-        suffix = ""
+    def suffix(full: str) -> str:
         if "F" in opts or "p" in opts:
             if os.path.isdir(full):
-                suffix = "/"
-            elif "F" in opts and os.access(full, os.X_OK):
-                suffix = "*"
+                return "/"
+            if "F" in opts and os.path.islink(full):
+                return "@"
+            if "F" in opts and os.access(full, os.X_OK):
+                return "*"
+        return ""
+
+    def render(items: list[tuple[str, str]]) -> str:
+        """items: (label, full path) in display order."""
         if "l" not in opts:
-            return label + suffix
-        s = os.lstat(full)
-        size = _human(s.st_size) if "h" in opts else str(s.st_size)
-        t = time.strftime("%b %e %H:%M", time.localtime(s.st_mtime))
-        link = f" -> {os.readlink(full)}" if stat.S_ISLNK(s.st_mode) else ""
-        return f"{_mode_str(s.st_mode)} {s.st_nlink} root root {size:>5} {t} {label}{suffix}{link}"
+            labels = [
+                (f"{os.lstat(f).st_ino} " if "i" in opts else "")
+                + ("? " if "Z" in opts else "")
+                + (re.sub(r"[^\x20-\x7e\x80-\U0010ffff]", "?", lb) if "q" in opts else lb)
+                + suffix(f)
+                for lb, f in items
+            ]
+            width = int(opts.get("w") or sh.get_str("COLUMNS") or 80)
+            if "m" in opts:
+                return ", ".join(labels) + "\n" if labels else ""
+            if "C" in opts or "x" in opts:
+                return _columns(labels, "x" in opts, width)
+            return "".join(x + "\n" for x in labels)
+        rows = []
+        for label, full in items:
+            s = os.lstat(full)
+            size = _human(s.st_size) if "h" in opts else str(s.st_size)
+            if stat.S_ISCHR(s.st_mode) or stat.S_ISBLK(s.st_mode):
+                size = f"{os.major(s.st_rdev)}, {os.minor(s.st_rdev)}"
+            link = f" -> {os.readlink(full)}" if stat.S_ISLNK(s.st_mode) else ""
+            cols = [f"{s.st_ino}"] if "i" in opts else []
+            cols += [_mode_str(s.st_mode), str(s.st_nlink)]
+            if "g" not in opts:
+                cols.append(_owner(s.st_uid, "n" in opts))
+            if "o" not in opts:
+                cols.append(_owner(s.st_gid, "n" in opts, group=True))
+            cols.append(size)
+            when = _ls_time(s.st_mtime)
+            if "T" in opts:
+                frac = f"{s.st_mtime_ns % 10**9:09d}"
+                lt = time.localtime(s.st_mtime)
+                when = time.strftime("%Y-%m-%d %H:%M:%S.", lt) + frac + time.strftime(" %z", lt)
+            if "Z" in opts:
+                cols.append("?")
+            rows.append((cols, f"{when} {label}{suffix(full)}{link}"))
+        if not rows:
+            return ""
+        ncol = len(rows[0][0])
+        w = [max(len(r[0][i]) for r in rows) for i in range(ncol)]
+        left = {i for i in range(ncol) if i >= (2 if "i" in opts else 1) and i < ncol - 1}
+        left.discard(1 + (1 if "i" in opts else 0))  # the link count is right-aligned
+        out = []
+        for cols, rest in rows:
+            cells = [c.ljust(w[i]) if i in left else c.rjust(w[i]) for i, c in enumerate(cols)]
+            out.append(" ".join(cells) + " " + rest + "\n")
+        return "".join(out)
 
     def order(names: list[str], base: str) -> list[str]:
+        if "U" in opts:
+            return names
+        names.sort()
         if "t" in opts:
             names.sort(key=lambda n: -os.lstat(os.path.join(base, n)).st_mtime)
         elif "S" in opts:
             names.sort(key=lambda n: -os.lstat(os.path.join(base, n)).st_size)
-        else:
-            names.sort(key=lambda n: (n.lower().lstrip("._") or n, n))
         if "r" in opts:
             names.reverse()
         return names
 
-    out: list[str] = []
-    for f in order(files, sh.cwd):
-        out.append(entry(f, sh.resolve(f)))
-    if out:
-        yield (1, enc("\n".join(out) + "\n"))
+    text = render([(f, sh.resolve(f)) for f in order(files, sh.cwd)])
+    if text:
+        yield (1, enc(text))
 
     def listdir(p: str, header: bool) -> Iterator[tuple[int, bytes]]:
         full = sh.resolve(p)
@@ -329,14 +455,11 @@ def ls(sh: Any, args: list[str], inp: Input) -> Gen:
         elif "A" not in opts:
             names = [n for n in names if not n.startswith(".")]
         names = order(names, full)
-        lines = []
-        if header:
-            lines.append(f"{p}:")
+        head = f"{p}:\n" if header else ""
         if "l" in opts:
             total = sum(os.lstat(os.path.join(full, n)).st_blocks for n in names) // 2
-            lines.append(f"total {total}")
-        lines.extend(entry(n, os.path.join(full, n)) for n in names)
-        yield (1, enc("".join(x + "\n" for x in lines)))
+            head += f"total {total}\n"
+        yield (1, enc(head + render([(n, os.path.join(full, n)) for n in names])))
         if "R" in opts:
             for n in names:
                 if n in (".", ".."):

@@ -386,7 +386,11 @@ class Runner:
                     res = []
                     pos = 0
                     done = False
+                    prev_end = -1
                     for m in rx.finditer(ps):
+                        if m.start() == m.end() == prev_end:
+                            continue  # no empty match right after a match (GNU, POSIX)
+                        prev_end = m.end()
                         count += 1
                         if count < nth:
                             continue
@@ -418,7 +422,7 @@ class Runner:
                 elif nm == "=":
                     yield f"{n}\n"
                 elif nm == "a":
-                    append.append(c.arg + "\n")
+                    append.append(_Raw(c.arg + "\n"))
                 elif nm == "i":
                     yield c.arg + "\n"
                 elif nm == "c":
@@ -483,7 +487,7 @@ class Runner:
                         with open(
                             self.sh.resolve(c.arg), encoding="utf-8", errors="surrogateescape"
                         ) as f:
-                            append.append(f.read())
+                            append.append(_Raw(f.read()))
                     except OSError:
                         pass
                 elif nm == "w":
@@ -498,17 +502,41 @@ class Runner:
                 pass
 
 
-def _lines_with_last(src: Input, sep: bytes) -> Any:
+def _lines_with_last(src: Input, sep: bytes, eol: list[bool] | None = None) -> Any:
+    """(line, is_last) pairs; eol[0] turns False once a last line without `sep` is read."""
     prev: bytes | None = None
     while True:
         line = src.readline(sep)
         if not line:
             break
         if prev is not None:
+            if eol is not None:
+                eol[0] = True
             yield dec(prev[: -len(sep)] if prev.endswith(sep) else prev), False
         prev = line
     if prev is not None:
+        if eol is not None:
+            eol[0] = prev.endswith(sep)
         yield dec(prev[: -len(sep)] if prev.endswith(sep) else prev), True
+
+
+class _Raw(str):
+    """Appended text (`a`, `r`): written as it is, never losing its newline."""
+
+
+def _keep_missing_newline(chunks: Any, eol: list[bool]) -> Any:
+    """GNU sed writes no newline after a last input line that had none (added back only if
+    more output follows)."""
+    pending = False
+    for chunk in chunks:
+        raw = type(chunk) is _Raw
+        if pending:
+            chunk = "\n" + chunk
+            pending = False
+        if not eol[0] and chunk.endswith("\n") and not raw:
+            chunk = chunk[:-1]
+            pending = True
+        yield chunk
 
 
 @command("sed")
@@ -607,7 +635,10 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                 continue
             data = src.read_all()
             r = Runner(Parser("\n".join(scripts), ere).parse(), quiet, sh)
-            out = "".join(r.run(_lines_with_last(Input(data), sep)))
+            eol = [True]
+            out = "".join(
+                _keep_missing_newline(r.run(_lines_with_last(Input(data), sep, eol)), eol)
+            )
             if suffix:
                 with open(sh.resolve(f + suffix), "wb") as fh:
                     fh.write(data)
@@ -626,12 +657,14 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                 errs.append(f"sed: can't read {e}\n")
                 st = 2
         for k, s in enumerate(srcs):
-            for line, last in _lines_with_last(s, sep):
-                yield line, last and k == len(srcs) - 1
+            final = k == len(srcs) - 1
+            for line, last in _lines_with_last(s, sep, eol):
+                yield line, last and final
 
     errs: list[str] = []
+    eol = [True]
     try:
-        for chunk in runner.run(all_lines()):
+        for chunk in _keep_missing_newline(runner.run(all_lines()), eol):
             while errs:
                 yield (2, enc(errs.pop(0)))
             yield (1, enc(chunk if not nul else chunk.replace("\n", "\0")))
