@@ -7,11 +7,14 @@ build steps run as root in a chroot, which is packaging, not isolation.
 from __future__ import annotations
 
 import collections
+import contextlib
+import ctypes
 import os
 import re
 import shutil
+import signal
 import subprocess
-import time
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -60,6 +63,26 @@ class DebootstrapProgress:
             self.emit(text[3:].strip())
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the builder dies, so a killed build stops writing into a
+    work folder that the next store operation will sweep away."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End a step and everything it started: SIGTERM first, so debootstrap's exit traps
+    unmount what it mounted in the target, then SIGKILL."""
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 30.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _run(
     step: str,
     argv: Sequence[str],
@@ -80,26 +103,36 @@ def _run(
             text=True,
             errors="replace",
             bufsize=1,
+            start_new_session=True,  # its own process group, to stop it whole
+            preexec_fn=_die_with_parent,
         )
     except OSError as e:
         raise ImageError(f"step {step}: cannot start {argv[0]}: {e.strerror}") from None
-    deadline = time.monotonic() + timeout
+    timed_out: list[bool] = []
+
+    def expire() -> None:
+        timed_out.append(True)
+        _stop(proc)
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip("\n")
             tail.append(line)
             on_line(line)
-            if time.monotonic() > deadline:
-                raise ImageError(f"step {step}: still running after {timeout:.0f} s")
         code = proc.wait()
     except BaseException:
-        proc.kill()
-        proc.wait()
+        _stop(proc)
         raise
+    finally:
+        timer.cancel()
     if code != 0:
         last = "\n  ".join(tail) or "(no output)"
-        raise ImageError(f"step {step} failed (exit status {code}); its last lines:\n  {last}")
+        why = f"still running after {timeout:.0f} s" if timed_out else f"exit status {code}"
+        raise ImageError(f"step {step} failed ({why}); its last lines:\n  {last}")
 
 
 def check_host() -> str:

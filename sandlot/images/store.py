@@ -19,9 +19,11 @@ import errno
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -70,8 +72,47 @@ def images_dir() -> Path:
     return d
 
 
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path`, deepest first (from /proc/self/mountinfo)."""
+    real = os.path.realpath(path)
+    found = []
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4:
+                    point = _unescape(fields[4])
+                    if point == real or point.startswith(real + "/"):
+                        found.append(point)
+    except OSError:
+        return []
+    return sorted(found, key=len, reverse=True)
+
+
+def unmount_under(path: Path) -> None:
+    """Detach whatever is mounted inside `path` (debootstrap mounts /proc, /sys and maybe
+    host devices into its target and leaves them mounted when it is killed); refuse to go
+    on while anything stays mounted, so a delete never reaches into the host's /proc or /dev.
+    """
+    for point in mounts_under(path):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=60, check=False)
+    left = mounts_under(path)
+    if left:
+        raise ImageError(
+            f"refusing to delete {path}: {', '.join(left)} is still mounted there "
+            "(unmount it, then try again)"
+        )
+
+
 def remove_tree(path: Path) -> None:
-    """rmtree that also works on trees with read-only folders (as OCI layers may hold)."""
+    """rmtree that also works on trees with read-only folders (as OCI layers may hold),
+    and never descends into something mounted inside the tree."""
+    if path.is_dir() and not path.is_symlink():
+        unmount_under(path)
 
     def fix(func: Any, p: str, exc: BaseException) -> None:
         if isinstance(exc, FileNotFoundError):

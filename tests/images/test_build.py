@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -113,3 +114,48 @@ def test_failed_build_names_the_step_and_leaves_nothing(store_home: Path) -> Non
     assert lines  # progress was reported on the way
     assert images.list_images() == []
     assert not [p for p in (store_home / "images").iterdir() if p.name.startswith(".t")]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+def test_killed_build_stops_debootstrap_and_leaves_nothing(store_home: Path) -> None:
+    reason = cannot_build_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    (store_home / "templates").mkdir(exist_ok=True)
+    (store_home / "templates" / "killed.toml").write_text(
+        'name = "killed"\n[packages]\napt = ["bash"]\n'
+    )
+    script = "from sandlot import images; images.build('killed', progress=print)"
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "SANDLOT_HOME": str(store_home)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 240
+    for line in proc.stdout:
+        if line.startswith("retrieving 5:") or time.monotonic() > deadline:
+            break
+    proc.kill()  # no chance to clean up: the work folder stays behind
+    proc.wait()
+    images_dir = store_home / "images"
+    assert [p for p in images_dir.iterdir() if p.name.startswith(".tmp-")]
+    # debootstrap got SIGTERM when its parent died, and stops.
+    until = time.monotonic() + 60
+    while _processes_mentioning(str(images_dir)) and time.monotonic() < until:
+        time.sleep(0.5)
+    assert _processes_mentioning(str(images_dir)) == []
+    assert images.find("killed") is None
+    assert images.list_images() == []
+    assert not [p for p in images_dir.iterdir() if p.name.startswith(".t")]

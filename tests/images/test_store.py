@@ -156,3 +156,25 @@ def test_not_root_or_no_debootstrap_is_a_clear_error(monkeypatch: pytest.MonkeyP
         monkeypatch.setattr(os.path, "exists", lambda p: False)
     with pytest.raises(ImageError, match="apt-get install debootstrap"):
         builder.check_host()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
+def test_sweep_never_deletes_through_a_mount(tmp_path: Path) -> None:
+    """A build killed mid-debootstrap leaves /proc, /sys (even host devices) mounted in its
+    work folder; sweeping it must detach them, not delete through them."""
+    outside = tmp_path / "host-files"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    work = images.store_root() / "images" / f".tmp-{int(dead.stdout)}-deadbeef"
+    (work / "rootfs/mnt").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(outside), str(work / "rootfs/mnt")], check=True)
+    try:
+        assert store.mounts_under(work)
+        images.list_images()  # sweeps the dead build's folder
+        assert not work.exists()
+        assert (outside / "precious").read_text() == "keep me"
+    finally:
+        if store.mounts_under(work):
+            subprocess.run(["umount", "-l", str(work / "rootfs/mnt")], check=False)
