@@ -232,14 +232,20 @@ class VM:
             time.sleep(0.001)
 
     def why_dead(self) -> str:
-        code = self.proc.poll() if self.proc is not None else None
+        code = None
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.proc.wait(timeout=1)  # its sockets close a moment before it ends
         detail = ""
         for name in ("qemu.err", "console.log"):
             with contextlib.suppress(OSError):
                 text = (self.run / name).read_text(errors="replace").strip()
                 if text:
                     detail += f"; {name}: …{text[-600:]}"
-        how = "was killed" if code is not None and code < 0 else f"exited ({code})"
+        if code is None:
+            how = "is running but its agent stopped answering"
+        else:
+            how = "was killed" if code < 0 else f"exited with status {code}"
         return f"the VM's QEMU process {how}{detail}"
 
     def kill(self) -> None:

@@ -1,0 +1,189 @@
+"""The microvm tier on real QEMU: boot, calls, files, restore hygiene (clock, randomness),
+snapshot integrity, limits and faults, cleanup, fork and pause."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandlot import Sandbox, SandboxError
+from sandlot.errors import GuestProtocolError, InvalidArgument, LimitExceeded, NotFound
+from sandlot.errors import TimeoutError as SandboxTimeout
+from sandlot.runtimes.microvm import snapshot
+from sandlot.runtimes.microvm.runtime import MicroVMRuntime
+from sandlot.runtimes.microvm.sandbox import MicroVMSandbox, VMLost
+
+from .conftest import TEMPLATE
+
+
+def box(sbx: Sandbox) -> MicroVMSandbox:
+    found: Any = sbx._core._box
+    assert isinstance(found, MicroVMSandbox)
+    return found
+
+
+def test_boots_to_the_agent_and_runs_commands_and_code(shared_vsbx: Sandbox) -> None:
+    r = shared_vsbx.commands.run("uname -sr; id -u; echo err >&2; exit 3")
+    assert r.stdout.startswith("Linux 6.") and r.stdout.endswith("\n0\n")
+    assert (r.stderr, r.exit_code) == ("err\n", 3)
+    assert shared_vsbx.run_code("1 + 1").text == "2"
+    shared_vsbx.run_code("kept = 41")
+    assert shared_vsbx.run_code("kept + 1").text == "42"
+    ex = shared_vsbx.run_code("import subprocess; subprocess.run(['echo', 'from a child'])")
+    assert "from a child" in ex.logs.stdout  # fd 1 of a child process comes back too
+
+
+def test_root_is_read_only_and_home_tmp_are_writable(shared_vsbx: Sandbox) -> None:
+    r = shared_vsbx.commands.run("touch /usr/x 2>&1; touch /home/user/ok /tmp/ok && echo yes")
+    assert "Read-only file system" in r.stdout and r.stdout.endswith("yes\n")
+
+
+def test_files_through_the_agent(shared_vsbx: Sandbox) -> None:
+    files = shared_vsbx.files
+    info = files.write("/home/user/d/a.txt", "hello")
+    assert (info.type, info.size, info.path) == ("file", 5, "/home/user/d/a.txt")
+    assert files.read("d/a.txt") == "hello"  # relative to /home/user
+    assert shared_vsbx.commands.run("cat /home/user/d/a.txt").stdout == "hello"
+    assert [e.name for e in files.list("/home/user/d")] == ["a.txt"]
+    assert files.exists("/home/user/d/a.txt") and not files.exists("/home/user/nope")
+    assert files.rename("/home/user/d/a.txt", "/home/user/d/b.txt").name == "b.txt"
+    assert files.make_dir("/home/user/e") and not files.make_dir("/home/user/e")
+    assert files.get_info("/home/user/e").type == "dir"
+    files.remove("/home/user/d")
+    assert not files.exists("/home/user/d")
+    with pytest.raises(NotFound):
+        files.read("/home/user/missing")
+    with pytest.raises(InvalidArgument, match="read-only"):
+        files.write("/etc/x", "no")
+    files.write("/tmp/big", b"x" * 2000)
+    with pytest.raises(LimitExceeded):
+        box(shared_vsbx).files.read("/tmp/big", max_bytes=1000)
+
+
+def test_restored_sandboxes_never_share_randomness() -> None:
+    seen_bytes, seen_floats = set(), set()
+    for _ in range(2):
+        with Sandbox.create(tier="microvm", template=TEMPLATE) as sbx:
+            r = sbx.commands.run("head -c 16 /dev/urandom | od -An -tx1")
+            seen_bytes.add(r.stdout)
+            seen_floats.add(sbx.run_code("import random; random.random()").text)
+    assert len(seen_bytes) == 2 and len(seen_floats) == 2
+
+
+def test_clock_is_set_on_restore(shared_vsbx: Sandbox) -> None:
+    guest = float(shared_vsbx.run_code("import time; time.time()").text or 0)
+    assert abs(guest - time.time()) < 5
+
+
+def test_tampered_or_truncated_snapshot_is_refused(
+    runtime: MicroVMRuntime, shared_vsbx: Sandbox, tmp_path: Path
+) -> None:
+    shape = box(shared_vsbx).shape
+    good = snapshot.template(shape)
+    copy = tmp_path / "copy.mem"
+    shutil.copyfile(good.memory, copy)
+    snap = snapshot.Snapshot(copy, good.digest, good.size)
+    with open(copy, "r+b") as f:
+        f.seek(good.size // 2)
+        byte = f.read(1)
+        f.seek(good.size // 2)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(snapshot.SnapshotCorrupt, match="digest"):
+        snapshot.restore(shape, snap)
+    os.truncate(copy, good.size // 2)
+    with pytest.raises(snapshot.SnapshotCorrupt, match="truncated"):
+        snapshot.restore(shape, snap)
+
+
+def test_timeout_interrupts_and_keeps_state(shared_vsbx: Sandbox) -> None:
+    shared_vsbx.run_code("before = 'kept'")
+    with pytest.raises(SandboxTimeout, match="interrupted"):
+        shared_vsbx.run_code("import time; time.sleep(30)", timeout=1)
+    with pytest.raises(SandboxTimeout):
+        shared_vsbx.commands.run("sleep 30", timeout=1)
+    assert shared_vsbx.run_code("before").text == "'kept'"
+    assert shared_vsbx.commands.run("echo alive").stdout == "alive\n"
+
+
+def test_vm_killed_from_outside_is_a_typed_error_then_replaced(vsbx: Sandbox) -> None:
+    vm = box(vsbx).vm
+    result: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            vsbx.commands.run("sleep 20")
+        except BaseException as e:
+            result.append(e)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    time.sleep(1.0)
+    began = time.monotonic()
+    os.kill(vm.pid, signal.SIGKILL)
+    worker.join(30)
+    assert result and isinstance(result[0], VMLost) and isinstance(result[0], SandboxError)
+    assert "was killed" in str(result[0])
+    assert time.monotonic() - began < 15  # the error comes quickly; the replacement is a restore
+    assert not vm.run.exists()
+    assert vsbx.commands.run("echo again").stdout == "again\n"
+
+
+def test_garbage_on_the_agent_channel_is_refused(vsbx: Sandbox) -> None:
+    # The port opens only once (the agent holds it), but run_code runs inside the agent's
+    # process, so the code can write to the agent's own descriptor.
+    code = (
+        "import os\n"
+        "fd = next(int(n) for n in os.listdir('/proc/self/fd')\n"
+        "          if os.readlink(f'/proc/self/fd/{n}').startswith('/dev/vport'))\n"
+        "os.write(fd, b'this is not json\\n')\n"
+        "import time; time.sleep(1)\n"
+    )
+    with pytest.raises(GuestProtocolError):
+        vsbx.run_code(code)
+    assert vsbx.run_code("2 * 3").text == "6"  # a fresh VM answers
+
+
+def test_close_leaves_no_qemu_or_files() -> None:
+    sbx = Sandbox.create(tier="microvm", template=TEMPLATE)
+    vm = box(sbx).vm
+    pid, run = vm.pid, vm.run
+    assert (run / "agent.sock").exists()
+    sbx.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not run.exists()
+
+
+def test_fork_gives_independent_copies(shared_vsbx: Sandbox) -> None:
+    shared_vsbx.run_code("import random; base = 'parent'")
+    shared_vsbx.files.write("/home/user/f.txt", "parent")
+    kids = shared_vsbx.fork(2)
+    try:
+        kids[0].files.write("/home/user/f.txt", "kid0")
+        kids[0].run_code("base = 'kid0'")
+        assert kids[1].files.read("/home/user/f.txt") == "parent"
+        assert kids[1].run_code("base").text == "'parent'"
+        assert shared_vsbx.files.read("/home/user/f.txt") == "parent"
+        draws = {k.run_code("random.random()").text for k in kids}
+        assert len(draws) == 2
+    finally:
+        for k in kids:
+            k.close()
+    assert shared_vsbx.run_code("base").text == "'parent'"  # the parent runs on
+
+
+def test_pause_and_resume_keep_files_and_state() -> None:
+    sbx = Sandbox.create(tier="microvm", template=TEMPLATE)
+    sbx.run_code("answer = 42")
+    sbx.files.write("/tmp/note", "still here")
+    sandbox_id = sbx.pause()
+    with Sandbox.connect(sandbox_id) as again:
+        assert again.run_code("answer").text == "42"
+        assert again.files.read("/tmp/note") == "still here"
