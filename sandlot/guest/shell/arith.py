@@ -342,6 +342,17 @@ class Evaluator:
         return wrap(f[op](a, b))
 
 
+_TREES: dict[str, Any] = {}
+
+
 def evaluate(text: str, vars: Vars, depth: int = 0) -> int:
-    """Evaluate arithmetic text (already parameter-expanded) against vars."""
-    return Evaluator(vars, depth).ev(Parser(text).parse())
+    """Evaluate arithmetic text (already parameter-expanded) against vars.
+
+    Parsed trees are cached by text: loops evaluate the same few expressions over and over."""
+    tree = _TREES.get(text)
+    if tree is None:
+        tree = Parser(text).parse()
+        if len(_TREES) > 2048:
+            _TREES.clear()
+        _TREES[text] = tree
+    return Evaluator(vars, depth).ev(tree)
