@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import (
     GuestProtocolError,
+    Interrupted,
     InvalidArgument,
     LimitExceeded,
     NotFound,
@@ -35,11 +36,13 @@ from ..errors import (
     SandboxError,
     TimeoutError,
     Unsatisfiable,
+    Unsupported,
 )
 from ..models import Limits
 from ..runtimes.base import OutputCallback
 from ..runtimes.remote import wire
 from ..sdk.core import SandboxCore
+from .commands import Job, JobTable, error_of, event_frame
 from .config import ServerConfig
 from .keys import KeyStore
 from .metrics import Metrics
@@ -47,15 +50,19 @@ from .sandboxes import Entry, SandboxTable, closed_reason
 from .schemas import (
     MAX_PATH,
     CodeIn,
+    CommandHandleOut,
     CommandIn,
+    CommandStatusOut,
     CreateIn,
     EntryOut,
     ErrorOut,
     LimitsIn,
     MkdirIn,
+    OutputEvent,
     RenameIn,
     SandboxList,
     SandboxOut,
+    StdinIn,
     TimeoutIn,
 )
 from .store import SandboxStore
@@ -63,6 +70,8 @@ from .store import SandboxStore
 log = logging.getLogger("sandlot.server")
 
 _CHUNK = 64 << 10
+KILL_GRACE = 5.0
+"""Seconds a kill may take to end a background command before it is reported unsupported."""
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 408, 409, 413, 422, 429)
 }
@@ -80,7 +89,7 @@ def status_for(e: SandboxError) -> int:
         return {"file_size": 413, "sandboxes": 429}.get(e.limit, 422)
     if isinstance(e, NotFound | SandboxClosed):
         return 404
-    if isinstance(e, Unsatisfiable):
+    if isinstance(e, Unsatisfiable | Unsupported | Interrupted):
         return 409
     if isinstance(e, GuestProtocolError):
         return 422
@@ -107,6 +116,8 @@ def _owner(
 # Module level: FastAPI resolves string annotations against the module's globals.
 Owner = Annotated[str, Depends(_owner)]
 FilePath = Annotated[str, Query(min_length=1, max_length=MAX_PATH)]
+Offset = Annotated[int, Query(ge=0, le=1 << 62, description="The first event wanted")]
+CommandId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = None) -> FastAPI:
@@ -115,7 +126,15 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     store = keys or KeyStore(cfg.db_path)
     records = SandboxStore(cfg.db_path)
     table = SandboxTable(cfg.max_sandboxes_per_key, records)
+    jobs = JobTable()
     metrics = Metrics(table)
+
+    async def retire(entry: Entry, reason: str) -> None:
+        """Close a sandbox taken off the table: its background commands are killed first,
+        since a running one holds the sandbox's call slot that closing waits for."""
+        for job in jobs.drop(entry.core.id):
+            job.kill()
+        await _close(entry, reason)
 
     async def reaper() -> None:
         while True:
@@ -123,7 +142,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             for sid in table.expired(time.time()):
                 entry = table.remove(sid, "expired")
                 if entry is not None:
-                    await _close(entry, "expired")
+                    await retire(entry, "expired")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,7 +160,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             for sid in table.all_ids():
                 entry = table.remove(sid, "killed")
                 if entry is not None:
-                    await _close(entry, "killed")
+                    await retire(entry, "killed")
             records.close()
             if keys is None:
                 store.close()
@@ -303,12 +322,13 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     @app.delete(
         "/v1/sandboxes/{sandbox_id}", status_code=204, tags=["sandboxes"], responses=_ERRORS
     )
-    def delete_sandbox(sandbox_id: str, who: Owner) -> Response:
-        """Close the sandbox; later requests for it answer 404 sandbox gone (closed)."""
+    async def delete_sandbox(sandbox_id: str, who: Owner) -> Response:
+        """Close the sandbox (killing its background commands); later requests for it
+        answer 404 sandbox gone (closed)."""
         table.get(sandbox_id, who)
         entry = table.remove(sandbox_id, "closed")
         if entry is not None:
-            entry.core.close()
+            await retire(entry, "closed")
         return Response(status_code=204)
 
     @app.post("/v1/sandboxes/{sandbox_id}/timeout", tags=["sandboxes"], responses=_ERRORS)
@@ -398,14 +418,36 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     @app.post(
         "/v1/sandboxes/{sandbox_id}/commands",
         tags=["commands"],
-        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+        responses={
+            **_ERRORS,
+            200: {"content": {"text/event-stream": {}}},
+            202: {"model": CommandHandleOut, "description": "Started in the background"},
+        },
     )
     async def run_command(
         sandbox_id: str, body: CommandIn, request: Request, who: Owner
     ) -> Response:
-        """Run a shell command line; `Accept: text/event-stream` streams the output."""
+        """Run a shell command line; `Accept: text/event-stream` streams the output.
+        With `background: true` it answers 202 with a handle at once."""
         entry = table.get(sandbox_id, who)
         limits = call_limits(entry, body.limits)
+        if body.background:
+            job = Job(entry.core.id, who)
+            job.start(
+                entry.core.background(
+                    body.cmd,
+                    timeout=body.timeout,
+                    envs=body.envs,
+                    cwd=body.cwd,
+                    stdin=body.stdin,
+                    limits=limits,
+                    on_stdout=lambda s: job.output("stdout", s),
+                    on_stderr=lambda s: job.output("stderr", s),
+                )
+            )
+            jobs.add(job)
+            handle = CommandHandleOut(id=job.id, sandbox_id=entry.core.id, state="running")
+            return JSONResponse(handle.model_dump(), status_code=202)
 
         def work(out: OutputCallback | None, err: OutputCallback | None) -> Any:
             return entry.core.run_command(
@@ -420,6 +462,123 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             )
 
         return await run(request, entry, "run_command", work, wire.command_to_json)
+
+    # -- background commands ---------------------------------------------------------------
+
+    def job_of(sandbox_id: str, command_id: str, who: str) -> Job:
+        table.get(sandbox_id, who)
+        return jobs.get(sandbox_id, command_id)
+
+    def status_out(job: Job, offset: int) -> CommandStatusOut:
+        snap = job.read(offset)
+        return CommandStatusOut(
+            id=job.id,
+            sandbox_id=job.sandbox_id,
+            state=snap.state,
+            exit_code=snap.result.exit_code if snap.result is not None else None,
+            stdout="".join(t for _, s, t in snap.events if s == "stdout"),
+            stderr="".join(t for _, s, t in snap.events if s == "stderr"),
+            events=[OutputEvent(offset=o, stream=s, text=t) for o, s, t in snap.events],
+            next_offset=snap.next_offset,
+            dropped=snap.dropped,
+            result=wire.command_to_json(snap.result) if snap.result is not None else None,
+            error=wire.error_to_json(error_of(snap.error))["error"]
+            if snap.error is not None
+            else None,
+        )
+
+    @app.get(
+        "/v1/sandboxes/{sandbox_id}/commands/{command_id}", tags=["commands"], responses=_ERRORS
+    )
+    def command_status(
+        sandbox_id: str, command_id: CommandId, who: Owner, offset: Offset = 0
+    ) -> CommandStatusOut:
+        """A background command's state, and its output from event `offset` on."""
+        return status_out(job_of(sandbox_id, command_id, who), offset)
+
+    @app.get(
+        "/v1/sandboxes/{sandbox_id}/commands/{command_id}/events",
+        tags=["commands"],
+        response_class=StreamingResponse,
+        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    )
+    def command_events(
+        sandbox_id: str,
+        command_id: CommandId,
+        who: Owner,
+        request: Request,
+        offset: Offset = 0,
+    ) -> StreamingResponse:
+        """Server-sent events from `offset` (or after `Last-Event-ID`): `stdout`/`stderr`
+        with `id` = their offset, then `result` or `error` when the command ends."""
+        job = job_of(sandbox_id, command_id, who)
+        last = request.headers.get("last-event-id", "")
+        if last.isdigit() and len(last) < 19:
+            offset = max(offset, int(last) + 1)
+
+        async def frames() -> AsyncIterator[bytes]:
+            at = offset
+            while True:
+                snap = job.read(at)
+                for o, stream, text in snap.events:
+                    yield event_frame(stream, {"text": text}, o)
+                at = snap.next_offset
+                if snap.state != "running":
+                    if snap.result is not None:
+                        yield event_frame("result", wire.command_to_json(snap.result))
+                    else:
+                        err = error_of(snap.error or SandboxError("the command ended"))
+                        yield event_frame("error", wire.error_to_json(err))
+                    return
+                if not snap.events:
+                    await job.wait_past(at, 15.0)
+                    if job.read(at).next_offset == at and not job.done:
+                        yield b": keep-alive\n\n"
+
+        return StreamingResponse(
+            frames(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.post(
+        "/v1/sandboxes/{sandbox_id}/commands/{command_id}/stdin",
+        tags=["commands"],
+        responses=_ERRORS,
+    )
+    def command_stdin(
+        sandbox_id: str, command_id: CommandId, body: StdinIn, who: Owner
+    ) -> CommandStatusOut:
+        """Write to a running command's stdin. No tier's guest agent takes input once a
+        command has started (give it whole as `stdin` when starting): 409 Unsupported."""
+        job = job_of(sandbox_id, command_id, who)
+        if job.done:
+            raise Unsupported(f"background command {job.id} has ended; its stdin is closed")
+        tier = table.get(sandbox_id, who).core.tier
+        raise Unsupported(
+            f"the {tier} tier cannot write to a running command's stdin; pass the input as "
+            "`stdin` when starting the command"
+        )
+
+    @app.delete(
+        "/v1/sandboxes/{sandbox_id}/commands/{command_id}", tags=["commands"], responses=_ERRORS
+    )
+    async def command_kill(sandbox_id: str, command_id: CommandId, who: Owner) -> CommandStatusOut:
+        """Kill a background command (the sandbox lives on) and answer its final state.
+        A tier that cannot stop a running call answers 409 Unsupported; the command then
+        ends at its own timeout."""
+        job = job_of(sandbox_id, command_id, who)
+        if job.kill():
+            deadline = time.monotonic() + KILL_GRACE
+            while not job.done and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if not job.done:
+                tier = table.get(sandbox_id, who).core.tier
+                raise Unsupported(
+                    f"the {tier} tier could not stop background command {job.id}; it ends at "
+                    "its timeout"
+                )
+        return status_out(job, 0)
 
     # -- files -----------------------------------------------------------------------------
 

@@ -69,6 +69,42 @@ class CommandIn(_Body):
     cwd: str | None = Field(None, max_length=_MAX_PATH)
     stdin: str | None = Field(None, max_length=MAX_CODE_BYTES)
     limits: LimitsIn | None = Field(None, description="This call's limits (memory: per sandbox)")
+    background: bool = Field(
+        False, description="Answer 202 with a command handle at once; follow it at /commands/{id}"
+    )
+
+
+class CommandHandleOut(BaseModel):
+    id: str
+    sandbox_id: str
+    state: str
+
+
+class OutputEvent(BaseModel):
+    offset: int
+    stream: str
+    text: str
+
+
+class CommandStatusOut(BaseModel):
+    """A background command from an offset: its output since then and, once it ended, its
+    result (`exit_code`, the full `result`) or the `error` it ended with."""
+
+    id: str
+    sandbox_id: str
+    state: str = Field(description="running, exited, failed or killed")
+    exit_code: int | None
+    stdout: str = Field(description="stdout text of the events from `offset` on")
+    stderr: str
+    events: list[OutputEvent]
+    next_offset: int = Field(description="Pass as `offset` to get only what came after")
+    dropped: int = Field(description="Events from `offset` on the bounded log had dropped")
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class StdinIn(_Body):
+    data: str = Field(max_length=MAX_CODE_BYTES)
 
 
 class RenameIn(_Body):

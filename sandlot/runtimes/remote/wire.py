@@ -30,6 +30,10 @@ ERROR_TYPES: dict[str, type[errors.SandboxError]] = {
     "NotFound": errors.NotFound,
     "Unsatisfiable": errors.Unsatisfiable,
     "GuestProtocolError": errors.GuestProtocolError,
+    "Interrupted": errors.Interrupted,
+    "Unsupported": errors.Unsupported,
+    "ImageMissing": errors.ImageMissing,
+    "ImageError": errors.ImageError,
 }
 
 
