@@ -165,3 +165,36 @@ def test_leftovers_of_a_killed_host_process_are_swept() -> None:
     assert not os.path.exists(state)
     assert not any(os.path.exists(p) for p in cgroups)
     assert not _host_pids_with(cid)
+
+
+def test_a_disk_fill_stops_at_the_cap() -> None:
+    """The writable folders are a tmpfs of half the memory limit (32 MiB here) and no file
+    may pass that size (RLIMIT_FSIZE): a big file is stopped by the rlimit, many files by
+    the tmpfs."""
+    with Sandbox.create(
+        tier="gvisor", template="base", limits=Limits(memory_bytes=64 << 20)
+    ) as sbx:
+        box = _box(sbx)
+        if not box._mounted:
+            pytest.skip(f"the sandbox's folders are not size-capped here: {box.notes}")
+        r = sbx.commands.run("head -c 100M /dev/zero > /tmp/big", timeout=60)
+        assert "File size limit exceeded" in r.stderr or "File too large" in r.stderr
+        r = sbx.commands.run("for i in 1 2 3; do head -c 15M /dev/zero > ~/f$i; done; rm /tmp/big")
+        assert "No space left" in r.stderr
+        sbx.commands.run("rm -f ~/f*")
+        assert sbx.commands.run("echo fine > ~/ok && cat ~/ok").stdout == "fine\n"
+
+
+def test_an_output_flood_is_capped(gsbx: Sandbox) -> None:
+    r = gsbx.commands.run("yes flood | head -c 50M", timeout=60)
+    assert 0 < len(r.stdout) <= Limits().output_bytes and "stdout" in r.truncated
+    assert gsbx.commands.run("echo calm").stdout == "calm\n"
+
+
+def test_kill_minus_one_is_survived() -> None:
+    with Sandbox.create(tier="gvisor", template="base") as sbx:
+        try:
+            sbx.commands.run("kill -9 -1")
+        except SandboxError:
+            pass  # it took the agent too: a typed error, and a fresh agent follows
+        assert sbx.commands.run("echo alive").stdout == "alive\n"
