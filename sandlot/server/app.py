@@ -42,6 +42,7 @@ from ..models import Limits
 from ..runtimes.base import OutputCallback
 from ..runtimes.remote import wire
 from ..sdk.core import SandboxCore
+from .catalog import CatalogOut, catalog
 from .commands import Job, JobTable, error_of, event_frame
 from .config import ServerConfig
 from .keys import KeyStore
@@ -272,6 +273,11 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     def metrics_route(who: Owner) -> Response:
         """Prometheus metrics: sandboxes by tier and state, latencies, errors by type."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/templates", tags=["server"], responses=_ERRORS)
+    def list_templates(who: Owner) -> CatalogOut:
+        """The tiers this server runs, the templates each serves, and the images built."""
+        return catalog()
 
     @app.post("/v1/sandboxes", status_code=201, tags=["sandboxes"], responses=_ERRORS)
     def create_sandbox(body: CreateIn, who: Owner) -> SandboxOut:

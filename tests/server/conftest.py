@@ -87,3 +87,8 @@ def box(api: httpx.Client) -> Iterator[str]:
     sid = str(r.json()["id"])
     yield sid
     api.delete(f"/v1/sandboxes/{sid}")
+
+
+@pytest.fixture(scope="session")
+def live_url(live: Live) -> str:
+    return live.url
