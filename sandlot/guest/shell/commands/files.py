@@ -759,23 +759,73 @@ def dirname(sh: Any, args: list[str], inp: Input) -> Gen:
     return 0
 
 
+def _canon(path: str, mode: str, follow: bool = True) -> str | None:
+    """GNU canonicalisation: mode 'e' all components exist, 'E' all but the last, 'm' none."""
+    if not follow:
+        return os.path.normpath(path)
+    r = os.path.realpath(path)
+    if mode == "e" and not os.path.exists(r):
+        return None
+    if mode == "E" and not os.path.isdir(os.path.dirname(r)):
+        return None
+    return r
+
+
 @command("realpath", "readlink")
 def realpath(sh: Any, args: list[str], inp: Input) -> Gen:
-    flags = [a for a in args[1:] if a.startswith("-")]
+    """GNU realpath/readlink: -e -m (-f/-E), -s, -z, -n, -q, --relative-to/--relative-base."""
+    name = args[0]
+    mode = "E" if name == "realpath" else ""
+    flags: set[str] = set()
+    rel_to = rel_base = None
+    paths: list[str] = []
+    it = iter(args[1:])
+    for x in it:
+        if x.startswith("--relative-to"):
+            rel_to = x.split("=", 1)[1] if "=" in x else next(it, ".")
+        elif x.startswith("--relative-base"):
+            rel_base = x.split("=", 1)[1] if "=" in x else next(it, ".")
+        elif x in ("--canonicalize-existing",):
+            mode = "e"
+        elif x in ("--canonicalize-missing",):
+            mode = "m"
+        elif x in ("--canonicalize",):
+            mode = "E"
+        elif x in ("--no-symlinks", "--strip"):
+            flags.add("s")
+        elif x == "--zero":
+            flags.add("z")
+        elif x.startswith("-") and len(x) > 1 and not x.startswith("--"):
+            for c in x[1:]:
+                if c in "emf":
+                    mode = "E" if c == "f" else c
+                else:
+                    flags.add(c)
+        else:
+            paths.append(x)
+    end = "\0" if "z" in flags else "" if "n" in flags else "\n"
     st = 0
-    for p in [a for a in args[1:] if not a.startswith("-")]:
+    for p in paths:
         full = sh.resolve(p)
-        if args[0] == "readlink" and not flags:
+        if name == "readlink" and not mode:
             if os.path.islink(full):
-                yield (1, enc(os.readlink(full) + "\n"))
+                yield (1, enc(os.readlink(full) + end))
             else:
                 st = 1
             continue
-        if not os.path.exists(full) and "-m" not in flags:
-            yield _err(args[0], f"{p}: No such file or directory")
+        r = _canon(full, mode, "s" not in flags)
+        if r is None:
+            if "q" not in flags:
+                yield _err(name, f"{p}: No such file or directory")
             st = 1
             continue
-        yield (1, enc(os.path.realpath(full) + "\n"))
+        if rel_to is not None or rel_base is not None:
+            base = _canon(sh.resolve(rel_to or rel_base or "."), "m") or "/"
+            bound = _canon(sh.resolve(rel_base), "m") if rel_base else None
+            if bound is None or r == bound or r.startswith(bound.rstrip("/") + "/"):
+                if bound is None or base == bound or base.startswith(bound.rstrip("/") + "/"):
+                    r = os.path.relpath(r, base)
+        yield (1, enc(r + end))
     return st
 
 
