@@ -7,8 +7,11 @@
 
 Measured in one run, bare and cold interleaved so that the machine's load hits both alike:
 - bare: `subprocess.run([python3, "-c", "pass"])` with the host's /usr/bin/python3;
-- cold: `Sandbox.create(tier="gvisor")` + first `commands.run("true")`: bundle, `runsc run`
-  (gofer + Sentry on the ptrace platform), the guest's python3 start, agent imports, the call;
+- cold: `Sandbox.create(tier="gvisor")` + first `commands.run("true")` with no spare
+  (SANDLOT_GVISOR_SPARES off): bundle, `runsc run` (gofer + Sentry on the ptrace platform),
+  the guest's python3 start, agent imports, the call;
+- spare: the same with a spare started ahead (the tier's default) and given time to start,
+  as between a real program's creates;
 - close: `sbx.close()` (runsc kill, cgroups, state removed);
 - run_code("1+1") and commands.run("true") into a live sandbox (request lines over pipes);
 - idle memory: RSS of every host process in the sandbox's cgroup (runsc, gofer, Sentry,
@@ -81,12 +84,19 @@ def main() -> None:
 
     create_and_first(args.template)  # probe, agent, shim: cached outside the measurements
     bare()
-    samples: dict[str, list[float]] = {"bare": [], "cold": [], "close": []}
+    samples: dict[str, list[float]] = {"bare": [], "cold": [], "spare": [], "close": []}
     for _ in range(args.rounds):
         samples["bare"].append(bare())
+        os.environ["SANDLOT_GVISOR_SPARES"] = "0"
         cold, close = create_and_first(args.template)
         samples["cold"].append(cold)
         samples["close"].append(close)
+        os.environ["SANDLOT_GVISOR_SPARES"] = "1"
+        create_and_first(args.template)  # leaves a spare starting
+        time.sleep(1.5)  # ... and lets it finish, as between a program's creates
+        samples["spare"].append(create_and_first(args.template)[0])
+        time.sleep(1.5)
+    os.environ["SANDLOT_GVISOR_SPARES"] = "0"
 
     calls: dict[str, list[float]] = {"run_code": [], "command": []}
     with Sandbox.create(template=args.template, tier="gvisor") as sbx:
@@ -114,14 +124,15 @@ def main() -> None:
     print(f"{'figure':<34}{'median ms':>10}{'p95 ms':>10}{'x bare':>8}")
     names = {
         "bare": f"bare {PYTHON} -c pass",
-        "cold": "create + first command",
+        "cold": "create + first command (cold)",
+        "spare": "create + first command (spare)",
         "close": "close",
         "run_code": "run_code('1+1') live",
         "command": "commands.run('true') live",
     }
     for key, label in names.items():
         f = figures[key]
-        ratio = f["median"] / base if key == "cold" else None
+        ratio = f["median"] / base if key in ("cold", "spare") else None
         print(
             f"{label:<34}{f['median'] * 1e3:>10.1f}{f['p95'] * 1e3:>10.1f}"
             f"{'' if ratio is None else f'{ratio:>8.2f}'}"

@@ -8,7 +8,8 @@ that configuration takes it (a few ms) or waits for it if it is still starting.
 
 A spare is an ordinary sandbox that no caller holds yet: its own folders, cgroups and
 agent, nothing shared with the sandbox before or after it. Spares are closed at exit.
-`SANDLOT_PROCESS_SPARES=0` turns them off.
+`SANDLOT_PROCESS_SPARES=0` turns them off. The gvisor tier uses the same pool with its own
+sandbox class and switch (`SANDLOT_GVISOR_SPARES`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..base import SandboxSpec
 from .sandbox import ProcessSandbox
@@ -25,24 +27,38 @@ from .sandbox import ProcessSandbox
 MAX_CONFIGS = 4  # configurations with a spare at once; the least recent one's is dropped
 
 
-def enabled() -> bool:
-    return os.environ.get("SANDLOT_PROCESS_SPARES", "1") not in ("0", "", "false", "no")
+class _Box(Protocol):
+    def alive(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+Box = TypeVar("Box", bound=_Box)
+
+
+def enabled(variable: str = "SANDLOT_PROCESS_SPARES", default: str = "1") -> bool:
+    return os.environ.get(variable, default) not in ("0", "", "false", "no")
 
 
 def _key(spec: SandboxSpec) -> Any:
     return (spec.template, spec.limits.memory_bytes, tuple(sorted(spec.envs.items())))
 
 
-class Spares:
-    def __init__(self) -> None:
+class Pool(Generic[Box]):
+    """One spare per configuration in use, for any tier's sandbox class."""
+
+    def __init__(self, make: Callable[[SandboxSpec], Box], variable: str, default: str) -> None:
+        self._make = make
+        self._variable = variable
+        self._default = default
         self._lock = threading.Lock()
-        self._ready: dict[Any, Future[ProcessSandbox]] = {}
+        self._ready: dict[Any, Future[Box]] = {}
         atexit.register(self.close_all)
 
-    def open(self, spec: SandboxSpec) -> ProcessSandbox:
+    def open(self, spec: SandboxSpec) -> Box:
         """A sandbox for `spec`: a spare when one is ready or starting, else a new one."""
-        if not enabled():
-            return ProcessSandbox(spec)
+        if not enabled(self._variable, self._default):
+            return self._make(spec)
         key = _key(spec)
         with self._lock:
             future = self._ready.pop(key, None)
@@ -56,12 +72,12 @@ class Spares:
                 box.close()
                 box = None
         if box is None:
-            box = ProcessSandbox(spec)
+            box = self._make(spec)
         self._refill(key, spec)
         return box
 
     def _refill(self, key: Any, spec: SandboxSpec) -> None:
-        future: Future[ProcessSandbox] = Future()
+        future: Future[Box] = Future()
         with self._lock:
             if key in self._ready:
                 return
@@ -72,11 +88,11 @@ class Spares:
 
         def start() -> None:
             try:
-                future.set_result(ProcessSandbox(spec))
+                future.set_result(self._make(spec))
             except BaseException as e:
                 future.set_exception(e)
 
-        threading.Thread(target=start, name="sandlot-process-spare", daemon=True).start()
+        threading.Thread(target=start, name="sandlot-spare", daemon=True).start()
 
     def close_all(self) -> None:
         with self._lock:
@@ -86,6 +102,13 @@ class Spares:
             future.add_done_callback(_close_result)
 
 
-def _close_result(future: Future[ProcessSandbox]) -> None:
+class Spares(Pool[ProcessSandbox]):
+    """The process tier's pool (on unless SANDLOT_PROCESS_SPARES=0)."""
+
+    def __init__(self) -> None:
+        super().__init__(ProcessSandbox, "SANDLOT_PROCESS_SPARES", "1")
+
+
+def _close_result(future: Future[Any]) -> None:
     if future.exception() is None:
         future.result().close()
