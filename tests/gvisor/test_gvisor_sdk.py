@@ -100,3 +100,14 @@ def test_envs_reach_the_guest() -> None:
             assert "GREETING=hi" in r.stdout
     finally:
         del os.environ["SANDLOT_GVISOR_TEST_SECRET"]
+
+
+def test_the_kvm_platform_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandlot import InvalidArgument
+    from sandlot.runtimes.gvisor import platform
+
+    monkeypatch.setenv("SANDLOT_GVISOR_PLATFORM", "kvm")
+    with pytest.raises(InvalidArgument, match="hangs on hosts whose /dev/kvm is paravirtual"):
+        platform.choose()
+    monkeypatch.setenv("SANDLOT_GVISOR_PLATFORM", "ptrace")
+    assert platform.choose() == "ptrace"

@@ -10,7 +10,8 @@ guest agent, spoken to over the container's stdio pipes (`runtimes/pipes.py`).
   runsc starts so the Sentry, its gofer and their stubs are all inside (`--ignore-cgroups`
   keeps runsc from making its own, which it removes before we could read an OOM kill);
 - at a deadline `runsc kill ID INT` reaches the init, which forwards it to the agent;
-- stopping: kill every process in the cgroups, `runsc delete --force`, remove the state.
+- stopping: `runsc kill` (the attached `runsc run` then removes the container), kill what is
+  left in the cgroups, `runsc delete --force` if state remains, remove everything else.
 """
 
 from __future__ import annotations
