@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .. import pattern as P
 from ..io import Gen, Input
 from . import command
 from .util import UsageError, enc, parse_opts
@@ -46,6 +45,30 @@ def mkdir(sh: Any, args: list[str], inp: Input) -> Gen:
                 yield (1, enc(f"mkdir: created directory '{p}'\n"))
         except OSError as e:
             yield _err("mkdir", f"cannot create directory '{p}': {_strerr(e)}")
+            st = 1
+    return st
+
+
+@command("mkfifo")
+def mkfifo(sh: Any, args: list[str], inp: Input) -> Gen:
+    try:
+        opts, paths = parse_opts(args[1:], "m:", {"mode": "m:"})
+    except UsageError as e:
+        yield _err("mkfifo", str(e))
+        return 1
+    if not paths:
+        yield _err("mkfifo", "missing operand")
+        return 1
+    st = 0
+    mode = int(opts["m"], 8) if "m" in opts else 0o666
+    for p in paths:
+        try:
+            os.mkfifo(sh.resolve(p), mode)
+            if "m" in opts:
+                os.chmod(sh.resolve(p), mode)
+        except (OSError, AttributeError) as e:
+            msg = _strerr(e) if isinstance(e, OSError) else "Operation not supported"
+            yield _err("mkfifo", f"cannot create fifo '{p}': {msg}")
             st = 1
     return st
 
@@ -99,31 +122,6 @@ def rm(sh: Any, args: list[str], inp: Input) -> Gen:
                 yield (1, enc(f"removed '{p}'\n"))
         except OSError as e:
             yield _err("rm", f"cannot remove '{p}': {_strerr(e)}")
-            st = 1
-    return st
-
-
-@command("touch")
-def touch(sh: Any, args: list[str], inp: Input) -> Gen:
-    try:
-        opts, paths = parse_opts(
-            args[1:], "cam d:r:t:", {"no-create": "c", "date": "d:", "reference": "r:"}
-        )
-    except UsageError as e:
-        yield _err("touch", str(e))
-        return 1
-    st = 0
-    for p in paths:
-        full = sh.resolve(p)
-        try:
-            if not os.path.exists(full):
-                if "c" in opts:
-                    continue
-                open(full, "ab").close()
-            else:
-                os.utime(full)
-        except OSError as e:
-            yield _err("touch", f"cannot touch '{p}': {_strerr(e)}")
             st = 1
     return st
 
@@ -476,241 +474,6 @@ def ls(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
-@command("find")
-def find(sh: Any, args: list[str], inp: Input) -> Gen:
-    a = args[1:]
-    roots = []
-    while a and not a[0].startswith("-") and a[0] not in ("(", "!", ")"):
-        roots.append(a.pop(0))
-    roots = roots or ["."]
-    maxdepth, mindepth = 10**9, 0
-    # expression: list of tests joined by implicit -a; supports -o, !, ( )
-    toks = []
-    i = 0
-    while i < len(a):
-        t = a[i]
-        if t == "-maxdepth":
-            maxdepth = int(a[i + 1])
-            i += 2
-            continue
-        if t == "-mindepth":
-            mindepth = int(a[i + 1])
-            i += 2
-            continue
-        if t in ("-exec", "-execdir", "-ok"):
-            j = i + 1
-            while j < len(a) and a[j] not in (";", "+"):
-                j += 1
-            toks.append(("exec", a[i + 1 : j], a[j] if j < len(a) else ";"))
-            i = j + 1
-            continue
-        if t in (
-            "-name",
-            "-iname",
-            "-type",
-            "-path",
-            "-wholename",
-            "-newer",
-            "-size",
-            "-regex",
-            "-perm",
-            "-user",
-            "-mtime",
-        ):
-            toks.append((t, a[i + 1] if i + 1 < len(a) else ""))
-            i += 2
-            continue
-        toks.append((t,))
-        i += 1
-    has_action = any(t[0] in ("exec", "-print", "-print0", "-delete", "-quit") for t in toks)
-    out: list[tuple[int, bytes]] = []
-    pending_plus: list[tuple[list[str], list[str]]] = []
-    quit_flag = [False]
-
-    def ev(pos: int, path: str, full: str) -> tuple[bool, int]:
-        return ev_or(pos, path, full)
-
-    def ev_or(pos: int, path: str, full: str) -> tuple[bool, int]:
-        r, pos = ev_and(pos, path, full)
-        while pos < len(toks) and toks[pos][0] in ("-o", "-or"):
-            r2, pos = ev_and(pos + 1, path, full) if not r else (r, skip_and(pos + 1))
-            r = r or r2
-        return r, pos
-
-    def skip_and(pos: int) -> int:
-        depth = 0
-        while pos < len(toks):
-            t = toks[pos][0]
-            if t == "(":
-                depth += 1
-            elif t == ")":
-                if depth == 0:
-                    return pos
-                depth -= 1
-            elif t in ("-o", "-or") and depth == 0:
-                return pos
-            pos += 1
-        return pos
-
-    def ev_and(pos: int, path: str, full: str) -> tuple[bool, int]:
-        r = True
-        while pos < len(toks) and toks[pos][0] not in ("-o", "-or", ")"):
-            if toks[pos][0] in ("-a", "-and"):
-                pos += 1
-                continue
-            if not r:
-                pos = skip_one(pos)
-                continue
-            r, pos = ev_not(pos, path, full)
-        return r, pos
-
-    def skip_one(pos: int) -> int:
-        if toks[pos][0] in ("!", "-not"):
-            return skip_one(pos + 1)
-        if toks[pos][0] == "(":
-            depth = 1
-            pos += 1
-            while pos < len(toks) and depth:
-                depth += {"(": 1, ")": -1}.get(toks[pos][0], 0)
-                pos += 1
-            return pos
-        return pos + 1
-
-    def ev_not(pos: int, path: str, full: str) -> tuple[bool, int]:
-        if toks[pos][0] in ("!", "-not"):
-            r, pos = ev_not(pos + 1, path, full)
-            return not r, pos
-        if toks[pos][0] == "(":
-            r, pos = ev_or(pos + 1, path, full)
-            return r, pos + 1
-        return prim(toks[pos], path, full), pos + 1
-
-    def prim(t: tuple[Any, ...], path: str, full: str) -> bool:
-        k = t[0]
-        base = os.path.basename(path.rstrip("/")) or path
-        if k == "-name":
-            return P.match(t[1], base)
-        if k == "-iname":
-            return P.match(t[1].lower(), base.lower())
-        if k in ("-path", "-wholename"):
-            return P.match(t[1], path)
-        if k == "-regex":
-            import re
-
-            return re.fullmatch(t[1], path) is not None
-        if k == "-type":
-            try:
-                m = os.lstat(full).st_mode
-            except OSError:
-                return False
-            return any(
-                {
-                    "f": stat.S_ISREG(m),
-                    "d": stat.S_ISDIR(m),
-                    "l": stat.S_ISLNK(m),
-                    "p": stat.S_ISFIFO(m),
-                    "s": stat.S_ISSOCK(m),
-                }.get(c, False)
-                for c in t[1].split(",")
-            )
-        if k == "-empty":
-            return (os.path.isdir(full) and not os.listdir(full)) or (
-                os.path.isfile(full) and os.path.getsize(full) == 0
-            )
-        if k == "-newer":
-            try:
-                return os.stat(full).st_mtime > os.stat(sh.resolve(t[1])).st_mtime
-            except OSError:
-                return False
-        if k == "-size":
-            spec = t[1]
-            sign = spec[0] if spec[0] in "+-" else ""
-            num = spec.lstrip("+-")
-            unit = {"c": 1, "k": 1024, "M": 1024**2, "G": 1024**3, "b": 512}.get(num[-1:], 512)
-            n = int(num.rstrip("ckMGb") or 0)
-            size = -(-os.path.getsize(full) // unit)
-            return size > n if sign == "+" else size < n if sign == "-" else size == n
-        if k in ("-print",):
-            out.append((1, enc(path + "\n")))
-            return True
-        if k == "-print0":
-            out.append((1, enc(path + "\0")))
-            return True
-        if k == "-delete":
-            try:
-                if os.path.isdir(full) and not os.path.islink(full):
-                    os.rmdir(full)
-                else:
-                    os.unlink(full)
-            except OSError:
-                return False
-            return True
-        if k == "-quit":
-            quit_flag[0] = True
-            return True
-        if k == "exec":
-            cmd = t[1]
-            if t[2] == "+":
-                pending_plus.append((cmd, [path]))
-                return True
-            argv = [c.replace("{}", path) for c in cmd]
-            res: list[int] = []
-            for item in _drive(sh.fork().run_argv(argv, Input(b"")), res):
-                out.append(item)
-            return res[0] == 0
-        if k in ("-true",):
-            return True
-        if k in ("-false",):
-            return False
-        if k in ("-perm", "-user", "-mtime", "-executable", "-readable", "-writable"):
-            return True
-        return True
-
-    st = 0
-
-    def walk(path: str, full: str, depth: int) -> Iterator[tuple[int, bytes]]:
-        sh.budget.tick()
-        if quit_flag[0]:
-            return
-        if depth >= mindepth:
-            r = ev(0, path, full)[0] if toks else True
-            if r and not has_action:
-                out.append((1, enc(path + "\n")))
-        yield from out
-        out.clear()
-        if depth < maxdepth and os.path.isdir(full) and not os.path.islink(full):
-            try:
-                names = sorted(os.listdir(full))
-            except OSError:
-                return
-            for n in names:
-                yield from walk(
-                    path.rstrip("/") + "/" + n if path != "/" else "/" + n,
-                    os.path.join(full, n),
-                    depth + 1,
-                )
-
-    for r in roots:
-        full = sh.resolve(r)
-        if not os.path.lexists(full):
-            yield _err("find", f"'{r}': No such file or directory")
-            st = 1
-            continue
-        yield from walk(r, full, 0)
-    if pending_plus:
-        cmd = pending_plus[0][0]
-        paths = [p for _, ps in pending_plus for p in ps]
-        argv = []
-        for c in cmd:
-            if c == "{}":
-                argv.extend(paths)
-            else:
-                argv.append(c)
-        res2: list[int] = []
-        yield from _drive(sh.fork().run_argv(argv, Input(b"")), res2)
-    return st
-
-
 def _drive(g: Any, res: list[int]) -> Iterator[tuple[int, bytes]]:
     """Run a command generator to completion, forwarding output and recording its status."""
     try:
@@ -862,6 +625,8 @@ def stat_(sh: Any, args: list[str], inp: Input) -> Gen:
                 "%a": oct(s.st_mode & 0o7777)[2:],
                 "%F": kind,
                 "%Y": str(int(s.st_mtime)),
+                "%X": str(int(s.st_atime)),
+                "%Z": str(int(s.st_ctime)),
                 "%A": _mode_str(s.st_mode),
                 "%U": "root",
                 "%G": "root",

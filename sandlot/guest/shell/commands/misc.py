@@ -137,37 +137,6 @@ def sleep(sh: Any, args: list[str], inp: Input) -> Gen:
     return 0
 
 
-@command("date")
-def date(sh: Any, args: list[str], inp: Input) -> Gen:
-    fmt = "%a %b %e %H:%M:%S %Z %Y"
-    t = time.time()
-    utc = False
-    a = args[1:]
-    i = 0
-    while i < len(a):
-        x = a[i]
-        if x.startswith("+"):
-            fmt = x[1:]
-        elif x in ("-u", "--utc"):
-            utc = True
-        elif x in ("-d", "--date") and i + 1 < len(a):
-            v = a[i + 1]
-            i += 1
-            if v.startswith("@"):
-                t = float(v[1:])
-        elif x.startswith("--date="):
-            v = x.split("=", 1)[1]
-            if v.startswith("@"):
-                t = float(v[1:])
-        elif x == "-I":
-            fmt = "%Y-%m-%d"
-        i += 1
-    tm = time.gmtime(t) if utc else time.localtime(t)
-    fmt = fmt.replace("%N", f"{int((t % 1) * 1e9):09d}").replace("%s", str(int(t)))
-    yield (1, enc(time.strftime(fmt, tm) + "\n"))
-    return 0
-
-
 @command("uname")
 def uname(sh: Any, args: list[str], inp: Input) -> Gen:
     info = {
