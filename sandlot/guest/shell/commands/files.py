@@ -34,6 +34,15 @@ def mkdir(sh: Any, args: list[str], inp: Input) -> Gen:
         yield _err("mkdir", str(e))
         return 1
     st = 0
+    mode = None
+    if "m" in opts:
+        from .modes import apply_mode
+
+        try:
+            mode = apply_mode(opts["m"], 0o777, True, getattr(sh, "umask", 0o022))
+        except ValueError:
+            yield _err("mkdir", f"invalid mode '{opts['m']}'")
+            return 1
     for p in paths:
         full = sh.resolve(p)
         try:
@@ -41,6 +50,8 @@ def mkdir(sh: Any, args: list[str], inp: Input) -> Gen:
                 os.makedirs(full, exist_ok=True)
             else:
                 os.mkdir(full)
+            if mode is not None:
+                os.chmod(full, mode)
             if "v" in opts:
                 yield (1, enc(f"mkdir: created directory '{p}'\n"))
         except OSError as e:
@@ -639,48 +650,6 @@ def stat_(sh: Any, args: list[str], inp: Input) -> Gen:
             yield (1, enc(out + "\n"))
         else:
             yield (1, enc(f"  File: {p}\n  Size: {s.st_size}\n"))
-    return st
-
-
-@command("chmod")
-def chmod(sh: Any, args: list[str], inp: Input) -> Gen:
-    a = [x for x in args[1:] if x not in ("-R", "-v", "-f")]
-    if len(a) < 2:
-        yield _err("chmod", "missing operand")
-        return 1
-    mode, paths = a[0], a[1:]
-    st = 0
-    for p in paths:
-        full = sh.resolve(p)
-        try:
-            cur = os.stat(full).st_mode & 0o7777
-            if mode.isdigit():
-                new = int(mode, 8)
-            else:
-                new = cur
-                for clause in mode.split(","):
-                    import re
-
-                    m = re.fullmatch(r"([ugoa]*)([-+=])([rwxXst]*)", clause)
-                    if not m:
-                        raise ValueError(mode)
-                    who = m.group(1) or "a"
-                    bits = 0
-                    for c in m.group(3):
-                        b = {"r": 4, "w": 2, "x": 1, "X": 1}.get(c, 0)
-                        for w in who:
-                            for ww in "ugo" if w == "a" else w:
-                                bits |= b << {"u": 6, "g": 3, "o": 0}[ww]
-                    if m.group(2) == "+":
-                        new |= bits
-                    elif m.group(2) == "-":
-                        new &= ~bits
-                    else:
-                        new = bits
-            os.chmod(full, new)
-        except (OSError, ValueError) as e:
-            yield _err("chmod", f"cannot access '{p}': {e}")
-            st = 1
     return st
 
 
