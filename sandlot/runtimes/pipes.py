@@ -136,6 +136,12 @@ class PipeSandbox:
 
     # -- shared ------------------------------------------------------------------------------
 
+    def interrupt(self) -> None:
+        """Stop the running call (a background command's kill) from another thread; the
+        call still replies, and the sandbox lives on."""
+        if self._agent is not None:
+            self._interrupt()
+
     def _boot(self, agent: AgentPipes) -> dict[str, Any]:
         """Wait for a fresh agent's first answer; stop it and say why when none comes."""
         self._agent = agent

@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Any
 
-from ..errors import GuestProtocolError, LimitExceeded, SandboxError
+from ..errors import GuestProtocolError, Interrupted, LimitExceeded, SandboxError
 from ..models import CommandResult, Execution, ExecutionError, Logs, Result, Timings
 from .output import OutputSink
 
@@ -113,6 +113,8 @@ def command_result(reply: dict[str, Any], sink: OutputSink, timings: Timings) ->
     """An exec reply as a `CommandResult`."""
     error = parse_error(reply.get("error"))
     if error is not None:
+        if error.name == "KeyboardInterrupt":  # stopped on request (kill(), Ctrl-C)
+            raise Interrupted("the command was interrupted (killed); the sandbox lives on")
         raise SandboxError(f"the command could not run: {error.name}: {error.value}")
     code = reply.get("exit_code")
     if isinstance(code, bool) or not isinstance(code, int):
