@@ -32,6 +32,10 @@ def bre_to_python(p: str) -> str:
             continue
         if c in "(){}|+?":
             out.append("\\" + c)
+        elif c == "^" and i > 0 and not p[:i].endswith(("\\(", "\\|")):
+            out.append("\\^")
+        elif c == "$" and i + 1 < len(p) and not p[i + 1 :].startswith(("\\)", "\\|")):
+            out.append("\\$")
         elif c == "*" and (i == 0 or p[i - 1] in "(|" or (i > 0 and p[i - 1] == "^" and i == 1)):
             out.append(r"\*")
         elif c == "[":
@@ -116,7 +120,7 @@ def ere_to_python(p: str) -> str:
     return "".join(out)
 
 
-def compile_patterns(
+def compile_patterns(  # kept for callers outside grep
     pats: list[str], mode: str, icase: bool, word: bool, line: bool
 ) -> re.Pattern[str]:
     parts = []
@@ -135,42 +139,78 @@ def compile_patterns(
     return re.compile("|".join(parts) if parts else "(?!)", re.IGNORECASE if icase else 0)
 
 
+_LONG = {
+    "extended-regexp": "E",
+    "fixed-strings": "F",
+    "basic-regexp": "G",
+    "perl-regexp": "P",
+    "ignore-case": "i",
+    "invert-match": "v",
+    "line-number": "n",
+    "recursive": "r",
+    "dereference-recursive": "R",
+    "files-with-matches": "l",
+    "files-without-match": "L",
+    "count": "c",
+    "only-matching": "o",
+    "quiet": "q",
+    "silent": "q",
+    "no-messages": "s",
+    "with-filename": "H",
+    "no-filename": "h",
+    "word-regexp": "w",
+    "line-regexp": "x",
+    "regexp": "e:",
+    "file": "f:",
+    "after-context": "A:",
+    "before-context": "B:",
+    "context": "C:",
+    "max-count": "m:",
+    "byte-offset": "b",
+    "null": "Z",
+    "null-data": "z",
+    "text": "a",
+    "include": "\x01:",
+    "exclude": "\x02:",
+    "exclude-dir": "\x03:",
+    "color": "\x04:",
+    "colour": "\x04:",
+    "label": "\x05:",
+}
+
+_BACKREF = re.compile(r"(?<!\\)((?:\\\\)*)\\([1-9])")
+_COLOR = {
+    "match": "\x1b[01;31m\x1b[K",
+    "name": "\x1b[35m\x1b[K",
+    "num": "\x1b[32m\x1b[K",
+    "sep": "\x1b[36m\x1b[K",
+    "end": "\x1b[m\x1b[K",
+}
+
+
+def compile_all(pats: list[str], mode: str, icase: bool, word: bool, line: bool) -> re.Pattern[str]:
+    """One regex for all patterns; each pattern's back-references are renumbered."""
+    parts = []
+    groups = 0
+    flags = re.IGNORECASE if icase else 0
+    for p in pats:
+        r = re.escape(p) if mode == "F" else ere_to_python(p) if mode == "E" else bre_to_python(p)
+        n = re.compile(r, flags).groups
+        if groups and n:
+            r = _BACKREF.sub(lambda m, k=groups: f"{m.group(1)}\\{int(m.group(2)) + k}", r)
+        groups += n
+        if word:
+            r = rf"(?<!\w)(?:{r})(?!\w)"
+        if line:
+            r = rf"^(?:{r})$"
+        parts.append(f"(?:{r})")
+    return re.compile("|".join(parts) if parts else "(?!)", flags)
+
+
 @command("grep", "egrep", "fgrep")
 def grep(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
-        opts, rest = parse_opts(
-            args[1:],
-            "EFGPivnrRlLcoqsHhwxe:f:A:B:C:m:abIZz",
-            {
-                "extended-regexp": "E",
-                "fixed-strings": "F",
-                "ignore-case": "i",
-                "invert-match": "v",
-                "line-number": "n",
-                "recursive": "r",
-                "files-with-matches": "l",
-                "files-without-match": "L",
-                "count": "c",
-                "only-matching": "o",
-                "quiet": "q",
-                "silent": "q",
-                "no-messages": "s",
-                "with-filename": "H",
-                "no-filename": "h",
-                "word-regexp": "w",
-                "line-regexp": "x",
-                "regexp": "e:",
-                "file": "f:",
-                "after-context": "A:",
-                "before-context": "B:",
-                "context": "C:",
-                "max-count": "m:",
-                "include": "I:",
-                "exclude": "X:",
-                "color": "K:",
-                "colour": "K:",
-            },
-        )
+        opts, rest = parse_opts(args[1:], "EFGPivnrRlLcoqsHhwxe:f:A:B:C:m:abIZzU", _LONG)
     except UsageError as e:
         yield (2, enc(f"grep: {e}\nUsage: grep [OPTION]... PATTERNS [FILE]...\n"))
         return 2
@@ -179,139 +219,202 @@ def grep(sh: Any, args: list[str], inp: Input) -> Gen:
         pats.extend(e.split("\n"))
     if "f" in opts:
         try:
-            pats.extend(dec(open_input(sh, opts["f"], inp).read_all()).splitlines())
+            data = dec(open_input(sh, opts["f"], inp).read_all())
+            pats.extend(
+                data[:-1].split("\n") if data.endswith("\n") else data.split("\n") if data else []
+            )
         except OSError as e:
-            yield (2, enc(f"grep: {e}\n"))
+            yield (2, enc(f"grep: {opts['f']}: {e.strerror}\n"))
             return 2
-    if not pats:
+    if not pats and "f" not in opts:
         if not rest:
             yield (2, b"Usage: grep [OPTION]... PATTERNS [FILE]...\n")
             return 2
         pats = rest.pop(0).split("\n")
-    mode = (
-        "E"
-        if ("E" in opts or "P" in opts or args[0] == "egrep")
-        else "F"
-        if ("F" in opts or args[0] == "fgrep")
-        else "G"
-    )
+    mode = "G"
+    for k, v in (("E", "E"), ("P", "E"), ("F", "F")):
+        if k in opts:
+            mode = v
+    mode = {"egrep": "E", "fgrep": "F"}.get(args[0], mode)
     try:
-        rx = compile_patterns(pats, mode, "i" in opts, "w" in opts, "x" in opts)
+        rx = compile_all(pats, mode, "i" in opts, "w" in opts, "x" in opts)
     except re.error as e:
         yield (2, enc(f"grep: invalid regular expression: {e}\n"))
         return 2
+    color = opts.get("\x04", "never") in ("always", "yes", "force")
     recursive = "r" in opts or "R" in opts
     files = rest or (["."] if recursive else ["-"])
-    multi = len(files) > 1 or recursive
-    show_name = ("H" in opts or multi) and "h" not in opts
-    after = int(opts.get("A", opts.get("C", 0)))
-    before = int(opts.get("B", opts.get("C", 0)))
-    maxc = int(opts["m"]) if "m" in opts else None
-    invert = "v" in opts
-    found_any = False
-    st_err = False
-
-    def expand(files: list[str]) -> Iterator[str]:
-        for f in files:
-            full = sh.resolve(f)
-            if recursive and os.path.isdir(full):
-                for root, dirs, fs in os.walk(full):
-                    dirs.sort()
-                    for name in sorted(fs):
-                        rel = os.path.join(root, name)
-                        yield (
-                            f.rstrip("/") + rel[len(full.rstrip("/")) :]
-                            if f != "." or rest
-                            else os.path.relpath(rel, sh.cwd)
-                        )
-            else:
-                yield f
-
-    for f in expand(files):
+    dir_operand = recursive and any(f != "-" and os.path.isdir(sh.resolve(f)) for f in files)
+    show_name = ("H" in opts or len(files) > 1 or dir_operand) and "h" not in opts
+    try:
+        after = int(opts.get("A", opts.get("C", 0)))
+        before = int(opts.get("B", opts.get("C", 0)))
+        maxc = int(opts["m"]) if "m" in opts else None
+    except ValueError:
+        yield (2, b"grep: invalid context length argument\n")
+        return 2
+    g = _Grep(sh, opts, rx, show_name, after, before, maxc, color)
+    for f in _expand(sh, files, recursive, bool(rest), opts):
         if f != "-" and os.path.isdir(sh.resolve(f)):
             if "s" not in opts:
                 yield (2, enc(f"grep: {f}: Is a directory\n"))
-            st_err = True
+            g.err = True
             continue
         try:
             src = open_input(sh, f, inp)
+            data = src.read_all()
         except OSError as e:
             if "s" not in opts:
-                yield (2, enc(f"grep: {e}\n"))
-            st_err = True
+                yield (2, enc(f"grep: {f}: {e.strerror or e}\n"))
+            g.err = True
             continue
-        label = "(standard input)" if f == "-" else f
-        count = 0
-        last_printed = 0
-        pending_after = 0
-        prev: list[tuple[int, str]] = []
-        for lineno, raw in enumerate(src.lines(), 1):
-            sh.budget.tick()
-            line = dec(raw[:-1] if raw.endswith(b"\n") else raw)
-            m = rx.search(line)
-            hit = (m is not None) != invert
-            if hit:
-                count += 1
-                found_any = True
-                if "q" in opts:
-                    return 0
-                if "l" in opts or "L" in opts:
-                    break
-                if "c" not in opts:
-                    if before:
-                        if last_printed and prev and prev[0][0] > last_printed + 1:
-                            yield (1, b"--\n")
-                        elif not last_printed and prev and lineno > 1 and False:
-                            pass
-                        for pn, pl in prev:
-                            if pn > last_printed:
-                                yield (
-                                    1,
-                                    enc(
-                                        (f"{label}-" if show_name else "")
-                                        + (f"{pn}-" if "n" in opts else "")
-                                        + pl
-                                        + "\n"
-                                    ),
-                                )
-                                last_printed = pn
-                    elif (after or before) and last_printed and lineno > last_printed + 1:
-                        yield (1, b"--\n")
-                    prefix = (f"{label}:" if show_name else "") + (
-                        f"{lineno}:" if "n" in opts else ""
-                    )
-                    if "o" in opts and not invert:
-                        for mm in rx.finditer(line):
-                            if mm.group(0):
-                                yield (1, enc(prefix + mm.group(0) + "\n"))
-                    else:
-                        yield (1, enc(prefix + line + "\n"))
-                    last_printed = lineno
-                    pending_after = after
-                if maxc is not None and count >= maxc:
-                    break
-            elif pending_after and "c" not in opts:
-                yield (
-                    1,
-                    enc(
-                        (f"{label}-" if show_name else "")
-                        + (f"{lineno}-" if "n" in opts else "")
-                        + line
-                        + "\n"
-                    ),
-                )
-                last_printed = lineno
-                pending_after -= 1
-            if before:
-                prev.append((lineno, line))
-                if len(prev) > before:
-                    prev.pop(0)
-        if "c" in opts:
-            yield (1, enc((f"{label}:" if show_name else "") + f"{count}\n"))
-        if "l" in opts and count:
-            yield (1, enc(label + "\n"))
-        if "L" in opts and not count:
-            yield (1, enc(label + "\n"))
-    if st_err and not ("q" in opts and found_any):
+        label = opts.get("\x05", "(standard input)") if f == "-" else f
+        yield from g.file(label, data)
+        if g.quit:
+            return 0
+    if g.err and not ("q" in opts and g.found):
         return 2
-    return 0 if found_any else 1
+    return 0 if g.found else 1
+
+
+def _expand(sh: Any, files: list[str], recursive: bool, named: bool, opts: Any) -> Iterator[str]:
+    import fnmatch
+
+    inc, exc, exd = opts.get("\x01"), opts.get("\x02"), opts.get("\x03")
+
+    def keep(name: str) -> bool:
+        if inc and not fnmatch.fnmatchcase(name, inc):
+            return False
+        return not (exc and fnmatch.fnmatchcase(name, exc))
+
+    for f in files:
+        full = sh.resolve(f)
+        if not (recursive and os.path.isdir(full)):
+            if f == "-" or keep(os.path.basename(f)):
+                yield f
+            continue
+        stack = [(f, full)]
+        while stack:
+            rel, d = stack.pop()
+            try:
+                names = sorted(os.listdir(d), reverse=True)
+            except OSError:
+                continue
+            for name in names:
+                sub = os.path.join(d, name)
+                shown = name if rel == "." and not named else rel.rstrip("/") + "/" + name
+                if os.path.isdir(sub):
+                    if (os.path.islink(sub) and "R" not in opts) or (
+                        exd and fnmatch.fnmatchcase(name, exd)
+                    ):
+                        continue
+                    stack.append((shown, sub))
+                elif os.path.isfile(sub) and keep(name):
+                    if os.path.islink(sub) and "R" not in opts:
+                        continue
+                    yield shown
+            # stack order: directories are searched after the files of the same level
+            sh.budget.tick()
+
+
+class _Grep:
+    def __init__(
+        self, sh: Any, opts: Any, rx: re.Pattern[str], show_name: bool, after: int, before: int,
+        maxc: int | None, color: bool,
+    ) -> None:  # fmt: skip
+        self.sh, self.opts, self.rx, self.show_name = sh, opts, rx, show_name
+        self.after, self.before, self.maxc, self.color = after, before, maxc, color
+        self.found = self.err = self.quit = False
+        self.sep = b"\0" if "z" in opts else b"\n"
+        self.any_out = False
+
+    def c(self, kind: str, s: str) -> str:
+        return f"{_COLOR[kind]}{s}{_COLOR['end']}" if self.color and s else s
+
+    def prefix(self, label: str, lineno: int, off: int, sep: str) -> str:
+        o = self.opts
+        out = ""
+        if self.show_name:
+            out += self.c("name", label) + ("\0" if "Z" in o else self.c("sep", sep))
+        if "n" in o:
+            out += self.c("num", str(lineno)) + self.c("sep", sep)
+        if "b" in o:
+            out += self.c("num", str(off)) + self.c("sep", sep)
+        return out
+
+    def file(self, label: str, data: bytes) -> Iterator[tuple[int, bytes]]:
+        o, rx, sep = self.opts, self.rx, self.sep
+        invert = "v" in o
+        quiet_out = any(k in o for k in "qlLc")
+        recs = data.split(sep)
+        if recs and recs[-1] == b"":
+            recs.pop()
+        count = 0
+        last = 0  # last line number printed
+        after_left = 0
+        off = 0
+        offs: list[int] = []
+        out: list[str] = []
+        sepc = sep.decode()
+        for i, raw in enumerate(recs, 1):
+            self.sh.budget.tick()
+            offs.append(off)
+            line = dec(raw)
+            start = off
+            off += len(raw) + 1
+            if self.maxc is not None and count >= self.maxc:
+                if after_left and not quiet_out:
+                    out.append(self.prefix(label, i, start, "-") + line + sepc)
+                    last = i
+                    after_left -= 1
+                    continue
+                break
+            hit = (rx.search(line) is not None) != invert
+            if not hit:
+                if after_left and not quiet_out:
+                    out.append(self.prefix(label, i, start, "-") + line + sepc)
+                    last = i
+                    after_left -= 1
+                continue
+            count += 1
+            self.found = True
+            if "q" in o:
+                self.quit = True
+                return
+            if "l" in o or "L" in o:
+                break
+            if "c" in o:
+                continue
+            first = max(last + 1, i - self.before)
+            if (self.after or self.before) and self.any_out and first > last + 1:
+                out.append(self.c("sep", "--") + "\n")
+            for j in range(first, i):
+                out.append(self.prefix(label, j, offs[j - 1], "-") + dec(recs[j - 1]) + sepc)
+            if "o" in o and not invert:
+                for m in rx.finditer(line):
+                    if m.group(0):
+                        b = start + len(enc(line[: m.start()]))
+                        out.append(
+                            self.prefix(label, i, b, ":") + self.c("match", m.group(0)) + sepc
+                        )
+            elif "o" not in o:
+                text = line
+                if self.color and not invert:
+                    text = rx.sub(lambda m: self.c("match", m.group(0)), line)
+                out.append(self.prefix(label, i, start, ":") + text + sepc)
+            self.any_out = True
+            last = i
+            after_left = self.after
+            if len(out) > 256:
+                yield (1, enc("".join(out)))
+                out.clear()
+        if "c" in o:
+            name = ""
+            if self.show_name:
+                name = self.c("name", label) + ("\0" if "Z" in o else self.c("sep", ":"))
+            out.append(f"{name}{count}\n")
+        end = "\0" if "Z" in o else "\n"
+        if ("l" in o and count) or ("L" in o and not count):
+            out.append(self.c("name", label) + end)
+        if out:
+            yield (1, enc("".join(out)))
