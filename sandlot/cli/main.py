@@ -159,6 +159,7 @@ __import__("sandlot.cli.serve_cmds", fromlist=["register"]).register(app)  # ser
 
 __import__("sandlot.cli.mcp_cmd", fromlist=["register"]).register(app)  # `sandlot mcp`
 __import__("sandlot.cli.image_cmds", fromlist=["register"]).register(app)  # `sandlot image`
+__import__("sandlot.cli.registry_cmds", fromlist=["register"]).register(app)  # pull push list
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ def serve(
     max_sandboxes_per_key: Annotated[
         int, typer.Option(help="Live sandboxes one API key may hold at once.")
     ] = 16,
+    allow_push: Annotated[
+        bool, typer.Option("--allow-push", help="Accept images from `sandlot push`.")
+    ] = False,
     data: DataOpt = None,
 ) -> None:
     """Serve sandboxes over HTTP (OpenAPI docs at /docs)."""
@@ -58,6 +61,7 @@ def serve(
         default_timeout=default_timeout,
         max_timeout=max_timeout,
         max_sandboxes_per_key=max_sandboxes_per_key,
+        allow_push=allow_push,
     )
     if default_timeout <= 0 or max_timeout < default_timeout:
         err.print("[red]error:[/] need 0 < --default-timeout <= --max-timeout")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import (
     GuestProtocolError,
+    ImageError,
     Interrupted,
     InvalidArgument,
     LimitExceeded,
@@ -40,6 +42,7 @@ from ..errors import (
 )
 from ..models import Limits
 from ..runtimes.base import OutputCallback
+from ..runtimes.remote import registry as registry_wire
 from ..runtimes.remote import wire
 from ..sdk.core import SandboxCore
 from .catalog import CatalogOut, catalog
@@ -47,6 +50,7 @@ from .commands import Job, JobTable, error_of, event_frame
 from .config import ServerConfig
 from .keys import KeyStore
 from .metrics import Metrics
+from .registry import Registry, RegistryEntry, RegistryList
 from .sandboxes import Entry, SandboxTable, closed_reason
 from .schemas import (
     MAX_PATH,
@@ -119,6 +123,8 @@ Owner = Annotated[str, Depends(_owner)]
 FilePath = Annotated[str, Query(min_length=1, max_length=MAX_PATH)]
 Offset = Annotated[int, Query(ge=0, le=1 << 62, description="The first event wanted")]
 CommandId = Annotated[str, Path(min_length=1, max_length=64)]
+ImageName = Annotated[str, Path(pattern=registry_wire.NAME_RE.pattern)]
+ImageTag = Annotated[str, Path(pattern=registry_wire.TAG_RE.pattern)]
 
 
 def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = None) -> FastAPI:
@@ -128,6 +134,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     records = SandboxStore(cfg.db_path)
     table = SandboxTable(cfg.max_sandboxes_per_key, records)
     jobs = JobTable()
+    registry = Registry(cfg.data_dir, allow_push=cfg.allow_push, max_push_bytes=cfg.max_push_bytes)
     metrics = Metrics(table)
 
     async def retire(entry: Entry, reason: str) -> None:
@@ -677,6 +684,61 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         entry = table.get(sandbox_id, who)
         made = call(entry, "files_mkdir", entry.core.files_op, "make_dir", body.path)
         return {"created": bool(made)}
+
+    # -- registry ----------------------------------------------------------------------------
+
+    @app.get("/v1/registry", tags=["registry"], responses=_ERRORS)
+    def registry_list(who: Owner) -> RegistryList:
+        """Images this server offers, as `name:tag` with the blob's size and sha256 (the
+        first listing after a build packs the image, which takes a while)."""
+        return RegistryList(entries=[e for e, _ in registry.entries()])
+
+    @app.get(
+        "/v1/registry/{name}/{tag}/blob",
+        tags=["registry"],
+        response_class=FileResponse,
+        responses={**_ERRORS, 200: {"content": {"application/x-tar": {}}}},
+    )
+    def registry_blob(name: ImageName, tag: ImageTag, who: Owner) -> FileResponse:
+        """The image's rootfs as a tar; `X-Sandlot-Digest: sha256:<hex>` names its bytes."""
+        entry, path = registry.find(name, tag)
+        return FileResponse(
+            path,
+            media_type="application/x-tar",
+            headers={registry_wire.DIGEST_HEADER: entry.digest},
+        )
+
+    @app.put("/v1/registry/{name}/{tag}/blob", tags=["registry"], responses=_ERRORS)
+    async def registry_push(
+        name: ImageName, tag: ImageTag, request: Request, who: Owner
+    ) -> RegistryEntry:
+        """Upload an image's tar (servers started with --allow-push); the body must match
+        the `X-Sandlot-Digest` header. Installed as `name`, tagged by its digest."""
+        want = registry.check_push(
+            name,
+            tag,
+            request.headers.get(registry_wire.DIGEST_HEADER, ""),
+            request.headers.get("content-length", ""),
+        )
+        blob = registry.incoming()
+        try:
+            sha = hashlib.sha256()
+            size = 0
+            with open(blob, "wb") as f:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > registry.max_push_bytes:
+                        raise registry.too_big()
+                    sha.update(chunk)
+                    await run_in_threadpool(f.write, chunk)
+            if sha.hexdigest() != want:
+                raise ImageError(
+                    f"the upload's sha256 is {sha.hexdigest()}, not {want}: nothing was installed"
+                )
+            await run_in_threadpool(registry_wire.install, blob, name, want, f"push by {who}")
+        finally:
+            blob.unlink(missing_ok=True)
+        return registry.find(name, want[:12])[0]
 
     return app
 

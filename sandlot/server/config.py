@@ -30,6 +30,7 @@ class ServerConfig:
     max_upload_bytes: the largest file an upload may write (more: 413).
     max_file_read_bytes: the largest file a download may return (caps `limits`).
     reap_interval: seconds between sweeps for expired sandboxes.
+    allow_push / max_push_bytes: whether `sandlot push` may upload images, and how large.
     """
 
     host: str = "127.0.0.1"
@@ -41,6 +42,8 @@ class ServerConfig:
     max_upload_bytes: int = 100 << 20
     max_file_read_bytes: int = 100 << 20
     reap_interval: float = 1.0
+    allow_push: bool = False
+    max_push_bytes: int = 8 << 30
 
     @property
     def db_path(self) -> Path:

@@ -33,8 +33,10 @@ pytestmark = pytest.mark.slow
 class Server:
     """`sandlot serve` in a child process of its own, restartable on the same port."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data = data
+        self.args = list(args)
+        self.env = {**os.environ, **(env or {})}
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -42,7 +44,8 @@ class Server:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sandlot.cli.main", "serve", "--port", str(self.port)]
-            + ["--data", str(self.data)],
+            + ["--data", str(self.data), *self.args],
+            env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=open(self.data / "serve.log", "ab"),  # noqa: SIM115 - the child holds it
         )

@@ -1,0 +1,265 @@
+"""Images between hosts: a `sandlot serve` registry's client, and the tar format both use.
+
+An image travels as one tar of its rootfs, named by the sha256 of the tar's bytes. A pull
+downloads into a staging folder of the local image store, checks the length and the digest
+the registry announced, unpacks with a filter that keeps every member inside the rootfs,
+and only then renames the folder into the store: a truncated or tampered download raises
+`ImageError` and leaves nothing behind. The local image is addressed by the digest of what
+was downloaded, never by a digest the server claims, so a registry cannot overwrite an
+image this host built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tarfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from ...errors import ImageError, InvalidArgument, NotFound
+
+DIGEST_HEADER = "X-Sandlot-Digest"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+TAG_RE = re.compile(r"^(latest|[0-9a-f]{12})$")
+_CHUNK = 1 << 20
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes done, bytes in all) as a transfer goes."""
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """`NAME[:TAG]` -> (name, tag); the tag defaults to `latest`."""
+    name, sep, tag = ref.rpartition(":")
+    if not sep:
+        name, tag = ref, "latest"
+    if not NAME_RE.match(name) or not TAG_RE.match(tag):
+        raise InvalidArgument(
+            f"image reference {ref!r}: want NAME[:TAG], NAME of letters, digits and . _ @ + -"
+            ", TAG `latest` or 12 hex digits of the image's digest"
+        )
+    return name, tag
+
+
+class _Hashing:
+    """A write-only file that hashes and counts what passes through it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def pack(rootfs: Path, dest: Path) -> tuple[str, int]:
+    """Write a tar of `rootfs` to `dest` (atomically); its (sha256 hex, size)."""
+    tmp = dest.with_name(dest.name + f".{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as raw:
+            out = _Hashing(raw)
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                tar.add(str(rootfs), arcname=".")
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out.sha.hexdigest(), out.size
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+def _member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """tarfile's "tar" filter, except that a symlink may point anywhere: a rootfs is full
+    of absolute links, meant for the sandbox's root. Every member's own path (through links
+    already unpacked) must stay inside `dest`."""
+    if not member.issym():
+        try:
+            return tarfile.tar_filter(member, dest)
+        except tarfile.FilterError as e:
+            raise ImageError(f"the image holds an unsafe member: {e}") from None
+    name = member.name
+    if name.startswith("/") or ".." in Path(name).parts:
+        raise ImageError(f"the image holds an unsafe link {name!r}")
+    parent = os.path.realpath(os.path.join(dest, os.path.dirname(name)))
+    if not _inside(parent, os.path.realpath(dest)):
+        raise ImageError(f"the image's link {name!r} would be made outside the rootfs")
+    return member
+
+
+def unpack(blob: Path, rootfs: Path) -> None:
+    rootfs.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(blob, mode="r:") as tar:
+            tar.extractall(rootfs, filter=_member_filter)
+    except tarfile.TarError as e:
+        raise ImageError(f"the image's tar is corrupt: {e}") from None
+
+
+def install(blob: Path, name: str, digest: str, origin: str) -> Any:
+    """Make the verified tar `blob` the local image `name` (content digest `digest`),
+    atomically; the image store's own staging and locks do the rest."""
+    from ...images import agent, store
+
+    with store.lock(digest):
+        store.sweep()
+        existing = store.by_digest(digest)
+        if existing is not None:
+            return store.rename(existing, name) if existing.name != name else existing
+        with store.Staging(digest) as staging:
+            unpack(blob, staging.rootfs)
+            agent.install(staging.rootfs, trusted_python=False)
+            return staging.commit(
+                name=name, source="import", recipe=None, extra={"pulled_from": origin}
+            )
+
+
+class RegistryClient:
+    """`GET /v1/registry`, pull and push against one server."""
+
+    def __init__(self, base_url: str, api_key: str | None) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise InvalidArgument(f"registry URL must be http:// or https://; got {base_url!r}")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(60.0, connect=10.0)
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _check(self, r: httpx.Response) -> None:
+        if r.status_code < 400:
+            return
+        from . import wire
+
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        err = wire.error_from_json(body) if isinstance(body, dict) else None
+        if err is not None:
+            raise err
+        raise ImageError(f"the registry at {self.base_url} answered {r.status_code}")
+
+    def entries(self) -> list[dict[str, Any]]:
+        try:
+            r = self.http.get("/v1/registry")
+        except httpx.HTTPError as e:
+            raise ImageError(f"cannot reach the registry at {self.base_url}: {e}") from None
+        self._check(r)
+        got = r.json().get("entries")
+        if not isinstance(got, list):
+            raise ImageError(f"the registry at {self.base_url} sent no entry list")
+        return [e for e in got if isinstance(e, dict)]
+
+    def entry(self, name: str, tag: str) -> dict[str, Any]:
+        for e in self.entries():
+            if e.get("name") == name and e.get("tag") == tag:
+                return e
+        raise NotFound(f"the registry at {self.base_url} has no {name}:{tag}")
+
+    def pull(self, ref: str, progress: Progress | None = None) -> Any:
+        """Download `ref`, verify it, install it; the local `Image`."""
+        from ...images import store
+
+        name, tag = parse_ref(ref)
+        entry = self.entry(name, tag)
+        digest = str(entry.get("digest", "")).removeprefix("sha256:")
+        size = entry.get("size")
+        if not re.fullmatch(r"[0-9a-f]{64}", digest) or not isinstance(size, int) or size < 0:
+            raise ImageError(f"the registry's entry for {name}:{tag} is malformed")
+        local = store.by_digest(digest)
+        if local is not None:  # the same bytes are here already
+            return store.rename(local, name) if local.name != name else local
+        work = store.images_dir() / f".tmp-{os.getpid()}-pull-{digest[:12]}"
+        work.mkdir(parents=True, exist_ok=True)
+        blob = work / "blob.tar"
+        try:
+            self._download(name, tag, digest, size, blob, progress)
+            return install(blob, name, digest, f"{self.base_url}/{name}:{tag}")
+        finally:
+            blob.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                work.rmdir()
+
+    def _download(
+        self, name: str, tag: str, digest: str, size: int, blob: Path, progress: Progress | None
+    ) -> None:
+        where = f"{self.base_url} {name}:{tag}"
+        try:
+            with self.http.stream("GET", f"/v1/registry/{name}/{tag}/blob") as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._check(r)
+                if r.headers.get(DIGEST_HEADER, "") != f"sha256:{digest}":
+                    raise ImageError(f"{where}: the blob's digest header disagrees with the list")
+                with open(blob, "wb") as f:
+                    out = _Hashing(f)
+                    for chunk in r.iter_raw(_CHUNK):
+                        if out.size + len(chunk) > size:
+                            raise ImageError(f"{where}: the download is longer than announced")
+                        out.write(chunk)
+                        if progress is not None:
+                            progress(out.size, size)
+        except httpx.HTTPError as e:
+            raise ImageError(
+                f"{where}: the download broke off ({e}); nothing was installed"
+            ) from None
+        if out.size != size:
+            raise ImageError(
+                f"{where}: the download is truncated ({out.size} of {size} bytes); "
+                "nothing was installed"
+            )
+        if out.sha.hexdigest() != digest:
+            raise ImageError(
+                f"{where}: the download's sha256 is {out.sha.hexdigest()}, not the announced "
+                f"{digest}; nothing was installed"
+            )
+
+    def push(
+        self, name: str, tag: str, rootfs: Path, work: Path, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Upload a local rootfs as `name` (the server files it under its own digest)."""
+        blob = work / "push.tar"
+        try:
+            digest, size = pack(rootfs, blob)
+
+            def chunks() -> Iterator[bytes]:
+                done = 0
+                with open(blob, "rb") as f:
+                    while data := f.read(_CHUNK):
+                        done += len(data)
+                        if progress is not None:
+                            progress(done, size)
+                        yield data
+
+            try:
+                r = self.http.put(
+                    f"/v1/registry/{name}/{tag}/blob",
+                    content=chunks(),
+                    headers={DIGEST_HEADER: f"sha256:{digest}", "Content-Length": str(size)},
+                    timeout=httpx.Timeout(600.0, connect=10.0),
+                )
+            except httpx.HTTPError as e:
+                raise ImageError(f"cannot push to {self.base_url}: {e}") from None
+            self._check(r)
+            return dict(r.json())
+        finally:
+            blob.unlink(missing_ok=True)
