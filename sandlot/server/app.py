@@ -353,6 +353,13 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         table.extend(entry, seconds)
         return out(entry)
 
+    @app.post("/v1/sandboxes/{sandbox_id}/interrupt", tags=["sandboxes"], responses=_ERRORS)
+    def interrupt(sandbox_id: str, who: Owner) -> dict[str, bool]:
+        """Stop the call running in the sandbox now, if its tier can (how the remote SDK's
+        `CommandHandle.kill()` reaches a call); `interrupted` is false when it cannot."""
+        entry = table.get(sandbox_id, who)
+        return {"interrupted": bool(entry.core.interrupt())}
+
     # -- code and commands -----------------------------------------------------------------
 
     async def run(

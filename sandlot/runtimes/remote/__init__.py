@@ -35,6 +35,12 @@ def _limits_json(limits: Limits) -> dict[str, Any]:
     return {k: v for k, v in asdict(limits).items() if v is not None}
 
 
+def _check_path(path: object) -> None:
+    """What only the client can see: a query or JSON string can't say a path wasn't one."""
+    if not isinstance(path, str):
+        raise InvalidArgument(f"a path must be a str; got {type(path).__name__}")
+
+
 class RemoteError(SandboxError):
     """The server could not be reached, refused the API key, or answered nonsense."""
 
@@ -137,11 +143,13 @@ class RemoteFiles:
         self._prefix = prefix + "/files"
 
     def write(self, path: str, data: bytes | str) -> EntryInfo:
+        _check_path(path)
         raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         got = self._http.json("PUT", self._prefix, params={"path": path}, content=raw)
         return wire.entry_from_json(got)
 
     def read(self, path: str, *, max_bytes: int) -> bytes:
+        _check_path(path)
         http = self._http
         try:
             with http.client.stream("GET", self._prefix, params={"path": path}) as r:
@@ -164,28 +172,35 @@ class RemoteFiles:
             raise http.unreachable(e) from None
 
     def list(self, path: str, depth: int = 1) -> list[EntryInfo]:
+        _check_path(path)
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             raise InvalidArgument(f"depth must be an integer of at least 1; got {depth!r}")
         got = self._http.json("GET", self._prefix + "/list", params={"path": path, "depth": depth})
         return [wire.entry_from_json(e) for e in got]
 
     def exists(self, path: str) -> bool:
+        _check_path(path)
         got = self._http.json("GET", self._prefix + "/exists", params={"path": path})
         return bool(got["exists"])
 
     def remove(self, path: str) -> None:
+        _check_path(path)
         self._http.request("DELETE", self._prefix, params={"path": path})
 
     def rename(self, old: str, new: str) -> EntryInfo:
+        _check_path(old)
+        _check_path(new)
         got = self._http.json("POST", self._prefix + "/rename", json={"old": old, "new": new})
         return wire.entry_from_json(got)
 
     def make_dir(self, path: str) -> bool:
+        _check_path(path)
         return bool(
             self._http.json("POST", self._prefix + "/mkdir", json={"path": path})["created"]
         )
 
     def get_info(self, path: str) -> EntryInfo:
+        _check_path(path)
         got = self._http.json("GET", self._prefix + "/stat", params={"path": path})
         return wire.entry_from_json(got)
 
@@ -255,6 +270,11 @@ class RemoteSandbox:
             "limits": _limits_json(limits),
         }
         return wire.command_from_json(self._call("commands", body, limits, on_stdout, on_stderr))
+
+    def interrupt(self) -> None:
+        """Stop the call running on the server (a background command's kill); it ends
+        there with `Interrupted`, which comes back through the call's own stream."""
+        self._http.json("POST", f"{self._prefix}/interrupt")
 
     def set_timeout(self, timeout: float) -> None:
         """Move the server's deadline too: the server, not this client, reaps the sandbox."""
