@@ -61,12 +61,17 @@ from .schemas import (
     CreateIn,
     EntryOut,
     ErrorOut,
+    ForkIn,
     LimitsIn,
     MkdirIn,
     OutputEvent,
+    PausedOut,
     RenameIn,
+    ResumeIn,
     SandboxList,
     SandboxOut,
+    SnapshotIn,
+    SnapshotOut,
     StdinIn,
     TimeoutIn,
 )
@@ -306,6 +311,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
                 envs=body.envs,
                 limits=limits,
                 metadata=body.metadata,
+                snapshot=f"{who}.{body.snapshot}" if body.snapshot else None,
             )
             entry = table.add(core, who, lifetime)
         finally:
@@ -352,6 +358,62 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         call(entry, "set_timeout", entry.core.set_timeout, seconds)
         table.extend(entry, seconds)
         return out(entry)
+
+    # -- saving: pause, resume, snapshots, fork ------------------------------------------
+
+    @app.post("/v1/sandboxes/{sandbox_id}/pause", tags=["sandboxes"], responses=_ERRORS)
+    async def pause(sandbox_id: str, who: Owner) -> PausedOut:
+        """Save the whole sandbox on the server and free it; it survives server restarts
+        until `POST …/resume`. Tiers that cannot save answer 409 Unsupported."""
+        entry = table.get(sandbox_id, who)
+        for job in jobs.drop(sandbox_id):  # a running command holds the call slot
+            job.kill()
+        await run_in_threadpool(call, entry, "pause", entry.core.pause)
+        table.remove(sandbox_id, "paused")
+        return PausedOut(id=sandbox_id, state="paused")
+
+    @app.post("/v1/sandboxes/{sandbox_id}/resume", tags=["sandboxes"], responses=_ERRORS)
+    def resume(sandbox_id: str, who: Owner, body: ResumeIn | None = None) -> SandboxOut:
+        """Bring a paused sandbox back, with its state, under the same id."""
+        table.paused_row(sandbox_id, who)
+        lifetime = check_lifetime((body.timeout if body else None) or cfg.default_timeout)
+        table.reserve(who)
+        try:
+            core = SandboxCore.connect(sandbox_id, timeout=lifetime)
+            entry = table.add(core, who, lifetime)
+        finally:
+            table.release(who)
+        return out(entry)
+
+    @app.post("/v1/sandboxes/{sandbox_id}/snapshots", tags=["sandboxes"], responses=_ERRORS)
+    def snapshot(sandbox_id: str, body: SnapshotIn, who: Owner) -> SnapshotOut:
+        """Save the sandbox's state as this key's snapshot `name` (it runs on);
+        `POST /v1/sandboxes` with `snapshot` starts new sandboxes from it."""
+        entry = table.get(sandbox_id, who)
+        info = call(entry, "snapshot", entry.core.create_snapshot, f"{who}.{body.name}")
+        return SnapshotOut(
+            name=body.name,
+            tier=info.tier,
+            template=info.template,
+            size=info.size,
+            created=info.created,
+        )
+
+    @app.post("/v1/sandboxes/{sandbox_id}/fork", tags=["sandboxes"], responses=_ERRORS)
+    def fork(sandbox_id: str, body: ForkIn, who: Owner) -> SandboxList:
+        """`n` new sandboxes going on from this one's current state (each counts against
+        the key's cap), with its remaining lifetime."""
+        entry = table.get(sandbox_id, who)
+        for _ in range(body.n):
+            table.reserve(who)
+        try:
+            children = call(entry, "fork", entry.core.fork, body.n)
+            lifetime = max(1.0, entry.deadline - time.time())
+            added = [table.add(child, who, lifetime) for child in children]
+        finally:
+            for _ in range(body.n):
+                table.release(who)
+        return SandboxList(sandboxes=[out(e) for e in added])
 
     @app.post("/v1/sandboxes/{sandbox_id}/interrupt", tags=["sandboxes"], responses=_ERRORS)
     def interrupt(sandbox_id: str, who: Owner) -> dict[str, bool]:

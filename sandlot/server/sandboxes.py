@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LimitExceeded, NotFound, SandboxClosed
+from ..errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed
 from ..sdk.core import SandboxCore
-from .store import LOST, SandboxStore
+from .store import LOST, SandboxRow, SandboxStore
 
 MAX_TOMBSTONES = 10_000
 
@@ -25,6 +25,7 @@ REASONS = {
     "expired": "it expired (its timeout passed; use timeout= or set_timeout())",
     "closed": "it was closed",
     "killed": "it was killed when the server stopped",
+    "paused": "it is paused (POST …/resume brings it back)",
     LOST: "the server restarted (a crash, or kill -9) while it ran; live sandboxes do not "
     "survive that, create a new one",
 }
@@ -82,6 +83,7 @@ class SandboxTable:
             )
         with self._lock:
             self._live[core.id] = entry
+            self._gone.pop(core.id, None)  # a resumed sandbox is no longer gone
         return entry
 
     def extend(self, entry: Entry, seconds: float) -> None:
@@ -99,7 +101,7 @@ class SandboxTable:
         if gone is not None and gone[0] == owner:
             raise gone_error(sandbox_id, gone[2])
         row = self._store.get(sandbox_id) if self._store is not None else None
-        if row is not None and row.owner == owner and row.state == "gone" and row.reason:
+        if row is not None and row.owner == owner and row.state != "running" and row.reason:
             raise gone_error(sandbox_id, row.reason)
         # Another key's sandbox is indistinguishable from one that never existed.
         raise NotFound(f"no sandbox {sandbox_id!r} (for this API key)")
@@ -118,8 +120,23 @@ class SandboxTable:
             while len(self._gone) > MAX_TOMBSTONES:
                 self._gone.popitem(last=False)
         if self._store is not None:
-            self._store.ended(sandbox_id, reason)
+            if reason == "paused":
+                self._store.paused(sandbox_id)
+            else:
+                self._store.ended(sandbox_id, reason)
         return entry
+
+    def paused_row(self, sandbox_id: str, owner: str) -> SandboxRow:
+        """The owner's paused sandbox's record, else the error `get` would give."""
+        row = self._store.get(sandbox_id) if self._store is not None else None
+        if row is not None and row.owner == owner and row.state == "paused":
+            return row
+        with self._lock:
+            live = self._live.get(sandbox_id)
+        if live is not None and live.owner == owner:
+            raise InvalidArgument(f"sandbox {sandbox_id} is running, not paused")
+        self.get(sandbox_id, owner)  # raises: gone (with why) or not found
+        raise NotFound(f"no paused sandbox {sandbox_id!r} (for this API key)")
 
     def expired(self, now: float) -> list[str]:
         with self._lock:

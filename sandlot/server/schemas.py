@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..sdk.core import MAX_CODE_BYTES
 
 _MAX_PATH = 16384
+SNAPSHOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,50}$"
+"""The SDK's snapshot names, short enough for the server to prefix with the key's id."""
 
 
 class _Body(BaseModel):
@@ -37,6 +39,9 @@ class CreateIn(_Body):
     envs: dict[str, str] = Field(default_factory=dict, max_length=256)
     limits: LimitsIn | None = None
     metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
+    snapshot: str | None = Field(
+        None, pattern=SNAPSHOT_NAME, description="Start from this key's named snapshot"
+    )
 
 
 class SandboxOut(BaseModel):
@@ -54,6 +59,33 @@ class SandboxList(BaseModel):
 
 class TimeoutIn(_Body):
     timeout: float = Field(gt=0, allow_inf_nan=False, description="Seconds more, from now")
+
+
+class ResumeIn(_Body):
+    timeout: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Seconds the resumed sandbox lives"
+    )
+
+
+class SnapshotIn(_Body):
+    name: str = Field(pattern=SNAPSHOT_NAME)
+
+
+class SnapshotOut(BaseModel):
+    name: str
+    tier: str
+    template: str
+    size: int
+    created: float
+
+
+class ForkIn(_Body):
+    n: int = Field(1, ge=1, le=16)
+
+
+class PausedOut(BaseModel):
+    id: str
+    state: str
 
 
 class CodeIn(_Body):

@@ -4,7 +4,8 @@ A live sandbox is memory in this process (a wasm store, a jail's processes), so 
 outlive a crash; what can is the knowledge that it existed. Each sandbox gets a row when it
 is created and its end reason when it goes, so after a `kill -9` the restarted server marks
 the rows still `running` as lost and answers `404 sandbox gone` with that reason, instead
-of a bare "no such sandbox" the client cannot tell from a typo.
+of a bare "no such sandbox" the client cannot tell from a typo. Paused sandboxes are saved
+on disk, so their rows stay `paused` across restarts until they are resumed.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class SandboxRow:
     tier: str
     template: str
     metadata: dict[str, str]
-    state: str  # "running" or "gone"
+    state: str  # "running", "paused" or "gone"
     reason: str | None
     created: float
     expires: float
@@ -110,6 +111,14 @@ class SandboxStore:
             self._db.execute(
                 "UPDATE sandboxes SET state = 'gone', reason = ?, ended = ? WHERE id = ?",
                 (reason, time.time(), sandbox_id),
+            )
+
+    def paused(self, sandbox_id: str) -> None:
+        """Saved to the server's store: it outlives restarts until resumed."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE sandboxes SET state = 'paused', reason = 'paused', ended = ? WHERE id = ?",
+                (time.time(), sandbox_id),
             )
 
     def get(self, sandbox_id: str) -> SandboxRow | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -30,6 +31,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="package", autouse=True)
+def own_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The servers here pause sandboxes, save snapshots and list images under a home of
+    their own, never the user's $SANDLOT_HOME (restored when the package is done)."""
+    home = tmp_path_factory.mktemp("sandlot-home")
+    old = os.environ.get("SANDLOT_HOME")
+    os.environ["SANDLOT_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("SANDLOT_HOME", None)
+    else:
+        os.environ["SANDLOT_HOME"] = old
 
 
 @pytest.fixture(scope="session")

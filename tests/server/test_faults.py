@@ -109,7 +109,7 @@ def server(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     store = KeyStore(tmp_path / "server.db")
     _, key = store.create("faults")
     store.close()
-    s = Server(tmp_path)
+    s = Server(tmp_path, env={"SANDLOT_HOME": str(tmp_path / "home")})  # paused, snapshots
     s.start()
     yield s, key
     s.stop()
@@ -199,4 +199,71 @@ def test_a_clean_stop_records_killed_not_lost(server: tuple[Server, str]) -> Non
     srv.start()
     r = api.get(f"/v1/sandboxes/{sid}")
     assert r.status_code == 404 and r.json()["error"]["reason"] == "killed", r.text
+    api.close()
+
+
+def test_paused_sandboxes_and_snapshots_survive_kill_9(server: tuple[Server, str]) -> None:
+    srv, key = server
+    api = httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    paused = api.post("/v1/sandboxes", json={"metadata": {"k": "v"}}).json()["id"]
+    api.post(f"/v1/sandboxes/{paused}/code", json={"code": "x = 41"})
+    r = api.post(f"/v1/sandboxes/{paused}/pause")
+    assert r.status_code == 200 and r.json() == {"id": paused, "state": "paused"}, r.text
+    r = api.get(f"/v1/sandboxes/{paused}")
+    assert r.status_code == 404 and r.json()["error"]["reason"] == "paused"
+    source = api.post("/v1/sandboxes", json={}).json()["id"]
+    api.post(f"/v1/sandboxes/{source}/code", json={"code": "y = 7"})
+    r = api.post(f"/v1/sandboxes/{source}/snapshots", json={"name": "seven"})
+    assert r.status_code == 200 and r.json()["name"] == "seven", r.text
+
+    srv.kill9()
+    srv.start()
+
+    r = api.post(f"/v1/sandboxes/{paused}/resume", json={"timeout": 120})
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == paused and r.json()["metadata"] == {"k": "v"}
+    r = api.post(f"/v1/sandboxes/{paused}/code", json={"code": "x + 1"})
+    assert r.json()["results"][0]["text"] == "42"
+    r = api.post(f"/v1/sandboxes/{paused}/resume")
+    assert r.status_code == 400 and "running" in r.json()["error"]["message"]
+    assert api.get(f"/v1/sandboxes/{source}").json()["error"]["reason"] == LOST
+    r = api.post("/v1/sandboxes", json={"snapshot": "seven"})
+    assert r.status_code == 201, r.text
+    child = r.json()["id"]
+    assert (
+        api.post(f"/v1/sandboxes/{child}/code", json={"code": "y"}).json()["results"][0]["text"]
+        == "7"
+    )
+    # Fork: two more from the child's state, each its own sandbox.
+    r = api.post(f"/v1/sandboxes/{child}/fork", json={"n": 2})
+    assert r.status_code == 200, r.text
+    forks = [s["id"] for s in r.json()["sandboxes"]]
+    assert len(set(forks)) == 2 and child not in forks
+    api.post(f"/v1/sandboxes/{forks[0]}/code", json={"code": "y = 8"})
+    got = [
+        api.post(f"/v1/sandboxes/{i}/code", json={"code": "y"}).json()["results"][0]["text"]
+        for i in (child, *forks)
+    ]
+    assert got == ["7", "8", "7"]
+    # Another key sees neither the paused sandbox nor the snapshot.
+    store = KeyStore(srv.data / "server.db")
+    _, other = store.create("other")
+    store.close()
+    with httpx.Client(
+        base_url=srv.url, headers={"Authorization": f"Bearer {other}"}, timeout=60
+    ) as c:
+        assert c.post(f"/v1/sandboxes/{paused}/resume").status_code == 404
+        r = c.post("/v1/sandboxes", json={"snapshot": "seven"})
+        assert r.status_code == 404 and r.json()["error"]["type"] == "NotFound"
+    # The remote SDK pauses and snapshots through the same routes.
+    sbx = Sandbox.create(base_url=srv.url, api_key=key)
+    sbx.run_code("z = 5")
+    assert sbx.create_snapshot("five").name == "five"
+    sid = sbx.pause()
+    r = api.post(f"/v1/sandboxes/{sid}/resume")
+    assert r.status_code == 200
+    assert (
+        api.post(f"/v1/sandboxes/{sid}/code", json={"code": "z"}).json()["results"][0]["text"]
+        == "5"
+    )
     api.close()

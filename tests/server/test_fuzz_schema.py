@@ -127,5 +127,7 @@ def test_the_api_keeps_its_contract(case: Any, fuzzer: Fuzzer) -> None:
     check_response(r, what)
     if r.status_code < 300:
         case.validate_response(r, checks=[not_a_server_error, response_schema_conformance])
-    if case.method.upper() == "POST" and case.operation.path == "/v1/sandboxes":
+    if case.method.upper() == "POST" and case.operation.path.endswith(
+        ("/v1/sandboxes", "/fork", "/resume")
+    ):
         fuzzer.tidy()

@@ -18,7 +18,7 @@ import httpx
 
 from ... import __version__
 from ...errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed, SandboxError
-from ...models import CommandResult, EntryInfo, Execution, Limits
+from ...models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
 from ..base import Availability, OutputCallback, SandboxSpec
 from . import wire
 
@@ -270,6 +270,21 @@ class RemoteSandbox:
             "limits": _limits_json(limits),
         }
         return wire.command_from_json(self._call("commands", body, limits, on_stdout, on_stderr))
+
+    def pause(self) -> None:
+        """Pause on the server (saved there, freed; `POST …/resume` brings it back)."""
+        self._http.json("POST", f"{self._prefix}/pause")
+
+    def create_snapshot(self, name: str) -> SnapshotInfo:
+        """A snapshot on the server, named for this API key."""
+        got = self._http.json("POST", f"{self._prefix}/snapshots", json={"name": name})
+        return SnapshotInfo(
+            name=str(got["name"]),
+            tier=str(got["tier"]),
+            template=str(got["template"]),
+            size=int(got["size"]),
+            created=float(got["created"]),
+        )
 
     def interrupt(self) -> None:
         """Stop the call running on the server (a background command's kill); it ends
