@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,6 @@ from sandlot import Sandbox, SandboxError
 from sandlot.errors import GuestProtocolError, InvalidArgument, LimitExceeded, NotFound
 from sandlot.errors import TimeoutError as SandboxTimeout
 from sandlot.runtimes.microvm import snapshot
-from sandlot.runtimes.microvm.runtime import MicroVMRuntime
 from sandlot.runtimes.microvm.sandbox import MicroVMSandbox, VMLost
 
 from .conftest import TEMPLATE
@@ -82,24 +83,48 @@ def test_clock_is_set_on_restore(shared_vsbx: Sandbox) -> None:
     assert abs(guest - time.time()) < 5
 
 
-def test_tampered_or_truncated_snapshot_is_refused(
-    runtime: MicroVMRuntime, shared_vsbx: Sandbox, tmp_path: Path
-) -> None:
+def _flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_tampered_or_truncated_snapshot_is_refused(shared_vsbx: Sandbox) -> None:
     shape = box(shared_vsbx).shape
     good = snapshot.template(shape)
-    copy = tmp_path / "copy.mem"
-    shutil.copyfile(good.memory, copy)
-    snap = snapshot.Snapshot(copy, good.digest, good.size)
-    with open(copy, "r+b") as f:
-        f.seek(good.size // 2)
-        byte = f.read(1)
-        f.seek(good.size // 2)
-        f.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(snapshot.SnapshotCorrupt, match="digest"):
-        snapshot.restore(shape, snap)
-    os.truncate(copy, good.size // 2)
-    with pytest.raises(snapshot.SnapshotCorrupt, match="truncated"):
-        snapshot.restore(shape, snap)
+    assert good.ram is not None
+    work = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        state, ram = work / "t.state", work / "t.ram"
+        shutil.copyfile(good.memory, state)
+        subprocess.run(["cp", "--sparse=always", str(good.ram), str(ram)], check=True)
+        copy = snapshot.Snapshot(state, good.digest, good.size, ram, good.ram_digest, good.ram_size)
+        snapshot.verify(copy)  # an intact copy passes
+        _flip_byte(ram, 4096)
+        with pytest.raises(snapshot.SnapshotCorrupt, match="digest"):
+            snapshot.restore(shape, copy)
+        _flip_byte(ram, 4096)
+        snapshot.verify(copy)
+        os.truncate(state, good.size // 2)
+        with pytest.raises(snapshot.SnapshotCorrupt, match="truncated"):
+            snapshot.restore(shape, copy)
+    finally:
+        shutil.rmtree(work)
+
+
+@pytest.mark.slow
+def test_a_corrupt_template_snapshot_is_rebuilt(shared_vsbx: Sandbox) -> None:
+    shape = box(shared_vsbx).shape
+    good = snapshot.template(shape)
+    with open(good.memory, "ab") as f:
+        f.write(b"tampered")
+    with Sandbox.create(tier="microvm", template=TEMPLATE) as sbx:  # from the pool
+        assert sbx.run_code("1").text == "1"
+    rebuilt = snapshot.template(shape)  # refused, then a cold boot makes a new one
+    snapshot.verify(rebuilt)
+    assert rebuilt.memory.stat().st_size == rebuilt.size
 
 
 def test_timeout_interrupts_and_keeps_state(shared_vsbx: Sandbox) -> None:

@@ -1,15 +1,17 @@
 """Memory snapshots: taken once per VM shape from a cold boot, restored for every sandbox.
 
-A snapshot is QEMU's migration stream (RAM + device state) in one file, plus a JSON note
-of its SHA-256 and size. Restoring starts QEMU with the same command line and
-`-incoming exec:cat FILE`, waits for the state to load, sends `cont`, and then, before the
-VM is used, sets the guest's clock and reseeds its RNG: every restore of one snapshot
-starts from the same memory, so without this they would share random state and wake in
-the past.
+A snapshot is QEMU's migration stream in one file (`state`), plus, for a template, the
+guest's RAM as a file of its own (`ram`, see `vmm.Ram`), and a JSON note of their SHA-256
+digests and sizes. Restoring starts QEMU with the same command line and `-incoming`, loads
+the stream, sends `cont`, and then, before the VM is used, sets the guest's clock and
+reseeds its RNG: every restore of one snapshot starts from the same memory, so without
+this they would share random state and wake in the past.
 
-Integrity: the digest is checked in full the first time a process uses a snapshot file and
-again whenever its size, mtime or ctime changes (a cheap `stat` on every restore), so a
-truncated or altered file is refused (`SnapshotCorrupt`) without hashing ~100 MB per start.
+Integrity: the note records each file's digest and its stamp (inode, size, mtime, ctime)
+once it is complete. A restore `stat`s the files: a stamp that matches is trusted (any
+write, truncation or replacement of the file changes its ctime, which no one but root can
+set back), anything else is hashed in full and refused (`SnapshotCorrupt`) on a mismatch.
+So a restore never hashes a 1 GiB RAM file, and a changed file is still never used.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 from ...errors import ImageError, SandboxError
 from . import store
 from .channel import Channel, ChannelClosed, Deadline
-from .vmm import VM, Shape, VMDied
+from .vmm import VM, Ram, Shape, VMDied
 
 BOOT_TIMEOUT = float(os.environ.get("SANDLOT_MICROVM_BOOT_TIMEOUT", "180"))
 RESTORE_TIMEOUT = 60.0
@@ -42,13 +44,20 @@ class SnapshotCorrupt(ImageError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    memory: Path
+    memory: Path  # the migration stream
     digest: str
     size: int
+    ram: Path | None = None  # a template's RAM file, mapped copy-on-write by restores
+    ram_digest: str = ""
+    ram_size: int = 0
 
     @property
     def note(self) -> Path:
         return self.memory.with_name(self.memory.name + ".json")
+
+    def parts(self) -> list[tuple[Path, str, int]]:
+        own = [(self.memory, self.digest, self.size)]
+        return own + ([(self.ram, self.ram_digest, self.ram_size)] if self.ram else [])
 
 
 _verified: dict[Path, tuple[int, int, int, int]] = {}
@@ -60,20 +69,25 @@ def _stamp(path: Path) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def write(vm: VM, memory: Path) -> Snapshot:
-    """Save `vm` (which stays paused) to `memory` and record its digest beside it."""
+def write(vm: VM, memory: Path, ram: Path | None = None) -> Snapshot:
+    """Save `vm` (which stays paused) to `memory` and record its digest beside it; `ram`:
+    the VM's RAM file (a template), kept out of the stream and digested as part of it."""
     work = memory.with_name(f".{memory.name}.{os.getpid()}.{threading.get_ident()}")
     try:
-        vm.save(work)
+        vm.save(work, ram_in_file=ram is not None)
         digest = store.file_digest(work)
         size = work.stat().st_size
         os.replace(work, memory)
     finally:
         work.unlink(missing_ok=True)
     snap = Snapshot(memory, digest, size)
-    snap.note.write_text(json.dumps({"digest": digest, "size": size, "created": time.time()}))
-    with _verified_lock:
-        _verified[memory] = _stamp(memory)
+    if ram is not None:
+        snap = Snapshot(memory, digest, size, ram, store.file_digest(ram), ram.stat().st_size)
+    note = {"digest": digest, "size": size, "created": time.time()}
+    if snap.ram is not None:
+        note.update(ram=snap.ram.name, ram_digest=snap.ram_digest, ram_size=snap.ram_size)
+    snap.note.write_text(json.dumps(note))
+    record_stamps(snap)
     return snap
 
 
@@ -81,27 +95,59 @@ def load(memory: Path) -> Snapshot:
     note = memory.with_name(memory.name + ".json")
     try:
         meta = json.loads(note.read_text())
-        return Snapshot(memory, str(meta["digest"]), int(meta["size"]))
+        ram = memory.with_name(Path(str(meta["ram"])).name) if meta.get("ram") else None
+        return Snapshot(
+            memory,
+            str(meta["digest"]),
+            int(meta["size"]),
+            ram,
+            str(meta.get("ram_digest", "")),
+            int(meta.get("ram_size", 0)),
+        )
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SnapshotCorrupt(f"snapshot {memory} has no readable digest note: {e}") from None
 
 
 def verify(snap: Snapshot) -> None:
+    noted = _noted_stamps(snap)
+    for path, digest, size in snap.parts():
+        _verify_file(path, digest, size, noted.get(path.name))
+
+
+def _noted_stamps(snap: Snapshot) -> dict[str, list[int]]:
     try:
-        stamp = _stamp(snap.memory)
+        stamps = json.loads(snap.note.read_text()).get("stamps", {})
+        return stamps if isinstance(stamps, dict) else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def record_stamps(snap: Snapshot) -> None:
+    """Note the files' stamps as they are now (call when nothing writes them any more)."""
+    note = json.loads(snap.note.read_text())
+    note["stamps"] = {path.name: list(_stamp(path)) for path, _, _ in snap.parts()}
+    work = snap.note.with_name(f".{snap.note.name}.{os.getpid()}")
+    work.write_text(json.dumps(note))
+    os.replace(work, snap.note)
+
+
+def _verify_file(path: Path, digest: str, size: int, noted: list[int] | None) -> None:
+    try:
+        stamp = _stamp(path)
     except OSError as e:
-        raise SnapshotCorrupt(f"snapshot {snap.memory} is missing: {e}") from None
+        raise SnapshotCorrupt(f"snapshot file {path} is missing: {e}") from None
     with _verified_lock:
-        if _verified.get(snap.memory) == stamp:
+        if _verified.get(path) == stamp or (noted is not None and list(stamp) == noted):
+            _verified[path] = stamp
             return
-    if stamp[1] != snap.size:
+    if stamp[1] != size:
         raise SnapshotCorrupt(
-            f"snapshot {snap.memory} is {stamp[1]} bytes, its note says {snap.size}: truncated"
+            f"snapshot file {path} is {stamp[1]} bytes, its note says {size}: truncated"
         )
-    if store.file_digest(snap.memory) != snap.digest:
-        raise SnapshotCorrupt(f"snapshot {snap.memory} does not match its SHA-256 digest")
+    if store.file_digest(path) != digest:
+        raise SnapshotCorrupt(f"snapshot file {path} does not match its SHA-256 digest")
     with _verified_lock:
-        _verified[snap.memory] = stamp
+        _verified[path] = stamp
 
 
 def freshen(channel: Channel, timeout: float = 30) -> None:
@@ -119,7 +165,7 @@ def freshen(channel: Channel, timeout: float = 30) -> None:
 def restore(shape: Shape, snap: Snapshot) -> tuple[VM, Channel]:
     """A running VM from `snap`, its clock set and RNG reseeded."""
     verify(snap)
-    vm = VM(shape, incoming=snap.memory)
+    vm = VM(shape, Ram(snap.ram, shared=False), incoming=snap.memory)
     try:
         assert vm.agent is not None
         vm.wait_incoming(RESTORE_TIMEOUT)
@@ -148,7 +194,7 @@ _thread_locks: dict[str, threading.Lock] = {}
 def template(shape: Shape, progress: Progress | None = None) -> Snapshot:
     """The snapshot of a freshly booted VM of `shape`: reused when intact, else (re)built."""
     key = hashlib.sha256(shape.key().encode()).hexdigest()[:24]
-    memory = store.snapshot_root(shape.memory_mib << 20) / f"{key}.mem"
+    memory = store.snapshot_root(shape.memory_mib << 20) / f"{key}.state"
     lock = _thread_locks.setdefault(key, threading.Lock())
     with lock, _build_lock(memory):
         if memory.exists():
@@ -158,13 +204,20 @@ def template(shape: Shape, progress: Progress | None = None) -> Snapshot:
                 return snap
             except SnapshotCorrupt:
                 memory.unlink(missing_ok=True)  # rebuilt below
+                memory.with_suffix(".ram").unlink(missing_ok=True)
         if progress:
             progress("booting the microvm template (once per image and kernel)")
         return boot_and_save(shape, memory)
 
 
 def boot_and_save(shape: Shape, memory: Path) -> Snapshot:
-    vm = VM(shape)
+    """Cold-boot a template VM whose RAM is a file, and save it once its agent answers.
+    The RAM file is written under a temporary name and renamed into place (restores map
+    it; a rename never changes a file a running VM maps)."""
+    ram = memory.with_suffix(".ram")
+    work_ram = ram.with_name(f".{ram.name}.{os.getpid()}")
+    work_ram.unlink(missing_ok=True)
+    vm = VM(shape, Ram(work_ram, shared=True))
     try:
         assert vm.agent is not None
         channel = Channel(vm.agent)
@@ -173,6 +226,12 @@ def boot_and_save(shape: Shape, memory: Path) -> Snapshot:
             channel.call({"op": "exec", "cmd": "true", "output_bytes": 1024}, BOOT_TIMEOUT)
         except (ChannelClosed, Deadline) as e:
             raise VMDied(f"the VM did not boot to its agent ({e!r}): {vm.why_dead()}") from None
-        return write(vm, memory)
+        vm.qmp("stop")
+        os.replace(work_ram, ram)
+        snap = write(vm, memory, ram)
+        vm.kill()  # before the stamps: QEMU's exit may still touch the RAM file's times
+        record_stamps(snap)
+        return snap
     finally:
         vm.kill()
+        work_ram.unlink(missing_ok=True)

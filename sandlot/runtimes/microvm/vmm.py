@@ -5,6 +5,14 @@ accelerator), never on the sandbox: a snapshot taken from one VM restores into a
 the same shape (`-incoming` needs the same devices in the same order). Per-VM paths (the
 sockets, the console log) are chardev/serial backends, which migration does not record.
 
+Guest RAM is always the memory backend "mem", in one of three forms (`Ram`): a template
+VM's RAM is a file (share=on) that becomes the template snapshot; a sandbox restored from
+the template maps that file privately (share=off: copy-on-write, so every VM of a template
+shares the pages it has not written, and nothing of the RAM is copied at restore); a VM
+restored from a full migration stream (pause, fork, named snapshots) has anonymous RAM.
+`x-ignore-shared` keeps the file-backed RAM out of the template's migration stream, which
+is then only the device state (tens of KiB).
+
 QMP goes through the `qemu.qmp` library's asyncio client, on one event-loop thread shared
 by every VM; QEMU processes are started from one long-lived thread too, because each gets
 PR_SET_PDEATHSIG, which fires when the *thread* that forked it ends (a pool's refill thread
@@ -65,7 +73,7 @@ class Shape:
         parts = (self.vmlinuz, self.initrd, self.disk, self.memory_mib, self.vcpus, self.accel)
         return "|".join(str(p) for p in parts)
 
-    def argv(self, run: Path, incoming: Path | None) -> list[str]:
+    def argv(self, run: Path, ram: Ram, incoming: bool) -> list[str]:
         cmdline = f"{BASE_CMDLINE} tsc_early_khz={_host_tsc_khz()}"
         argv = [
             QEMU,
@@ -89,9 +97,28 @@ class Shape:
             "-device", "virtio-rng-device",
             "-qmp", f"unix:{run / 'qmp.sock'},server=on,wait=off",
         ]  # fmt: skip
-        if incoming is not None:
-            argv += ["-S", "-incoming", "exec:cat " + shlex.quote(str(incoming))]
+        size = f"size={self.memory_mib}M"
+        if ram.file is None:
+            argv += ["-object", f"memory-backend-ram,id=mem,{size}"]
+        else:
+            share = "on" if ram.shared else "off"
+            argv += [
+                "-object",
+                f"memory-backend-file,id=mem,{size},mem-path={ram.file},share={share}",
+            ]
+        argv += ["-machine", "memory-backend=mem"]
+        if incoming:
+            argv += ["-S", "-incoming", "defer"]
         return argv
+
+
+@dataclass(frozen=True)
+class Ram:
+    """Where a VM's RAM lives: anonymous (file None), a template's file it writes
+    (shared), or a template's file mapped copy-on-write (not shared)."""
+
+    file: Path | None = None
+    shared: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -153,7 +180,8 @@ def _connect(path: Path, proc: subprocess.Popen[bytes], timeout: float) -> socke
 class VM:
     """A running QEMU: `qmp()` for the monitor, `agent` for the guest's port."""
 
-    def __init__(self, shape: Shape, incoming: Path | None = None) -> None:
+    def __init__(self, shape: Shape, ram: Ram | None = None, incoming: Path | None = None) -> None:
+        ram = ram or Ram()
         if shutil.which(QEMU) is None:
             raise SandboxError(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
         self.shape = shape
@@ -167,7 +195,7 @@ class VM:
                     _spawner()
                     .submit(
                         subprocess.Popen,
-                        shape.argv(self.run, incoming),
+                        shape.argv(self.run, ram, incoming is not None),
                         stdin=subprocess.DEVNULL,
                         stdout=subprocess.DEVNULL,
                         stderr=err,
@@ -181,6 +209,9 @@ class VM:
             _on_loop(client.connect(qmp_sock), 30)
             self._qmp = client
             self.agent = _connect(self.run / "agent.sock", self.proc, 30)
+            if incoming is not None:
+                self._ignore_shared(ram.file is not None)
+                self.qmp("migrate-incoming", uri="exec:cat " + shlex.quote(str(incoming)))
         except BaseException:
             self.kill()
             raise
@@ -203,9 +234,15 @@ class VM:
                 raise VMDied(self.why_dead()) from None
             raise SandboxError(f"QEMU refused {command}: {e}") from None
 
-    def save(self, path: Path, timeout: float = 120) -> None:
-        """Pause the VM and write its memory and device state to `path` (it stays paused)."""
+    def _ignore_shared(self, on: bool) -> None:
+        capability = {"capability": "x-ignore-shared", "state": on}
+        self.qmp("migrate-set-capabilities", capabilities=[capability])
+
+    def save(self, path: Path, *, ram_in_file: bool = False, timeout: float = 120) -> None:
+        """Pause the VM and write its device state, and its RAM unless `ram_in_file` (a
+        template, whose RAM file is the rest of the snapshot), to `path`. It stays paused."""
         self.qmp("stop")
+        self._ignore_shared(ram_in_file)
         self.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
         self.qmp("migrate", uri="exec:cat > " + shlex.quote(str(path)))
         deadline = time.monotonic() + timeout

@@ -1,0 +1,180 @@
+#!/usr/bin/env python
+"""Benchmark the microvm tier (QEMU microvm; TCG on PVM hosts, KVM where it boots).
+
+    python bench/bench_microvm.py              # default rounds (about 2 minutes under TCG)
+    python bench/bench_microvm.py --quick      # fewer rounds
+    python bench/bench_microvm.py --json out.json
+
+Figures (median and p95 of each): cold boot to agent-ready; snapshot save; restore to
+agent-ready (QEMU start, state load, cont, clock + reseed); pool acquire; calls into a live
+VM (agent ping, `true`, run_code("1+1")); fork(1); idle QEMU memory (RSS and PSS) and how
+many idle VMs would fit in 4 GiB. Baselines in the same run: `python3 -c pass` on the host,
+and a bare QEMU of the same shape from start to QMP-ready (the fixed cost in every restore).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sandlot.models import Limits
+from sandlot.runtimes.base import SandboxSpec
+from sandlot.runtimes.microvm import accel, snapshot
+from sandlot.runtimes.microvm.runtime import MicroVMRuntime
+from sandlot.runtimes.microvm.sandbox import MicroVMSandbox
+from sandlot.runtimes.microvm.vmm import VM
+
+now = time.perf_counter
+MiB = 1 << 20
+
+
+def summary(xs: list[float]) -> dict[str, Any]:
+    xs = sorted(xs)
+    if not xs:
+        return {"n": 0, "median": None, "p95": None}
+    pos = 0.95 * (len(xs) - 1)
+    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
+    return {
+        "n": len(xs),
+        "median": statistics.median(xs),
+        "p95": xs[lo] + (xs[hi] - xs[lo]) * (pos - lo),
+    }
+
+
+def timed(fn: Any, rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        t = now()
+        fn()
+        out.append(now() - t)
+    return out
+
+
+def mem_kib(pid: int) -> tuple[int, int]:
+    rss = pss = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Rss:"):
+            rss = int(line.split()[1])
+        elif line.startswith("Pss:"):
+            pss = int(line.split()[1])
+    return rss, pss
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--template", default="base")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    r = 5 if args.quick else 15
+    runtime = MicroVMRuntime()
+    spec = SandboxSpec(args.template, Limits(), {})
+    shape = runtime.shape(spec)
+    snap = snapshot.template(shape)  # built outside the measurements
+    res: dict[str, Any] = {"host": platform.node(), "accel": accel.choose().name}
+
+    res["baseline python3 -c pass"] = summary(
+        timed(lambda: subprocess.run([sys.executable, "-S", "-c", "pass"], check=True), r)
+    )
+    res["baseline qemu start to QMP ready"] = summary(timed(lambda: VM(shape).kill(), r))
+
+    boots = []
+    for _ in range(1 if args.quick else 2):
+        t = now()
+        vm = VM(shape)
+        from sandlot.runtimes.microvm.channel import Channel
+
+        Channel(vm.agent).call({"op": "ping"}, 300)  # type: ignore[arg-type]
+        boots.append(now() - t)
+        if len(boots) == 1:
+            saves = []
+            for i in range(r):
+                t = now()
+                snapshot.write(vm, snap.memory.with_name(f"bench-{i}.mem"))
+                saves.append(now() - t)
+                snap.memory.with_name(f"bench-{i}.mem").unlink()
+                snap.memory.with_name(f"bench-{i}.mem.json").unlink()
+                vm.qmp("cont")
+            res["snapshot save"] = summary(saves)
+            res["snapshot size MiB"] = snap.size / MiB
+        vm.kill()
+    res["cold boot to agent-ready"] = summary(boots)
+
+    restores = []
+    for _ in range(r):
+        t = now()
+        vm, _ = snapshot.restore(shape, snap)
+        restores.append(now() - t)
+        vm.kill()
+    res["restore to agent-ready"] = summary(restores)
+
+    pool = runtime.pool(shape)
+    takes = []
+    for _ in range(r):
+        deadline = time.monotonic() + 60
+        while pool.ready_count() == 0 and time.monotonic() < deadline:
+            pool.refill()
+            time.sleep(0.05)
+        t = now()
+        got = pool.take()
+        takes.append(now() - t)
+        if got is not None:
+            got[0].kill()
+    pool.close()
+    res["pool acquire"] = summary(takes)
+
+    vm, channel = snapshot.restore(shape, snap)
+    box = MicroVMSandbox(spec, shape, vm, channel, lambda: snapshot.restore(shape, snap))
+    lim = Limits()
+    box.run_command("true", limits=lim, stdin="", on_stdout=None, on_stderr=None)
+    res["call ping"] = summary(timed(lambda: channel.call({"op": "ping"}, 30), r * 4))
+    res["call true"] = summary(
+        timed(
+            lambda: box.run_command("true", limits=lim, stdin="", on_stdout=None, on_stderr=None),
+            r * 2,
+        )
+    )
+    res["call run_code 1+1"] = summary(
+        timed(lambda: box.run_code("1+1", limits=lim, on_stdout=None, on_stderr=None), r * 2)
+    )
+    forks = []
+    for _ in range(3 if args.quick else 5):
+        t = now()
+        kids = box.fork(1)
+        forks.append(now() - t)
+        for k in kids:
+            k.close()
+    res["fork(1)"] = summary(forks)
+    box.close()
+
+    idle = [snapshot.restore(shape, snap) for _ in range(4)]
+    time.sleep(3)
+    mems = [mem_kib(v.pid) for v, _ in idle]
+    for v, _ in idle:
+        v.kill()
+    rss = statistics.median(m[0] for m in mems) / 1024
+    pss = statistics.median(m[1] for m in mems) / 1024
+    res["idle VM RSS MiB"] = rss
+    res["idle VM PSS MiB"] = pss
+    res["idle VMs in 4 GiB (by PSS)"] = int(4096 // pss) if pss else None
+
+    for key, value in res.items():
+        if isinstance(value, dict):
+            print(
+                f"{key:34s} median {value['median'] * 1000:9.1f} ms   p95 {value['p95'] * 1000:9.1f} ms   n={value['n']}"
+            )
+        else:
+            print(f"{key:34s} {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
