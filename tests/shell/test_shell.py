@@ -232,3 +232,29 @@ def test_set_options(tmp_path: Path) -> None:
 def test_nested_shell_and_traps(tmp_path: Path) -> None:
     s = "bash -c 'echo in $0 $1; exit 4' zero one; echo rc=$?; (trap 'echo bye' EXIT; echo sub)"
     assert o(s, tmp_path) == "in zero one\nrc=4\nsub\nbye\n"
+
+
+def test_functions_shadow_special_builtins(tmp_path: Path) -> None:
+    # bash (not --posix): `:(){ …; }; :` calls the function; prefix assignments stay temporary
+    assert o(":(){ echo hi; }; :", tmp_path) == "hi\n"
+    assert o('x=1 :; echo "[$x]"', tmp_path) == "[]\n"
+
+
+def test_find_expression_and_fifo(tmp_path: Path) -> None:
+    script = (
+        "mkdir d; touch d/f; mkfifo d/p; chmod 0444 d/f; "
+        "find d -type l -o -type p; find d -perm -0600; find d -perm 0444 -printf '%f %m\\n'; "
+        "grep -r x d; echo done"
+    )
+    assert o(script, tmp_path) == "d/p\nd\nd/p\nf 444\ndone\n"
+
+
+def test_touch_and_date_parse(tmp_path: Path) -> None:
+    script = (
+        "touch -d 2009-02-13T23:31:30.123456789Z f && date -r f +%s.%N; "
+        "TZ=UTC date -d '2020-08-01T12:34:56+08:00'; touch -t 200109090146.40 g; "
+        "TZ=UTC touch -t 200109090146.40 g && TZ=UTC date -r g +%s"
+    )
+    assert o(script, tmp_path) == (
+        "1234567890.123456789\nSat Aug  1 04:34:56 UTC 2020\n1000000000\n"
+    )

@@ -912,6 +912,11 @@ class Interp(Expander):
                     path = self.resolve(target)
                     if op == "<>" and not os.path.exists(path):
                         open(path, "wb").close()
+                    from .commands.util import is_fifo, read_fifo
+
+                    if is_fifo(path):
+                        pf[fd] = ("in", Input(read_fifo(path)))
+                        continue
                     with open(path, "rb") as f:
                         pf[fd] = ("in", Input(f.read()))
                     continue
@@ -936,8 +941,23 @@ class Interp(Expander):
             and not os.path.samefile(self.resolve(path), "/dev/null")
         ):
             raise OSError(f"{path}: cannot overwrite existing file")
+        from .commands.util import is_fifo
+
         try:
+            if is_fifo(self.resolve(path)):  # no reader can be waiting: do not block in open
+                fd = os.open(self.resolve(path), os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+                return Sink(os.fdopen(fd, "wb"))
             return Sink(open(self.resolve(path), ("w" if mode == "f" else mode) + "b"))
+        except OSError as e:
+            if e.errno == 6:  # ENXIO
+                raise OSError(f"{path}: No such device or address") from None
+            if not isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
+                raise
+            return self._sink_error(path, e)
+
+    def _sink_error(self, path: str, e: OSError) -> Sink:
+        try:
+            raise e
         except FileNotFoundError:
             raise OSError(f"{path}: No such file or directory") from None
         except IsADirectoryError:
@@ -1242,14 +1262,11 @@ class Interp(Expander):
         BUILTINS, SPECIAL, COMMANDS = _registries()
         name = argv[0]
         if temp:
-            if name in SPECIAL and name not in ("eval", "source", "."):
-                for k, v in temp.items():
-                    self.set_var(k, v.value)
-                temp = None
-            else:
-                self.scopes.append(temp)
+            # bash (not --posix) keeps prefix assignments temporary for special builtins too
+            self.scopes.append(temp)
         try:
-            if name in self.functions and name not in SPECIAL:
+            # and looks functions up before every builtin, special ones included
+            if name in self.functions:
                 return (yield from self.call_function(name, argv, inp))
             b = BUILTINS.get(name)
             if b is not None:

@@ -87,6 +87,34 @@ def parse_opts(
     return opts, operands
 
 
+def read_fifo(path: str) -> bytes:
+    """What a named pipe holds right now, without waiting for a writer (the shell runs
+    commands one after another, so a writer that has not started never will)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    out = []
+    try:
+        while True:
+            try:
+                b = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            if not b:
+                break
+            out.append(b)
+    finally:
+        os.close(fd)
+    return b"".join(out)
+
+
+def is_fifo(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def open_input(sh: Any, name: str, inp: Input) -> Input:
     """An Input for a file operand ('-' is stdin); raises OSError with a GNU-style message."""
     if name == "-":
@@ -96,6 +124,8 @@ def open_input(sh: Any, name: str, inp: Input) -> Input:
         raise OSError(f"{name}: Is a directory")
     if name in ("/dev/stdin", "/dev/fd/0"):
         return inp
+    if is_fifo(path):
+        return Input(read_fifo(path))
     try:
         f = open(path, "rb")
     except FileNotFoundError:
