@@ -114,7 +114,7 @@ def b_printf(sh: Any, args: list[str], inp: Input) -> Gen:
             sh.set_var(var, out)
     elif out:
         yield (1, enc(out))
-    return 1 if errs else 0
+    return 1 if any(not e.startswith("printf: warning:") for e in errs) else 0
 
 
 def _set_cwd(sh: Any, path: str) -> None:

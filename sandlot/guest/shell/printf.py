@@ -47,8 +47,9 @@ def _byte(n: int) -> str:
     return bytes([n & 0xFF]).decode("utf-8", "surrogateescape")
 
 
-def echo_escapes(s: str) -> tuple[str, bool]:
-    """Process echo -e escapes; returns (text, stop) where stop means \\c was seen."""
+def echo_escapes(s: str, bare_octal: bool = False) -> tuple[str, bool]:
+    """Process echo -e escapes; returns (text, stop) where stop means \\c was seen.
+    bare_octal: printf %b also reads \\NNN without the leading 0."""
     out, i = [], 0
     simple = {
         "a": "\a",
@@ -74,6 +75,12 @@ def echo_escapes(s: str) -> tuple[str, bool]:
                 out.append(_byte(int(digits or "0", 8)))
                 i += 2 + len(digits)
                 continue
+            if bare_octal and d in "1234567":
+                m = re.match(r"[0-7]{1,3}", s[i + 1 :])
+                assert m
+                out.append(_byte(int(m.group(0), 8)))
+                i += 1 + len(m.group(0))
+                continue
             if d in simple:
                 out.append(simple[d])
                 i += 2
@@ -98,22 +105,30 @@ def echo_escapes(s: str) -> tuple[str, bool]:
     return "".join(out), False
 
 
-def _num(arg: str, errs: list[str]) -> int:
-    a = arg.strip()
+def _num(arg: str, errs: list[str], unsigned: bool = False) -> int:
+    """strtoimax/strtoumax as bash's printf uses them: leading blanks are skipped, trailing
+    text is an error (the number read so far is used), out-of-range values clamp with a
+    warning that leaves the status alone."""
+    a = arg.lstrip(" \t\n")
     if not a:
         return 0
     if a[0] in "'\"":
         return ord(a[1]) if len(a) > 1 else 0
-    try:
-        if re.fullmatch(r"[-+]?0[xX][0-9a-fA-F]+", a):
-            return int(a, 16)
-        if re.fullmatch(r"[-+]?0[0-7]+", a):
-            return int(a, 8)
-        return int(a)
-    except ValueError:
-        m = re.match(r"[-+]?\d+", a)
+    m = re.match(r"[-+]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", a)
+    if not m:
         errs.append(f"printf: {arg}: invalid number")
-        return int(m.group(0)) if m else 0
+        return 0
+    body = m.group(1)
+    n = int(body, 16) if body[1:2] in ("x", "X") else int(body, 8) if body[0] == "0" else int(body)
+    if a[0] == "-":
+        n = -n
+    if m.end() != len(a):
+        errs.append(f"printf: {arg}: invalid number")
+    lo, hi = (-(1 << 64) + 1, (1 << 64) - 1) if unsigned else (-(1 << 63), (1 << 63) - 1)
+    if not lo <= n <= hi:
+        errs.append(f"printf: warning: {arg}: Numerical result out of range")
+        n = hi if n > 0 else (lo if not unsigned else (1 << 63) - 1)
+    return n
 
 
 def _float(arg: str, errs: list[str]) -> float:
@@ -198,7 +213,7 @@ def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = N
             if conv in "sbq":
                 s = arg or ""
                 if conv == "b":
-                    s, st = echo_escapes(s)
+                    s, st = echo_escapes(s, bare_octal=True)
                     if st:
                         out.append(s)
                         return "".join(out)
@@ -208,13 +223,19 @@ def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = N
                     s = s[: int(prec or 0)]
                 out.append(("%" + ("-" if "-" in flags else "") + w + "s") % s)
             elif conv == "c":
-                s = (arg or "")[:1]
+                s = (arg or "").encode("utf-8", "surrogateescape")[:1].decode(
+                    "utf-8", "surrogateescape"
+                )
                 out.append(("%" + ("-" if "-" in flags else "") + w + "s") % s)
             elif conv in "diouxX":
-                n = _num(arg, errs) if arg is not None else 0
+                n = _num(arg, errs, conv in "ouxX") if arg is not None else 0
                 if conv in "ouxX" and n < 0:
                     n &= (1 << 64) - 1
                 pc = "d" if conv in "diu" else conv
+                if "#" in pyflags and (conv == "o" or n == 0):  # C: 052, and no 0x for zero
+                    pyflags = pyflags.replace("#", "")
+                    if conv == "o" and n:
+                        p = "." + str(max(int(prec or 0), len(f"{n:o}") + 1))
                 out.append(("%" + pyflags + w + p + pc) % n)
             else:
                 f = _float(arg, errs) if arg is not None else 0.0
