@@ -32,6 +32,16 @@ def dec(b: bytes) -> str:
     return b.decode(ENC, "surrogateescape")
 
 
+# errno -> bash's wording when a redirection target cannot be opened
+_OPEN_ERRORS = {
+    1: "Permission denied",
+    2: "No such file or directory",
+    6: "No such device or address",
+    13: "Permission denied",
+    21: "Is a directory",
+}
+
+
 class Interp(Expander):
     def __init__(
         self,
@@ -949,21 +959,10 @@ class Interp(Expander):
                 return Sink(os.fdopen(fd, "wb"))
             return Sink(open(self.resolve(path), ("w" if mode == "f" else mode) + "b"))
         except OSError as e:
-            if e.errno == 6:  # ENXIO
-                raise OSError(f"{path}: No such device or address") from None
-            if not isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            msg = _OPEN_ERRORS.get(e.errno or 0)
+            if msg is None:
                 raise
-            return self._sink_error(path, e)
-
-    def _sink_error(self, path: str, e: OSError) -> Sink:
-        try:
-            raise e
-        except FileNotFoundError:
-            raise OSError(f"{path}: No such file or directory") from None
-        except IsADirectoryError:
-            raise OSError(f"{path}: Is a directory") from None
-        except PermissionError:
-            raise OSError(f"{path}: Permission denied") from None
+            raise OSError(f"{path}: {msg}") from None
 
     def apply_redir(
         self, r: A.Redir, inp: Input, fdmap: dict[int, Any], opened: list[Sink]

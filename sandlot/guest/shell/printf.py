@@ -223,8 +223,10 @@ def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = N
                     s = s[: int(prec or 0)]
                 out.append(("%" + ("-" if "-" in flags else "") + w + "s") % s)
             elif conv == "c":
-                s = (arg or "").encode("utf-8", "surrogateescape")[:1].decode(
-                    "utf-8", "surrogateescape"
+                s = (
+                    (arg or "")
+                    .encode("utf-8", "surrogateescape")[:1]
+                    .decode("utf-8", "surrogateescape")
                 )
                 out.append(("%" + ("-" if "-" in flags else "") + w + "s") % s)
             elif conv in "diouxX":
