@@ -184,6 +184,26 @@ def test_garbage_on_the_agent_channel_is_refused(vsbx: Sandbox) -> None:
     assert vsbx.run_code("2 * 3").text == "6"  # a fresh VM answers
 
 
+def test_guest_kernel_panic_is_a_typed_error_then_replaced(vsbx: Sandbox) -> None:
+    vsbx.files.write("/tmp/before", "x")
+    began = time.monotonic()
+    with pytest.raises(VMLost, match="replaced"):
+        vsbx.commands.run("echo c > /proc/sysrq-trigger; sleep 30")
+    assert time.monotonic() - began < 20
+    assert not vsbx.files.exists("/tmp/before")  # a fresh VM
+    assert vsbx.commands.run("echo fine").stdout == "fine\n"
+
+
+def test_filling_guest_memory_is_a_memory_error_and_state_is_kept(vsbx: Sandbox) -> None:
+    vsbx.run_code("kept = 'yes'")
+    with pytest.raises(LimitExceeded) as info:
+        vsbx.run_code("hog = []\nwhile True:\n    hog.append(bytearray(32 << 20))")
+    assert info.value.limit == "memory"
+    assert vsbx.run_code("del hog; kept").text == "'yes'"
+    r = vsbx.commands.run("python3 -c 'x = bytearray(4 << 30)' 2>&1 | tail -1")
+    assert "MemoryError" in r.stdout
+
+
 def test_close_leaves_no_qemu_or_files() -> None:
     sbx = Sandbox.create(tier="microvm", template=TEMPLATE)
     vm = box(sbx).vm

@@ -232,8 +232,24 @@ def _file(request: dict[str, Any]) -> dict[str, Any]:
 LOCAL_OPS = {"clock": _clock, "reseed": _reseed, "file": _file}
 
 
+def _limit_memory() -> None:
+    """RLIMIT_AS at most of the VM's memory, as the process tier does with its limit: a
+    big allocation in the code is a MemoryError (the state is kept), not the guest's OOM
+    killer ending the agent (and so the VM)."""
+    import resource
+
+    try:
+        with open("/proc/meminfo") as f:
+            total = next(int(line.split()[1]) << 10 for line in f if line.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError):
+        return
+    limit = max(192 << 20, total * 7 // 8)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main() -> None:
     global _busy
+    _limit_memory()
     port = Port(find_port())
     raw = RawOutput()
     null = os.open(os.devnull, os.O_RDWR)

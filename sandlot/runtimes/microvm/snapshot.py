@@ -207,7 +207,30 @@ def template(shape: Shape, progress: Progress | None = None) -> Snapshot:
                 memory.with_suffix(".ram").unlink(missing_ok=True)
         if progress:
             progress("booting the microvm template (once per image and kernel)")
+        _sweep(memory.parent, keep=key)
         return boot_and_save(shape, memory)
+
+
+STALE_SECONDS = 3600.0
+
+
+def _sweep(root: Path, keep: str) -> None:
+    """Remove template snapshots no one opened for an hour (their lock file's mtime is
+    their last use): a new kernel, agent or image leaves the old ones behind, and each RAM
+    file can hold up to the VM's memory in /dev/shm. A VM still running from one keeps
+    its mapping; only a new restore would need it, and that rebuilds."""
+    cutoff = time.time() - STALE_SECONDS
+    for lock in root.glob("*.state.lock"):
+        key = lock.name.split(".")[0]
+        if key == keep:
+            continue
+        try:
+            if lock.stat().st_mtime > cutoff:
+                continue
+        except OSError:
+            continue
+        for suffix in (".state", ".ram", ".state.json", ".state.lock"):
+            (root / f"{key}{suffix}").unlink(missing_ok=True)
 
 
 def boot_and_save(shape: Shape, memory: Path) -> Snapshot:
