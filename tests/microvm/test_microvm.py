@@ -241,3 +241,23 @@ def test_pause_and_resume_keep_files_and_state() -> None:
     with Sandbox.connect(sandbox_id) as again:
         assert again.run_code("answer").text == "42"
         assert again.files.read("/tmp/note") == "still here"
+
+
+def test_named_snapshot_starts_sandboxes_with_their_own_randomness() -> None:
+    name = f"mvm-test-{os.getpid()}"
+    with Sandbox.create(tier="microvm", template=TEMPLATE) as sbx:
+        sbx.run_code("import random; greeting = 'from the snapshot'")
+        sbx.files.write("/home/user/kept.txt", "kept")
+        info = sbx.create_snapshot(name)
+        assert info.tier == "microvm"
+        assert sbx.run_code("greeting").text == "'from the snapshot'"  # it runs on
+    try:
+        draws = set()
+        for _ in range(2):
+            with Sandbox.create(snapshot=name) as started:
+                assert started.run_code("greeting").text == "'from the snapshot'"
+                assert started.files.read("/home/user/kept.txt") == "kept"
+                draws.add(started.run_code("random.random()").text)
+        assert len(draws) == 2
+    finally:
+        Sandbox.delete_snapshot(name)
