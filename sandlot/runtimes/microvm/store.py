@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 SHM = Path("/dev/shm")
@@ -37,9 +39,37 @@ def snapshot_root(needed: int) -> Path:
     return tier_dir("snapshots")
 
 
+RUN_PREFIX = "sandlot-vm-"
+_swept = False
+
+
 def run_dir() -> Path:
     """A fresh private folder for one VM's socket and log (removed at the VM's end)."""
-    return Path(tempfile.mkdtemp(prefix="sandlot-vm-"))
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep_run_dirs()
+    return Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+
+
+def sweep_run_dirs(min_age: float = 60.0) -> None:
+    """Remove run folders left by a process that was killed before it could: those older
+    than `min_age` whose QMP socket no QEMU listens on any more."""
+    base = Path(tempfile.gettempdir())
+    now = time.time()
+    for folder in base.glob(RUN_PREFIX + "*"):
+        try:
+            if folder.stat().st_uid != os.getuid() or now - folder.stat().st_mtime < min_age:
+                continue
+        except OSError:
+            continue
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(folder / "qmp.sock"))
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)  # no QEMU behind it
+        finally:
+            probe.close()
 
 
 def file_digest(path: Path) -> str:
