@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchstats import summary, timed
+
 from sandlot.models import Limits
 from sandlot.runtimes.base import SandboxSpec
 from sandlot.runtimes.microvm import accel, snapshot, store
@@ -37,28 +39,6 @@ from sandlot.runtimes.microvm.vmm import VM, Ram
 
 now = time.perf_counter
 MiB = 1 << 20
-
-
-def summary(xs: list[float]) -> dict[str, Any]:
-    xs = sorted(xs)
-    if not xs:
-        return {"n": 0, "median": None, "p95": None}
-    pos = 0.95 * (len(xs) - 1)
-    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
-    return {
-        "n": len(xs),
-        "median": statistics.median(xs),
-        "p95": xs[lo] + (xs[hi] - xs[lo]) * (pos - lo),
-    }
-
-
-def timed(fn: Any, rounds: int) -> list[float]:
-    out = []
-    for _ in range(rounds):
-        t = now()
-        fn()
-        out.append(now() - t)
-    return out
 
 
 def mem_kib(pid: int) -> tuple[int, int]:

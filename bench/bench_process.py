@@ -23,11 +23,11 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import time
 from typing import Any
+
+from benchstats import bare_python, summary
 
 from sandlot import Sandbox
 from sandlot.runtimes.process import spares
@@ -36,17 +36,6 @@ from sandlot.runtimes.process.userland import PYTHON
 now = time.perf_counter
 
 
-def summary(xs: list[float]) -> dict[str, float]:
-    xs = sorted(xs)
-    pos = 0.95 * (len(xs) - 1)
-    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
-    return {"median": statistics.median(xs), "p95": xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)}
-
-
-def bare() -> float:
-    t = now()
-    subprocess.run([PYTHON, "-c", "pass"], check=True)
-    return now() - t
 
 
 def create_and_first(template: str) -> float:
@@ -83,10 +72,10 @@ def main() -> None:
 
     # Warm every cache (probes, compiled agent) outside the measurements.
     create_and_first(args.template)
-    bare()
+    bare_python()
     samples: dict[str, list[float]] = {"bare": [], "cold": [], "warm": []}
     for _ in range(args.rounds):
-        samples["bare"].append(bare())
+        samples["bare"].append(bare_python())
         os.environ["SANDLOT_PROCESS_SPARES"] = "0"
         samples["cold"].append(create_and_first(args.template))
         os.environ["SANDLOT_PROCESS_SPARES"] = "1"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchstats import percentile
 
 from sandlot import Sandbox
 from sandlot.server import KeyStore
@@ -40,8 +41,7 @@ OPS = ("create", "call", "delete")
 
 
 def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+    return percentile(sorted(xs), q) if xs else float("nan")
 
 
 class Tally:

@@ -18,15 +18,15 @@ import argparse
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchstats import summary, timed  # noqa: E402
 
 from sandlot import Sandbox  # noqa: E402
 from sandlot.guest.shell import Shell  # noqa: E402
@@ -45,19 +45,14 @@ def words() -> str:
     )
 
 
-def timed(fn: Callable[[], object], rounds: int) -> list[float]:
+def timed_ms(fn: Callable[[], object], rounds: int) -> list[float]:
     fn()  # warm
-    out = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+    return [t * 1000 for t in timed(fn, rounds)]
 
 
 def stats(xs: list[float]) -> tuple[float, float]:
-    xs = sorted(xs)
-    return statistics.median(xs), xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+    s = summary(xs)
+    return s["median"], s["p95"]
 
 
 def main() -> None:
@@ -100,38 +95,43 @@ def main() -> None:
         rows.append(
             (
                 "`true` via commands.run",
-                timed(sandbox("true"), rounds * 5),
-                timed(native("true"), rounds * 5),
+                timed_ms(sandbox("true"), rounds * 5),
+                timed_ms(native("true"), rounds * 5),
                 "<= 3 ms median",
             )
         )
         rows.append(
             (
                 "1000 x `true` in one script",
-                timed(sandbox(TRUE_1000), rounds),
-                timed(native(TRUE_1000), rounds),
+                timed_ms(sandbox(TRUE_1000), rounds),
+                timed_ms(native(TRUE_1000), rounds),
                 "",
             )
         )
         rows.append(
             (
                 "grep \\| sort \\| uniq -c \\| sort -rn \\| head, 20k lines",
-                timed(sandbox(PIPE), rounds),
-                timed(native(PIPE), rounds),
+                timed_ms(sandbox(PIPE), rounds),
+                timed_ms(native(PIPE), rounds),
                 "<= 5x native",
             )
         )
         rows.append(
             (
                 "1000-iteration arithmetic for loop",
-                timed(sandbox(LOOP), rounds),
-                timed(native(LOOP), rounds),
+                timed_ms(sandbox(LOOP), rounds),
+                timed_ms(native(LOOP), rounds),
                 "<= 10x bash",
             )
         )
     for name, script in (("1000 x `true`", TRUE_1000), ("pipeline", PIPE), ("for loop", LOOP)):
         rows.append(
-            (f"inproc: {name}", timed(inproc(script), rounds), timed(native(script), rounds), "")
+            (
+                f"inproc: {name}",
+                timed_ms(inproc(script), rounds),
+                timed_ms(native(script), rounds),
+                "",
+            )
         )
     shutil.rmtree(tmp, ignore_errors=True)
 

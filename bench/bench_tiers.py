@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import time
+
+from benchstats import bare_python, summary
 
 from sandlot import Sandbox
 from sandlot.runtimes.registry import tier_named
@@ -34,17 +34,6 @@ TEMPLATES = {
 }
 
 
-def summary(xs: list[float]) -> dict[str, float]:
-    xs = sorted(xs)
-    pos = 0.95 * (len(xs) - 1)
-    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
-    return {"median": statistics.median(xs), "p95": xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)}
-
-
-def bare() -> float:
-    t = now()
-    subprocess.run(["/usr/bin/python3", "-c", "pass"], check=True)
-    return now() - t
 
 
 def create_first_close(tier: str) -> float:
@@ -95,7 +84,7 @@ def main() -> None:
 
     cold: dict[str, list[float]] = {t: [] for t in ["bare", *tiers]}
     for _ in range(args.rounds):
-        cold["bare"].append(bare())
+        cold["bare"].append(bare_python())
         for name in tiers:
             cold[name].append(create_first_close(name))
 

@@ -18,12 +18,12 @@ import gc
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 from typing import Any
 
+import benchstats
 import wasi_python
 from wasi_python import Session
 
@@ -44,25 +44,8 @@ now = time.perf_counter
 
 
 def summary(samples: list[float]) -> dict[str, Any]:
-    """Median and p95 (linear interpolation between closest ranks) of some samples."""
-    xs = sorted(samples)
-    if not xs:
-        return {"n": 0, "median": None, "p95": None, "min": None, "max": None}
-    if len(xs) == 1:
-        p95 = xs[0]
-    else:
-        pos = 0.95 * (len(xs) - 1)
-        lo = int(pos)
-        hi = min(lo + 1, len(xs) - 1)
-        p95 = xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-    return {
-        "n": len(xs),
-        "median": statistics.median(xs),
-        "p95": p95,
-        "min": xs[0],
-        "max": xs[-1],
-        "samples": samples,
-    }
+    """The shared median/p95 summary, with the samples kept for the JSON output."""
+    return {**benchstats.summary(samples), "samples": samples}
 
 
 class Results:

@@ -1,0 +1,50 @@
+"""What every bench reports: median and p95 of a list of samples, and the bare-process
+baseline. One definition, so figures from different benches mean the same thing."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from typing import Any
+
+PYTHON = "/usr/bin/python3"
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """The q-quantile with linear interpolation between closest ranks (xs sorted)."""
+    pos = q * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summary(samples: list[float]) -> dict[str, Any]:
+    """n, median, p95, min and max (None when there are no samples)."""
+    xs = sorted(samples)
+    if not xs:
+        return {"n": 0, "median": None, "p95": None, "min": None, "max": None}
+    return {
+        "n": len(xs),
+        "median": statistics.median(xs),
+        "p95": percentile(xs, 0.95),
+        "min": xs[0],
+        "max": xs[-1],
+    }
+
+
+def timed(fn: Any, rounds: int) -> list[float]:
+    """Seconds taken by each of `rounds` calls of fn()."""
+    out = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def bare_python() -> float:
+    """The baseline: seconds to run a bare `python3 -c pass` process."""
+    t = time.perf_counter()
+    subprocess.run([PYTHON, "-c", "pass"], check=True)
+    return time.perf_counter() - t
