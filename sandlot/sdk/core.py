@@ -119,12 +119,20 @@ class SandboxCore:
         self._attach(runtime, box, lifetime, key if kind == "sandboxes" else None)
 
     @classmethod
+    def _unopened(
+        cls, template: str, limits: Limits, envs: dict[str, str], metadata: dict[str, str]
+    ) -> SandboxCore:
+        """A core with its settings but no sandbox yet: `_attach` or `_from_saved` opens it."""
+        core = cls.__new__(cls)
+        core.template, core.limits, core.envs, core.metadata = template, limits, envs, metadata
+        return core
+
+    @classmethod
     def connect(cls, sandbox_id: str, *, timeout: float = 300.0) -> SandboxCore:
         """Resume a sandbox paused with `pause()` (from this process or another)."""
         if not isinstance(sandbox_id, str) or not saved.SANDBOX_ID.fullmatch(sandbox_id):
             raise InvalidArgument(f"not a sandbox id: {sandbox_id!r} (they look like sbx_…)")
-        core = cls.__new__(cls)
-        core.template, core.limits, core.envs, core.metadata = DEFAULT_TEMPLATE, Limits(), {}, {}
+        core = cls._unopened(DEFAULT_TEMPLATE, Limits(), {}, {})
         lifetime = check_timeout(timeout, "timeout") or 300.0
         core._from_saved("sandboxes", sandbox_id, None, lifetime)
         saved.remove("sandboxes", sandbox_id)  # resumed: the paused copy is spent
@@ -185,9 +193,8 @@ class SandboxCore:
             def fill(state: Any) -> None:
                 meta["tier_meta"] = save(state) or {}
 
-            entry = saved.write("snapshots", name, meta, fill)
-        meta_now, _ = saved.read("snapshots", entry.name)
-        return saved.info(meta_now)
+            written = saved.write("snapshots", name, meta, fill)
+        return saved.info(written)
 
     def fork(self, n: int = 1) -> list[SandboxCore]:
         """n new sandboxes that go on from this one's current state, each on its own."""
@@ -204,9 +211,9 @@ class SandboxCore:
                 children: list[SandboxCore] = []
                 try:
                     for _ in range(n):
-                        child = SandboxCore.__new__(SandboxCore)
-                        child.template, child.limits = self.template, self.limits
-                        child.envs, child.metadata = dict(self.envs), dict(self.metadata)
+                        child = self._unopened(
+                            self.template, self.limits, dict(self.envs), dict(self.metadata)
+                        )
                         child_box = restore(Path(state), child._spec(), tier_meta)
                         child._attach(self.runtime, child_box, self._lifetime, None)
                         children.append(child)

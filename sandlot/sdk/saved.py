@@ -54,8 +54,9 @@ def write(
     save_state: Callable[[Path], None],
     *,
     replace: bool = False,
-) -> Path:
-    """Save one entry atomically; `save_state` fills the given `state/` folder."""
+) -> dict[str, Any]:
+    """Save one entry atomically; `save_state` fills the given `state/` folder. Returns
+    the metadata as written."""
     final = _entry(kind, key)
     if final.exists() and not replace:
         raise InvalidArgument(f"a {kind[:-1]} named {key!r} exists; delete it first")
@@ -73,7 +74,7 @@ def write(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return final
+    return meta
 
 
 def read(kind: str, key: str) -> tuple[dict[str, Any], Path]:
