@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
 from ..guest.agent import protocol
 from ..models import CommandResult, Execution, Limits, Timings
-from . import replies
+from . import frames, replies
 from .base import OutputCallback, SandboxSpec
 from .output import OutputSink
 
@@ -313,29 +313,4 @@ class PipeSandbox:
 def _events(agent: AgentPipes, data: bytes, sink: OutputSink) -> dict[str, Any] | None:
     """Feed event bytes; output chunks go to the sink, and the reply (if it came) returns."""
     agent.buffer += data
-    while True:
-        end = agent.buffer.find(b"\n")
-        if end < 0:
-            if len(agent.buffer) > protocol.MAX_FRAME_BYTES:
-                raise GuestProtocolError("the guest sent a frame larger than the limit")
-            return None
-        frame = bytes(agent.buffer[:end])
-        del agent.buffer[: end + 1]
-        try:
-            message = protocol.decode(frame)
-        except ValueError as e:
-            raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
-        event = message.get("ev")
-        if event in (protocol.EV_STDOUT, protocol.EV_STDERR):
-            text = message.get("data")
-            if isinstance(text, str):
-                sink.add(event, text)
-        elif event == protocol.EV_DONE:
-            if message.get("id") != agent.sequence:
-                continue  # not this request's reply: forged by the code, dropped
-            value = message.get("reply")
-            if not isinstance(value, dict):
-                raise GuestProtocolError("the guest's reply is not an object")
-            if agent.buffer:
-                raise GuestProtocolError("the guest sent frames after its reply")
-            return value
+    return frames.take_reply(agent.buffer, agent.sequence, sink, last=True)

@@ -14,8 +14,8 @@ import socket
 import time
 from typing import Any
 
-from ...errors import GuestProtocolError
 from ...guest.agent import protocol
+from .. import frames
 from ..output import OutputSink
 
 READ_CHUNK = 1 << 16
@@ -84,28 +84,7 @@ class Channel:
         return self.reply(wanted, None, time.monotonic() + timeout)
 
     def _parse(self, wanted: int, sink: OutputSink | None) -> dict[str, Any] | None:
-        while True:
-            end = self.buffer.find(b"\n")
-            if end < 0:
-                if len(self.buffer) > protocol.MAX_FRAME_BYTES:
-                    raise GuestProtocolError("the guest sent a frame larger than the limit")
-                return None
-            frame = bytes(self.buffer[:end])
-            del self.buffer[: end + 1]
-            try:
-                message = protocol.decode(frame)
-            except ValueError as e:
-                raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
-            event = message.get("ev")
-            if event in (protocol.EV_STDOUT, protocol.EV_STDERR):
-                text = message.get("data")
-                if isinstance(text, str) and sink is not None:
-                    sink.add(event, text)
-            elif event == protocol.EV_DONE and message.get("id") == wanted:
-                value = message.get("reply")
-                if not isinstance(value, dict):
-                    raise GuestProtocolError("the guest's reply is not an object")
-                return value
+        return frames.take_reply(self.buffer, wanted, sink)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
