@@ -157,6 +157,9 @@ def install_helpers() -> None:
         COMMANDS[f"$REPO_ROOT/spec/bin/{n}"] = f
 
 
+SLOW_MACHINE_TIMEOUT = 10.0  # the second chance of a case that ran out of its 1 s
+
+
 def run_case(case: Case, timeout: float = 1.0) -> tuple[bool, str, int]:
     """Run one case in a fresh shell and temp dir; returns (passed, stdout, status)."""
     install_helpers()
@@ -196,7 +199,9 @@ def run_file(path: Path) -> tuple[int, int, list[str]]:
     passed = 0
     failed = []
     for c in cases:
-        ok, _, _ = run_case(c)
+        ok, out, _ = run_case(c)
+        if out == "<timeout>":  # a busy machine is not a regression; a real hang still fails
+            ok, _, _ = run_case(c, timeout=SLOW_MACHINE_TIMEOUT)
         if ok:
             passed += 1
         else:
