@@ -36,10 +36,6 @@ def tier(request: pytest.FixtureRequest) -> str:
     avail = runtime.availability()
     if not avail.ok:
         pytest.skip(f"{name} tier unavailable here: {avail.reason} (fix: {avail.fix})")
-    if name == "microvm":
-        # Under TCG a microvm call is ~100x slower and one case here (a runaway loop) was
-        # seen to outlive its timeout: tests/microvm covers the tier until that is fixed.
-        pytest.skip("microvm runs its own suite (tests/microvm) until the shared one is fast")
     return name
 
 
