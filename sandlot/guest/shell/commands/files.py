@@ -670,69 +670,133 @@ def du(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @command("mktemp")
 def mktemp(sh: Any, args: list[str], inp: Input) -> Gen:
-    import tempfile
+    """GNU mktemp: TEMPLATE (≥3 trailing X's), -d -u -q -t, -p DIR / --tmpdir[=DIR], --suffix."""
+    import secrets
 
-    d = "-d" in args
-    base = sh.get_str("TMPDIR") or "/tmp"
-    path = tempfile.mkdtemp(dir=base) if d else tempfile.mkstemp(dir=base)[1]
-    yield (1, enc(path + "\n"))
-    return 0
-
-
-@command("diff")
-def diff(sh: Any, args: list[str], inp: Input) -> Gen:
-    """diff: normal and unified (-u) output for two files."""
-    import difflib
-
-    flags = [a for a in args[1:] if a.startswith("-") and a != "-"]
-    paths = [a for a in args[1:] if not a.startswith("-") or a == "-"]
-    if len(paths) != 2:
-        yield _err("diff", "missing operand")
-        return 2
-    texts = []
-    for p in paths:
-        try:
-            if p == "-":
-                texts.append(inp.read_all().decode("utf-8", "surrogateescape"))
+    flags: set[str] = set()
+    dir_arg: str | None = None
+    suffix: str | None = None
+    operands: list[str] = []
+    rest = args[1:]
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        i += 1
+        if a == "--":
+            operands.extend(rest[i:])
+            break
+        if a.startswith("--") and len(a) > 2:
+            name, eq, val = a[2:].partition("=")
+            if name in ("directory", "dry-run", "quiet"):
+                flags.add({"directory": "d", "dry-run": "u", "quiet": "q"}[name])
+            elif name == "tmpdir":
+                flags.add("p")
+                dir_arg = val if eq else None
+            elif name == "suffix":
+                if not eq:
+                    if i >= len(rest):
+                        yield _err("mktemp", "option '--suffix' requires an argument")
+                        return 1
+                    val = rest[i]
+                    i += 1
+                suffix = val
             else:
-                with open(sh.resolve(p), "rb") as f:
-                    texts.append(f.read().decode("utf-8", "surrogateescape"))
-        except OSError:
-            yield _err("diff", f"{p}: No such file or directory")
-            return 2
-    a, b = texts[0].splitlines(keepends=True), texts[1].splitlines(keepends=True)
-    if a == b:
-        return 0
-    if "-q" in flags or "--brief" in flags:
-        yield (1, enc(f"Files {paths[0]} and {paths[1]} differ\n"))
-        return 1
-    out: list[str] = []
-    if any(f.startswith("-u") or f == "--unified" for f in flags):
-        for line in difflib.unified_diff(a, b, paths[0], paths[1]):
-            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-        yield (1, enc("".join(out)))
-        return 1
-
-    def rng(i: int, j: int) -> str:
-        return f"{i + 1},{j}" if j - i > 1 else f"{j if j > i else i}"
-
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
-        if tag == "equal":
+                yield _err("mktemp", f"unrecognized option '{a}'")
+                return 1
             continue
-        code = {"replace": "c", "delete": "d", "insert": "a"}[tag]
-        out.append(
-            f"{rng(i1, i2) if tag != 'insert' else i1}{code}"
-            f"{rng(j1, j2) if tag != 'delete' else j1}\n"
-        )
-        out.extend(
-            "< " + x if x.endswith("\n") else "< " + x + "\n\\ No newline at end of file\n"
-            for x in a[i1:i2]
-        )
-        if tag == "replace":
-            out.append("---\n")
-        out.extend(
-            "> " + x if x.endswith("\n") else "> " + x + "\n\\ No newline at end of file\n"
-            for x in b[j1:j2]
-        )
-    yield (1, enc("".join(out)))
+        if a.startswith("-") and len(a) > 1:
+            j = 1
+            while j < len(a):
+                c = a[j]
+                if c == "p":
+                    val = a[j + 1 :]
+                    if not val:
+                        if i >= len(rest):
+                            yield _err("mktemp", "option requires an argument -- 'p'")
+                            return 1
+                        val = rest[i]
+                        i += 1
+                    flags.add("p")
+                    dir_arg = val
+                    break
+                if c not in "dqut":
+                    yield _err("mktemp", f"invalid option -- '{c}'")
+                    return 1
+                flags.add(c)
+                j += 1
+            continue
+        operands.append(a)
+    quiet = "q" in flags
+
+    def fail(msg: str) -> Iterator[tuple[int, bytes]]:
+        if not quiet:
+            yield (2, enc(f"mktemp: {msg}\n"))
+
+    if len(operands) > 1:
+        yield (2, enc("mktemp: too many templates\n"))
+        return 1
+    use_dir = "p" in flags or "t" in flags
+    if operands:
+        template = operands[0]
+    else:
+        template = "tmp.XXXXXXXXXX"
+        use_dir = True
+    if suffix is not None:
+        if not template.endswith("X"):
+            yield from fail(f"with --suffix, template '{template}' must end in X")
+            return 1
+        template += suffix
+        body = template[: len(template) - len(suffix)]
+    else:
+        k = template.rfind("X")
+        body = template[: k + 1] if k >= 0 else template
+        suffix = template[len(body) :]
+    if "/" in suffix:
+        yield from fail(f"invalid suffix '{suffix}', contains directory separator")
+        return 1
+    nx = len(body) - len(body.rstrip("X"))
+    if nx < 3:
+        yield from fail(f"too few X's in template '{template}'")
+        return 1
+    env_dir = sh.get_str("TMPDIR") or ""
+    if use_dir:
+        if "t" in flags:
+            base = env_dir or dir_arg or "/tmp"
+            if "/" in template:
+                yield from fail(f"invalid template, '{template}', contains directory separator")
+                return 1
+        else:
+            base = dir_arg or env_dir or "/tmp"
+            if template.startswith("/"):
+                yield from fail(
+                    f"invalid template, '{template}'; with --tmpdir, it may not be absolute"
+                )
+                return 1
+        template = base + template if base.endswith("/") else base + "/" + template
+        body = template[: len(template) - len(suffix)]
+    stem = body[: len(body) - nx]
+    chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    err = ""
+    for _ in range(100):
+        name = stem + "".join(secrets.choice(chars) for _ in range(nx)) + suffix
+        full = sh.resolve(name)
+        try:
+            if "u" in flags:
+                if os.path.lexists(full):
+                    continue
+            elif "d" in flags:
+                os.mkdir(full, 0o700)
+            else:
+                os.close(os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        except OSError as e:
+            err = _strerr(e)
+            break
+        yield (1, enc(name + "\n"))
+        return 0
+    else:
+        err = "File exists"
+    what = "directory" if "d" in flags else "file"
+    yield from fail(f"failed to create {what} via template '{template}': {err}")
     return 1
