@@ -258,3 +258,41 @@ def test_touch_and_date_parse(tmp_path: Path) -> None:
     assert o(script, tmp_path) == (
         "1234567890.123456789\nSat Aug  1 04:34:56 UTC 2020\n1000000000\n"
     )
+
+
+def test_tilde_in_assignments(tmp_path: Path) -> None:
+    # after the `=` and each `:` of an assignment word (also a[k]=, ${x-…} in the value)
+    script = (
+        "HOME=/h; x=foo:~; echo $x; echo a=x:~ foo:~; declare -A A; A['k']=v:~; echo ${A[k]}; "
+        'x=~:${u-~:~}; echo $x; x=a=~; echo $x; x=~"/a"; echo $x; xx=~:~ printenv xx'
+    )
+    assert o(script, tmp_path) == ("foo:/h\na=x:/h foo:~\nv:/h\n/h:/h:/h\na=~\n~/a\n/h:/h\n")
+
+
+def test_negative_and_sparse_array_indexes(tmp_path: Path) -> None:
+    script = (
+        'a=(0 1 2 3 4); unset "a[1]" "a[4]"; echo "[${a[-5]}]" ${a[-1]}; a[-1]+=0; '
+        'echo ${a[@]}; echo "${a[@]:1:2}"; b=(); b[-1]=x; echo st=$?'
+    )
+    out, err, st = run(script, tmp_path)
+    assert (out, st) == ("[] 3\n0 2 30\n2 30\n", 1)
+    assert "bad array subscript" in err
+
+
+def test_expansion_error_abandons_the_top_level_command(tmp_path: Path) -> None:
+    # bash: a bad substitution ends the current line's list, not the script; ${x?} exits
+    script = (
+        "f() { echo ${a b}; echo no; }\nf; echo no\necho st=$?\n"
+        'eval "echo \\${#a[0]/1/x}; echo no"; echo st=$?\n'
+        "a[0]=(1 2); echo no\necho st=$?\necho ${u?gone}\necho no\n"
+    )
+    out, err, st = run(script, tmp_path)
+    assert (out, st) == ("st=1\nst=1\nst=1\n", 1)
+    assert err.count("bad substitution") == 2 and "cannot assign list" in err
+
+
+def test_syntax_errors_of_misplaced_parens(tmp_path: Path) -> None:
+    for s in ("a= (1 2)", "echo hi (echo x)", "ls foo=(1 2)", "(echo a) (echo b)"):
+        out, err, st = run(s, tmp_path)
+        assert (out, st) == ("", 2) and "unexpected token `('" in err, s
+    assert o("A=a B=(b b) printenv A B", tmp_path) == "a\n(b b)\n"

@@ -98,6 +98,7 @@ class Assign:
     value: Word | None
     array: list[tuple[str | None, Word]] | None
     append: bool = False
+    raw: str = ""  # the source text of an array literal `(...)`
 
 
 @dataclass

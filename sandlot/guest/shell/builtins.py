@@ -13,7 +13,7 @@ from .io import Gen, Input
 from .lexer import ParseError, is_name
 from .parser import Parser
 from .printf import echo_escapes, printf_format
-from .state import BreakLoop, ContinueLoop, ExitShell, ReturnFn, Var
+from .state import AbortCommand, BreakLoop, ContinueLoop, ExitShell, ReturnFn, Var
 
 Builtin = Callable[[Any, list[str], Input], Gen]
 BUILTINS: dict[str, Builtin] = {}
@@ -356,7 +356,7 @@ def b_unset(sh: Any, args: list[str], inp: Input) -> Gen:
                     if idx in ("@", "*"):
                         sh.unset_var(name)
                     else:
-                        v.value.pop(sh._index(v, idx), None)
+                        v.value.pop(sh._index(v, idx, True), None)
                 elif v is not None and isinstance(v.value, str) and idx in ("0", "@", "*"):
                     sh.unset_var(name)
                 continue
@@ -545,7 +545,10 @@ def b_eval(sh: Any, args: list[str], inp: Input) -> Gen:
             return 2
         if node is None:
             return st
-        st = yield from sh.exec_list(node, inp)
+        try:
+            st = yield from sh.exec_list(node, inp)
+        except AbortCommand as e:  # an expansion error ends this command of the string
+            st = sh.status = e.status
 
 
 @builtin("source", ".")
@@ -581,7 +584,10 @@ def b_source(sh: Any, args: list[str], inp: Input) -> Gen:
                 return 2
             if node is None:
                 return st
-            st = yield from sh.exec_list(node, inp)
+            try:
+                st = yield from sh.exec_list(node, inp)
+            except AbortCommand as e:  # an expansion error ends this command of the file
+                st = sh.status = e.status
     except ReturnFn as e:
         return e.status
     finally:

@@ -20,11 +20,15 @@ ATEMPTY: Piece = ("", "E")
 
 
 class ExpansionError(Exception):
-    """Fatal expansion error (bad substitution, ${x?}, unbound variable): message already formed."""
+    """An expansion error (bad substitution, ${x?}, unbound variable): message already formed.
 
-    def __init__(self, msg: str, status: int = 1) -> None:
+    Like bash, a non-interactive shell exits on a fatal one (${x?}, `set -u`); any other
+    abandons the top-level command it happened in (the rest of that line's list)."""
+
+    def __init__(self, msg: str, status: int = 1, fatal: bool = False) -> None:
         super().__init__(msg)
         self.status = status
+        self.fatal = fatal
 
 
 def brace_expand(parts: list[Any]) -> list[list[Any]]:
@@ -306,7 +310,7 @@ class Expander:
                     target = ""
                 else:
                     if self.opt("nounset"):
-                        raise ExpansionError(f"{name}: unbound variable")
+                        raise ExpansionError(f"{name}: unbound variable", fatal=True)
                     return []
             if "[" in target and target.endswith("]"):
                 name, index = target[: target.index("[")], target[target.index("[") + 1 : -1]
@@ -333,7 +337,7 @@ class Expander:
             if multi:
                 return [(str(len(vals or [])), kind)]
             if vals is None and self.opt("nounset"):
-                raise ExpansionError(f"{name}: unbound variable")
+                raise ExpansionError(f"{name}: unbound variable", fatal=True)
             return [(str(len(vals[0]) if vals else 0), kind)]
         op = p.op
         is_set = vals is not None and (not multi or len(vals) > 0 or name in ("@", "*"))
@@ -373,10 +377,12 @@ class Expander:
                 if p.arg and p.arg.parts
                 else ("parameter null or not set" if op == ":?" else "parameter not set")
             )
-            raise ExpansionError(f"{name}: {msg}")
+            raise ExpansionError(f"{name}: {msg}", fatal=True)
         if vals is None:
+            if op == "BAD":  # a ${...} the parser could not make sense of
+                raise ExpansionError(f"{self.expand_str(p.arg)}: bad substitution")
             if self.opt("nounset") and name not in ("@", "*"):
-                raise ExpansionError(f"{name}: unbound variable")
+                raise ExpansionError(f"{name}: unbound variable", fatal=True)
             if op == "":
                 return []
             vals = []
@@ -408,7 +414,15 @@ class Expander:
                     else:
                         pass
                 else:
-                    if off < 0:
+                    var = self.lookup_var(name)
+                    if var is not None and isinstance(var.value, dict) and "A" not in var.attrs:
+                        # an indexed array is sliced by index: elements from index off on
+                        ks = sorted(var.value)
+                        if off < 0:
+                            off += ks[-1] + 1 if ks else 0
+                        src = [var.value[k] for k in ks if k >= off]
+                        off = 0 if off >= 0 else off
+                    elif off < 0:
                         off += len(src)
                 if off < 0:
                     vals = []

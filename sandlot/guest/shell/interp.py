@@ -17,7 +17,16 @@ from .io import MAX_BUFFER, Gen, Input, Sink
 from .jobs import start_job
 from .lexer import ParseError
 from .parser import Parser
-from .state import BreakLoop, Budget, ContinueLoop, ControlFlow, ExitShell, ReturnFn, Var
+from .state import (
+    AbortCommand,
+    BreakLoop,
+    Budget,
+    ContinueLoop,
+    ControlFlow,
+    ExitShell,
+    ReturnFn,
+    Var,
+)
 
 ENC = "utf-8"
 _INDEX_CACHE: dict[str, A.Word] = {}
@@ -300,14 +309,19 @@ class Interp(Expander):
                 raise ExpansionError(f"{index}: {e.msg}") from None
         return self.expand_str(w)
 
-    def _index(self, v: Var | None, index: str) -> Any:
+    def _index(self, v: Var | None, index: str, write: bool = False) -> Any:
+        """The key of v[index]; a negative index counts from the end. Out of range it is
+        an error when assigning and None (no element) when reading."""
         if v is not None and "A" in v.attrs:
             return self.index_text(index)
         i = self.arith(self.index_text(index))
-        if i < 0 and v is not None and isinstance(v.value, dict) and v.value:
-            i += max(v.value) + 1
+        if i < 0:
+            val = v.value if v is not None else None
+            i += (max(val) + 1 if val else 0) if isinstance(val, dict) else 1 if val else 0
             if i < 0:
-                raise ExpansionError(f"{index}: bad array subscript")
+                if write:
+                    raise ExpansionError(f"{index}: bad array subscript")
+                return None
         return i
 
     def get_elem(self, name: str, index: str) -> str | None:
@@ -327,7 +341,7 @@ class Interp(Expander):
         self.check_readonly(name)
         v = self.get_array(name, create=True)
         assert v is not None and isinstance(v.value, dict)
-        key = self._index(v, index)
+        key = self._index(v, index, True)
         if append:
             value = v.value.get(key, "") + value
         if "i" in v.attrs:
@@ -363,7 +377,7 @@ class Interp(Expander):
         else:
             r = self.get_str(name)
         if r is None and self.opt("nounset"):
-            raise ExpansionError(f"{name}: unbound variable")
+            raise ExpansionError(f"{name}: unbound variable", fatal=True)
         return r or ""
 
     def arith_set(self, name: str, index: str | None, value: int) -> None:
@@ -399,7 +413,21 @@ class Interp(Expander):
                 raise ExitShell(2) from None
             if node is None:
                 return status
-            status = yield from self.exec_list(node, inp)
+            try:
+                status = yield from self.exec_list(node, inp)
+            except AbortCommand as e:
+                status = self.status = e.status
+            except ExpansionError as e:
+                yield from self.flush_err()
+                yield (2, enc(f"bash: line {self.lineno}: {e}\n"))
+                if e.fatal:
+                    raise ExitShell(e.status) from None
+                status = self.status = e.status
+
+    @staticmethod
+    def abandon(e: ExpansionError) -> ControlFlow:
+        """What an expansion error does: exit the shell, or abandon the top-level command."""
+        return ExitShell(e.status) if e.fatal else AbortCommand(e.status)
 
     def flush_err(self) -> Iterator[tuple[int, bytes]]:
         while self.pending_err:
@@ -451,7 +479,7 @@ class Interp(Expander):
         cwd = os.getcwd() if False else None
         try:
             status = yield from self.exec_node(node, inp)
-        except ExitShell as e:
+        except (ExitShell, AbortCommand) as e:
             status = e.status
         except (BreakLoop, ContinueLoop):
             status = self.status
@@ -542,6 +570,8 @@ class Interp(Expander):
             except ExpansionError as e:
                 yield from self.flush_err()
                 yield (2, enc(f"bash: line {node.line}: {e}\n"))
+                if e.fatal:
+                    raise ExitShell(e.status) from None
                 return 1
             yield from self.flush_err()
             return 0 if v else 1
@@ -552,6 +582,8 @@ class Interp(Expander):
             except ExpansionError as e:
                 yield from self.flush_err()
                 yield (2, enc(f"bash: line {node.line}: {e}\n"))
+                if e.fatal:
+                    raise ExitShell(e.status) from None
                 return 2 if "regular expression" in str(e) else 1
             yield from self.flush_err()
             return 0 if r else 1
@@ -718,8 +750,8 @@ class Interp(Expander):
                 items = self.expand_words(node.words)
             except ExpansionError as e:
                 yield from self.flush_err()
-                yield (2, enc(f"bash: {e}\n"))
-                return 1
+                yield (2, enc(f"bash: line {self.lineno}: {e}\n"))
+                raise self.abandon(e) from None
             yield from self.flush_err()
         status = 0
         self.loop_depth += 1
@@ -1100,6 +1132,11 @@ class Interp(Expander):
 
     def assign(self, a: A.Assign, local_scope: dict[str, Var] | None = None) -> None:
         if a.array is not None:
+            if a.index is not None:
+                raise ExpansionError(f"{a.name}[{a.index}]: cannot assign list to array member")
+            if local_scope is not None:  # B=(b b) cmd: the command sees the text
+                local_scope[a.name] = Var(a.raw, "x")
+                return
             v = self.lookup_var(a.name)
             assoc = v is not None and "A" in v.attrs
             evaluated: list[tuple[Any, Any]] = []
@@ -1114,6 +1151,7 @@ class Interp(Expander):
                                 if v is not None and isinstance(v.value, dict) and a.append
                                 else None,
                                 key,
+                                True,
                             ),
                             self.expand_str(w),
                         )
@@ -1146,23 +1184,6 @@ class Interp(Expander):
                     v.value[nxt] = val
                     nxt += 1
             return
-            for key, w in a.array:
-                if key is not None:
-                    k: Any = self.index_text(key) if assoc else self._index(v, key)
-                    val = self.expand_str(w)
-                    v.value[k] = val
-                    if not assoc:
-                        nxt = k + 1
-                    continue
-                if assoc:
-                    vals = self.expand_word(w)
-                    for kv in vals:
-                        v.value[kv] = ""
-                    continue
-                for val in self.expand_word(w):
-                    v.value[nxt] = val
-                    nxt += 1
-            return
         val = self.expand_str(a.value)
         if a.index is not None:
             self.set_elem(a.name, a.index, val, a.append)
@@ -1187,8 +1208,7 @@ class Interp(Expander):
         except ExpansionError as e:
             yield from self.flush_err()
             yield (2, enc(f"bash: line {node.line}: {e}\n"))
-            if self.is_subshell or True:
-                raise ExitShell(e.status) from None
+            raise self.abandon(e) from None
         yield from self.flush_err()
         if not argv:
             try:
@@ -1205,9 +1225,7 @@ class Interp(Expander):
             except ExpansionError as e:
                 yield from self.flush_err()
                 yield (2, enc(f"bash: line {node.line}: {e}\n"))
-                if "readonly" in str(e):
-                    return 1
-                raise ExitShell(1) from None
+                raise self.abandon(e) from None
             yield from self.flush_err()
             st = self.last_cmdsub_status or 0
             if node.redirs:
@@ -1223,7 +1241,7 @@ class Interp(Expander):
             except ExpansionError as e:
                 self.scopes.pop()
                 yield (2, enc(f"bash: line {node.line}: {e}\n"))
-                return 1
+                raise self.abandon(e) from None
             self.scopes.pop()
             yield from self.flush_err()
         yield from self.xtrace(argv)
@@ -1340,7 +1358,7 @@ class Interp(Expander):
     def run_subshell_source(self, src: str, inp: Input) -> Gen:
         try:
             st = yield from self.run_source(src, inp)
-        except ExitShell as e:
+        except (ExitShell, AbortCommand) as e:
             st = e.status
         except ExpansionError as e:
             yield (2, enc(f"bash: {e}\n"))

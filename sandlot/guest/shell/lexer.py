@@ -111,7 +111,12 @@ def ansi_c(s: str) -> str:
     return "".join(out)
 
 
+ASSIGN_HEAD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[.*\])?\+?=")
+
+
 class Lexer:
+    assign_value = False  # the word read is an assignment's value (`a[k]=` already taken)
+    in_assign = False  # reading an assignment word: `:~` in ${x-…} is a tilde prefix too
     """Scans words and operators from src; parser subclasses it."""
 
     def __init__(self, src: str) -> None:
@@ -156,6 +161,10 @@ class Lexer:
         s = self.src
         start = self.pos
         buf: list[str] = []
+        # in an assignment word, `~` after the `=` and after each `:` is a tilde prefix
+        assign = self.assign_value
+        eq = start if assign else -1
+        self.in_assign = assign
 
         def flush() -> None:
             if buf:
@@ -224,14 +233,14 @@ class Lexer:
                 flush()
                 parts.append(self.read_dollar())
             elif c == "~" and (
-                self.pos == start
-                or (s[self.pos - 1] == ":" and not parts[:1] == [] and False)
-                or (s[self.pos - 1] == ":" and self._assign_prefix_in(buf, parts))
+                self.pos == start or (assign and s[self.pos - 1] == ":") or eq == self.pos
             ):
+                # tilde prefix: at the word's start, or after the `=` or a `:` of an assignment
                 j = self.pos + 1
-                while j < len(s) and (s[j].isalnum() or s[j] in "_.-+") and s[j] not in META:
+                while j < len(s) and (s[j].isalnum() or s[j] in "_.-+"):
                     j += 1
                 if j >= len(s) or s[j] in META or s[j] == "/" or s[j] == ":":
+                    flush()
                     parts.append(Tilde(s[self.pos + 1 : j]))
                     self.pos = j
                 else:
@@ -240,32 +249,15 @@ class Lexer:
             else:
                 buf.append(c)
                 self.pos += 1
-                if (
-                    c == "="
-                    and not parts
-                    and self._assign_prefix("".join(buf))
-                    and self.peekc() == "~"
-                ):
-                    j = self.pos + 1
-                    while j < len(s) and s[j] not in META and s[j] != "/" and s[j] != ":":
-                        j += 1
-                    if s[self.pos + 1 : j].replace("_", "a").isalnum() or j == self.pos + 1:
-                        flush()
-                        parts.append(Tilde(s[self.pos + 1 : j]))
-                        self.pos = j
+                if c == "=" and not assign and ASSIGN_HEAD.fullmatch(s, start, self.pos):
+                    assign = True
+                    eq = self.pos
+                    self.in_assign = True
         flush()
+        self.in_assign = False
         if self.pos == start:
             return None
         return Word(parts)
-
-    def _assign_prefix_in(self, buf: list[str], parts: list[Any]) -> bool:
-        text = (
-            parts[0].text
-            if parts and isinstance(parts[0], Lit) and not parts[0].quoted
-            else "".join(buf)
-        )
-        m = re.match(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=", text)
-        return m is not None
 
     @staticmethod
     def _assign_prefix(text: str) -> bool:
@@ -431,6 +423,35 @@ class Lexer:
         pass
 
     def read_braced_param(self) -> Any:
+        start = self.pos
+        try:
+            return self._read_braced_param()
+        except ParseError as e:
+            if e.msg != "${...}: bad substitution":
+                raise
+        # like bash, a malformed ${...} is an error when it is expanded, not when parsed
+        s = self.src
+        p, depth = start, 1
+        while p < len(s):
+            c = s[p]
+            if c == "\\":
+                p += 1
+            elif c == "'" and not getattr(self, "dq_depth", 0):
+                q = s.find("'", p + 1)
+                p = q if q > 0 else len(s)
+            elif c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            p += 1
+        else:
+            raise self.err("unexpected EOF while looking for matching `}'")
+        self.pos = p + 1
+        return Param("", op="BAD", arg=Word([Lit("${" + s[start:p] + "}")]))
+
+    def _read_braced_param(self) -> Any:
         s = self.src
         p = Param("")
         c = self.peekc()
@@ -483,6 +504,8 @@ class Lexer:
         if self.peekc() == "}":
             self.pos += 1
             return p
+        if p.length:
+            raise self.err("${...}: bad substitution")
         for op in (
             ":-",
             ":=",
@@ -596,10 +619,11 @@ class Lexer:
             elif (
                 c == "~"
                 and self.pos > 0
-                and s[self.pos - 1] in "-=+?/#%"
-                and not buf
-                and not parts
                 and not getattr(self, "dq_depth", 0)
+                and (
+                    (s[self.pos - 1] in "-=+?/#%" and not buf and not parts)
+                    or (s[self.pos - 1] == ":" and self.in_assign)
+                )
             ):
                 j = self.pos + 1
                 while j < len(s) and (s[j].isalnum() or s[j] in "_.-"):

@@ -157,19 +157,22 @@ class Parser(Lexer):
             ao = self.parse_and_or()
             bg = False
             t = self.peek()
+            sep = True
             if t == ("op", "&"):
                 ao.bg_text = self.src[start : self.tok_start].strip()  # for `jobs`
                 self.take()
                 bg = True
             elif t == ("op", ";"):
                 self.take()
+            else:
+                sep = False
             items.append((ao, bg))
             t = self.peek()
             if t[0] in ("nl", "eof"):
                 if t[0] == "nl":
                     self.take()
                 break
-            if t[0] == "op" and t[1] not in ("(", "(("):
+            if not sep or (t[0] == "op" and t[1] not in ("(", "((")):
                 raise self.unexpected()
         return A.CmdList(items)
 
@@ -737,6 +740,7 @@ class Parser(Lexer):
                 rest = raw[j + (2 if raw.startswith("]=", j) else 3) :]
                 self.take()
                 sub = Parser(rest, self.aliases)
+                sub.assign_value = True
                 vw = sub.read_word() or A.Word([])
                 return A.Assign(m.group(1), raw[m.end() : j], vw, None, raw.startswith("]+=", j))
         if not isinstance(first, A.Lit) or first.quoted or "=" not in first.text:
@@ -759,6 +763,7 @@ class Parser(Lexer):
             and self.src[self.pos] == "("
             and self.tok is None
         ):
+            open_at = self.pos
             self.pos += 1
             elems: list[tuple[str | None, A.Word]] = []
             while True:
@@ -793,7 +798,8 @@ class Parser(Lexer):
                         key = raw[1:j]
                         rest = raw[j + (2 if raw.startswith("]=", j) else 3) :]
                         sub = Parser(rest, self.aliases)
+                        sub.assign_value = True
                         ew = sub.read_word() or A.Word([])
                 elems.append((key, ew))
-            return A.Assign(head, index, None, elems, append)
+            return A.Assign(head, index, None, elems, append, self.src[open_at : self.pos])
         return A.Assign(head, index, A.Word(vparts), None, append)

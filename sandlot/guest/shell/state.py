@@ -45,6 +45,13 @@ class ExitShell(ControlFlow):
         self.status = status
 
 
+class AbortCommand(ControlFlow):
+    """An expansion error abandons the top-level command (bash's jump to top level)."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
 class BudgetExceeded(BaseException):
     """Raised when a run exceeds its deadline; never caught by shell constructs."""
 
