@@ -136,7 +136,7 @@ def _yes_no(r: TierReport) -> str:
 
 
 def _why(r: TierReport) -> str:
-    return "" if r.available else f"{r.reason}; fix: {r.fix}"
+    return r.reason if r.available else f"{r.reason}; fix: {r.fix}"
 
 
 @app.command("warmup")

@@ -8,7 +8,7 @@ import subprocess
 from functools import lru_cache
 
 from ..base import Availability, SandboxSpec
-from .sandbox import ProcessSandbox
+from .sandbox import ProcessSandbox, landlock_note
 from .spares import Spares
 from .userland import PYTHON, top_level_binds
 
@@ -41,14 +41,14 @@ def probe() -> Availability:
                 False, f"bwrap works but {PYTHON} fails: {why[0]}", "apt-get install python3"
             )
         return Availability(False, f"bwrap cannot make namespaces here: {why[0]}", FIX_USERNS)
-    return Availability(True)
+    return Availability(True, landlock_note())  # "" where Landlock applies
 
 
 class ProcessRuntime:
     name = "process"
     capabilities = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers", "gpu"})
     implemented = True
-    templates: frozenset[str] | None = None  # the host userland decides, at open()
+    templates: frozenset[str] | None = None  # images (or the host userland) decide, at open()
 
     def __init__(self) -> None:
         self._spares = Spares()

@@ -1,10 +1,14 @@
 """One process sandbox: a bubblewrap jail around a long-lived guest agent, spoken to over
 pipes with the same protocol as the wasm guest.
 
-- the jail's `/` is a fresh tmpfs at each start; the host's userland is bound read-only in
-  it, and `/home/user` and `/tmp` are private host folders bound writable (kept across an
-  agent restart, removed at close). The jail never sees the folders' parents, so nothing it
+- the jail's `/` is the template image's rootfs, bound read-only (`userland.resolve`), or
+  for `template="host"` a fresh tmpfs with the host's userland bound read-only in it;
+  `/home/user` and `/tmp` are private host folders bound writable (kept across an agent
+  restart, removed at close). The jail never sees the folders' parents, so nothing it
   does there can redirect a bind at the next start;
+- Landlock (`sandlot_guest/agent/landlock.py`, where the kernel has ABI 2+): before the
+  agent reads a request, it restricts itself and every process it starts to writing
+  beneath /home/user, /tmp and /dev/shm (plus using existing files in /dev and /proc);
 - every namespace is unshared (no network but lo, own pids, ipc, uts, cgroup, user),
   capabilities dropped, a seccomp filter loaded, rlimits set by the agent at its start,
   and cgroup memory/pids limits where the host lets us make cgroups;
@@ -32,11 +36,21 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
+from ...guest.agent import landlock
 from ..base import SandboxSpec
 from ..hostfs import SandboxRoot
 from ..pipes import AgentPipes, PipeSandbox
 from . import disk, seccomp, stale, userland
 from .cgroups import Cgroups
+
+
+@lru_cache(maxsize=1)
+def landlock_note() -> str:
+    """Why the sandboxes of this host run without Landlock, or "" when they have it.
+    Probed here: the jail runs on the same kernel, under the same seccomp filters."""
+    why = landlock.unavailable_reason()
+    return f"no Landlock: {why} (the mount namespace still confines the filesystem)" if why else ""
+
 
 HOME = "/home/user"
 UID = 1000
@@ -45,8 +59,11 @@ NOFILE = 4096
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT = (
     "import sys; sys.path.insert(0, {mount!r}); "
+    "from {pkg}.agent import landlock as l; l.enforce_from_argv(sys.argv); del l; "
     "from {pkg}.agent import pipe_main as m; del sys; m.main()"
 )
+# What the agent and the code it runs may write once Landlock applies (landlock.py).
+LANDLOCK_RULES = {"write": [HOME, "/tmp", "/dev/shm"], "devices": ["/dev"], "proc": ["/proc"]}
 JAIL_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
@@ -120,7 +137,7 @@ class ProcessSandbox(PipeSandbox):
 
     tier = "process"
 
-    def __init__(self, spec: SandboxSpec) -> None:
+    def __init__(self, spec: SandboxSpec, root: userland.Root | None = None) -> None:
         self._spec = spec
         self._agent = None
         self._cgroups: Cgroups | None = None
@@ -131,8 +148,8 @@ class ProcessSandbox(PipeSandbox):
         self._root_dir = os.path.join(self._state_dir, "root")
         self._finalizer = weakref.finalize(self, _cleanup, self._state_dir, [None], [None])
         try:
-            userland.check_template(spec.template)
-            self._guest_dir = userland.guest_dir()
+            self._root = root if root is not None else userland.resolve(spec.template)
+            self._guest_dir = userland.guest_dir() if self._root.rootfs is None else ""
             self._prepare_root()
             self._files = SandboxRoot(self._root_dir, home=HOME)
             self._cgroups = Cgroups(
@@ -159,7 +176,14 @@ class ProcessSandbox(PipeSandbox):
     def notes(self) -> list[str]:
         """What this host could not give the sandbox (e.g. no writable cgroups)."""
         notes = list(self._cgroups.notes) if self._cgroups is not None else []
-        return notes + ([self._disk_note] if self._disk_note else [])
+        notes += [self._disk_note] if self._disk_note else []
+        notes += [self._root.note] if self._root.note else []
+        return notes + ([landlock_note()] if landlock_note() else [])
+
+    @property
+    def root(self) -> userland.Root:
+        """Where this sandbox's `/` comes from (an image's rootfs, or the host's userland)."""
+        return self._root
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -215,11 +239,13 @@ class ProcessSandbox(PipeSandbox):
         }
         if gpus:  # GPU drivers map far more address space than memory: the cgroup limits it
             del rlimits["as"]
+        root = self._root
         config = {
             "event_fd": event_fd,
             "home": HOME,
-            "sys_path": list(userland.site_path()),
+            "sys_path": list(root.sys_path),
             "rlimits": rlimits,
+            "landlock": None if landlock_note() else LANDLOCK_RULES,
         }
         argv = [
             "bwrap",
@@ -230,10 +256,7 @@ class ProcessSandbox(PipeSandbox):
             "--uid", str(UID),
             "--gid", str(UID),
             "--hostname", "sandbox",
-            *userland.top_level_binds(),
-            *userland.etc_binds(),
-            *self._own_binds(),
-            "--ro-bind", self._guest_dir, userland.GUEST_MOUNT,
+            *self._root_binds(),
             "--proc", "/proc",
             "--dev", "/dev",
             *[arg for dev in gpus for arg in ("--dev-bind", dev, dev)],
@@ -243,7 +266,7 @@ class ProcessSandbox(PipeSandbox):
         for key, value in env.items():
             argv += ["--setenv", key, value]
         boot = BOOT.format(mount=userland.GUEST_MOUNT, pkg=userland.GUEST_PACKAGE)
-        argv += ["--chdir", HOME, "--", userland.PYTHON, "-I", "-S", "-c", boot, json.dumps(config)]
+        argv += ["--chdir", HOME, "--", *root.python_args, "-c", boot, json.dumps(config)]
         assert self._cgroups is not None
         procs = self._cgroups.procs_files
         if procs:  # enter the cgroups first, so that nothing of the sandbox runs outside them
@@ -251,13 +274,23 @@ class ProcessSandbox(PipeSandbox):
             argv = ["/bin/sh", "-c", script, "sh", *argv]
         return argv
 
-    def _own_binds(self) -> list[str]:
-        args = []
+    def _root_binds(self) -> list[str]:
+        """`/`: the image's rootfs read-only, or the host's userland on bwrap's tmpfs; then
+        the sandbox's own writable folders and generated /etc files over it."""
+        root = self._root
+        if root.rootfs is not None:
+            args = ["--ro-bind", root.rootfs, "/"]
+            etc_names = root.etc  # the image's mount points (its root is read-only)
+        else:
+            args = [*userland.top_level_binds(), *userland.etc_binds()]
+            etc_names = userland.GENERATED_ETC
         for sub in ("home/user", "tmp"):
             args += ["--bind", os.path.join(self._root_dir, sub), "/" + sub]
         etc = os.path.join(self._state_dir, "etc")
-        for name in sorted(os.listdir(etc)):
+        for name in etc_names:
             args += ["--ro-bind", os.path.join(etc, name), "/etc/" + name]
+        if root.rootfs is None:
+            args += ["--ro-bind", self._guest_dir, userland.GUEST_MOUNT]
         return args
 
     def _start(self) -> None:

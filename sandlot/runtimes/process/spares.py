@@ -3,7 +3,8 @@
 A cold process sandbox costs bwrap plus a Python start plus the agent's imports (about
 3× a bare `python3 -c pass`); most of it is the interpreter, which nothing on the host can
 share with a new namespace. So after each `open`, the tier starts the next sandbox of the
-same configuration (template, limits, envs) in a background thread; the next `open` with
+same configuration (template and the root it resolves to, limits, envs) in a background
+thread; the next `open` with
 that configuration takes it (a few ms) or waits for it if it is still starting.
 
 A spare is an ordinary sandbox that no caller holds yet: its own folders, cgroups and
@@ -22,6 +23,7 @@ from concurrent.futures import Future
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..base import SandboxSpec
+from . import userland
 from .sandbox import ProcessSandbox
 
 MAX_CONFIGS = 4  # configurations with a spare at once; the least recent one's is dropped
@@ -57,9 +59,11 @@ class Pool(Generic[Box]):
 
     def open(self, spec: SandboxSpec) -> Box:
         """A sandbox for `spec`: a spare when one is ready or starting, else a new one."""
+        return self._open(spec, _key(spec), self._make)
+
+    def _open(self, spec: SandboxSpec, key: Any, make: Callable[[SandboxSpec], Box]) -> Box:
         if not enabled(self._variable, self._default):
-            return self._make(spec)
-        key = _key(spec)
+            return make(spec)
         with self._lock:
             future = self._ready.pop(key, None)
         box = None
@@ -72,11 +76,11 @@ class Pool(Generic[Box]):
                 box.close()
                 box = None
         if box is None:
-            box = self._make(spec)
-        self._refill(key, spec)
+            box = make(spec)
+        self._refill(key, spec, make)
         return box
 
-    def _refill(self, key: Any, spec: SandboxSpec) -> None:
+    def _refill(self, key: Any, spec: SandboxSpec, make: Callable[[SandboxSpec], Box]) -> None:
         future: Future[Box] = Future()
         with self._lock:
             if key in self._ready:
@@ -88,7 +92,7 @@ class Pool(Generic[Box]):
 
         def start() -> None:
             try:
-                future.set_result(self._make(spec))
+                future.set_result(make(spec))
             except BaseException as e:
                 future.set_exception(e)
 
@@ -103,10 +107,18 @@ class Pool(Generic[Box]):
 
 
 class Spares(Pool[ProcessSandbox]):
-    """The process tier's pool (on unless SANDLOT_PROCESS_SPARES=0)."""
+    """The process tier's pool (on unless SANDLOT_PROCESS_SPARES=0).
+
+    The template's root is resolved at each open (an image built or rebuilt since, a
+    missing one's error) and is part of the key: a spare on the host's userland is never
+    handed out for an image's root, nor one of an older image for a newer one."""
 
     def __init__(self) -> None:
         super().__init__(ProcessSandbox, "SANDLOT_PROCESS_SPARES", "1")
+
+    def open(self, spec: SandboxSpec) -> ProcessSandbox:
+        root = userland.resolve(spec.template)
+        return self._open(spec, (_key(spec), root.key), lambda s: ProcessSandbox(s, root))
 
 
 def _close_result(future: Future[Any]) -> None:

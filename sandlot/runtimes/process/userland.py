@@ -1,9 +1,13 @@
-"""What a process sandbox sees of the host: its read-only userland, and the guest agent.
+"""What a process sandbox's `/` is: a template image's rootfs, or the host's userland.
 
-`template="host"` binds the host's own /usr (and /bin, /lib*, … as the host has them)
-read-only, plus a short allowlist of /etc: nothing else of the host's filesystem shows.
-The SDK's templates `base` and `python-data-analysis` are served by the same userland when
-the host's python3 has what they need; otherwise a typed error says how to get them.
+- A template with a built (or imported) image in `sandlot.images`: the image's rootfs is
+  bound read-only as `/` and the image's own python3 runs the agent it carries at
+  `/opt/sandlot`. `SANDLOT_AUTO_BUILD=1` builds a missing template image on first use.
+- `template="host"` (trusted code): the host's own /usr (and /bin, /lib*, … as the host has
+  them) read-only, plus a short allowlist of /etc: nothing else of the host's filesystem.
+- `python-data-analysis` (the SDK's default template) without a built image falls back to
+  the host's userland when the host's python3 has its modules, and the sandbox's `notes`
+  say so; every other template without an image is `ImageMissing`.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from ...errors import NotFound
+from ...errors import ImageError, ImageMissing, NotFound
 
 PYTHON = "/usr/bin/python3"
 GUEST_PACKAGE = "sandlot_guest"
@@ -162,6 +167,147 @@ def check_template(template: str) -> None:
             f"Install them (apt-get install {pkgs}), use template='host' or 'base', or build "
             f"an image with `sandlot image build {template}` once images exist"
         )
+
+
+# Templates served from the host's userland when their image is not built here: the SDK's
+# default, so that `Sandbox.create(requires={"subprocess"})` works on a host with the data
+# stack installed and no image store (a note on the sandbox says which userland it got).
+HOST_FALLBACK = ("python-data-analysis",)
+GENERATED_ETC = ("passwd", "group", "hostname", "hosts")
+
+
+@dataclass(frozen=True)
+class Root:
+    """Where a process sandbox's `/` comes from, and how its agent starts there."""
+
+    template: str
+    rootfs: str | None = None  # an image's rootfs, bound read-only as `/`; None: the host's
+    digest: str = ""  # the image's
+    etc: tuple[str, ...] = GENERATED_ETC  # generated /etc files the image has mount points for
+    note: str = ""  # said in the sandbox's notes (a fallback to the host's userland)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What a warm spare must match besides the spec: a host spare is never an image's."""
+        return ("image", self.digest) if self.rootfs is not None else ("host", "")
+
+    @property
+    def python_args(self) -> tuple[str, ...]:
+        # The host's python3 starts without `site` (a third of its start) and is given its
+        # site folders; an image's keeps `site`, which knows the image's own layout.
+        return (PYTHON, "-I") if self.rootfs is not None else (PYTHON, "-I", "-S")
+
+    @property
+    def sys_path(self) -> tuple[str, ...]:
+        return () if self.rootfs is not None else site_path()
+
+
+def _host_python() -> None:
+    if not os.path.exists(PYTHON):
+        raise NotFound(
+            f"template 'host' runs the host's userland, which has no {PYTHON}: "
+            "apt-get install python3"
+        )
+
+
+def resolve(template: str) -> Root:
+    """The root for `template`: its image (built on first use with SANDLOT_AUTO_BUILD=1),
+    the host's userland for `host` (and `python-data-analysis` without an image, where the
+    host can serve it), else ImageMissing / NotFound saying how to get one."""
+    from ... import images
+
+    if template == "host":
+        _host_python()
+        return Root("host")
+    try:
+        image = images.ensure(template)
+    except ImageMissing as e:
+        if template not in HOST_FALLBACK:
+            raise ImageMissing(f"{e}; or use template='host' for the host's own userland") from None
+        return _host_fallback(template, str(e))
+    except NotFound as e:
+        raise NotFound(f"{e}; template='host' runs the host's own userland") from None
+    rootfs = Path(image.rootfs)
+    if not (rootfs / "opt/sandlot/sandlot_guest/agent/pipe_main.py").is_file() or not (
+        os.path.lexists(rootfs / "usr/bin/python3")
+    ):
+        raise ImageError(
+            f"image {image.name!r} ({image.short_digest}) has no python3 or no guest agent at "
+            f"/opt/sandlot; the process tier runs the agent with the image's /usr/bin/python3"
+        )
+    etc = image_mount_points(rootfs)
+    return Root(template, str(rootfs), image.digest, etc)
+
+
+def _host_fallback(template: str, missing_image: str) -> Root:
+    _host_python()
+    missing = _missing_modules(TEMPLATE_MODULES[template])
+    if missing:
+        pkgs = " ".join(DEBIAN_PACKAGES.get(m, m) for m in missing)
+        raise ImageMissing(
+            f"{missing_image}. Without the image, the process tier serves {template!r} from "
+            f"the host's userland only when the host's {PYTHON} has {', '.join(missing)} "
+            f"(apt-get install {pkgs}); template='host' runs the host's userland as it is"
+        )
+    return Root(
+        template,
+        note=(
+            f"template {template!r} has no built image here: served from the host's userland "
+            f"(its {PYTHON} and /usr, read-only); `sandlot image build {template}` gives the "
+            "image's own root"
+        ),
+    )
+
+
+def _real_dirs(rootfs: Path, parts: list[str]) -> bool:
+    """Whether each of rootfs/parts[0]/parts[1]/… is a folder and none is a symlink (an
+    imported image's symlinks must not steer where sandlot creates or mounts)."""
+    here = rootfs
+    for part in parts:
+        here = here / part
+        if here.is_symlink() or not here.is_dir():
+            return False
+    return True
+
+
+@lru_cache(maxsize=16)
+def image_mount_points(rootfs: Path) -> tuple[str, ...]:
+    """Make sure the image has what bwrap mounts over (its root is read-only in the jail,
+    where no mount point can be made): /home/user, /tmp, /proc, /dev as folders, and the
+    generated /etc files as files. Missing ones are created (empty) once, as runsc does for
+    its binds; returns the generated /etc files that can be bound. ImageError when a folder
+    can't be had (the image store is not this user's, or the image has a symlink there)."""
+    lacking = []
+    for folder in ("home/user", "tmp", "proc", "dev", "etc"):
+        parts = folder.split("/")
+        if _real_dirs(rootfs, parts):
+            continue
+        if _real_dirs(rootfs, parts[:-1]) and not os.path.lexists(rootfs / folder):
+            try:
+                os.mkdir(rootfs / folder, 0o755)
+                continue
+            except OSError:
+                pass
+        lacking.append("/" + folder)
+    if lacking:
+        raise ImageError(
+            f"image at {rootfs} lacks {', '.join(lacking)} as plain folders, which the process "
+            "tier mounts over (its root is read-only); rebuild or re-import it as the image "
+            "store's owner"
+        )
+    etc = []
+    for name in GENERATED_ETC:
+        path = rootfs / "etc" / name
+        if not os.path.lexists(path):
+            try:
+                with open(path, "x"):
+                    pass
+                os.chmod(path, 0o644)
+            except OSError:
+                continue
+        if path.is_file() and not path.is_symlink():
+            etc.append(name)
+    return tuple(etc)
 
 
 def _guest_sources() -> Path:
