@@ -296,3 +296,13 @@ def test_syntax_errors_of_misplaced_parens(tmp_path: Path) -> None:
         out, err, st = run(s, tmp_path)
         assert (out, st) == ("", 2) and "unexpected token `('" in err, s
     assert o("A=a B=(b b) printenv A B", tmp_path) == "a\n(b b)\n"
+
+
+def test_array_op_tests_and_empty_elements(tmp_path: Path) -> None:
+    script = (
+        'e=(); printf "[%s]" "${e[@]+plus}" "${e[*]+plus}"; echo; '
+        'IFS=; a=("" ""); printf "<%s>" ${a[*]} ${a[@]} ${a[*]:-e} "${a[*]:-e}" "${a[@]:-e}"; '
+        'echo; IFS=" "; a=("a " "b" "" " c"); printf "<%s>" ${a[@]} x${a[@]}y; echo; '
+        'set -u; echo "${undef[@]}" ok'
+    )
+    assert o(script, tmp_path) == "[]\n<e><><>\n<a><b><c><xa><b><cy>\n ok\n"

@@ -191,8 +191,9 @@ class Expander:
         started = False
         after_ws = False
         for text, kind in pieces:
-            if kind == "B":
-                fields.append(cur)
+            if kind == "B":  # between the elements of ${a[@]}: an empty unquoted one is no word
+                if started:
+                    fields.append(cur)
                 cur, started = [], False
                 continue
             if kind == "E":
@@ -343,18 +344,23 @@ class Expander:
         is_set = vals is not None and (not multi or len(vals) > 0 or name in ("@", "*"))
         if multi and name in ("@", "*"):
             is_set = len(vals or []) > 0
-        nonnull = is_set and (
-            any(v != "" for v in vals or [])
-            if not multi
-            else (len(vals or []) > 0 and (len(vals or []) > 1 or (vals or [""])[0] != ""))
-        )
+        if not multi:
+            nonnull = is_set and any(v != "" for v in vals or [])
+        elif p.indirect:  # ${!ref:-x} with ref='a[@]': any element counts
+            nonnull = is_set
+        elif star and quoted:  # "${a[*]:-x}" tests the joined word
+            nonnull = is_set and self.ifs()[:1].join(vals or []) != ""
+        else:
+            nonnull = is_set and (len(vals or []) > 1 or (vals or [""])[0] != "")
         if op in ("-", ":-", "=", ":=", "+", ":+", "?", ":?"):
             cond = nonnull if op.startswith(":") else is_set
             base = op.lstrip(":")
             if base == "+":
                 if cond:
                     return self._arg_pieces(p, quoted, nosplit)
-                return [("", "q")] if quoted else []
+                if quoted:  # "${a[@]+x}" of an empty array is no word at all, like "$@"
+                    return [ATEMPTY] if multi and not star else [("", "q")]
+                return []
             if cond:
                 return (
                     self._multi(vals or [], quoted, star, kind)
@@ -381,7 +387,7 @@ class Expander:
         if vals is None:
             if op == "BAD":  # a ${...} the parser could not make sense of
                 raise ExpansionError(f"{self.expand_str(p.arg)}: bad substitution")
-            if self.opt("nounset") and name not in ("@", "*"):
+            if self.opt("nounset") and not multi:  # bash: "${undef[@]}" is no error
                 raise ExpansionError(f"{name}: unbound variable", fatal=True)
             if op == "":
                 return []
