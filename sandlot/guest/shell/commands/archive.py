@@ -198,53 +198,90 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
             if c in "fCTX" and rest:
                 expanded.append(rest.pop(0))
         a = expanded + rest
+    longs = {
+        "create": "c",
+        "extract": "x",
+        "get": "x",
+        "list": "t",
+        "append": "r",
+        "verbose": "v",
+        "file": "f:",
+        "directory": "C:",
+        "gzip": "z",
+        "gunzip": "z",
+        "ungzip": "z",
+        "bzip2": "j",
+        "xz": "J",
+        "auto-compress": "a",
+        "to-stdout": "O",
+        "keep-old-files": "k",
+        "dereference": "h",
+        "preserve-permissions": "p",
+        "same-permissions": "p",
+        "absolute-names": "P",
+        "files-from": "T:",
+        "exclude-from": "X:",
+        "exclude": "E:",
+        "strip-components": "s:",
+        "strip": "s:",
+        "no-same-owner": "o",
+        "touch": "m",
+        "owner": "U:",
+        "group": "G:",
+        "mtime": "M:",
+        "null": "0",
+        "overwrite": "W",
+        "numeric-owner": "n",
+        "no-recursion": "R",
+        "recursion": "8",
+        "wildcards": "w",
+        "no-wildcards": "9",
+        "sort": "S:",
+        "mode": "D:",
+        "use-compress-program": "I:",
+        "one-file-system": "1",
+        "xform": "3:",
+        "transform": "3:",
+        "full-time": "4",
+        "show-transformed-names": "5",
+        "show-stored-names": "6",
+        "sparse": "S",
+        "format": "H:",
+        "no-same-permissions": "2",
+    }
+    # options that may repeat: collect every value (parse_opts keeps a long option's last)
+    repeats: dict[str, list[str]] = {"3": [], "E": []}
+    rest_a: list[str] = []
+    k = 0
+    while k < len(a):
+        arg = a[k]
+        k += 1
+        if arg == "--":
+            rest_a += a[k - 1 :]
+            break
+        nm, eq, val = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        key = longs.get(nm, "") if nm else ""
+        if key in ("3:", "E:"):
+            if not eq and k < len(a):
+                val = a[k]
+                k += 1
+            repeats[key[0]].append(val)
+            continue
+        rest_a.append(arg)
+    a = rest_a
     try:
-        opts, files = parse_opts(
-            a,
-            "cxtrvf:C:zjJaOkhpPT:X:mIo",
-            {
-                "create": "c",
-                "extract": "x",
-                "get": "x",
-                "list": "t",
-                "append": "r",
-                "verbose": "v",
-                "file:": "f:",
-                "directory:": "C:",
-                "gzip": "z",
-                "gunzip": "z",
-                "bzip2": "j",
-                "xz": "J",
-                "auto-compress": "a",
-                "to-stdout": "O",
-                "keep-old-files": "k",
-                "dereference": "h",
-                "preserve-permissions": "p",
-                "absolute-names": "P",
-                "files-from:": "T:",
-                "exclude-from:": "X:",
-                "exclude:": "E:",
-                "strip-components:": "s:",
-                "no-same-owner": "o",
-                "touch": "m",
-                "owner:": "U:",
-                "group:": "G:",
-                "mtime:": "M:",
-                "null": "0",
-                "overwrite": "W",
-                "numeric-owner": "n",
-                "no-recursion": "R",
-                "wildcards": "w",
-                "sort:": "S:",
-                "mode:": "D:",
-                "use-compress-program:": "I:",
-                "one-file-system": "1",
-                "xform:": "x:",
-                "transform:": "x:",
-            },
-        )
+        opts, files = parse_opts(a, "cxtrvf:C:zjJaOkhpPT:X:mI:oSH:", longs)
     except UsageError as e:
         yield _usage("tar", e)
+        return 2
+    from .tarfmt import Transform, Writer, finish, owner_spec
+
+    transform = Transform()
+    try:
+        for t in repeats["3"]:
+            transform.add(t)
+    except (ValueError, re.error) as e:
+        yield (2, enc(f"tar: {e}\n"))
         return 2
     mode = (
         "c"
@@ -267,11 +304,12 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
     archive = opts.get("f", "-")
     base = sh.resolve(opts.get("C", "."))
     comp = ""
-    if "z" in opts or opts.get("I", "").startswith("gzip"):
+    prog = os.path.basename(opts.get("I", "").split(" ")[0])
+    if "z" in opts or prog in ("gzip", "pigz"):
         comp = "gz"
-    elif "j" in opts:
+    elif "j" in opts or prog in ("bzip2", "lbzip2", "pbzip2"):
         comp = "bz2"
-    elif "J" in opts:
+    elif "J" in opts or prog == "xz":
         comp = "xz"
     elif "a" in opts or mode == "c":
         if archive.endswith((".tgz", ".tar.gz")):
@@ -279,7 +317,7 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
         elif archive.endswith((".tbz2", ".tar.bz2")) and "a" in opts:
             comp = "bz2"
     verbose = opts.get("v", 0)
-    excludes = list(opts.get("_E", []))
+    excludes = list(opts.get("_E", [])) + repeats["E"]
     strip = int(opts.get("s", "0"))
     if "T" in opts:
         try:
@@ -292,6 +330,8 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
     def excluded(n: str) -> bool:
         import fnmatch
 
+        if "9" in opts:
+            return any(n == p or n.endswith("/" + p) for p in excludes)
         return any(
             fnmatch.fnmatch(n, p) or fnmatch.fnmatch(os.path.basename(n), p) for p in excludes
         )
@@ -304,74 +344,109 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
                 b"Try 'tar --help' or 'tar --usage' for more information.\n",
             )
             return 2
-        buf = io.BytesIO()
-        existing = b""
+        chunks: list[bytes] = []
         if mode == "r" and archive != "-":
             try:
                 with open(sh.resolve(archive), "rb") as fh:
-                    existing = fh.read()
+                    old = fh.read()
+                chunks.append(_tar_body(old))
             except OSError:
-                existing = b""
-        if existing:
-            buf.write(existing)
-            buf.seek(0)
-            tf = tarfile.open(fileobj=buf, mode="a", format=tarfile.GNU_FORMAT)
-        else:
-            tf = tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT)
-        mtime_opt = opts.get("M")
-        out_msgs: list[bytes] = []
-        st = 0
+                pass
+        owner = group = None
+        for key, grp_ in (("U", False), ("G", True)):
+            if key in opts:
+                spec = owner_spec(opts[key], grp_)
+                if spec is None:
+                    what = "group" if grp_ else "owner"
+                    yield (2, enc(f"tar: '{opts[key]}': Invalid {what}\n"))
+                    return 2
+                if grp_:
+                    group = spec
+                else:
+                    owner = spec
+        mtime = None
+        if "M" in opts:
+            mt = opts["M"]
+            if mt.startswith("@") and mt[1:].lstrip("-").isdigit():
+                mtime = int(mt[1:])
+            elif os.path.exists(sh.resolve(mt)):
+                mtime = int(os.stat(sh.resolve(mt)).st_mtime)
+            else:
+                from .dates import parse_date
 
-        def filt(ti: tarfile.TarInfo) -> tarfile.TarInfo | None:
-            sh.budget.tick()
-            if excluded(ti.name):
-                return None
-            if "U" in opts:
-                u = opts["U"]
-                nm, _, num = u.partition(":")
-                if nm.isdigit():
-                    ti.uid, ti.uname = int(nm), ""
-                else:
-                    ti.uname = nm
-                    if num:
-                        ti.uid = int(num)
-            if "G" in opts:
-                g = opts["G"]
-                nm, _, num = g.partition(":")
-                if nm.isdigit():
-                    ti.gid, ti.gname = int(nm), ""
-                else:
-                    ti.gname = nm
-                    if num:
-                        ti.gid = int(num)
-            if mtime_opt:
-                if mtime_opt.startswith("@"):
-                    ti.mtime = int(mtime_opt[1:])
-            if verbose:
-                if verbose > 1:
-                    out_msgs.append(enc(_long(ti) + "\n"))
-                else:
-                    out_msgs.append(enc(ti.name + ("/" if ti.isdir() else "") + "\n"))
-            return ti
+                try:
+                    mtime = int(parse_date(mt, time.time(), sh.get_str("TZ")))
+                except Exception:
+                    yield (
+                        2,
+                        enc(
+                            f"tar: Substituting -9223372036854775807 for unknown date "
+                            f"format '{mt}'\n"
+                        ),
+                    )
+                    mtime = 0
+        mode_fn = None
+        if "D" in opts:
+            from .modes import apply_mode
 
-        for f in files:
-            path = os.path.join(base, f)
-            arc = f
-            if "P" not in opts:
-                arc = f.lstrip("/")
-                if arc != f and not any(m.startswith(b"tar: Removing") for m in out_msgs):
-                    yield (2, b"tar: Removing leading `/' from member names\n")
-            if not os.path.lexists(path):
-                yield (2, enc(f"tar: {f}: Cannot stat: No such file or directory\n"))
-                st = 2
-                continue
+            spec_m = opts["D"]
+
+            def mode_fn(perm: int, isdir: bool) -> int:
+                return apply_mode(spec_m, perm, isdir, 0)
+
             try:
-                tf.add(path, arcname=arc or ".", recursive="R" not in opts, filter=filt)
-            except OSError as e:
-                yield (2, enc(f"tar: {f}: {e.strerror}\n"))
+                mode_fn(0o644, False)
+            except ValueError:
+                yield (2, enc(f"tar: Invalid mode given on option: {spec_m}\n"))
+                return 2
+        msgs: list[bytes] = []
+
+        def on_entry(e: dict[str, Any]) -> None:
+            if verbose > 1:
+                msgs.append(enc(_long_entry(e, "4" in opts, sh.get_str("TZ")) + "\n"))
+            elif verbose:
+                msgs.append(enc(e["name"] + "\n"))
+
+        w = Writer(
+            lambda p: os.path.join(base, p),
+            sh.budget.tick,
+            owner=owner,
+            group=group,
+            mtime=mtime,
+            mode=mode_fn,
+            recursive="R" not in opts,
+            dereference="h" in opts,
+            transform=transform,
+            excluded=excluded,
+            sort_names=opts.get("S") == "name",
+            on_entry=on_entry,
+            numeric="n" in opts,
+        )
+        removed: set[str] = set()
+        st = 0
+        for f in files:
+            arc = _normalize_name(f)
+            if "P" not in opts:
+                prefix, arc = _safer_name(arc)
+                if prefix and prefix not in removed:
+                    removed.add(prefix)
+                    yield (2, enc(f"tar: Removing leading `{prefix}' from member names\n"))
+            if excluded(arc):
+                continue
+            chunks.extend(w.add(f, arc))
+            if msgs and archive != "-":
+                yield (1, b"".join(msgs))
+                msgs.clear()
+            elif msgs:
+                yield (2, b"".join(msgs))
+                msgs.clear()
+            for e in w.errors:
+                yield (2, enc(f"tar: {e}\n"))
                 st = 2
-        tf.close()
-        raw = buf.getvalue()
+            w.errors.clear()
+        n = sum(len(c) for c in chunks)
+        chunks.append(finish(n))
+        raw = b"".join(chunks)
         if comp == "gz":
             raw = _gz_compress(raw, 6)
         elif comp == "bz2":
@@ -382,17 +457,18 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
             import lzma
 
             raw = lzma.compress(raw)
-        msgs = b"".join(out_msgs)
         if archive == "-":
-            if msgs:
-                yield (2, msgs)
             yield (1, raw)
         else:
-            with open(sh.resolve(archive), "wb") as fh:
-                fh.write(raw)
-            if msgs:
-                yield (1, msgs)
-        return 2 if st else 0
+            try:
+                with open(sh.resolve(archive), "wb") as fh:
+                    fh.write(raw)
+            except OSError as e:
+                yield (2, enc(f"tar: {archive}: Cannot open: {e.strerror}\n"))
+                return 2
+        if st:
+            yield (2, b"tar: Exiting with failure status due to previous errors\n")
+        return st
 
     # read modes
     try:
@@ -426,6 +502,8 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
         )
         return 2
     members = tf.getmembers()
+    tz = sh.get_str("TZ")
+    umask = 0 if "p" in opts else getattr(sh, "umask", 0o022)
     wanted = files
     st = 0
     seen = set()
@@ -448,24 +526,35 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
         sh.budget.tick()
         if not match(m.name) or excluded(m.name):
             continue
-        name = m.name
+        isdir = m.isdir()
+        core = m.name.rstrip("/") if isdir else m.name
         if strip:
-            parts = name.split("/")
+            parts = core.split("/")
             if len(parts) <= strip:
                 continue
-            name = "/".join(parts[strip:])
+            core = "/".join(parts[strip:])
+        link = m.linkname
+        if m.islnk() and strip:
+            lparts = link.split("/")
+            link = "/".join(lparts[strip:]) if len(lparts) > strip else link
+        if transform:
+            core = transform.apply(core, "r")
+            if m.issym():
+                link = transform.apply(link, "s")
+            elif m.islnk():
+                link = transform.apply(link, "h")
+        name = core + ("/" if isdir and core and not core.endswith("/") else "")
+        if "5" in opts:
+            shown, shown_link = name, link
+        else:
+            shown = m.name + ("/" if isdir and not m.name.endswith("/") else "")
+            shown_link = m.linkname
+        if verbose > 1 or (mode == "t" and verbose):
+            out.append(enc(_long_entry(_entry(m, shown, shown_link), "4" in opts, tz) + "\n"))
+        elif verbose or mode == "t":
+            out.append(enc(shown + "\n"))
         if mode == "t":
-            if verbose:
-                out.append(enc(_long(m) + "\n"))
-            else:
-                out.append(
-                    enc(m.name + ("/" if m.isdir() and not m.name.endswith("/") else "") + "\n")
-                )
             continue
-        if verbose:
-            out.append(
-                enc((_long(m) if verbose > 1 else m.name + ("/" if m.isdir() else "")) + "\n")
-            )
         if "O" in opts:
             if m.isfile():
                 f = tf.extractfile(m)
@@ -487,14 +576,12 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
                     pass
             elif m.issym():
                 os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-                if os.path.lexists(dest):
-                    os.remove(dest)
-                os.symlink(m.linkname, dest)
+                _clear(dest)
+                os.symlink(link, dest)
             elif m.islnk():
                 os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-                target = os.path.join(base, m.linkname)
-                if os.path.lexists(dest):
-                    os.remove(dest)
+                target = os.path.join(base, link)
+                _clear(dest)
                 try:
                     os.link(target, dest)
                 except OSError:
@@ -507,12 +594,22 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
                     yield (2, enc(f"tar: {name}: Cannot open: File exists\n"))
                     st = 2
                     continue
-                if os.path.lexists(dest) and not os.path.isdir(dest):
-                    os.remove(dest)
+                _clear(dest)
                 f = tf.extractfile(m)
                 with open(dest, "wb") as fh:
                     fh.write(f.read() if f else b"")
-                os.chmod(dest, m.mode & 0o7777)
+                os.chmod(dest, m.mode & 0o7777 & ~umask)
+                if "m" not in opts:
+                    os.utime(dest, (m.mtime, m.mtime))
+            elif m.isfifo() or m.ischr() or m.isblk():
+                os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+                _clear(dest)
+                if m.isfifo():
+                    os.mkfifo(dest, m.mode & 0o7777 & ~umask)
+                else:
+                    kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
+                    os.mknod(dest, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor))
+                    os.chmod(dest, m.mode & 0o7777 & ~umask)
                 if "m" not in opts:
                     os.utime(dest, (m.mtime, m.mtime))
             else:
@@ -525,7 +622,7 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
             out.clear()
     for d, mt, md in reversed(dir_times):
         try:
-            os.chmod(d, md & 0o7777)
+            os.chmod(d, md & 0o7777 & ~umask)
             if "m" not in opts:
                 os.utime(d, (mt, mt))
         except OSError:
@@ -539,6 +636,97 @@ def tar(sh: Any, args: list[str], inp: Input) -> Gen:
     if st and wanted:
         yield (2, b"tar: Exiting with failure status due to previous errors\n")
     return st
+
+
+def _normalize_name(name: str) -> str:
+    """Collapse repeated slashes and drop trailing ones, as GNU tar does to operands."""
+    name = re.sub("/+", "/", name)
+    return name.rstrip("/") or name[:1]
+
+
+def _safer_name(name: str) -> tuple[str, str]:
+    """GNU safer_name_suffix: the leading `/` and everything up to the last `..` go."""
+    prefix_len = 0
+    p = 0
+    n = len(name)
+    while p < n:
+        if name.startswith("..", p) and (p + 2 == n or name[p + 2] == "/"):
+            prefix_len = p + 2
+        while p < n:
+            c = name[p]
+            p += 1
+            if c == "/":
+                break
+    p = prefix_len
+    while p < n and name[p] == "/":
+        p += 1
+    return name[:p], (name[p:] or ".")
+
+
+def _tar_body(raw: bytes) -> bytes:
+    """An archive without its end-of-archive zero blocks (for -r)."""
+    try:
+        raw = _gz_decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except Exception:
+        return raw
+    pos = 0
+    while pos + 512 <= len(raw) and raw[pos : pos + 512] != b"\0" * 512:
+        h = raw[pos : pos + 512]
+        try:
+            size = int(h[124:136].strip(b"\0 ") or b"0", 8)
+        except ValueError:
+            size = 0
+        if h[156:157] in (b"1", b"2", b"3", b"4", b"5", b"6"):
+            size = 0
+        pos += 512 + -(-size // 512) * 512
+    return raw[:pos]
+
+
+def _when(t: int, full_time: bool, tz: str | None) -> str:
+    from .dates import to_dt, zone
+
+    fmt = "%Y-%m-%d %H:%M:%S" if full_time else "%Y-%m-%d %H:%M"
+    try:
+        return to_dt(t, zone(tz)).strftime(fmt)
+    except (OverflowError, OSError, ValueError):
+        return str(t)
+
+
+def _long_entry(e: dict[str, Any], full_time: bool, tz: str | None = None) -> str:
+    t = {b"5": "d", b"2": "l", b"1": "h", b"3": "c", b"4": "b", b"6": "p"}.get(e["type"], "-")
+    owner = f"{e['uname']}/{e['gname']}"
+    size = f"{e['dev'][0]},{e['dev'][1]}" if e["dev"] else str(e["size"])
+    when = _when(e["mtime"], full_time, tz)
+    name = e["name"]
+    if e["type"] == b"2":
+        name += " -> " + e["linkname"]
+    elif e["type"] == b"1":
+        name += " link to " + e["linkname"]
+    mode = t + stat.filemode(e["mode"])[1:]
+    return f"{mode} {owner} {size:>{max(1, 19 - len(owner))}} {when} {name}"
+
+
+def _clear(dest: str) -> None:
+    """Make way for a member: an old file goes; so does an empty directory in the way."""
+    if os.path.isdir(dest) and not os.path.islink(dest):
+        os.rmdir(dest)
+    elif os.path.lexists(dest):
+        os.remove(dest)
+
+
+def _entry(m: tarfile.TarInfo, name: str, link: str) -> dict[str, Any]:
+    t = m.type if m.type in (b"1", b"2", b"3", b"4", b"5", b"6") else b"0"
+    return {
+        "name": name,
+        "type": t,
+        "mode": m.mode,
+        "uname": m.uname or str(m.uid),
+        "gname": m.gname or str(m.gid),
+        "size": m.size,
+        "mtime": int(m.mtime),
+        "linkname": link,
+        "dev": (m.devmajor, m.devminor) if t in (b"3", b"4") else None,
+    }
 
 
 def _long(m: tarfile.TarInfo) -> str:
