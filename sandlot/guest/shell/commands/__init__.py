@@ -20,4 +20,19 @@ def command(*names: str) -> Callable[[Command], Command]:
     return deco
 
 
-from . import archive, awk, dates, diff, files, find, grep, jq, misc, modes, more, sed, text  # noqa: E402,F401  # noqa: E402,F401  (jq, extra commands)
+from . import (  # noqa: E402,F401  # noqa: E402,F401
+    archive,
+    awk,
+    dates,
+    diff,
+    files,
+    find,
+    grep,
+    jq,
+    misc,
+    modes,
+    more,
+    sed,
+    statcmd,
+    text,
+)

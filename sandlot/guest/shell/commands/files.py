@@ -603,56 +603,6 @@ def realpath(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
-@command("stat")
-def stat_(sh: Any, args: list[str], inp: Input) -> Gen:
-    fmt = None
-    a = args[1:]
-    if a and a[0] in ("-c", "--format") and len(a) > 1:
-        fmt = a[1]
-        a = a[2:]
-    elif a and a[0].startswith("--format="):
-        fmt = a[0].split("=", 1)[1]
-        a = a[1:]
-    st = 0
-    for p in a:
-        full = sh.resolve(p)
-        try:
-            s = os.lstat(full)
-        except OSError:
-            yield _err("stat", f"cannot statx '{p}': No such file or directory")
-            st = 1
-            continue
-        if fmt:
-            kind = (
-                "directory"
-                if stat.S_ISDIR(s.st_mode)
-                else "symbolic link"
-                if stat.S_ISLNK(s.st_mode)
-                else ("regular empty file" if s.st_size == 0 else "regular file")
-            )
-            rep = {
-                "%s": str(s.st_size),
-                "%n": p,
-                "%a": oct(s.st_mode & 0o7777)[2:],
-                "%F": kind,
-                "%Y": str(int(s.st_mtime)),
-                "%X": str(int(s.st_atime)),
-                "%Z": str(int(s.st_ctime)),
-                "%A": _mode_str(s.st_mode),
-                "%U": "root",
-                "%G": "root",
-                "%i": str(s.st_ino),
-                "%h": str(s.st_nlink),
-            }
-            out = fmt
-            for k, v in rep.items():
-                out = out.replace(k, v)
-            yield (1, enc(out + "\n"))
-        else:
-            yield (1, enc(f"  File: {p}\n  Size: {s.st_size}\n"))
-    return st
-
-
 @command("du")
 def du(sh: Any, args: list[str], inp: Input) -> Gen:
     paths = [a for a in args[1:] if not a.startswith("-")] or ["."]
