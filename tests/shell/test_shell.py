@@ -306,3 +306,12 @@ def test_array_op_tests_and_empty_elements(tmp_path: Path) -> None:
         'set -u; echo "${undef[@]}" ok'
     )
     assert o(script, tmp_path) == "[]\n<e><><>\n<a><b><c><xa><b><cy>\n ok\n"
+
+
+def test_unquoted_multi_word_expansions_join_by_ifs(tmp_path: Path) -> None:
+    script = (
+        'IFS=x; set -- "" "" ""; printf "<%s>" =$@= $*; echo; a=(p "" q ""); '
+        'printf "<%s>" ${a[@]}; echo; IFS=:; set -- x "y z"; s=$*; t=$@; echo "$s|$t"; '
+        "IFS=; a=(v w); printf '<%s>' ${!a[*]} ${a[*]}; echo"
+    )
+    assert o(script, tmp_path) == "<=><><=><><>\n<p><><q>\nx:y z|x y z\n<0 1><v><w>\n"

@@ -301,10 +301,14 @@ class Expander:
         if p.indirect:
             if p.op in ("!@", "!*"):
                 names = sorted(self.all_var_names(name))
-                return self._multi(names, quoted, p.op == "!*", kind)
+                if p.op == "!*" and not quoted and not nosplit and not self.ifs():
+                    return [("".join(names), kind)]  # bash joins the names with IFS's ''
+                return self._multi(names, quoted, p.op == "!*", kind, nosplit)
             if index in ("@", "*"):
                 keys = self.array_keys(name)
-                return self._multi(keys, quoted, index == "*", kind)
+                if index == "*" and not quoted and not nosplit and not self.ifs():
+                    return [(" ".join(keys), kind)]  # bash joins the keys with ' ' here
+                return self._multi(keys, quoted, index == "*", kind, nosplit)
             target = self.get_str(name) if index is None else self._elem_str(name, index)
             if target is None:
                 if p.op in ("-", ":-", "+", ":+", "=", ":="):
@@ -363,7 +367,7 @@ class Expander:
                 return []
             if cond:
                 return (
-                    self._multi(vals or [], quoted, star, kind)
+                    self._multi(vals or [], quoted, star, kind, nosplit)
                     if multi
                     else [((vals or [""])[0], kind)]
                 )
@@ -456,7 +460,7 @@ class Expander:
             letter = self.expand_str(p.arg)
             vals = [transform(v, letter, self, name) for v in vals]
         if multi:
-            return self._multi(vals, quoted, star, kind)
+            return self._multi(vals, quoted, star, kind, nosplit)
         return [(vals[0] if vals else "", kind)]
 
     def _arg_pieces(self, p: Param, quoted: bool, nosplit: bool) -> list[Piece]:
@@ -466,12 +470,19 @@ class Expander:
             return pieces
         return [(t, "u" if k == "l" else k) for t, k in pieces]
 
-    def _multi(self, vals: list[str], quoted: bool, star: bool, kind: str) -> list[Piece]:
-        if quoted and star:
-            sep = self.ifs()[:1]
-            return [(sep.join(vals), "q")]
+    def _multi(
+        self, vals: list[str], quoted: bool, star: bool, kind: str, nosplit: bool = False
+    ) -> list[Piece]:
+        if star and (quoted or nosplit):  # "$*", and x=$*: one word joined by IFS's first
+            return [(self.ifs()[:1].join(vals), kind)]
         if not vals:
             return [ATEMPTY]
+        if not quoted and not nosplit:
+            # unquoted $@ $* ${a[@]}: the elements joined by IFS's first character, then
+            # split (so IFS=x keeps empty elements as words); with IFS='' they stay apart
+            sep = self.ifs()[:1]
+            if sep:
+                return [(sep.join(vals), kind)]
         out: list[Piece] = []
         for i, v in enumerate(vals):
             if i:
