@@ -24,6 +24,7 @@ from . import (  # noqa: E402,F401  # noqa: E402,F401
     archive,
     awk,
     dates,
+    ddcmd,
     diff,
     files,
     find,
