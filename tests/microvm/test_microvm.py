@@ -204,6 +204,22 @@ def test_filling_guest_memory_is_a_memory_error_and_state_is_kept(vsbx: Sandbox)
     assert "MemoryError" in r.stdout
 
 
+def test_filling_the_writable_disk_stops_at_its_cap_and_the_vm_lives_on(vsbx: Sandbox) -> None:
+    vsbx.run_code("kept = 'yes'")
+    r = vsbx.commands.run(
+        "fallocate -l 4G /tmp/fill; echo $?; fallocate -l 440M /tmp/fill; echo $?; "
+        "head -c 64M /dev/zero > /home/user/more; echo $?; df -m /tmp | tail -1"
+    )
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["1", "0", "1"], r.stdout  # too big at once; then it fills up
+    assert r.stderr.count("No space left on device") == 2, r.stderr
+    used_mib = int(lines[-1].split()[2])
+    assert 440 < used_mib <= 1024 // 2  # half of the VM's 1 GiB, shared by /tmp and /home
+    assert vsbx.run_code("kept").text == "'yes'"  # the agent was not the OOM killer's victim
+    vsbx.commands.run("rm /tmp/fill /home/user/more")
+    assert vsbx.commands.run("echo room > /tmp/again && cat /tmp/again").stdout == "room\n"
+
+
 def test_close_leaves_no_qemu_or_files() -> None:
     sbx = Sandbox.create(tier="microvm", template=TEMPLATE)
     vm = box(sbx).vm

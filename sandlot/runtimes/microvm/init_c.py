@@ -87,6 +87,13 @@ static void mnt(const char *src, const char *dst, const char *type, unsigned lon
     if (mount(src, dst, type, flags, data) != 0) die(dst);
 }
 
+/* A folder of the writable area, bound over `dst` (which the read-only root has). */
+static void writable(const char *area, const char *dst, mode_t mode) {
+    mkdir("/run/.rw", 0700);
+    if (mkdir(area, mode) != 0 || chmod(area, mode) != 0) die(area);
+    if (mount(area, dst, NULL, MS_BIND, NULL) != 0) die(dst);
+}
+
 int main(void) {
     mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
     mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -104,13 +111,16 @@ int main(void) {
     unsigned long quiet = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     mnt("proc", "/proc", "proc", quiet, NULL);
     mnt("sysfs", "/sys", "sysfs", quiet, NULL);
-    mnt("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-    mnt("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
-    mnt("tmpfs", "/home", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
-    mnt("tmpfs", "/root", "tmpfs", MS_NOSUID | MS_NODEV, "mode=700");
-    mnt("tmpfs", "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    /* One writable area, capped at half the VM's memory (tmpfs pages are guest RAM and no
+       process limit counts them), seen at /run, /tmp, /home, /root and /var/tmp: filling it
+       is ENOSPC for the writer, never the guest's OOM killer ending the agent. */
+    mnt("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=50%");
+    writable("/run/.rw/tmp", "/tmp", 01777);
+    writable("/run/.rw/home", "/home", 0755);
+    writable("/run/.rw/root", "/root", 0700);
+    writable("/run/.rw/var-tmp", "/var/tmp", 01777);
     mnt("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=620,ptmxmode=666");
-    mnt("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    mnt("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=10%");
     /* what udev would add: bash's /dev/fd/N, and the std* names */
     symlink("/proc/self/fd", "/dev/fd");
     symlink("/proc/self/fd/0", "/dev/stdin");
