@@ -116,9 +116,16 @@ class Spares(Pool[ProcessSandbox]):
     def __init__(self) -> None:
         super().__init__(ProcessSandbox, "SANDLOT_PROCESS_SPARES", "1")
 
+    @staticmethod
+    def key(spec: SandboxSpec, root: userland.Root) -> Any:
+        return (_key(spec), root.key)
+
     def open(self, spec: SandboxSpec) -> ProcessSandbox:
-        root = userland.resolve(spec.template)
-        return self._open(spec, (_key(spec), root.key), lambda s: ProcessSandbox(s, root))
+        return self.open_on(spec, userland.resolve(spec.template))
+
+    def open_on(self, spec: SandboxSpec, root: userland.Root) -> ProcessSandbox:
+        """A sandbox for `spec` on `root` (resolved by the caller)."""
+        return self._open(spec, self.key(spec, root), lambda s: ProcessSandbox(s, root))
 
 
 def _close_result(future: Future[Any]) -> None:
