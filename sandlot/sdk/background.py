@@ -4,20 +4,31 @@ A background command is an ordinary call made on a thread of its own, so it hold
 sandbox's one call slot while it runs (the guest agent serves one call at a time): calls
 made meanwhile wait for it, as they wait for any call. The handle collects the output as
 it streams, and `kill()` interrupts the call through the tier (the sandbox lives on).
+
+A kill is decided, never racy: `kill()` returns True exactly when the command ended
+killed (`wait()` raises `Interrupted`), False when it had ended, or ended on its own
+before the kill reached it (`wait()` gives that result). A command killed while it waited
+for the sandbox never runs.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SandboxError, TimeoutError
+from ..errors import Interrupted, TimeoutError, Unsupported
 from ..models import CommandResult, check_timeout
 
 if TYPE_CHECKING:
     from .core import SandboxCore
+
+KILL_GRACE = 5.0
+"""Seconds a kill waits for the command to end before saying the tier cannot stop it."""
+KILL_RETRY = 0.05
+"""Seconds between interrupts while a kill waits (one sent as the call starts is lost)."""
 
 
 class BackgroundCommand:
@@ -32,6 +43,7 @@ class BackgroundCommand:
         self._finished = threading.Event()
         self._started = threading.Event()
         self._killed = False
+        self._running = False  # holds the call slot
         self.result: CommandResult | None = None
         self.error: BaseException | None = None
         user_out = kwargs.pop("on_stdout", None)
@@ -59,11 +71,16 @@ class BackgroundCommand:
         core = self._core
         try:
             with core.call_slot(self):
-                if self._killed:  # killed while it waited for the sandbox: it never runs
-                    raise SandboxError(f"background command {self.id} was killed before it ran")
-                self.result = core.run_command(*args, **kwargs)
+                with self._lock:
+                    if self._killed:  # killed while it waited for the sandbox: it never runs
+                        return
+                    self._running = True
+                result = core.run_command(*args, **kwargs)
+            with self._lock:
+                self.result = result
         except BaseException as e:  # handed to whoever waits
-            self.error = e
+            with self._lock:
+                self.error = e
         finally:
             self._finished.set()
 
@@ -103,9 +120,28 @@ class BackgroundCommand:
         return self.result
 
     def kill(self) -> bool:
-        """Stop the command; False when it had already ended. The sandbox lives on."""
-        if self.done:
-            return False
-        self._killed = True
-        self._core.interrupt(owner=self)
-        return True
+        """Stop the command and wait for it to end; the sandbox lives on.
+
+        True when the kill stopped it (`wait()` raises `Interrupted`); False when it had
+        already ended or ended on its own first (`wait()` gives its result). A tier that
+        cannot stop a running call: `Unsupported` after KILL_GRACE s (it ends at its
+        timeout)."""
+        with self._lock:
+            if self._finished.is_set() or self._killed:
+                return False
+            self._killed = True
+            if not self._running:  # still waiting for the sandbox: it will never run
+                self.error = Interrupted(f"background command {self.id} was killed before it ran")
+                self._finished.set()
+                return True
+        deadline = time.monotonic() + KILL_GRACE
+        while True:
+            self._core.interrupt(owner=self)  # only while this command holds the slot
+            if self._finished.wait(KILL_RETRY):
+                break
+            if time.monotonic() > deadline:
+                raise Unsupported(
+                    f"the {self._core.tier} tier could not stop background command {self.id}; "
+                    "it ends at its timeout"
+                )
+        return isinstance(self.error, Interrupted)

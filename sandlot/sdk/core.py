@@ -55,15 +55,12 @@ class SandboxCore:
         self.envs = _check_str_map(envs, "envs")
         self.metadata = _check_str_map(metadata, "metadata")
         lifetime = check_timeout(timeout, "timeout") or 300.0
-        base_url = base_url or os.environ.get("SANDLOT_URL") or None
+        base_url = _base_url(base_url)
         if snapshot is not None:
-            if base_url is not None:
-                raise InvalidArgument(
-                    "snapshot= starts from a snapshot on this host; for a server's, "
-                    "create the sandbox through the server"
-                )
-            self._from_saved("snapshots", saved.check_snapshot_name(snapshot), tier, lifetime)
-            return
+            snapshot = saved.check_snapshot_name(snapshot)
+            if base_url is None:
+                self._from_saved("snapshots", snapshot, tier, lifetime)
+                return
         if base_url is not None:
             # A sandbox on a `sandlot serve` host: the server selects the tier.
             from ..runtimes.remote import RemoteRuntime
@@ -75,6 +72,7 @@ class SandboxCore:
                 tier=tier,
                 timeout=lifetime,
                 metadata=self.metadata,
+                snapshot=snapshot,  # a snapshot of this key's on the server
             )
         else:
             runtime = select(requires, tier, self.template)
@@ -97,6 +95,11 @@ class SandboxCore:
         self._closed: str | None = None
         self._deadline = time.monotonic() + lifetime
         self._box: RuntimeSandbox | None = box
+        self._slot_guard = threading.Lock()  # the slot's owner changes, and interrupts, under it
+        self._slot_owner: object | None = None
+        described = getattr(box, "described", None)  # a remote box: the server's settings
+        if described is not None:
+            self.template, self.limits, self.metadata = described()
 
     def _from_saved(self, kind: str, key: str, tier: str | None, lifetime: float) -> None:
         """Open a sandbox from a saved entry (a snapshot, or a paused sandbox)."""
@@ -128,15 +131,46 @@ class SandboxCore:
         return core
 
     @classmethod
-    def connect(cls, sandbox_id: str, *, timeout: float = 300.0) -> SandboxCore:
-        """Resume a sandbox paused with `pause()` (from this process or another)."""
+    def connect(
+        cls,
+        sandbox_id: str,
+        *,
+        timeout: float = 300.0,
+        base_url: str | None = None,
+        api_key: str | None = None,
+    ) -> SandboxCore:
+        """Resume a sandbox paused with `pause()` (from this process or another); with
+        `base_url` (or $SANDLOT_URL), the server's sandbox: resumed if paused, attached to
+        if live; either way it lives `timeout` seconds from now."""
         if not isinstance(sandbox_id, str) or not saved.SANDBOX_ID.fullmatch(sandbox_id):
             raise InvalidArgument(f"not a sandbox id: {sandbox_id!r} (they look like sbx_…)")
         core = cls._unopened(DEFAULT_TEMPLATE, Limits(), {}, {})
         lifetime = check_timeout(timeout, "timeout") or 300.0
+        remote = _remote_runtime(base_url, api_key, timeout=lifetime)
+        if remote is not None:
+            box = remote.connect(sandbox_id)
+            core._attach(remote, box, lifetime, box.sandbox_id)
+            return core
         core._from_saved("sandboxes", sandbox_id, None, lifetime)
         saved.remove("sandboxes", sandbox_id)  # resumed: the paused copy is spent
         return core
+
+    @staticmethod
+    def list_snapshots(
+        base_url: str | None = None, api_key: str | None = None
+    ) -> list[SnapshotInfo]:
+        """The named snapshots on this host, or the API key's on a server."""
+        remote = _remote_runtime(base_url, api_key)
+        return saved.snapshots() if remote is None else remote.list_snapshots()
+
+    @staticmethod
+    def delete_snapshot(name: str, base_url: str | None = None, api_key: str | None = None) -> None:
+        name = saved.check_snapshot_name(name)
+        remote = _remote_runtime(base_url, api_key)
+        if remote is None:
+            saved.remove("snapshots", name)
+        else:
+            remote.delete_snapshot(name)
 
     # -- saving: pause, snapshots, fork -----------------------------------------------------
 
@@ -202,6 +236,9 @@ class SandboxCore:
             raise InvalidArgument(f"n must be an integer from 1 to {MAX_FORKS}; got {n!r}")
         with self._lock:
             box = self._live()
+            forker = getattr(box, "fork", None)
+            if getattr(box, "save", None) is None and forker is not None:
+                return self._forked_elsewhere(forker(n))  # a remote box: the server forks
             save = self._saver(box, "fork")
             restore = getattr(self.runtime, "restore", None)
             if restore is None:
@@ -223,6 +260,17 @@ class SandboxCore:
                     raise
         return children
 
+    def _forked_elsewhere(self, boxes: list[RuntimeSandbox]) -> list[SandboxCore]:
+        """Cores for boxes a tier forked itself (each carries its own id)."""
+        lifetime = max(1.0, self._deadline - time.monotonic())
+        children = []
+        for child_box in boxes:
+            child = self._unopened(self.template, self.limits, dict(self.envs), dict(self.metadata))
+            child_id = getattr(child_box, "sandbox_id", None)
+            child._attach(self.runtime, child_box, lifetime, str(child_id) if child_id else None)
+            children.append(child)
+        return children
+
     def background(self, *args: Any, **kwargs: Any) -> BackgroundCommand:
         """`run_command` on its own thread, with a handle to follow, wait for or kill it."""
         return BackgroundCommand(self, args, kwargs)
@@ -231,21 +279,27 @@ class SandboxCore:
     def call_slot(self, owner: object) -> Iterator[None]:
         """Hold the sandbox's call slot for `owner` (whose calls run inside)."""
         with self._lock:
-            self._slot_owner = owner
+            with self._slot_guard:
+                self._slot_owner = owner
             try:
                 yield
             finally:
-                self._slot_owner = None
+                with self._slot_guard:
+                    self._slot_owner = None
 
     def interrupt(self, owner: object | None = None) -> bool:
-        """Stop the call running now (only `owner`'s, when given), if the tier can."""
-        box = self._box
-        if owner is not None and getattr(self, "_slot_owner", None) is not owner:
-            return False
-        stop = getattr(box, "interrupt", None) if box is not None else None
-        if stop is None:
-            return False
-        stop()
+        """Stop the call running now (only `owner`'s, when given), if the tier can.
+
+        With `owner`, the check and the interrupt are one step under the slot's guard, so
+        an interrupt can never land on the call that runs after the owner's ended."""
+        with self._slot_guard:
+            box = self._box
+            if owner is not None and self._slot_owner is not owner:
+                return False
+            stop = getattr(box, "interrupt", None) if box is not None else None
+            if stop is None:
+                return False
+            stop()
         return True
 
     # -- lifetime --------------------------------------------------------------------------
@@ -388,6 +442,23 @@ class SandboxCore:
             raise InvalidArgument(f"artifact name {name!r} points outside {OUTPUTS_DIR}")
         with self._lock:
             return self._live().files.read(path, max_bytes=self.limits.file_read_bytes)
+
+
+def _base_url(given: str | None) -> str | None:
+    """The server to use: `given`, else $SANDLOT_URL; "" means this host whatever the
+    environment says (what `sandlot serve` itself passes)."""
+    url = os.environ.get("SANDLOT_URL") if given is None else given
+    return url or None
+
+
+def _remote_runtime(base_url: str | None, api_key: str | None, *, timeout: float = 300.0) -> Any:
+    """The `RemoteRuntime` for `base_url` (or $SANDLOT_URL), else None: work is local."""
+    base_url = _base_url(base_url)
+    if base_url is None:
+        return None
+    from ..runtimes.remote import RemoteRuntime
+
+    return RemoteRuntime(base_url, api_key or os.environ.get("SANDLOT_API_KEY"), timeout=timeout)
 
 
 def _with_queue(ex: Execution, waited: float) -> Execution:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -44,9 +44,10 @@ from ..models import Limits
 from ..runtimes.base import OutputCallback
 from ..runtimes.remote import registry as registry_wire
 from ..runtimes.remote import wire
+from ..sdk import saved
 from ..sdk.core import SandboxCore
 from .catalog import CatalogOut, catalog
-from .commands import Job, JobTable, error_of, event_frame
+from .commands import CallTable, Job, JobTable, error_of, event_frame
 from .config import ServerConfig
 from .keys import KeyStore
 from .metrics import Metrics
@@ -54,6 +55,7 @@ from .registry import Registry, RegistryEntry, RegistryList
 from .sandboxes import Entry, SandboxTable, closed_reason
 from .schemas import (
     MAX_PATH,
+    SNAPSHOT_NAME,
     CodeIn,
     CommandHandleOut,
     CommandIn,
@@ -62,7 +64,10 @@ from .schemas import (
     EntryOut,
     ErrorOut,
     ForkIn,
+    InterruptIn,
+    InterruptOut,
     LimitsIn,
+    LimitsOut,
     MkdirIn,
     OutputEvent,
     PausedOut,
@@ -71,6 +76,7 @@ from .schemas import (
     SandboxList,
     SandboxOut,
     SnapshotIn,
+    SnapshotList,
     SnapshotOut,
     StdinIn,
     TimeoutIn,
@@ -80,6 +86,8 @@ from .store import SandboxStore
 log = logging.getLogger("sandlot.server")
 
 _CHUNK = 64 << 10
+LOCAL = ""
+"""`base_url` for the server's own cores: this host, even with $SANDLOT_URL set."""
 KILL_GRACE = 5.0
 """Seconds a kill may take to end a background command before it is reported unsupported."""
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -130,6 +138,7 @@ Offset = Annotated[int, Query(ge=0, le=1 << 62, description="The first event wan
 CommandId = Annotated[str, Path(min_length=1, max_length=64)]
 ImageName = Annotated[str, Path(pattern=registry_wire.NAME_RE.pattern)]
 ImageTag = Annotated[str, Path(pattern=registry_wire.TAG_RE.pattern)]
+SnapshotName = Annotated[str, Path(pattern=SNAPSHOT_NAME)]
 
 
 def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = None) -> FastAPI:
@@ -139,14 +148,14 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     records = SandboxStore(cfg.db_path)
     table = SandboxTable(cfg.max_sandboxes_per_key, records)
     jobs = JobTable()
+    calls = CallTable()
     registry = Registry(cfg.data_dir, allow_push=cfg.allow_push, max_push_bytes=cfg.max_push_bytes)
     metrics = Metrics(table)
 
     async def retire(entry: Entry, reason: str) -> None:
         """Close a sandbox taken off the table: its background commands are killed first,
         since a running one holds the sandbox's call slot that closing waits for."""
-        for job in jobs.drop(entry.core.id):
-            job.kill()
+        await _kill_all(jobs.drop(entry.core.id))
         await _close(entry, reason)
 
     async def reaper() -> None:
@@ -256,6 +265,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             tier=core.tier,
             template=core.template,
             metadata=dict(core.metadata),
+            limits=LimitsOut(**saved.limits_to_json(core.limits)),
             created_at=datetime.fromtimestamp(entry.created, UTC),
             expires_at=datetime.fromtimestamp(entry.deadline, UTC),
         )
@@ -303,16 +313,18 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         table.reserve(who)
         started = time.perf_counter()
         try:
-            core = SandboxCore(
-                body.template,
-                requires=body.requires,
-                tier=body.tier,
-                timeout=lifetime,
-                envs=body.envs,
-                limits=limits,
-                metadata=body.metadata,
-                snapshot=f"{who}.{body.snapshot}" if body.snapshot else None,
-            )
+            with own_names(who):
+                core = SandboxCore(
+                    body.template,
+                    requires=body.requires,
+                    tier=body.tier,
+                    timeout=lifetime,
+                    envs=body.envs,
+                    limits=limits,
+                    metadata=body.metadata,
+                    snapshot=f"{who}.{body.snapshot}" if body.snapshot else None,
+                    base_url=LOCAL,
+                )
             entry = table.add(core, who, lifetime)
         finally:
             table.release(who)
@@ -366,8 +378,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         """Save the whole sandbox on the server and free it; it survives server restarts
         until `POST …/resume`. Tiers that cannot save answer 409 Unsupported."""
         entry = table.get(sandbox_id, who)
-        for job in jobs.drop(sandbox_id):  # a running command holds the call slot
-            job.kill()
+        await _kill_all(jobs.drop(sandbox_id))  # a running command holds the call slot
         await run_in_threadpool(call, entry, "pause", entry.core.pause)
         table.remove(sandbox_id, "paused")
         return PausedOut(id=sandbox_id, state="paused")
@@ -379,7 +390,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         lifetime = check_lifetime((body.timeout if body else None) or cfg.default_timeout)
         table.reserve(who)
         try:
-            core = SandboxCore.connect(sandbox_id, timeout=lifetime)
+            core = SandboxCore.connect(sandbox_id, timeout=lifetime, base_url=LOCAL)
             entry = table.add(core, who, lifetime)
         finally:
             table.release(who)
@@ -390,7 +401,8 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         """Save the sandbox's state as this key's snapshot `name` (it runs on);
         `POST /v1/sandboxes` with `snapshot` starts new sandboxes from it."""
         entry = table.get(sandbox_id, who)
-        info = call(entry, "snapshot", entry.core.create_snapshot, f"{who}.{body.name}")
+        with own_names(who):
+            info = call(entry, "snapshot", entry.core.create_snapshot, f"{who}.{body.name}")
         return SnapshotOut(
             name=body.name,
             tier=info.tier,
@@ -398,6 +410,33 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             size=info.size,
             created=info.created,
         )
+
+    @app.get("/v1/snapshots", tags=["snapshots"], responses=_ERRORS)
+    def list_snapshots(who: Owner) -> SnapshotList:
+        """This key's named snapshots."""
+        prefix = f"{who}."
+        return SnapshotList(
+            snapshots=[
+                SnapshotOut(
+                    name=s.name.removeprefix(prefix),
+                    tier=s.tier,
+                    template=s.template,
+                    size=s.size,
+                    created=s.created,
+                )
+                for s in saved.snapshots()
+                if s.name.startswith(prefix)
+            ]
+        )
+
+    @app.delete("/v1/snapshots/{name}", status_code=204, tags=["snapshots"], responses=_ERRORS)
+    def delete_snapshot(name: SnapshotName, who: Owner) -> Response:
+        """Delete this key's snapshot `name`."""
+        try:
+            saved.remove("snapshots", f"{who}.{name}")
+        except NotFound:
+            raise NotFound(f"no snapshot {name!r} (for this API key)") from None
+        return Response(status_code=204)
 
     @app.post("/v1/sandboxes/{sandbox_id}/fork", tags=["sandboxes"], responses=_ERRORS)
     def fork(sandbox_id: str, body: ForkIn, who: Owner) -> SandboxList:
@@ -416,11 +455,33 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         return SandboxList(sandboxes=[out(e) for e in added])
 
     @app.post("/v1/sandboxes/{sandbox_id}/interrupt", tags=["sandboxes"], responses=_ERRORS)
-    def interrupt(sandbox_id: str, who: Owner) -> dict[str, bool]:
-        """Stop the call running in the sandbox now, if its tier can (how the remote SDK's
-        `CommandHandle.kill()` reaches a call); `interrupted` is false when it cannot."""
+    def interrupt(sandbox_id: str, who: Owner, body: InterruptIn | None = None) -> InterruptOut:
+        """Stop a call, if its tier can (how the remote SDK's `CommandHandle.kill()`
+        reaches it). With `call_id`: only the call started with that id; one still queued
+        then ends `Interrupted` without running, one that ended is left alone. Without:
+        whatever call runs now. `interrupted` says whether a running call was signalled."""
         entry = table.get(sandbox_id, who)
-        return {"interrupted": bool(entry.core.interrupt())}
+        if body is not None and body.call_id is not None:
+            token = calls.kill(sandbox_id, body.call_id)
+            return InterruptOut(interrupted=token is not None and entry.core.interrupt(owner=token))
+        return InterruptOut(interrupted=bool(entry.core.interrupt()))
+
+    def named(
+        entry: Entry,
+        call_id: str | None,
+        work: Callable[[OutputCallback | None, OutputCallback | None], Any],
+    ) -> Callable[[OutputCallback | None, OutputCallback | None], Any]:
+        """`work` as the call `call_id`, which an interrupt naming it (and only it) stops."""
+        if call_id is None:
+            return work
+        sid = entry.core.id
+
+        def as_named(out: OutputCallback | None, err: OutputCallback | None) -> Any:
+            with calls.running(sid, call_id) as token, entry.core.call_slot(token):
+                calls.check(sid, call_id)
+                return work(out, err)
+
+        return as_named
 
     # -- code and commands -----------------------------------------------------------------
 
@@ -495,7 +556,9 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
                 body.code, timeout=body.timeout, limits=limits, on_stdout=out, on_stderr=err
             )
 
-        return await run(request, entry, "run_code", work, wire.execution_to_json)
+        return await run(
+            request, entry, "run_code", named(entry, body.call_id, work), wire.execution_to_json
+        )
 
     @app.post(
         "/v1/sandboxes/{sandbox_id}/commands",
@@ -543,7 +606,9 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
                 on_stderr=err,
             )
 
-        return await run(request, entry, "run_command", work, wire.command_to_json)
+        return await run(
+            request, entry, "run_command", named(entry, body.call_id, work), wire.command_to_json
+        )
 
     # -- background commands ---------------------------------------------------------------
 
@@ -650,16 +715,16 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         A tier that cannot stop a running call answers 409 Unsupported; the command then
         ends at its own timeout."""
         job = job_of(sandbox_id, command_id, who)
-        if job.kill():
-            deadline = time.monotonic() + KILL_GRACE
-            while not job.done and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            if not job.done:
-                tier = table.get(sandbox_id, who).core.tier
-                raise Unsupported(
-                    f"the {tier} tier could not stop background command {job.id}; it ends at "
-                    "its timeout"
-                )
+        await run_in_threadpool(job.kill)  # waits for the end; Unsupported if it can't
+        deadline = time.monotonic() + KILL_GRACE  # another kill of it may still be waiting
+        while not job.done and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if not job.done:
+            tier = table.get(sandbox_id, who).core.tier
+            raise Unsupported(
+                f"the {tier} tier could not stop background command {job.id}; it ends at "
+                "its timeout"
+            )
         return status_out(job, 0)
 
     # -- files -----------------------------------------------------------------------------
@@ -810,6 +875,26 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         return registry.find(name, want[:12])[0]
 
     return app
+
+
+@contextlib.contextmanager
+def own_names(who: str) -> Iterator[None]:
+    """A key's snapshots are stored as `<key id>.<name>`: errors name them as the key does."""
+    try:
+        yield
+    except (NotFound, InvalidArgument) as e:
+        text = str(e).replace(f"'{who}.", "'")
+        if text == str(e):
+            raise
+        raise type(e)(text) from None
+
+
+async def _kill_all(jobs: list[Job]) -> None:
+    """Stop background commands of a sandbox that is going (one that cannot be stopped
+    ends when the sandbox is closed under it)."""
+    for job in jobs:
+        with contextlib.suppress(SandboxError):
+            await run_in_threadpool(job.kill)
 
 
 async def _close(entry: Entry, reason: str) -> None:

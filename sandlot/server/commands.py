@@ -15,10 +15,11 @@ import contextlib
 import json
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import Interrupted, NotFound, SandboxError, TimeoutError
+from ..errors import Interrupted, InvalidArgument, NotFound, SandboxError, TimeoutError
 from ..models import CommandResult
 from ..sdk.background import BackgroundCommand
 
@@ -139,7 +140,8 @@ class Job:
                     self._waiters.remove((loop, event))
 
     def kill(self) -> bool:
-        """Ask the SDK to stop the command; False when it had already ended."""
+        """The SDK's kill: stop the command and wait for its end; True when the kill
+        stopped it, False when it had ended (or ended on its own first)."""
         assert self.handle is not None
         with self._lock:
             if self._done:
@@ -182,6 +184,56 @@ class JobTable:
         """Forget a sandbox's commands (it is going); the caller kills those still running."""
         with self._lock:
             return list(self._by_sandbox.pop(sandbox_id, {}).values())
+
+
+MAX_KILLED_CALLS = 4096
+"""Call ids remembered as killed before (or after) they ran; the oldest go first."""
+
+
+class CallTable:
+    """Calls that a client named (`call_id`), so an interrupt reaches that call only.
+
+    A call holds the sandbox's call slot under a token of its own: an interrupt for its id
+    stops it through `SandboxCore.interrupt(owner=token)`, which does nothing once another
+    call holds the slot. An interrupt that comes before the call has the slot (the request
+    is still queued) is remembered, and the call then ends `Interrupted` without running;
+    one for a call that ended is void. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[tuple[str, str], object] = {}
+        self._killed: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    @contextlib.contextmanager
+    def running(self, sandbox_id: str, call_id: str) -> Iterator[object]:
+        key = (sandbox_id, call_id)
+        token = object()
+        with self._lock:
+            if key in self._live:
+                raise InvalidArgument(f"call_id {call_id!r} is already running")
+            self._live[key] = token
+        try:
+            yield token
+        finally:
+            with self._lock:
+                self._live.pop(key, None)
+
+    def check(self, sandbox_id: str, call_id: str) -> None:
+        """Raise `Interrupted` if the call was killed before it got the slot."""
+        with self._lock:
+            killed = (sandbox_id, call_id) in self._killed
+        if killed:
+            raise Interrupted(f"call {call_id} was interrupted before it ran")
+
+    def kill(self, sandbox_id: str, call_id: str) -> object | None:
+        """Mark the call killed; its token if it is running now (to interrupt), else None."""
+        key = (sandbox_id, call_id)
+        with self._lock:
+            self._killed[key] = None
+            self._killed.move_to_end(key)
+            while len(self._killed) > MAX_KILLED_CALLS:
+                self._killed.popitem(last=False)
+            return self._live.get(key)
 
 
 def error_of(e: BaseException) -> SandboxError:

@@ -135,8 +135,14 @@ class SandboxTable:
             live = self._live.get(sandbox_id)
         if live is not None and live.owner == owner:
             raise InvalidArgument(f"sandbox {sandbox_id} is running, not paused")
-        self.get(sandbox_id, owner)  # raises: gone (with why) or not found
-        raise NotFound(f"no paused sandbox {sandbox_id!r} (for this API key)")
+        why = ""
+        try:
+            self.get(sandbox_id, owner)
+        except SandboxClosed as e:  # gone, and why
+            why = f": {REASONS.get(closed_reason(e), closed_reason(e))}"
+        except NotFound:
+            pass
+        raise NotFound(f"no paused sandbox {sandbox_id!r} (for this API key){why}")
 
     def expired(self, now: float) -> list[str]:
         with self._lock:

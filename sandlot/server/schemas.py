@@ -44,11 +44,24 @@ class CreateIn(_Body):
     )
 
 
+CALL_ID = r"^[A-Za-z0-9_-]{1,64}$"
+"""A client's name for one call, so that an interrupt reaches that call and no other."""
+
+
+class LimitsOut(BaseModel):
+    wall_time: float
+    cpu_fuel: int | None
+    memory_bytes: int
+    output_bytes: int
+    file_read_bytes: int
+
+
 class SandboxOut(BaseModel):
     id: str
     tier: str
     template: str
     metadata: dict[str, str]
+    limits: LimitsOut | None = None
     created_at: datetime
     expires_at: datetime
 
@@ -79,6 +92,20 @@ class SnapshotOut(BaseModel):
     created: float
 
 
+class SnapshotList(BaseModel):
+    snapshots: list[SnapshotOut]
+
+
+class InterruptIn(_Body):
+    call_id: str | None = Field(
+        None, pattern=CALL_ID, description="Stop only this call (the `call_id` it was given)"
+    )
+
+
+class InterruptOut(BaseModel):
+    interrupted: bool
+
+
 class ForkIn(_Body):
     n: int = Field(1, ge=1, le=16)
 
@@ -92,6 +119,7 @@ class CodeIn(_Body):
     code: str = Field(max_length=MAX_CODE_BYTES)
     timeout: float | None = Field(None, gt=0, le=86400, allow_inf_nan=False)
     limits: LimitsIn | None = Field(None, description="This call's limits (memory: per sandbox)")
+    call_id: str | None = Field(None, pattern=CALL_ID, description="Names the call for interrupt")
 
 
 class CommandIn(_Body):
@@ -104,6 +132,7 @@ class CommandIn(_Body):
     background: bool = Field(
         False, description="Answer 202 with a command handle at once; follow it at /commands/{id}"
     )
+    call_id: str | None = Field(None, pattern=CALL_ID, description="Names the call for interrupt")
 
 
 class CommandHandleOut(BaseModel):

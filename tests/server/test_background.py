@@ -3,6 +3,7 @@ resumable event stream, kill, stdin refused, and a sandbox deleted under a runni
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sandlot import Interrupted, Sandbox
+
+from .conftest import Live
 from .test_api import err, sse
 
 COUNT = "for i in 1 2 3; do echo line$i; sleep 0.3; done; echo oops >&2; exit 3"
@@ -148,5 +152,86 @@ def test_kill_on_the_process_tier_is_done_or_said_unsupported(api: httpx.Client)
         else:
             assert r.status_code == 409 and err(r)["type"] == "Unsupported", r.text
             assert "process" in err(r)["message"]
+    finally:
+        api.delete(f"/v1/sandboxes/{sid}")
+
+
+# -- the kill race: a kill that meets the command's own end ---------------------------------
+
+
+def test_rest_kill_racing_the_exit_is_decided(api: httpx.Client, sid: str) -> None:
+    """DELETE at every moment around a short command's end: always 200 with the final
+    state, killed (Interrupted) or exited (its whole result), and a later read agrees."""
+    seen = set()
+    for i in range(24):
+        cid = start(api, sid, f"sleep 0.0{i % 8}; echo done")
+        time.sleep(random.uniform(0, 0.12))
+        r = api.delete(f"/v1/sandboxes/{sid}/commands/{cid}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        seen.add(body["state"])
+        if body["state"] == "killed":
+            assert body["error"]["type"] == "Interrupted" and body["result"] is None
+        else:
+            assert body["state"] == "exited", body
+            assert (body["exit_code"], body["stdout"]) == (0, "done\n")
+        again = api.get(f"/v1/sandboxes/{sid}/commands/{cid}").json()
+        assert (again["state"], again["exit_code"]) == (body["state"], body["exit_code"])
+    r = api.post(f"/v1/sandboxes/{sid}/commands", json={"cmd": "echo alive"})
+    assert r.json()["stdout"] == "alive\n"
+    assert seen, seen
+
+
+def test_remote_handle_kill_racing_the_exit_is_decided(live: Live) -> None:
+    """The remote SDK's handle: kill() is True exactly when wait() raises Interrupted,
+    False when wait() gives the command's own result; never a hang, never a stray kill."""
+    with Sandbox.create(base_url=live.url, api_key=live.key) as box:
+        box.run_code("kept = 1")
+        outcomes = set()
+        for i in range(24):
+            handle = box.commands.run(f"sleep 0.0{i % 8}; echo done", background=True)
+            time.sleep(random.uniform(0, 0.12))
+            began = time.monotonic()
+            stopped = handle.kill()
+            assert time.monotonic() - began < 6
+            if stopped:
+                with pytest.raises(Interrupted):
+                    handle.wait(10)
+            else:
+                result = handle.wait(10)
+                assert (result.exit_code, result.stdout) == (0, "done\n")
+            assert handle.kill() is False  # a second kill: it has ended
+            outcomes.add(stopped)
+            # the next call is never hit by a kill meant for the one before
+            assert box.run_code("kept + 1").text == "2"
+        assert outcomes, outcomes
+
+
+def test_a_kill_reaches_its_own_call_only(live: Live, api: httpx.Client) -> None:
+    """An interrupt naming a call that ended, or one queued behind another, touches no
+    other call: the queued one never runs, the running one finishes."""
+    with Sandbox.create(base_url=live.url, api_key=live.key) as box:
+        first = box.commands.run("sleep 1; echo first", background=True)
+        queued = box.commands.run("echo second", background=True)
+        assert queued.kill() is True  # it waited for the sandbox: it never runs
+        with pytest.raises(Interrupted, match="before it ran"):
+            queued.wait(1)
+        assert first.wait(10).stdout == "first\n"
+        # A stale call id (a call long ended) while another call runs: nothing is stopped.
+        running = box.commands.run("sleep 1; echo third", background=True)
+        time.sleep(0.3)
+        r = api.post(f"/v1/sandboxes/{box.id}/interrupt", json={"call_id": "call_stale"})
+        assert r.status_code == 200 and r.json() == {"interrupted": False}
+        assert running.wait(10).stdout == "third\n"
+    # Over REST: a call interrupted before it was made ends Interrupted without running.
+    sid = api.post("/v1/sandboxes", json={}).json()["id"]
+    try:
+        api.post(f"/v1/sandboxes/{sid}/interrupt", json={"call_id": "call_early"})
+        r = api.post(
+            f"/v1/sandboxes/{sid}/commands", json={"cmd": "echo ran", "call_id": "call_early"}
+        )
+        assert r.status_code == 409 and err(r)["type"] == "Interrupted", r.text
+        r = api.post(f"/v1/sandboxes/{sid}/interrupt", json={"call_id": "bad id!"})
+        assert r.status_code == 422 and "call_id" in err(r)["message"]
     finally:
         api.delete(f"/v1/sandboxes/{sid}")

@@ -166,3 +166,48 @@ def test_remote_set_timeout_moves_the_servers_deadline(live: Live) -> None:
             f"{live.url}/v1/sandboxes/{box.id}", headers={"Authorization": f"Bearer {live.key}"}
         )
         assert r.status_code == 200
+
+
+def test_remote_connect_attaches_to_a_live_sandbox_and_resumes_a_paused_one(live: Live) -> None:
+    with Sandbox.create(base_url=live.url, api_key=live.key, metadata={"m": "1"}) as first:
+        first.run_code("v = 5")
+        again = Sandbox.connect(first.id, base_url=live.url, api_key=live.key, timeout=120)
+        assert (again.id, again.tier, again.metadata) == (first.id, "wasm", {"m": "1"})
+        assert again.run_code("v * 2").text == "10"
+        sid = again.pause()
+        with pytest.raises(SandboxClosed):
+            first.run_code("v")
+        back = Sandbox.connect(sid, base_url=live.url, api_key=live.key)
+        assert back.run_code("v").text == "5"
+        back.close()
+    with pytest.raises(NotFound, match="no paused sandbox"):
+        Sandbox.connect(sid, base_url=live.url, api_key=live.key)
+    with pytest.raises(NotFound):  # another key's sandbox is one that does not exist
+        with Sandbox.create(base_url=live.url, api_key=live.key) as mine:
+            Sandbox.connect(mine.id, base_url=live.url, api_key=live.key_b)
+
+
+def test_remote_snapshots_belong_to_the_key(live: Live) -> None:
+    with Sandbox.create(base_url=live.url, api_key=live.key) as box:
+        box.run_code("z = 3")
+        info = box.create_snapshot("mine-only")
+        assert (info.name, info.tier) == ("mine-only", "wasm")
+        kids = box.fork(2)
+    try:
+        assert [k.run_code("z").text for k in kids] == ["3", "3"]
+        assert len({k.id for k in kids}) == 2 and all(k.id.startswith("sbx_") for k in kids)
+    finally:
+        for k in kids:
+            k.close()
+    names = [s.name for s in Sandbox.list_snapshots(base_url=live.url, api_key=live.key)]
+    assert "mine-only" in names
+    assert "mine-only" not in [
+        s.name for s in Sandbox.list_snapshots(base_url=live.url, api_key=live.key_b)
+    ]
+    with pytest.raises(NotFound, match="no snapshot 'mine-only'"):
+        Sandbox.create(snapshot="mine-only", base_url=live.url, api_key=live.key_b)
+    with Sandbox.create(snapshot="mine-only", base_url=live.url, api_key=live.key) as again:
+        assert again.run_code("z").text == "3"
+    Sandbox.delete_snapshot("mine-only", base_url=live.url, api_key=live.key)
+    with pytest.raises(NotFound):
+        Sandbox.delete_snapshot("mine-only", base_url=live.url, api_key=live.key)

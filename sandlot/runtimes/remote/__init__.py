@@ -10,6 +10,8 @@ server-sent events so `on_stdout`/`on_stderr` fire while the code runs.
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -50,6 +52,7 @@ class _Http:
 
     def __init__(self, base_url: str, api_key: str | None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
         headers = {"User-Agent": f"sandlot/{__version__}"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -72,8 +75,9 @@ class _Http:
         return response
 
     def json(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.request(method, path, **kw)  # its errors (InvalidArgument is a ValueError)
         try:
-            return self.request(method, path, **kw).json()
+            return r.json()
         except (ValueError, RecursionError):
             raise RemoteError(f"the sandlot server at {self.base_url} sent invalid JSON") from None
 
@@ -215,12 +219,49 @@ class RemoteSandbox:
         self.info = info
         self._prefix = f"/v1/sandboxes/{self.sandbox_id}"
         self._files = RemoteFiles(http, self._prefix)
+        self._call_id: str | None = None  # the call running now, for interrupt()
+        self._call_lock = threading.Lock()
+
+    def described(self) -> tuple[str, Limits, dict[str, str]]:
+        """The server's template, limits and metadata for this sandbox: a client that
+        connects, forks or starts from a snapshot learns them from the server."""
+        info = self.info
+        given = info.get("limits")
+        limits = Limits()
+        if isinstance(given, dict):
+            known = {k: v for k, v in given.items() if k in Limits.__dataclass_fields__}
+            limits = Limits(**known)
+        metadata = info.get("metadata")
+        return (
+            str(info.get("template") or "python-data-analysis"),
+            limits,
+            {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
+        )
 
     @property
     def files(self) -> RemoteFiles:
         return self._files
 
     def _call(
+        self,
+        what: str,
+        body: dict[str, Any],
+        limits: Limits,
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> dict[str, Any]:
+        # Each call carries an id of ours, so a kill reaches this call and no other: one
+        # that arrives before it starts stops it from starting, one after it ended is void.
+        call_id = "call_" + uuid.uuid4().hex
+        with self._call_lock:
+            self._call_id = call_id
+        try:
+            return self._stream(what, {**body, "call_id": call_id}, limits, on_stdout, on_stderr)
+        finally:
+            with self._call_lock:
+                self._call_id = None
+
+    def _stream(
         self,
         what: str,
         body: dict[str, Any],
@@ -278,18 +319,23 @@ class RemoteSandbox:
     def create_snapshot(self, name: str) -> SnapshotInfo:
         """A snapshot on the server, named for this API key."""
         got = self._http.json("POST", f"{self._prefix}/snapshots", json={"name": name})
-        return SnapshotInfo(
-            name=str(got["name"]),
-            tier=str(got["tier"]),
-            template=str(got["template"]),
-            size=int(got["size"]),
-            created=float(got["created"]),
-        )
+        return snapshot_info(got)
+
+    def fork(self, n: int) -> list[RemoteSandbox]:
+        """n new sandboxes on the server from this one's state, each with its own client."""
+        got = self._http.json("POST", f"{self._prefix}/fork", json={"n": n}, timeout=CREATE_TIMEOUT)
+        return [
+            RemoteSandbox(_Http(self._http.base_url, self._http.api_key), info)
+            for info in got["sandboxes"]
+        ]
 
     def interrupt(self) -> None:
-        """Stop the call running on the server (a background command's kill); it ends
-        there with `Interrupted`, which comes back through the call's own stream."""
-        self._http.json("POST", f"{self._prefix}/interrupt")
+        """Stop this client's call running on the server (a background command's kill); it
+        ends there with `Interrupted`, which comes back through the call's own stream."""
+        with self._call_lock:
+            call_id = self._call_id
+        if call_id is not None:
+            self._http.json("POST", f"{self._prefix}/interrupt", json={"call_id": call_id})
 
     def set_timeout(self, timeout: float) -> None:
         """Move the server's deadline too: the server, not this client, reaps the sandbox."""
@@ -320,6 +366,7 @@ class RemoteRuntime:
         tier: str | None = None,
         timeout: float = 300.0,
         metadata: dict[str, str] | None = None,
+        snapshot: str | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise InvalidArgument(f"base_url must be an http:// or https:// URL; got {base_url!r}")
@@ -336,6 +383,10 @@ class RemoteRuntime:
         self.tier = tier
         self.timeout = timeout
         self.metadata = dict(metadata or {})
+        self.snapshot = snapshot
+
+    def _client(self) -> _Http:
+        return _Http(self.base_url, self.api_key)
 
     def availability(self) -> Availability:
         http = _Http(self.base_url, None)
@@ -357,11 +408,63 @@ class RemoteRuntime:
             "limits": _limits_json(spec.limits),
             "metadata": self.metadata,
         }
-        http = _Http(self.base_url, self.api_key)
+        if self.snapshot is not None:
+            body["snapshot"] = self.snapshot
+        return self._opened(
+            lambda http: http.json("POST", "/v1/sandboxes", json=body, timeout=CREATE_TIMEOUT)
+        )
+
+    def connect(self, sandbox_id: str) -> RemoteSandbox:
+        """Attach to the server's sandbox `sandbox_id`: a live one gets `timeout` more
+        seconds from now, a paused one is resumed (with its state) for `timeout` seconds."""
+        prefix = f"/v1/sandboxes/{sandbox_id}"
+
+        def attach(http: _Http) -> Any:
+            try:
+                http.json("GET", prefix)
+            except (NotFound, SandboxClosed):  # paused (or unknown: resume says which)
+                return http.json(
+                    "POST",
+                    f"{prefix}/resume",
+                    json={"timeout": self.timeout},
+                    timeout=CREATE_TIMEOUT,
+                )
+            return http.json("POST", f"{prefix}/timeout", json={"timeout": self.timeout})
+
+        return self._opened(attach)
+
+    def _opened(self, ask: Any) -> RemoteSandbox:
+        http = self._client()
         try:
-            info = http.json("POST", "/v1/sandboxes", json=body, timeout=CREATE_TIMEOUT)
+            info = ask(http)
         except BaseException:
             http.close()
             raise
         self.name = str(info["tier"])
         return RemoteSandbox(http, info)
+
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        """This API key's named snapshots on the server."""
+        http = self._client()
+        try:
+            got = http.json("GET", "/v1/snapshots")
+        finally:
+            http.close()
+        return [snapshot_info(s) for s in got["snapshots"]]
+
+    def delete_snapshot(self, name: str) -> None:
+        http = self._client()
+        try:
+            http.request("DELETE", f"/v1/snapshots/{name}")
+        finally:
+            http.close()
+
+
+def snapshot_info(got: dict[str, Any]) -> SnapshotInfo:
+    return SnapshotInfo(
+        name=str(got["name"]),
+        tier=str(got["tier"]),
+        template=str(got["template"]),
+        size=int(got["size"]),
+        created=float(got["created"]),
+    )

@@ -11,7 +11,6 @@ from types import TracebackType
 from typing import Literal, overload
 
 from ...models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
-from .. import saved
 from ..background import BackgroundCommand
 from ..core import SandboxCore
 from .helpers import StreamCallback, call, callback
@@ -231,7 +230,8 @@ class Sandbox:
         base_url, api_key: run the sandbox on a `sandlot serve` host instead of here
             (default: $SANDLOT_URL and $SANDLOT_API_KEY); it behaves the same.
         snapshot: start from a snapshot made by `create_snapshot` (its tier, template,
-            limits and state come with it).
+            limits and state come with it); with base_url, one of the API key's on the
+            server.
         """
         core = call(
             SandboxCore,
@@ -249,18 +249,35 @@ class Sandbox:
         return cls(core)
 
     @classmethod
-    def connect(cls, sandbox_id: str, *, timeout: float = 300.0) -> Sandbox:
-        """Resume a sandbox that `pause()` saved, from this process or another one."""
-        return cls(call(SandboxCore.connect, sandbox_id, timeout=timeout))
+    def connect(
+        cls,
+        sandbox_id: str,
+        *,
+        timeout: float = 300.0,
+        base_url: str | None = None,
+        api_key: str | None = None,
+    ) -> Sandbox:
+        """Resume a sandbox that `pause()` saved, from this process or another one.
+
+        With base_url (default: $SANDLOT_URL), the server's sandbox `sandbox_id`: a paused
+        one is resumed, a live one attached to; it lives `timeout` seconds from now."""
+        core = call(
+            SandboxCore.connect, sandbox_id, timeout=timeout, base_url=base_url, api_key=api_key
+        )
+        return cls(core)
 
     @staticmethod
-    def list_snapshots() -> list[SnapshotInfo]:
-        """The named snapshots on this host."""
-        return call(saved.snapshots)
+    def list_snapshots(
+        *, base_url: str | None = None, api_key: str | None = None
+    ) -> list[SnapshotInfo]:
+        """The named snapshots on this host (with base_url: the API key's on the server)."""
+        return call(SandboxCore.list_snapshots, base_url, api_key)
 
     @staticmethod
-    def delete_snapshot(name: str) -> None:
-        call(saved.remove, "snapshots", saved.check_snapshot_name(name))
+    def delete_snapshot(
+        name: str, *, base_url: str | None = None, api_key: str | None = None
+    ) -> None:
+        call(SandboxCore.delete_snapshot, name, base_url, api_key)
 
     @property
     def id(self) -> str:
