@@ -19,7 +19,11 @@ import pytest
 from sandlot import Sandbox, SandboxError
 from sandlot.errors import GuestProtocolError, InvalidArgument, LimitExceeded, NotFound
 from sandlot.errors import TimeoutError as SandboxTimeout
+from sandlot.models import Limits
+from sandlot.runtimes.base import SandboxSpec
 from sandlot.runtimes.microvm import snapshot
+from sandlot.runtimes.microvm.pool import Pool
+from sandlot.runtimes.microvm.runtime import MicroVMRuntime
 from sandlot.runtimes.microvm.sandbox import MicroVMSandbox, VMLost
 
 from .conftest import TEMPLATE
@@ -277,3 +281,30 @@ def test_named_snapshot_starts_sandboxes_with_their_own_randomness() -> None:
         assert len(draws) == 2
     finally:
         Sandbox.delete_snapshot(name)
+
+
+def test_pools_stay_within_their_memory_budget(
+    runtime: MicroVMRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shape = runtime.shape(SandboxSpec(TEMPLATE, Limits(), {}))
+    monkeypatch.setenv("SANDLOT_MICROVM_POOL_MEMORY", "1M")  # less than one idle VM
+    starved = Pool(lambda: runtime._fresh(shape), size=2)
+    try:
+        starved.refill()
+        deadline = time.monotonic() + 20
+        while not starved.held_back and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert starved.held_back and starved.ready_count() == 0
+        monkeypatch.setenv("SANDLOT_MICROVM_POOL_MEMORY", "4G")
+        starved._wake.set()
+        deadline = time.monotonic() + 120
+        while starved.ready_count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert starved.ready_count() == 2 and not starved.held_back
+        held = starved.held_bytes()
+        assert 0 < held < 2 * 1024 << 20  # measured, and well below two whole VMs
+        taken = starved.take()
+        assert taken is not None and taken[0].alive()
+        taken[0].kill()
+    finally:
+        starved.close()

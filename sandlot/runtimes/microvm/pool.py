@@ -2,9 +2,12 @@
 
 One pool per VM shape (template image, kernel, memory). Taking a VM is a deque pop; a
 background thread refills the pool to its size (`SANDLOT_MICROVM_POOL`, default 1; 0
-turns pools off). Every pooled VM was restored and reseeded on its own, so no two ever
-share random state. Pooled VMs die with the process (PR_SET_PDEATHSIG) and are killed at
-exit, so none outlives it.
+turns pools off), while all pools together stay within a memory budget
+(`SANDLOT_MICROVM_POOL_MEMORY`, bytes or with a K/M/G suffix, default 1G), counted as the
+proportional resident memory (PSS) of the pooled QEMU processes: an idle VM shares most of
+its pages with its template, so that is what it really costs the host. Every pooled VM
+was restored and reseeded on its own, so no two ever share random state. Pooled VMs die with
+the process (PR_SET_PDEATHSIG) and are killed at exit, so none outlives it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,39 @@ from .channel import Channel
 from .vmm import VM
 
 Restore = Callable[[], tuple[VM, Channel]]
+
+
+DEFAULT_BUDGET = 1 << 30
+FIRST_GUESS = 64 << 20  # what a VM is taken to cost before one of its shape was measured
+
+
+def pool_budget() -> int:
+    """The most memory the pooled (idle) VMs of all pools may hold together."""
+    text = os.environ.get("SANDLOT_MICROVM_POOL_MEMORY", "").strip().upper()
+    if not text:
+        return DEFAULT_BUDGET
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1], 1)
+    try:
+        return max(0, int(float(text.rstrip("KMGB") or "0") * scale))
+    except ValueError:
+        return DEFAULT_BUDGET
+
+
+def resident_bytes(pid: int) -> int:
+    """A process's proportional set size (shared pages split among their users)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def pooled_bytes() -> int:
+    """What the ready VMs of every pool hold now."""
+    return sum(pool.held_bytes() for pool in list(_pools))
 
 
 def pool_size() -> int:
@@ -39,6 +75,8 @@ class Pool:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
+        self.held_back = False  # the last refill stopped at the memory budget
+        self._vm_bytes = FIRST_GUESS  # the latest measured cost of one of this pool's VMs
         _pools.append(self)
 
     def take(self) -> tuple[VM, Channel] | None:
@@ -52,6 +90,9 @@ class Pool:
                     break
                 vm.kill()
         self.refill()
+        for pool in list(_pools):  # room in the budget for pools that stopped at it
+            if pool.held_back:
+                pool._wake.set()
         return got
 
     def refill(self) -> None:
@@ -70,7 +111,8 @@ class Pool:
         while not self._closed:
             with self._lock:
                 short = len(self._ready) < self.size
-            if not short:
+            self.held_back = short and pooled_bytes() + self._vm_bytes > pool_budget()
+            if not short or self.held_back:
                 self._wake.clear()
                 self._wake.wait(timeout=30)
                 continue
@@ -88,6 +130,12 @@ class Pool:
                     ready[0].kill()
                     return
                 self._ready.append(ready)
+            self._vm_bytes = resident_bytes(ready[0].pid) or self._vm_bytes
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            pids = [vm.pid for vm, _ in self._ready]
+        return sum(resident_bytes(pid) for pid in pids)
 
     def ready_count(self) -> int:
         with self._lock:
