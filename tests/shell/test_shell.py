@@ -315,3 +315,15 @@ def test_unquoted_multi_word_expansions_join_by_ifs(tmp_path: Path) -> None:
         "IFS=; a=(v w); printf '<%s>' ${!a[*]} ${a[*]}; echo"
     )
     assert o(script, tmp_path) == "<=><><=><><>\n<p><><q>\nx:y z|x y z\n<0 1><v><w>\n"
+
+
+def test_break_continue_arguments_and_for_names(tmp_path: Path) -> None:
+    script = (
+        "for i in 1 2; do continue 1 2; echo no; done; echo st=$?\n"
+        "for i in 1 2; do false; break; done; echo st=$?\n"
+        "for - in a; do echo no; done; echo no\necho st=$?\n"
+        "while :; do break x; echo no; done; echo no\n"
+    )
+    out, err, st = run(script, tmp_path)
+    assert (out, st) == ("st=1\nst=0\nst=1\n", 128)
+    assert "too many arguments" in err and "`-': not a valid identifier" in err

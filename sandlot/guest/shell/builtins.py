@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from .expand import ExpansionError, shell_quote
@@ -507,27 +507,37 @@ def b_return(sh: Any, args: list[str], inp: Input) -> Gen:
     raise ReturnFn(st)
 
 
-def _loop_n(args: list[str]) -> int:
-    try:
-        return max(1, int(args[1])) if len(args) > 1 else 1
-    except ValueError:
+def _loop_n(sh: Any, args: list[str]) -> Generator[tuple[int, bytes], None, int]:
+    """The N of `break N`/`continue N`; bash leaves the loop on a bad count and exits the
+    shell on a count that is no number."""
+    if len(args) > 2:
+        yield err(f"{args[0]}: too many arguments")
+        raise BreakLoop(1, 1)
+    if len(args) < 2:
         return 1
+    try:
+        n = int(args[1].strip())
+    except ValueError:
+        yield err(f"{args[0]}: {args[1]}: numeric argument required")
+        raise ExitShell(128) from None
+    if n < 1:
+        yield err(f"{args[0]}: {args[1]}: loop count out of range")
+        raise BreakLoop(1, 1)
+    return n
 
 
 @builtin("break")
 def b_break(sh: Any, args: list[str], inp: Input) -> Gen:
     if sh.loop_depth == 0:
         return 0
-    raise BreakLoop(_loop_n(args))
-    yield
+    raise BreakLoop((yield from _loop_n(sh, args)))
 
 
 @builtin("continue")
 def b_continue(sh: Any, args: list[str], inp: Input) -> Gen:
     if sh.loop_depth == 0:
         return 0
-    raise ContinueLoop(_loop_n(args))
-    yield
+    raise ContinueLoop((yield from _loop_n(sh, args)))
 
 
 @builtin("eval")

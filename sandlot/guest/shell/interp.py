@@ -15,7 +15,7 @@ from . import pattern as P
 from .expand import Expander, ExpansionError, shell_quote
 from .io import MAX_BUFFER, Gen, Input, Sink
 from .jobs import start_job
-from .lexer import ParseError
+from .lexer import ParseError, is_name
 from .parser import Parser
 from .state import (
     AbortCommand,
@@ -705,17 +705,17 @@ class Interp(Expander):
 
     def loop_pass(
         self, body: A.CmdList, inp: Input
-    ) -> Generator[tuple[int, bytes], None, tuple[str | None, int | None]]:
-        """Run a loop's condition or body once: ("break"/"continue" or None, its status or
-        None when it was cut short). `break N`/`continue N` aimed at an outer loop go on out,
-        one level fewer."""
+    ) -> Generator[tuple[int, bytes], None, tuple[str | None, int]]:
+        """Run a loop's condition or body once: ("break"/"continue" or None, its status,
+        which is the `break`'s or `continue`'s when one cut it short). `break N`/`continue N`
+        aimed at an outer loop go on out, one level fewer."""
         try:
             return None, (yield from self.exec_list(body, inp))
         except (BreakLoop, ContinueLoop) as e:
             if e.n > 1:
                 e.n -= 1
                 raise
-            return ("break" if isinstance(e, BreakLoop) else "continue"), None
+            return ("break" if isinstance(e, BreakLoop) else "continue"), e.status
 
     def exec_while(self, node: A.While, inp: Input) -> Gen:
         status = 0
@@ -728,14 +728,14 @@ class Interp(Expander):
                     action, c = yield from self.loop_pass(node.cond, inp)
                 finally:
                     self.suppress_errexit -= 1
-                if action == "break":
-                    break
-                if action == "continue":
+                if action is not None:
+                    status = c
+                    if action == "break":
+                        break
                     continue
                 if (c == 0) == node.until:
                     break
-                action, st = yield from self.loop_pass(node.body, inp)
-                status = 0 if st is None else st
+                action, status = yield from self.loop_pass(node.body, inp)
                 if action == "break":
                     break
         finally:
@@ -743,6 +743,9 @@ class Interp(Expander):
         return status
 
     def exec_for(self, node: A.For, inp: Input) -> Gen:
+        if not is_name(node.var):
+            yield (2, enc(f"bash: line {self.lineno}: `{node.var}': not a valid identifier\n"))
+            raise AbortCommand(1)
         if node.words is None:
             items = self.positional()
         else:
@@ -759,8 +762,7 @@ class Interp(Expander):
             for it in items:
                 self.budget.tick()
                 self.set_var(node.var, it)
-                action, st = yield from self.loop_pass(node.body, inp)
-                status = status if st is None else st
+                action, status = yield from self.loop_pass(node.body, inp)
                 if action == "break":
                     break
         finally:
@@ -777,8 +779,7 @@ class Interp(Expander):
                 self.budget.tick()
                 if node.cond and not self.arith(self.expand_str(node.cond)):
                     break
-                action, st = yield from self.loop_pass(node.body, inp)
-                status = status if st is None else st
+                action, status = yield from self.loop_pass(node.body, inp)
                 if action == "break":
                     break
                 if node.step:

@@ -421,7 +421,7 @@ class Parser(Lexer):
             return A.CFor(segs[0], segs[1], segs[2], self.parse_do_body())
         t = self.take()
         name = t[1].literal() if t[0] == "word" else None
-        if not name or not is_name(name):
+        if not name:  # a word that is no name is an error when the loop runs, as in bash
             self.tok = t
             raise self.unexpected()
         words: list[A.Word] | None = None

@@ -26,13 +26,15 @@ class ControlFlow(Exception):
 
 
 class BreakLoop(ControlFlow):
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, status: int = 0) -> None:
         self.n = n
+        self.status = status  # of the `break` itself: the loop's status when it ends there
 
 
 class ContinueLoop(ControlFlow):
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, status: int = 0) -> None:
         self.n = n
+        self.status = status
 
 
 class ReturnFn(ControlFlow):
