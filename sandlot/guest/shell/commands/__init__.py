@@ -23,6 +23,7 @@ def command(*names: str) -> Callable[[Command], Command]:
 from . import (  # noqa: E402,F401  # noqa: E402,F401
     archive,
     awk,
+    cpcmd,
     dates,
     ddcmd,
     diff,

@@ -146,7 +146,7 @@ def _copy(src: str, dst: str, rec: bool) -> None:
         shutil.copy2(src, dst, follow_symlinks=True)
 
 
-@command("cp", "mv")
+@command("mv")
 def cp_mv(sh: Any, args: list[str], inp: Input) -> Gen:
     name = args[0]
     try:
@@ -190,8 +190,13 @@ def cp_mv(sh: Any, args: list[str], inp: Input) -> Gen:
             yield _err(name, f"cannot stat '{s}': No such file or directory")
             st = 1
             continue
-        if "n" in opts and os.path.exists(target):
+        if "n" in opts and os.path.lexists(target):
             continue
+        if "i" in opts and os.path.lexists(target):
+            shown = os.path.join(dst, os.path.basename(s.rstrip("/"))) if isdir else dst
+            yield (2, enc(f"{name}: overwrite '{shown}'? "))
+            if not inp.readline().strip().lower().startswith(b"y"):
+                continue
         try:
             if name == "mv":
                 if os.path.isdir(target) and not os.path.isdir(sfull):
