@@ -264,3 +264,50 @@ def test_image_sandbox_limits_apply(base_image: Image) -> None:
     with Sandbox.create(template="base", tier="process", limits=limits) as sbx:
         r = sbx.commands.run("ulimit -v; ulimit -u")
         assert r.stdout.split() == [str(200 << 10), "256"]
+
+
+@pytest.mark.parametrize("abi", [2, 3, 4, 5, 6, 7])
+def test_landlock_ruleset_for_each_abi(abi: int, tmp_path: Path) -> None:
+    """The ruleset built for each ABI (rights it lacks masked out) is accepted by this
+    kernel and confines a real process: writes only where allowed. A fresh interpreter on
+    the host is restricted (never pytest itself); only the ABI number it sees is lowered."""
+    _needs_landlock()
+    import subprocess
+    import sys
+
+    import sandlot.guest.agent.landlock as landlock
+
+    if abi > landlock.abi_version():
+        pytest.skip(f"this kernel's Landlock ABI is {landlock.abi_version()}")
+    allowed, other = tmp_path / "allowed", tmp_path / "other"
+    allowed.mkdir()
+    other.mkdir()
+    script = (
+        "import sys, sandlot.guest.agent.landlock as l\n"
+        f"l.abi_version = lambda: {abi}\n"
+        f"assert l.enforce({{'write': [{str(allowed)!r}]}}) == {abi}\n"
+        f"open({str(allowed / 'ok')!r}, 'w').write('ok')\n"
+        "try:\n"
+        f"    open({str(other / 'no')!r}, 'w')\n"
+        "except PermissionError:\n"
+        "    print('refused')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "refused\n", "")
+    assert (allowed / "ok").read_text() == "ok" and not (other / "no").exists()
+
+
+def test_landlock_abi_1_is_refused_not_half_applied() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sandlot.guest.agent.landlock as l\n"
+        "l.abi_version = lambda: 1\n"
+        "try:\n"
+        "    l.enforce({'write': ['/tmp']})\n"
+        "except l.LandlockError as e:\n"
+        "    print('refused', e.errno)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.startswith("refused 95"), done.stderr  # EOPNOTSUPP

@@ -134,7 +134,8 @@ def enforce(config: dict[str, Any]) -> int:
     libc.prctl.restype = ctypes.c_int
     abi = abi_version()
     if abi < MIN_ABI:
-        raise LandlockError(errno.EOPNOTSUPP, unavailable_reason() or "no Landlock")
+        why = unavailable_reason() or f"Landlock ABI {abi} is below {MIN_ABI}"
+        raise LandlockError(errno.EOPNOTSUPP, why)
     handled = FS_BY_ABI.get(abi, FS_BY_ABI[5])
     attr = _RulesetAttr(handled_access_fs=handled)
     size = ctypes.sizeof(ctypes.c_uint64)  # handled_access_fs only (ABI 1-3's struct)
