@@ -6,7 +6,7 @@ Kept apart from main.py so the server's dependencies load only when these comman
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,6 +47,14 @@ def serve(
         bool, typer.Option("--allow-push", help="Accept images from `sandlot push`.")
     ] = False,
     data: DataOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A TOML file of settings and [pools] (default: <data>/server.toml if it "
+            "exists); flags given here win.",
+        ),
+    ] = None,
 ) -> None:
     """Serve sandboxes over HTTP (OpenAPI docs at /docs)."""
     import uvicorn
@@ -54,15 +62,35 @@ def serve(
     from ..server import KeyStore, ServerConfig, create_app
     from ..server.config import MAX_REQUEST_HEAD, is_loopback
 
-    cfg = ServerConfig(
-        host=host,
-        port=port,
-        data_dir=_data_dir(data),
-        default_timeout=default_timeout,
-        max_timeout=max_timeout,
-        max_sandboxes_per_key=max_sandboxes_per_key,
-        allow_push=allow_push,
-    )
+    flags: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "default_timeout": default_timeout,
+        "max_timeout": max_timeout,
+        "max_sandboxes_per_key": max_sandboxes_per_key,
+        "allow_push": allow_push,
+    }
+    if data is not None:
+        flags["data_dir"] = data
+    file = config
+    if file is None and (_data_dir(data) / "server.toml").is_file():
+        file = _data_dir(data) / "server.toml"
+    try:
+        if file is None:
+            cfg = ServerConfig(**{"data_dir": _data_dir(data), **flags})
+        else:
+            # A flag left at its default does not override the file.
+            defaults = ServerConfig()
+            given = {k: v for k, v in flags.items() if v != getattr(defaults, k, None)}
+            cfg = ServerConfig.from_file(file, **given)
+        from ..server.pools import parse
+
+        parse(cfg.pools)
+    except (ValueError, TypeError) as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    host, port = cfg.host, cfg.port
+    default_timeout, max_timeout = cfg.default_timeout, cfg.max_timeout
     if default_timeout <= 0 or max_timeout < default_timeout:
         err.print("[red]error:[/] need 0 < --default-timeout <= --max-timeout")
         raise typer.Exit(2)

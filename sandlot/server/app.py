@@ -46,11 +46,13 @@ from ..runtimes.remote import registry as registry_wire
 from ..runtimes.remote import wire
 from ..sdk import saved
 from ..sdk.core import SandboxCore
+from ..sdk.core import _check_str_map as check_str_map
 from .catalog import CatalogOut, catalog
 from .commands import CallTable, Job, JobTable, error_of, event_frame
 from .config import ServerConfig
 from .keys import KeyStore
 from .metrics import Metrics
+from .pools import Pools, parse
 from .registry import Registry, RegistryEntry, RegistryList
 from .sandboxes import Entry, SandboxTable, closed_reason
 from .schemas import (
@@ -150,7 +152,9 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     jobs = JobTable()
     calls = CallTable()
     registry = Registry(cfg.data_dir, allow_push=cfg.allow_push, max_push_bytes=cfg.max_push_bytes)
-    metrics = Metrics(table)
+    pool_limits = Limits(file_read_bytes=min(Limits().file_read_bytes, cfg.max_file_read_bytes))
+    pools = Pools(parse(cfg.pools), pool_limits)  # a bad [pools] table: ValueError now
+    metrics = Metrics(table, pools)
 
     async def retire(entry: Entry, reason: str) -> None:
         """Close a sandbox taken off the table: its background commands are killed first,
@@ -173,9 +177,11 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         if lost:
             log.warning("%d sandbox(es) were lost when the server last stopped uncleanly", lost)
         task = asyncio.create_task(reaper())
+        await run_in_threadpool(pools.start)
         try:
             yield
         finally:
+            await run_in_threadpool(pools.close)  # ready sandboxes, and the refills, stop
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -198,6 +204,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     app.state.keys = store
     app.state.table = table
     app.state.metrics = metrics
+    app.state.pools = pools
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -313,8 +320,9 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         table.reserve(who)
         started = time.perf_counter()
         try:
+            core = from_pool(body, limits, lifetime)
             with own_names(who):
-                core = SandboxCore(
+                core = core or SandboxCore(
                     body.template,
                     requires=body.requires,
                     tier=body.tier,
@@ -330,6 +338,29 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             table.release(who)
         metrics.create_seconds.labels(core.tier).observe(time.perf_counter() - started)
         return out(entry)
+
+    def from_pool(body: CreateIn, limits: Limits, lifetime: float) -> SandboxCore | None:
+        """A ready sandbox from the warm pool for the request's template and tier, when
+        the request asks for nothing a pooled sandbox lacks (other limits, envs, a
+        snapshot); counted as a hit or a miss of that pool."""
+        if not pools or body.snapshot:
+            return None
+        found = pools.lookup(body.template, body.tier, body.requires)
+        if found is None:
+            return None
+        (template, tier), pool = found
+        core = pool.take() if limits == pools.limits and not body.envs else None
+        if core is None:
+            metrics.pool_misses.labels(template, tier).inc()
+            return None
+        try:
+            core.metadata = check_str_map(body.metadata, "metadata")
+            core.set_timeout(lifetime)
+        except BaseException:
+            core.close()
+            raise
+        metrics.pool_hits.labels(template, tier).inc()
+        return core
 
     @app.get("/v1/sandboxes", tags=["sandboxes"], responses=_ERRORS)
     def list_sandboxes(request: Request, who: Owner) -> SandboxList:

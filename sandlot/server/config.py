@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 
 def default_data_dir() -> Path:
@@ -31,6 +33,8 @@ class ServerConfig:
     max_file_read_bytes: the largest file a download may return (caps `limits`).
     reap_interval: seconds between sweeps for expired sandboxes.
     allow_push / max_push_bytes: whether `sandlot push` may upload images, and how large.
+    pools: warm pools, `{template: size}` or `{template: {tier: size}}` (the config
+        file's `[pools]` table); see `sandlot.server.pools`.
     """
 
     host: str = "127.0.0.1"
@@ -44,6 +48,31 @@ class ServerConfig:
     reap_interval: float = 1.0
     allow_push: bool = False
     max_push_bytes: int = 8 << 30
+    pools: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
+        """Settings from a TOML file: top-level keys are this class's fields (`port`,
+        `max_timeout`, ...), and `[pools]` its warm pools; `overrides` win over the file.
+
+            max_sandboxes_per_key = 32
+            [pools]
+            python-data-analysis = 2        # on the tier a plain create would get
+            base = { process = 1 }          # per tier
+        """
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise ValueError(f"cannot read the config file {path}: {e}") from None
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        values: dict[str, Any] = dict(raw)
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        values.update(overrides)
+        return cls(**values)
 
     @property
     def db_path(self) -> Path:

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .pools import Pools
 from .sandboxes import SandboxTable
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -30,10 +31,39 @@ class _SandboxCounts(Collector):
         yield g
 
 
+class _PoolReady(Collector):
+    def __init__(self, pools: Pools) -> None:
+        self._pools = pools
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        g = GaugeMetricFamily(
+            "sandlot_pool_ready",
+            "Sandboxes ready in each warm pool",
+            labels=["template", "tier"],
+        )
+        for template, tier, n in self._pools.ready():
+            g.add_metric([template, tier], n)
+        yield g
+
+
 class Metrics:
-    def __init__(self, table: SandboxTable) -> None:
+    def __init__(self, table: SandboxTable, pools: Pools | None = None) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_SandboxCounts(table))
+        if pools is not None:
+            self.registry.register(_PoolReady(pools))
+        self.pool_hits = Counter(
+            "sandlot_pool_hits",
+            "Creates served from a warm pool",
+            ["template", "tier"],
+            registry=self.registry,
+        )
+        self.pool_misses = Counter(
+            "sandlot_pool_misses",
+            "Creates for a pooled template and tier that the pool could not serve",
+            ["template", "tier"],
+            registry=self.registry,
+        )
         self.create_seconds = Histogram(
             "sandlot_create_seconds",
             "Time to create a sandbox",

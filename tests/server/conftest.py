@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from sandlot.server import KeyStore, ServerConfig, create_app
 from sandlot.server.config import MAX_REQUEST_HEAD
@@ -47,6 +49,33 @@ def own_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["SANDLOT_HOME"] = old
 
 
+@contextlib.contextmanager
+def serving(cfg: ServerConfig, store: KeyStore) -> Iterator[tuple[str, FastAPI]]:
+    """`create_app(cfg)` on uvicorn in a thread, on a free loopback port: (url, app)."""
+    port = _free_port()
+    app = create_app(cfg, keys=store)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     data = tmp_path_factory.mktemp("sandlot-data")
@@ -56,25 +85,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     cfg = ServerConfig(
         data_dir=data, reap_interval=0.2, max_upload_bytes=1 << 20, max_sandboxes_per_key=8
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(cfg, keys=store),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield Live(f"http://127.0.0.1:{port}", key, key_b, data, cfg)
-    server.should_exit = True
-    thread.join(30)
+    with serving(cfg, store) as (url, _app):
+        yield Live(url, key, key_b, data, cfg)
     store.close()
 
 

@@ -3,7 +3,8 @@
 The cases are the SDK suite's own functions (tests/test_run_code.py, test_commands.py,
 test_files.py, and test_saved.py's pause/connect, fork, snapshot and background cases),
 imported unchanged: in this module their `sbx` / `used` fixtures are parametrised over a
-local factory and a remote one (the session's uvicorn server, through $SANDLOT_URL), so "a remote sandbox behaves exactly like a local one" is checked case by case.
+local factory and a remote one (the session's uvicorn server, through $SANDLOT_URL), so
+"a remote sandbox behaves exactly like a local one" is checked case by case.
 """
 
 from __future__ import annotations
