@@ -327,3 +327,18 @@ def test_break_continue_arguments_and_for_names(tmp_path: Path) -> None:
     out, err, st = run(script, tmp_path)
     assert (out, st) == ("st=1\nst=0\nst=1\n", 128)
     assert "too many arguments" in err and "`-': not a valid identifier" in err
+
+
+def test_hash_table_remembers_command_paths(tmp_path: Path) -> None:
+    script = (
+        'PATH="one:two:/usr/bin"; mkdir one two; echo "echo two" > two/c; chmod +x two/c; c; '
+        'echo "echo one" > one/c; chmod +x one/c; c; hash -r; c; rm one/c; c; echo st=$?; '
+        "hash -r; cat </dev/null; hash cat; hash; hash -t cat; hash nope; echo st=$?; "
+        "PATH=/bin; hash; ./one; echo st=$?"
+    )
+    out, err, st = run(script, tmp_path)
+    assert out == (
+        "two\ntwo\none\nst=127\nhits\tcommand\n   0\t/usr/bin/cat\n/usr/bin/cat\nst=1\n"
+        "hash: hash table empty\nst=126\n"
+    )
+    assert "one/c: No such file or directory" in err and "./one: Is a directory" in err

@@ -824,7 +824,71 @@ def b_let(sh: Any, args: list[str], inp: Input) -> Gen:
     return 0 if v else 1
 
 
-@builtin("hash", "ulimit", "bg", "fg", "times", "enable", "suspend")
+@builtin("hash")
+def b_hash(sh: Any, args: list[str], inp: Input) -> Gen:
+    opts, names = "", args[1:]
+    path = None
+    while names and names[0].startswith("-") and len(names[0]) > 1:
+        a = names.pop(0)
+        if a == "--":
+            break
+        for ch in a[1:]:
+            if ch not in "rdtlp":
+                yield err(f"hash: -{ch}: invalid option")
+                yield err("hash: usage: hash [-lr] [-p pathname] [-dt] [name ...]")
+                return 2
+            if ch == "p":
+                if not names:
+                    yield err("hash: -p: option requires an argument")
+                    return 2
+                path = names.pop(0)
+        opts += a[1:]
+    sh.hash_command("", search=False)  # forget the table if PATH changed
+    if "r" in opts:
+        sh.hashed.clear()
+    if path is not None:
+        for n in names:
+            sh.hashed[n] = [path, 0]
+        return 0
+    if not names:
+        if "r" in opts:
+            return 0
+        if not sh.hashed:
+            yield (1, b"hash: hash table empty\n")
+            return 0
+        if "l" in opts:
+            lines = [f"builtin hash -p {p} {n}\n" for n, (p, _) in sh.hashed.items()]
+        else:
+            lines = ["hits\tcommand\n"] + [f"{h:4}\t{p}\n" for p, h in sh.hashed.values()]
+        yield (1, enc("".join(lines)))
+        return 0
+    st = 0
+    for n in names:
+        if "d" in opts:
+            if sh.hashed.pop(n, None) is None:
+                yield err(f"hash: {n}: not found")
+                st = 1
+            continue
+        if "t" in opts:
+            e = sh.hashed.get(n)
+            if e is None:
+                yield err(f"hash: {n}: not found")
+                st = 1
+            else:
+                yield (1, enc(f"{n}\t{e[0]}\n" if len(names) > 1 else f"{e[0]}\n"))
+            continue
+        if "/" in n or n in sh.functions or n in BUILTINS:
+            continue
+        sh.hashed.pop(n, None)  # looked for again, with no hits yet
+        if sh.hash_command(n) is None:
+            yield err(f"hash: {n}: not found")
+            st = 1
+        else:
+            sh.hashed[n][1] = 0
+    return st
+
+
+@builtin("ulimit", "bg", "fg", "times", "enable", "suspend")
 def b_noop(sh: Any, args: list[str], inp: Input) -> Gen:
     return 0
     yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import random
 import re
@@ -118,6 +119,9 @@ class Interp(Expander):
         self.loop_depth = 0
         self.is_subshell = False
         self.funcnames: list[str] = []
+        # bash's command hash table: name -> [path, hits]; emptied when PATH changes
+        self.hashed: dict[str, list[Any]] = {}
+        self.hash_path = ""
 
     # ---------------------------------------------------------------- state
     def fork(self) -> Interp:
@@ -137,6 +141,7 @@ class Interp(Expander):
         sub.funcnames = list(self.funcnames)
         sub.jobs = list(self.jobs)
         sub.job_status = dict(self.job_status)
+        sub.hashed = {k: list(v) for k, v in self.hashed.items()}
         return sub
 
     def opt(self, name: str) -> bool:
@@ -1297,6 +1302,8 @@ class Interp(Expander):
                 if c is None and name.rsplit("/", 1)[1] in BUILTINS:
                     c = BUILTINS[name.rsplit("/", 1)[1]]
             if c is not None:
+                if "/" not in name:
+                    self.hash_command(name)
                 try:
                     return (yield from c(self, argv, inp))
                 except (ExitShell, ControlFlow):
@@ -1306,24 +1313,57 @@ class Interp(Expander):
                 except Exception as e:  # a command bug must not kill the shell
                     yield (2, enc(f"{name}: {e}\n"))
                     return 1
-            path = self.resolve(name) if "/" in name else self.path_lookup(name)
+            path = self.resolve(name) if "/" in name else self.hash_command(name)
+            if path is not None and "/" not in name and not os.path.isfile(path):
+                # bash runs the remembered path: a deleted file is not looked for again
+                yield (2, enc(f"bash: line {self.lineno}: {path}: No such file or directory\n"))
+                return 127
             if path is not None and os.path.isfile(path):
                 if not os.access(path, os.X_OK):
                     yield (2, enc(f"bash: line {self.lineno}: {name}: Permission denied\n"))
                     return 126
                 return (yield from self.run_script_file([path] + argv[1:], inp))
             if "/" in name:
-                yield (2, enc(f"bash: line {self.lineno}: {name}: No such file or directory\n"))
-                return 127
+                try:
+                    isdir = os.path.isdir(path or name)
+                    os.stat(path or name)
+                    why, st = ("Is a directory", 126) if isdir else ("Permission denied", 126)
+                except OSError as e:  # ENAMETOOLONG, ENOTDIR, EACCES: found but not runnable
+                    why = os.strerror(e.errno or 0)
+                    st = 127 if e.errno == errno.ENOENT else 126
+                yield (2, enc(f"bash: line {self.lineno}: {name}: {why}\n"))
+                return st
             yield (2, enc(f"bash: line {self.lineno}: {name}: command not found\n"))
             return 127
         finally:
             if temp:
                 self.scopes.remove(temp)
 
+    def hash_command(self, name: str, search: bool = True) -> str | None:
+        """The path a command name runs from: remembered (counting a hit) or searched in
+        PATH and remembered. A built-in command gets the standard directory it stands for."""
+        path = self.get_str("PATH") or ""
+        if path != self.hash_path:
+            self.hashed.clear()
+            self.hash_path = path
+        e = self.hashed.get(name)
+        if e is not None:
+            e[1] += 1
+            return str(e[0])
+        if not search:
+            return None
+        if name in _registries()[2]:
+            std = [d for d in path.split(":") if d in _STD_BIN]
+            found = f"{std[0]}/{name}" if std else None
+        else:
+            found = self.path_lookup(name)
+        if found is not None:
+            self.hashed[name] = [found, 1]
+        return found
+
     def path_lookup(self, name: str) -> str | None:
         for d in (self.get_str("PATH") or "").split(":"):
-            if d in ("/usr/bin", "/bin", "/usr/local/bin", "/sbin", "/usr/sbin"):
+            if d in _STD_BIN:
                 continue  # host binaries cannot run in-process
             p = os.path.join(self.resolve(d or "."), name)
             if os.path.isfile(p) and os.access(p, os.X_OK):
@@ -1396,6 +1436,9 @@ class Interp(Expander):
 
 
 _REG: tuple[Any, Any, Any] | None = None
+
+
+_STD_BIN = ("/usr/bin", "/bin", "/usr/local/bin", "/sbin", "/usr/sbin")
 
 
 def _registries() -> tuple[Any, Any, Any]:
