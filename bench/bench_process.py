@@ -4,6 +4,7 @@
     python bench/bench_process.py               # default rounds (about 30 s on 2 cores)
     python bench/bench_process.py --rounds 10   # fewer
     python bench/bench_process.py --json out.json
+    python bench/bench_process.py --template base   # on the base image's read-only root
 
 Measured in one run, interleaved so that the machine's load hits every figure alike:
 - bare: `subprocess.run([python3, "-c", "pass"])` with the same interpreter the sandbox runs
@@ -103,7 +104,8 @@ def main() -> None:
     base = figures["bare"]["median"]
     print(
         f"process tier bench: {args.rounds} rounds, {platform.node()}, "
-        f"{os.cpu_count()} cpus, python {sys.version.split()[0]} host / {PYTHON} guest"
+        f"{os.cpu_count()} cpus, python {sys.version.split()[0]} host / {PYTHON} guest, "
+        f"template {args.template}"
     )
     print(f"{'figure':<34}{'median ms':>10}{'p95 ms':>10}{'x bare':>8}")
     names = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from typing import Any
+from typing import Any  # the agent imports it anyway (pipe_main)
 
 SYS_CREATE_RULESET = 444
 SYS_ADD_RULE = 445

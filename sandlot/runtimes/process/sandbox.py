@@ -58,10 +58,10 @@ MAX_PIDS = 256
 NOFILE = 4096
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT = (
-    "import sys; sys.path.insert(0, {mount!r}); "
-    "from {pkg}.agent import landlock as l; l.enforce_from_argv(sys.argv); del l; "
+    "import sys; sys.path.insert(0, {mount!r}); {landlock}"
     "from {pkg}.agent import pipe_main as m; del sys; m.main()"
 )
+BOOT_LANDLOCK = "from {pkg}.agent import landlock as l; l.enforce_from_argv(sys.argv); del l; "
 # What the agent and the code it runs may write once Landlock applies (landlock.py).
 LANDLOCK_RULES = {"write": [HOME, "/tmp", "/dev/shm"], "devices": ["/dev"], "proc": ["/proc"]}
 JAIL_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
@@ -265,7 +265,9 @@ class ProcessSandbox(PipeSandbox):
         ]  # fmt: skip
         for key, value in env.items():
             argv += ["--setenv", key, value]
-        boot = BOOT.format(mount=userland.GUEST_MOUNT, pkg=userland.GUEST_PACKAGE)
+        pkg = userland.GUEST_PACKAGE
+        landlock_line = BOOT_LANDLOCK.format(pkg=pkg) if config["landlock"] else ""
+        boot = BOOT.format(mount=userland.GUEST_MOUNT, pkg=pkg, landlock=landlock_line)
         argv += ["--chdir", HOME, "--", *root.python_args, "-c", boot, json.dumps(config)]
         assert self._cgroups is not None
         procs = self._cgroups.procs_files
