@@ -1070,7 +1070,54 @@ def describe(data: bytes, path: str | None = None) -> str:
     if data.startswith(b"\xfd7zXZ\x00"):
         return "XZ compressed data"
     if data.startswith(b"PK\x03\x04"):
+        if len(data) >= 10:
+            ver = int.from_bytes(data[4:6], "little")
+            meth = int.from_bytes(data[8:10], "little")
+            how = {0: "store", 8: "deflate", 12: "bzip2", 14: "lzma", 93: "zstd"}.get(
+                meth, str(meth)
+            )
+            return (
+                f"Zip archive data, at least v{ver // 10}.{ver % 10} to extract, "
+                f"compression method={how}"
+            )
         return "Zip archive data"
+    if data.startswith(b"7z\xbc\xaf\x27\x1c") and len(data) >= 8:
+        return f"7-zip archive data, version {data[6]}.{data[7]}"
+    if data.startswith(b"\xca\xfe\xba\xbe") and len(data) >= 8:
+        n = int.from_bytes(data[4:8], "big")
+        if n < 20:
+            archs = []
+            for i in range(n):
+                off = 8 + 20 * i
+                cpu = int.from_bytes(data[off : off + 4], "big")
+                archs.append(_MACHO_CPU.get(cpu, f"cputype {cpu}"))
+            return (
+                f"Mach-O universal binary with {n} architecture{'s' if n != 1 else ''}: "
+                + " ".join(f"[{a}]" for a in archs)
+            )
+        minor = int.from_bytes(data[4:6], "big")
+        major = int.from_bytes(data[6:8], "big")
+        se = (
+            f" (Java SE {major - 44})"
+            if major >= 53
+            else (f" (Java 1.{major - 44})" if 45 <= major < 53 else "")
+        )
+        return f"compiled Java class data, version {major}.{minor}{se}"
+    if data.startswith(b"dex\n") and len(data) >= 8:
+        return f"Dalvik dex file version {dec(data[4:7])}"
+    if data.startswith(b"!<arch>\n"):
+        return "current ar archive"
+    if data[:6] in (b"070701", b"070702", b"070707"):
+        return (
+            "ASCII cpio archive "
+            + {
+                b"070701": "(SVR4 with no CRC)",
+                b"070702": "(SVR4 with CRC)",
+                b"070707": "(pre-SVR4 or odc)",
+            }[data[:6]]
+        )
+    if data[:2] in (b"\xc7\x71", b"\x71\xc7"):
+        return "cpio archive"
     if len(data) > 262 and data[257:262] == b"ustar":
         return "POSIX tar archive" + (" (GNU)" if data[257:265] == b"ustar  \x00" else "")
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -1098,9 +1145,7 @@ def describe(data: bytes, path: str | None = None) -> str:
     if data.startswith(b"%PDF-"):
         return "PDF document, version " + dec(data[5:8])
     if data.startswith(b"\x7fELF"):
-        cls = {1: "32-bit", 2: "64-bit"}.get(data[4], "")
-        end = {1: "LSB", 2: "MSB"}.get(data[5], "")
-        return f"ELF {cls} {end} executable"
+        return _elf(data)
     if data.startswith(b"\0asm"):
         return (
             "WebAssembly (wasm) binary module version 0x"
@@ -1133,6 +1178,53 @@ def describe(data: bytes, path: str | None = None) -> str:
             return "XML 1.0 document, " + t
         return t + _lineterm(data)
     return "data"
+
+
+_MACHO_CPU = {
+    7: "i386",
+    0x01000007: "x86_64",
+    12: "arm",
+    0x0100000C: "arm64",
+    0x0200000C: "arm64_32",
+    18: "ppc",
+    0x01000012: "ppc64",
+}
+_ELF_MACHINE = {
+    2: "SPARC",
+    3: "Intel 80386",
+    8: "MIPS",
+    20: "PowerPC",
+    21: "64-bit PowerPC",
+    22: "IBM S/390",
+    40: "ARM",
+    42: "Renesas SH",
+    50: "IA-64",
+    62: "x86-64",
+    183: "ARM aarch64",
+    243: "UCB RISC-V",
+    247: "eBPF",
+    258: "LoongArch",
+}
+
+
+def _elf(data: bytes) -> str:
+    """`file`'s first words for an ELF image: class, byte order, type, machine."""
+    cls = {1: "32-bit", 2: "64-bit"}.get(data[4] if len(data) > 4 else 0)
+    if cls is None:
+        return f"ELF, unknown class {data[4] if len(data) > 4 else 0}"
+    order = {1: "little", 2: "big"}.get(data[5] if len(data) > 5 else 0)
+    if order is None:
+        return f"ELF {cls}, unknown byte order {data[5] if len(data) > 5 else 0}"
+    end = "LSB" if order == "little" else "MSB"
+    if len(data) < 20:
+        return f"ELF {cls} {end}"
+    etype = int.from_bytes(data[16:18], order)  # type: ignore[arg-type]
+    mach = int.from_bytes(data[18:20], order)  # type: ignore[arg-type]
+    kind = {1: "relocatable", 2: "executable", 3: "shared object", 4: "core file"}.get(
+        etype, f"unknown type 0x{etype:x}"
+    )
+    m = _ELF_MACHINE.get(mach, f"unknown arch 0x{mach:x}")
+    return f"ELF {cls} {end} {kind}, {m}, version {data[6]} (SYSV)"
 
 
 def _gzname(data: bytes) -> str:
@@ -1203,7 +1295,8 @@ def file_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
         p = sh.resolve(f)
         try:
             if os.path.islink(p) and "L" not in opts:
-                out.append((f, f"symbolic link to {os.readlink(p)}"))
+                broken = "" if os.path.exists(p) else "broken "
+                out.append((f, f"{broken}symbolic link to {os.readlink(p)}"))
                 continue
             stt = os.stat(p)
         except OSError:
@@ -1213,10 +1306,10 @@ def file_cmd(sh: Any, args: list[str], inp: Input) -> Gen:
             d = "directory"
         elif stat.S_ISFIFO(stt.st_mode):
             d = "fifo (named pipe)"
-        elif stat.S_ISCHR(stt.st_mode):
-            d = "character special"
-        elif stat.S_ISBLK(stt.st_mode):
-            d = "block special"
+        elif stat.S_ISCHR(stt.st_mode) or stat.S_ISBLK(stt.st_mode):
+            d = (
+                "character" if stat.S_ISCHR(stt.st_mode) else "block"
+            ) + f" special ({os.major(stt.st_rdev)}/{os.minor(stt.st_rdev)})"
         else:
             try:
                 with open(p, "rb") as fh:
