@@ -342,3 +342,11 @@ def test_hash_table_remembers_command_paths(tmp_path: Path) -> None:
         "hash: hash table empty\nst=126\n"
     )
     assert "one/c: No such file or directory" in err and "./one: Is a directory" in err
+
+
+def test_named_file_descriptors(tmp_path: Path) -> None:
+    script = (
+        "exec {fd}>f; echo $fd; echo foo >&$fd; exec {fd}>&-; echo bar >&$fd; cat f; "
+        "exec {a}>g {b}>h; echo $a $b; echo {x}y"
+    )
+    assert o(script, tmp_path) == "10\nfoo\n10 11\n{x}y\n"

@@ -932,6 +932,22 @@ class Interp(Expander):
             for s in opened:
                 s.close()
 
+    def redir_fd(self, r: A.Redir, default: int, target: str) -> int:
+        """The descriptor a redirection acts on; {name}> picks a free one (10 on) and sets
+        name to it, {name}>&- closes the one name holds."""
+        if r.fd_var is None:
+            return r.fd if r.fd is not None else default
+        if target == "-":
+            v = self.get_str(r.fd_var) or ""
+            if not v.isdigit():
+                raise OSError(f"{r.fd_var}: ambiguous redirect")
+            return int(v)
+        fd = 10
+        while fd in self.persistent_fds:
+            fd += 1
+        self.set_var(r.fd_var, str(fd))
+        return fd
+
     def exec_redirs(self, redirs: list[A.Redir], inp: Input) -> Gen:
         """`exec` with only redirections: change this shell's descriptor table permanently."""
         pf = self.persistent_fds
@@ -942,7 +958,7 @@ class Interp(Expander):
                 if op in ("<<", "<<-", "<<<"):
                     continue
                 if op in (">&", "<&") and (target == "-" or target.rstrip("-").isdigit()):
-                    fd = r.fd if r.fd is not None else (1 if op == ">&" else 0)
+                    fd = self.redir_fd(r, 1 if op == ">&" else 0, target)
                     if target == "-":
                         old = pf.pop(fd, None)
                         if isinstance(old, Sink) and old not in pf.values():
@@ -956,7 +972,7 @@ class Interp(Expander):
                         pf.pop(src, None)
                     continue
                 if op in ("<", "<>"):
-                    fd = r.fd if r.fd is not None else 0
+                    fd = self.redir_fd(r, 0, target)
                     path = self.resolve(target)
                     if op == "<>" and not os.path.exists(path):
                         open(path, "wb").close()
@@ -972,7 +988,7 @@ class Interp(Expander):
                     s = self.open_sink(target, "a" if op == "&>>" else "w")
                     pf[1] = pf[2] = s
                     continue
-                fd = r.fd if r.fd is not None else 1
+                fd = self.redir_fd(r, 1, target)
                 pf[fd] = self.open_sink(target, "a" if op == ">>" else "f" if op == ">|" else "w")
             except (OSError, ExpansionError) as e:
                 yield (2, enc(f"bash: {e}\n"))
@@ -1026,7 +1042,7 @@ class Interp(Expander):
             return fd
 
         if op in (">&", "<&"):
-            fd = r.fd if r.fd is not None else (1 if op == ">&" else 0)
+            fd = self.redir_fd(r, 1 if op == ">&" else 0, target)
             if op == "<&" and fd != 0:
                 op = ">&"
             if target == "-":
@@ -1052,12 +1068,12 @@ class Interp(Expander):
                 s = self.open_sink(target, "w")
                 opened.append(s)
                 fdmap[fd] = s
-                if r.fd is None:
+                if r.fd is None and r.fd_var is None:
                     fdmap[2] = s
                 return inp
             raise OSError(f"{target}: ambiguous redirect")
         if op in ("<", "<>"):
-            fd = r.fd if r.fd is not None else 0
+            fd = self.redir_fd(r, 0, target)
             path = self.resolve(target)
             if op == "<>" and not os.path.exists(path):
                 open(path, "wb").close()
@@ -1082,7 +1098,7 @@ class Interp(Expander):
             fdmap[1] = s
             fdmap[2] = s
             return inp
-        fd = r.fd if r.fd is not None else 1
+        fd = self.redir_fd(r, 1, target)
         if target in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"):
             fdmap[fd] = cur(2 if target.endswith(("stderr", "2")) else 1)
             return inp

@@ -19,6 +19,9 @@ SUBSCRIPT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[")
 DECL = {"declare", "typeset", "local", "export", "readonly"}
 
 
+_NAMED_FD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}(?=[<>])")
+
+
 class Parser(Lexer):
     def __init__(self, src: str, aliases: dict[str, str] | None = None) -> None:
         super().__init__(src)
@@ -42,6 +45,16 @@ class Parser(Lexer):
             self.pos += 1
             self.read_heredocs()
             return ("nl", None)
+        if c == "{":
+            m = _NAMED_FD.match(s, self.pos)
+            if m is not None:  # {name}>file: the shell picks a descriptor and sets name
+                save = self.pos
+                self.pos = m.end()
+                op = self.match_op()
+                if op in REDIR_OPS and op not in ("&>", "&>>"):
+                    self.pos += len(op)  # type: ignore[arg-type]
+                    return ("redir", (m.group(1), op))
+                self.pos = save
         if c.isdigit():
             j = self.pos
             while j < len(s) and s[j].isdigit():
@@ -274,7 +287,7 @@ class Parser(Lexer):
             self.tok = t
             raise self.unexpected()
         w = t[1]
-        r = A.Redir(fd, op, w)
+        r = A.Redir(fd, op, w) if not isinstance(fd, str) else A.Redir(None, op, w, fd_var=fd)
         if op in ("<<", "<<-"):
             delim, quoted = self.heredoc_delim(w)
             self.pending.append((r, delim, op == "<<-", quoted))
