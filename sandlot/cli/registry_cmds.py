@@ -71,19 +71,33 @@ def pull(
         str | None, typer.Option("--from", help="The registry (default: $SANDLOT_URL).")
     ] = None,
     api_key: KeyOpt = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind", help="image or snapshot, when the registry has both under the name."
+        ),
+    ] = None,
 ) -> None:
-    """Download an image, verify its sha256, and add it to the local image store."""
+    """Download an image or a named snapshot, verify its sha256, and add it to the local
+    image store (a snapshot: this host's snapshots, for Sandbox.create(snapshot=NAME))."""
+    from ..models import SnapshotInfo
     from ..runtimes.remote.registry import RegistryClient
 
+    if kind not in (None, "image", "snapshot"):
+        err.print("[red]error:[/] --kind is image or snapshot")
+        raise typer.Exit(2)
     client = RegistryClient(_url(source), api_key or os.environ.get("SANDLOT_API_KEY"))
     try:
         with _bar(f"pull {ref}") as progress:
-            image = client.pull(ref, progress)
+            got = client.pull(ref, progress, kind)
     except SandboxError as e:
         raise _fail(e) from None
     finally:
         client.close()
-    err.print(f"pulled {image.name} {image.digest[:12]} ({image.size / 1e6:.0f} MB), verified")
+    if isinstance(got, SnapshotInfo):
+        err.print(f"pulled snapshot {got.name} ({got.tier}, {_mb(got.size)}), verified")
+        return
+    err.print(f"pulled {got.name} {got.digest[:12]} ({got.size / 1e6:.0f} MB), verified")
 
 
 def push(
@@ -143,7 +157,8 @@ def list_cmd(
             for e in client.entries():
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(e["created"])))
                 digest = str(e["digest"]).removeprefix("sha256:")[:12]
-                table.add_row(url, str(e["ref"]), digest, _mb(int(e["size"])), when)
+                ref = str(e["ref"]) + (" (snapshot)" if e.get("kind") == "snapshot" else "")
+                table.add_row(url, ref, digest, _mb(int(e["size"])), when)
         except (SandboxError, KeyError, TypeError, ValueError) as e:
             err.print(f"[yellow]cannot list {url}:[/] {e}")
         finally:

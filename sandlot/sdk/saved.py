@@ -77,6 +77,35 @@ def write(
     return meta
 
 
+def adopt(kind: str, key: str, folder: Path) -> dict[str, Any]:
+    """Make a complete entry folder (`meta.json`, `state/`, e.g. pulled from a registry)
+    the entry `key`, atomically, with its name in meta.json set to `key`; never over an
+    existing one. `folder` must be beside the store (same filesystem). Its metadata."""
+    final = _entry(kind, key)
+    if final.exists():
+        raise InvalidArgument(f"a {kind[:-1]} named {key!r} exists; delete it first")
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError) as e:
+        raise NotFound(f"saved entry {key!r} is damaged (no readable meta.json)") from e
+    if not isinstance(meta, dict) or not isinstance(meta.get("tier"), str):
+        raise NotFound(f"saved entry {key!r} is damaged (meta.json names no tier)")
+    if not (folder / "state").is_dir():
+        raise NotFound(f"saved entry {key!r} is damaged (no state/)")
+    meta["name"] = key
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(folder, final)
+    return meta
+
+
+def staging(kind: str, key: str) -> Path:
+    """A fresh work folder beside the store's `kind` entries (removed by the caller)."""
+    parent = data_root() / kind
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{key}.pull.", dir=parent))
+
+
 def read(kind: str, key: str) -> tuple[dict[str, Any], Path]:
     """An entry's metadata and its `state/` folder, or NotFound saying what exists."""
     entry = _entry(kind, key)

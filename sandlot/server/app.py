@@ -141,6 +141,7 @@ CommandId = Annotated[str, Path(min_length=1, max_length=64)]
 ImageName = Annotated[str, Path(pattern=registry_wire.NAME_RE.pattern)]
 ImageTag = Annotated[str, Path(pattern=registry_wire.TAG_RE.pattern)]
 SnapshotName = Annotated[str, Path(pattern=SNAPSHOT_NAME)]
+BlobKind = Annotated[str | None, Query(pattern="^(image|snapshot)$")]
 
 
 def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = None) -> FastAPI:
@@ -854,9 +855,10 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
 
     @app.get("/v1/registry", tags=["registry"], responses=_ERRORS)
     def registry_list(who: Owner) -> RegistryList:
-        """Images this server offers, as `name:tag` with the blob's size and sha256 (the
-        first listing after a build packs the image, which takes a while)."""
-        return RegistryList(entries=[e for e, _ in registry.entries()])
+        """Images this server offers, and this key's named snapshots (`kind`), as
+        `name:tag` with the blob's size and sha256 (the first listing after a build or a
+        snapshot packs it, which takes a while)."""
+        return RegistryList(entries=[e for e, _ in registry.entries(who)])
 
     @app.get(
         "/v1/registry/{name}/{tag}/blob",
@@ -864,9 +866,12 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         response_class=FileResponse,
         responses={**_ERRORS, 200: {"content": {"application/x-tar": {}}}},
     )
-    def registry_blob(name: ImageName, tag: ImageTag, who: Owner) -> FileResponse:
-        """The image's rootfs as a tar; `X-Sandlot-Digest: sha256:<hex>` names its bytes."""
-        entry, path = registry.find(name, tag)
+    def registry_blob(
+        name: ImageName, tag: ImageTag, who: Owner, kind: BlobKind = None
+    ) -> FileResponse:
+        """The image's rootfs, or the key's snapshot's folder, as a tar (`kind` picks when
+        both have the name); `X-Sandlot-Digest: sha256:<hex>` names its bytes."""
+        entry, path = registry.find(name, tag, who, kind)
         return FileResponse(
             path,
             media_type="application/x-tar",
@@ -903,7 +908,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             await run_in_threadpool(registry_wire.install, blob, name, want, f"push by {who}")
         finally:
             blob.unlink(missing_ok=True)
-        return registry.find(name, want[:12])[0]
+        return registry.find(name, want[:12], kind="image")[0]
 
     return app
 

@@ -1,4 +1,9 @@
-"""The server's registry: its image store's images as `name:tag` entries and tar blobs.
+"""The server's registry: its image store's images, and each API key's named snapshots,
+as `name:tag` entries and tar blobs.
+
+A snapshot (`kind: "snapshot"`) is listed only to the key that made it, under the name the
+key gave it, tagged like an image; its blob is a tar of its folder (`meta.json`, `state/`),
+packed on first listing and kept while the snapshot is.
 
 Each image is offered under two tags: the first 12 hex digits of its store digest, and
 `latest` for the newest image of its name. Its blob (a tar of the rootfs) is packed once,
@@ -11,6 +16,7 @@ the server's store with the same code a pull uses.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -39,6 +45,7 @@ class RegistryEntry(BaseModel):
     tiers: list[str]
     source: str
     created: float
+    kind: str = "image"  # or "snapshot"
 
 
 class RegistryList(BaseModel):
@@ -64,6 +71,10 @@ class Registry:
     def _blob(self, image: Any) -> tuple[Path, str, int]:
         """The image's tar, packed now if it is not yet: (path, sha256, size)."""
         key = f"{image.digest}-{int(image.created * 1000)}"  # a forced rebuild: a new blob
+        return self._packed(key, image.rootfs, f"image {image.name} {image.digest[:12]}")
+
+    def _packed(self, key: str, folder: Path, what: str) -> tuple[Path, str, int]:
+        """`folder` packed as `<key>.tar` (once): (path, sha256, size)."""
         path, meta = self.dir / f"{key}.tar", self.dir / f"{key}.json"
         with self._lock:
             lock = self._packing.setdefault(key, threading.Lock())
@@ -75,12 +86,57 @@ class Registry:
             except (OSError, ValueError, KeyError, TypeError):
                 pass
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            log.info("packing image %s %s for the registry", image.name, image.digest[:12])
-            sha, size = wire_registry.pack(image.rootfs, path)
+            log.info("packing %s for the registry", what)
+            sha, size = wire_registry.pack(folder, path)
             meta.write_text(json.dumps({"sha256": sha, "size": size}))
             return path, sha, size
 
-    def entries(self) -> list[tuple[RegistryEntry, Path]]:
+    def snapshot_entries(self, owner: str) -> list[tuple[RegistryEntry, Path]]:
+        """The key's named snapshots, each as NAME:<12 hex of its blob> and NAME:latest."""
+        from ..sdk import saved
+
+        found: list[tuple[RegistryEntry, Path]] = []
+        prefix = f"{owner}."
+        mine = _short(owner)
+        keep: set[str] = set()
+        for snap in saved.snapshots():
+            if not snap.name.startswith(prefix):
+                continue
+            name = snap.name.removeprefix(prefix)
+            if not wire_registry.NAME_RE.match(name):
+                continue
+            key = f"snap-{mine}-{_short(name)}-{int(snap.created * 1000)}"
+            try:
+                path, sha, size = self._packed(
+                    key, saved.data_root() / "snapshots" / snap.name, f"snapshot {name}"
+                )
+            except OSError as e:
+                log.warning("cannot pack snapshot %s: %s", snap.name, e)
+                continue
+            keep.add(key)
+            for tag in (sha[:12], "latest"):
+                entry = RegistryEntry(
+                    name=name,
+                    tag=tag,
+                    ref=f"{name}:{tag}",
+                    digest=f"sha256:{sha}",
+                    size=size,
+                    image_digest="",
+                    tiers=[snap.tier],
+                    source="snapshot",
+                    created=snap.created,
+                    kind="snapshot",
+                )
+                found.append((entry, path))
+        self._prune(keep, f"snap-{mine}-")
+        return found
+
+    def entries(self, owner: str | None = None) -> list[tuple[RegistryEntry, Path]]:
+        """The images, then (for `owner`) that key's snapshots."""
+        images = self.image_entries()
+        return images + (self.snapshot_entries(owner) if owner is not None else [])
+
+    def image_entries(self) -> list[tuple[RegistryEntry, Path]]:
         found: list[tuple[RegistryEntry, Path]] = []
         seen: set[str] = set()
         keep: set[str] = set()
@@ -109,22 +165,27 @@ class Registry:
                     created=image.created,
                 )
                 found.append((entry, path))
-        self._prune(keep)
+        self._prune(keep, "")
         return found
 
-    def _prune(self, keep: set[str]) -> None:
-        """Blobs of images no longer in the store go."""
+    def _prune(self, keep: set[str], prefix: str) -> None:
+        """Blobs of images (prefix "") or of one key's snapshots no longer here go."""
         with contextlib.suppress(OSError):
             for f in self.dir.iterdir():
                 stem = f.name.split(".", 1)[0]
-                if stem not in keep and f.suffix in (".tar", ".json"):
-                    f.unlink(missing_ok=True)
+                if stem in keep or f.suffix not in (".tar", ".json"):
+                    continue
+                if stem.startswith("snap-") if prefix else not stem.startswith("snap-"):
+                    if stem.startswith(prefix):
+                        f.unlink(missing_ok=True)
 
-    def find(self, name: str, tag: str) -> tuple[RegistryEntry, Path]:
-        for entry, path in self.entries():
-            if entry.name == name and entry.tag == tag:
+    def find(
+        self, name: str, tag: str, owner: str | None = None, kind: str | None = None
+    ) -> tuple[RegistryEntry, Path]:
+        for entry, path in self.entries(owner):
+            if entry.name == name and entry.tag == tag and kind in (None, entry.kind):
                 return entry, path
-        raise NotFound(f"no image {name}:{tag} in this registry")
+        raise NotFound(f"no {kind or 'image or snapshot'} {name}:{tag} in this registry")
 
     def check_push(self, name: str, tag: str, digest: str, declared: str) -> str:
         """The sha256 a push must have, after the checks that need no body."""
@@ -146,3 +207,7 @@ class Registry:
     def incoming(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.dir / f".push-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

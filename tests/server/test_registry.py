@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandlot.errors import ImageError, NotFound
+from sandlot import Sandbox
+from sandlot.errors import ImageError, InvalidArgument, NotFound
 from sandlot.images import store
 from sandlot.runtimes.remote.registry import DIGEST_HEADER, RegistryClient, pack
 from sandlot.server import KeyStore
@@ -191,7 +192,7 @@ def test_a_push_that_does_not_match_its_digest_is_refused(
 class Hostile:
     """A registry on loopback that lists a real blob and serves it damaged."""
 
-    def __init__(self, blob: bytes, mode: str) -> None:
+    def __init__(self, blob: bytes, mode: str, kind: str = "image") -> None:
         digest = "sha256:" + hashlib.sha256(blob).hexdigest()
         listing = {
             "entries": [
@@ -201,6 +202,7 @@ class Hostile:
                     "ref": "tiny:latest",
                     "digest": digest,
                     "size": len(blob),
+                    "kind": kind,
                 }
             ]
         }
@@ -261,3 +263,86 @@ def test_a_damaged_download_is_never_installed(
         hostile.close()
     assert store.all_images() == []
     assert local_images(client_home) == [], "a partial download was left in the store"
+
+
+# -- named snapshots ---------------------------------------------------------------------------
+
+
+def test_a_snapshot_is_listed_to_its_key_and_pulled_verified(
+    registry: tuple[Server, str, Any], client_home: Path, tmp_path: Path
+) -> None:
+    srv, key, _ = registry
+    with Sandbox.create(base_url=srv.url, api_key=key) as box:
+        box.run_code("answer = 42")
+        box.create_snapshot("answer")
+    c = RegistryClient(srv.url, key)
+    try:
+        snaps = [e for e in c.entries() if e.get("kind") == "snapshot"]
+        digest = snaps[0]["digest"]
+        assert {e["ref"] for e in snaps} == {"answer:latest", f"answer:{digest[7:19]}"}
+        assert all(e["tiers"] == ["wasm"] and e["size"] > 0 for e in snaps)
+        keys = KeyStore(srv.data / "server.db")
+        _, other = keys.create("other")
+        keys.close()
+        with _Closing(srv.url, other) as o:
+            assert not [e for e in o.entries() if e.get("kind") == "snapshot"]
+            with pytest.raises(NotFound):
+                o.pull("answer")
+        info = c.pull(f"answer:{digest[7:19]}")
+        assert (info.name, info.tier) == ("answer", "wasm")
+        assert [s.name for s in Sandbox.list_snapshots()] == ["answer"]
+        with Sandbox.create(snapshot="answer") as here:  # a local wasm sandbox
+            assert here.run_code("answer").text == "42"
+        with pytest.raises(InvalidArgument, match="exists"):
+            c.pull("answer")
+    finally:
+        c.close()
+    # The CLI, into another home.
+    env = {**os.environ, "SANDLOT_HOME": str(tmp_path / "cli"), "SANDLOT_API_KEY": key}
+    env.pop("SANDLOT_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "sandlot.cli.main", "pull", "answer", "--from", srv.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pulled snapshot answer" in done.stderr and "verified" in done.stderr
+    assert (tmp_path / "cli" / "snapshots" / "answer" / "meta.json").is_file()
+
+
+class _Closing:
+    def __init__(self, url: str, key: str) -> None:
+        self.client = RegistryClient(url, key)
+
+    def __enter__(self) -> RegistryClient:
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+
+@pytest.mark.parametrize("mode", ["truncated", "tampered", "longer", "cut"])
+def test_a_damaged_snapshot_download_is_never_used(
+    mode: str, client_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "source"
+    monkeypatch.setenv("SANDLOT_HOME", str(source))
+    with Sandbox.create() as box:
+        box.run_code("kept = 1")
+        box.create_snapshot("tiny")
+    blob = tmp_path / "tiny.tar"
+    pack(source / "snapshots" / "tiny", blob)
+    monkeypatch.setenv("SANDLOT_HOME", str(client_home))
+    hostile = Hostile(blob.read_bytes(), mode, kind="snapshot")
+    c = RegistryClient(hostile.url, "sl_x_y")
+    try:
+        with pytest.raises(ImageError, match="nothing was installed|longer than announced"):
+            c.pull("tiny")
+    finally:
+        c.close()
+        hostile.close()
+    assert Sandbox.list_snapshots() == []
+    left = client_home / "snapshots"
+    assert not left.exists() or list(left.iterdir()) == [], "a partial download was left"

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -169,22 +170,43 @@ class RegistryClient:
             raise ImageError(f"the registry at {self.base_url} sent no entry list")
         return [e for e in got if isinstance(e, dict)]
 
-    def entry(self, name: str, tag: str) -> dict[str, Any]:
-        for e in self.entries():
-            if e.get("name") == name and e.get("tag") == tag:
-                return e
-        raise NotFound(f"the registry at {self.base_url} has no {name}:{tag}")
+    def entry(self, name: str, tag: str, kind: str | None = None) -> dict[str, Any]:
+        """The listing's entry for name:tag; `kind` ("image", "snapshot") picks one when
+        both are there (an entry without a kind is an image)."""
+        found = [
+            e
+            for e in self.entries()
+            if e.get("name") == name
+            and e.get("tag") == tag
+            and kind in (None, e.get("kind", "image"))
+        ]
+        if not found:
+            what = kind or "image or snapshot"
+            raise NotFound(f"the registry at {self.base_url} has no {what} {name}:{tag}")
+        if len(found) > 1:
+            raise InvalidArgument(
+                f"the registry at {self.base_url} has both an image and a snapshot "
+                f"{name}:{tag}; say which (--kind image or --kind snapshot)"
+            )
+        return found[0]
 
-    def pull(self, ref: str, progress: Progress | None = None) -> Any:
-        """Download `ref`, verify it, install it; the local `Image`."""
-        from ...images import store
-
-        name, tag = parse_ref(ref)
-        entry = self.entry(name, tag)
+    def _announced(self, entry: dict[str, Any], name: str, tag: str) -> tuple[str, int]:
         digest = str(entry.get("digest", "")).removeprefix("sha256:")
         size = entry.get("size")
         if not re.fullmatch(r"[0-9a-f]{64}", digest) or not isinstance(size, int) or size < 0:
             raise ImageError(f"the registry's entry for {name}:{tag} is malformed")
+        return digest, size
+
+    def pull(self, ref: str, progress: Progress | None = None, kind: str | None = None) -> Any:
+        """Download `ref`, verify it, install it: the local `Image`, or for a snapshot
+        its `SnapshotInfo` (in this host's snapshot store, under its name)."""
+        from ...images import store
+
+        name, tag = parse_ref(ref)
+        entry = self.entry(name, tag, kind)
+        if entry.get("kind", "image") == "snapshot":
+            return self.pull_snapshot(name, tag, entry, progress)
+        digest, size = self._announced(entry, name, tag)
         local = store.by_digest(digest)
         if local is not None:  # the same bytes are here already
             return store.rename(local, name) if local.name != name else local
@@ -199,12 +221,42 @@ class RegistryClient:
             with contextlib.suppress(OSError):
                 work.rmdir()
 
+    def pull_snapshot(
+        self, name: str, tag: str, entry: dict[str, Any], progress: Progress | None = None
+    ) -> Any:
+        """Download a snapshot's tar, verify length and sha256, unpack it beside this
+        host's snapshot store and only then rename it in: a damaged download leaves
+        nothing. The local snapshot keeps the registry's name (never over one here)."""
+        from ...sdk import saved
+
+        saved.check_snapshot_name(name)
+        digest, size = self._announced(entry, name, tag)
+        if (saved.data_root() / "snapshots" / name).exists():
+            raise InvalidArgument(f"a snapshot named {name!r} exists here; delete it first")
+        work = saved.staging("snapshots", name)
+        try:
+            blob = work / "blob.tar"
+            self._download(name, tag, digest, size, blob, progress, kind="snapshot")
+            unpack(blob, work / "entry")
+            return saved.info(saved.adopt("snapshots", name, work / "entry"))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def _download(
-        self, name: str, tag: str, digest: str, size: int, blob: Path, progress: Progress | None
+        self,
+        name: str,
+        tag: str,
+        digest: str,
+        size: int,
+        blob: Path,
+        progress: Progress | None,
+        kind: str = "image",
     ) -> None:
         where = f"{self.base_url} {name}:{tag}"
         try:
-            with self.http.stream("GET", f"/v1/registry/{name}/{tag}/blob") as r:
+            with self.http.stream(
+                "GET", f"/v1/registry/{name}/{tag}/blob", params={"kind": kind}
+            ) as r:
                 if r.status_code >= 400:
                     r.read()
                     self._check(r)
