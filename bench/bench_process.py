@@ -5,6 +5,7 @@
     python bench/bench_process.py --rounds 10   # fewer
     python bench/bench_process.py --json out.json
     python bench/bench_process.py --template base   # on the base image's read-only root
+    python bench/bench_process.py --interleaved     # Landlock on/off, host/base root, 1 run
 
 Measured in one run, interleaved so that the machine's load hits every figure alike:
 - bare: `subprocess.run([python3, "-c", "pass"])` with the same interpreter the sandbox runs
@@ -37,8 +38,6 @@ from sandlot.runtimes.process.userland import PYTHON
 now = time.perf_counter
 
 
-
-
 def create_and_first(template: str) -> float:
     t = now()
     sbx = Sandbox.create(template=template, tier="process")
@@ -46,6 +45,38 @@ def create_and_first(template: str) -> float:
     took = now() - t
     sbx.close()
     return took
+
+
+def interleaved(rounds: int) -> None:
+    """Cold `ProcessSandbox(spec, root)` (resolve, bwrap, agent up to its first ping; no
+    spares) alternating between variants in one loop, so the machine's load hits each alike:
+    Landlock on vs off on `host`, and `host` vs the `base` image's root."""
+    from sandlot.models import Limits
+    from sandlot.runtimes.base import SandboxSpec
+    from sandlot.runtimes.process import sandbox as sb
+    from sandlot.runtimes.process import userland
+
+    rules = sb.LANDLOCK_RULES
+    variants = {
+        "host, Landlock on": ("host", rules),
+        "host, Landlock off": ("host", None),
+        "base image, Landlock on": ("base", rules),
+    }
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for i in range(rounds + 1):
+        for name, (template, landlock) in variants.items():
+            sb.LANDLOCK_RULES = landlock  # type: ignore[assignment]
+            t = now()
+            box = sb.ProcessSandbox(SandboxSpec(template, Limits(), {}), userland.resolve(template))
+            took = now() - t
+            box.close()
+            if i:  # the first round warms caches
+                times[name].append(took)
+    sb.LANDLOCK_RULES = rules
+    print(f"cold ProcessSandbox, interleaved, {rounds} rounds: median / p95 ms")
+    for name, values in times.items():
+        f = summary(values)
+        print(f"  {name:<28}{f['median'] * 1e3:>8.1f}{f['p95'] * 1e3:>8.1f}")
 
 
 def rss_of_tree(root: int) -> int:
@@ -69,7 +100,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=25)
     ap.add_argument("--template", default="host")
     ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--interleaved", action="store_true", help=interleaved.__doc__)
     args = ap.parse_args()
+    if args.interleaved:
+        interleaved(args.rounds)
+        return
 
     # Warm every cache (probes, compiled agent) outside the measurements.
     create_and_first(args.template)
