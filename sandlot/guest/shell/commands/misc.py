@@ -11,7 +11,7 @@ from ..io import Gen, Input
 from ..state import Var
 from . import command
 from .files import _drive
-from .util import dec, enc
+from .util import dec, enc, open_input
 
 LINUX_ONLY = [
     "pip",
@@ -213,70 +213,280 @@ def false_(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @command("xargs")
 def xargs(sh: Any, args: list[str], inp: Input) -> Gen:
+    """GNU findutils xargs: quoting, -0/-d, -a, -E, -I/-i, -L/-l, -n, -s, -x, -r, -t, -P,
+    --process-slot-var; exit 123/124/125/126/127 as GNU sets them."""
     a = args[1:]
-    n = None
-    repl = None
+    n: int | None = None
+    lines: int | None = None
+    repl: str | None = None
     delim: str | None = None
-    no_run_empty = False
-    while a and a[0].startswith("-") and len(a[0]) > 1:
-        x = a.pop(0)
-        if x == "--":
-            break
-        if x.startswith("-n"):
-            n = int(x[2:] or a.pop(0))
-        elif x.startswith("-I"):
-            repl = x[2:] or a.pop(0)
-        elif x.startswith("-i"):
-            repl = x[2:] or "{}"
-        elif x in ("-0", "--null"):
-            delim = "\0"
-        elif x.startswith("-d"):
-            delim = (x[2:] or a.pop(0)).replace("\\n", "\n").replace("\\t", "\t")
-        elif x in ("-r", "--no-run-if-empty"):
-            no_run_empty = True
-        elif x.startswith("-L"):
-            n = int(x[2:] or a.pop(0))
-        elif x.startswith("-P"):
-            if len(x) == 2:
-                a.pop(0)
-    cmd = a or ["echo"]
-    data = dec(inp.read_all())
-    if repl is not None:
-        items = (
-            [line for line in data.split("\n") if line.strip()]
-            if delim is None
-            else [x for x in data.split(delim) if x]
-        )
-    elif delim is not None:
-        items = data.split(delim)
-        if items and items[-1] in ("", "\n"):
-            items.pop()
-    else:
-        items = []
-        for m in re.finditer(r"""'([^']*)'|"([^"]*)"|((?:\\.|[^\s'"])+)""", data):
-            if m.group(1) is not None:
-                items.append(m.group(1))
-            elif m.group(2) is not None:
-                items.append(m.group(2))
+    eof: str | None = None
+    arg_file: str | None = None
+    max_chars: int | None = None
+    no_run_empty = verbose = exit_on_size = False
+    slot_var: str | None = None
+    longs = {
+        "null": "0",
+        "arg-file": "a=",
+        "delimiter": "d=",
+        "eof": "E?",
+        "replace": "I?",
+        "max-lines": "L?",
+        "max-args": "n=",
+        "max-procs": "P=",
+        "max-chars": "s=",
+        "no-run-if-empty": "r",
+        "verbose": "t",
+        "exit": "x",
+        "interactive": "p",
+        "process-slot-var": "V=",
+        "open-tty": "o",
+    }
+
+    def bad(msg: str) -> tuple[int, bytes]:
+        return (2, enc(f"xargs: {msg}\nTry 'xargs --help' for more information.\n"))
+
+    def num(v: str, opt: str, low: int) -> int:
+        if not v.lstrip("-").isdigit():
+            raise ValueError(f'invalid number "{v}" for -{opt} option')
+        x = int(v)
+        if x < low:
+            raise ValueError(f"value {x} for -{opt} option should be >= {low}")
+        return x
+
+    try:
+        while a and a[0].startswith("-") and len(a[0]) > 1:
+            x = a.pop(0)
+            if x == "--":
+                break
+            pairs: list[tuple[str, str | None]] = []
+            if x.startswith("--"):
+                name, eq, val = x[2:].partition("=")
+                key = longs.get(name) or next(
+                    (v for k, v in longs.items() if k.startswith(name)), None
+                )
+                if key is None:
+                    yield bad(f"unrecognized option '{x}'")
+                    return 1
+                if key.endswith("="):
+                    if not eq:
+                        if not a:
+                            yield bad(f"option '{x}' requires an argument")
+                            return 1
+                        val = a.pop(0)
+                    pairs.append((key[0], val))
+                elif key.endswith("?"):
+                    pairs.append((key[0], val if eq else None))
+                else:
+                    pairs.append((key, None))
             else:
-                items.append(re.sub(r"\\(.)", r"\1", m.group(3)))
-    batches: list[list[str]]
-    if repl is not None:
-        batches = [[c.replace(repl, it) for c in cmd] for it in items]
+                j = 1
+                while j < len(x):
+                    c = x[j]
+                    j += 1
+                    if c in "adnPsIEV":  # required argument
+                        val = x[j:]
+                        if not val:
+                            if not a:
+                                yield bad(f"option requires an argument -- '{c}'")
+                                return 1
+                            val = a.pop(0)
+                        pairs.append((c, val))
+                        break
+                    if c in "eilL" and c != "L":  # optional argument, attached only
+                        pairs.append((c, x[j:] or None))
+                        break
+                    if c == "L":
+                        val = x[j:]
+                        if not val:
+                            if not a:
+                                yield bad("option requires an argument -- 'L'")
+                                return 1
+                            val = a.pop(0)
+                        pairs.append(("L", val))
+                        break
+                    if c not in "0rtxpo":
+                        yield bad(f"invalid option -- '{c}'")
+                        return 1
+                    pairs.append((c, None))
+            for c, val in pairs:
+                if c == "0":
+                    delim = "\0"
+                elif c == "a":
+                    arg_file = val
+                elif c == "d":
+                    delim = _unescape_delim(val or "")
+                elif c in ("E", "e"):
+                    eof = val or None
+                elif c in ("I", "i"):
+                    repl = val if val is not None else "{}"
+                    lines, n = 1, None
+                elif c in ("L", "l"):
+                    lines = num(val, c, 1) if val is not None else 1
+                    n = None
+                    repl = None
+                elif c == "n":
+                    n = num(val or "", "n", 1)
+                    lines = None if repl is None else lines
+                elif c == "P":
+                    num(val or "", "P", 0)
+                elif c == "s":
+                    max_chars = num(val or "", "s", 1)
+                elif c == "r":
+                    no_run_empty = True
+                elif c == "t":
+                    verbose = True
+                elif c == "x":
+                    exit_on_size = True
+                elif c == "V":
+                    slot_var = val
+    except ValueError as e:
+        yield (2, enc(f"xargs: {e}\n"))
+        return 1
+    cmd = a or ["echo"]
+    cmd_in = Input(b"")
+    if arg_file is not None:
+        try:
+            src = open_input(sh, arg_file, inp)
+        except OSError as e:
+            yield (2, enc(f"xargs: {e}\n"))
+            return 1
+        data = dec(src.read_all())
+        cmd_in = inp
     else:
-        if not items and no_run_empty:
-            return 0
-        size = n or max(1, len(items))
-        batches = [cmd + items[i : i + size] for i in range(0, len(items), size)] or [list(cmd)]
+        data = dec(inp.read_all())
+    # items, each with whether it ended a logical line (for -L)
+    items: list[tuple[str, bool]] = []
+    if delim is not None:
+        parts = data.split(delim)
+        if parts and parts[-1] == "":
+            parts.pop()
+        items = [(p, True) for p in parts]
+    elif repl is not None:
+        for line in data.split("\n"):
+            line = line.lstrip(" \t")
+            if line:
+                items.append((line, True))
+    else:
+        for line in data.split("\n"):
+            words = _xargs_words(line)
+            if words is None:
+                yield (
+                    2,
+                    b"xargs: unmatched quote; by default quotes are special to xargs "
+                    b"unless you use the -0 option\n",
+                )
+                return 1
+            cont = line.endswith((" ", "\t"))
+            for k, w in enumerate(words):
+                items.append((w, k == len(words) - 1 and not cont))
+    if eof is not None:
+        for k, (w, _) in enumerate(items):
+            if w == eof:
+                items = items[:k]
+                break
+    limit = max_chars if max_chars is not None else 131072
+    base = sum(len(c) + 1 for c in cmd)
+    if repl is None and base > limit:
+        yield (2, b"xargs: argument list too long\n")
+        return 1
+    batches: list[list[str]] = []
+    too_long = False
+    if repl is not None:
+        for w, _ in items:
+            batches.append([c.replace(repl, w) for c in cmd])
+    else:
+        cur: list[str] = []
+        size = base
+        nlines = 0
+        for w, eol in items:
+            need = len(w) + 1
+            if cur and (size + need > limit or (n is not None and len(cur) >= n)):
+                batches.append(cmd + cur)
+                cur, size, nlines = [], base, 0
+            if size + need > limit:
+                too_long = True
+                break
+            cur.append(w)
+            size += need
+            if eol and lines is not None:
+                nlines += 1
+                if nlines >= lines:
+                    batches.append(cmd + cur)
+                    cur, size, nlines = [], base, 0
+        if cur:
+            batches.append(cmd + cur)
+        if exit_on_size and too_long:
+            batches = []
+        if not items and not no_run_empty:
+            batches = [list(cmd)]
     st = 0
     for argv in batches:
+        sh.budget.tick()
+        if verbose:
+            yield (2, enc(" ".join(argv) + " \n"))
         res: list[int] = []
-        yield from _drive(sh.fork().run_argv(argv, Input(b"")), res)
-        if res and res[0] == 127:
-            return 127
-        if res and res[0]:
+        temp = {slot_var: Var("0", "x")} if slot_var else None
+        yield from _drive(sh.fork().run_argv(argv, cmd_in, temp), res)
+        code = res[0] if res else 0
+        if code == 255:
+            yield (2, enc(f"xargs: {argv[0]}: exited with status 255; aborting\n"))
+            return 124
+        if code in (126, 127):
+            return code
+        if code:
             st = 123
+    if too_long:
+        yield (2, b"xargs: argument line too long\n")
+        return 1
     return st
+
+
+def _unescape_delim(v: str) -> str:
+    esc = {"n": "\n", "t": "\t", "0": "\0", "\\": "\\", "r": "\r", "a": "\a", "b": "\b",
+           "f": "\f", "v": "\v"}  # fmt: skip
+    if len(v) >= 2 and v[0] == "\\":
+        if v[1] == "x":
+            return chr(int(v[2:], 16))
+        if v[1:].isdigit() and len(v) > 2:
+            return chr(int(v[1:], 8))
+        return esc.get(v[1], v[1])
+    return v[:1]
+
+
+def _xargs_words(line: str) -> list[str] | None:
+    """One input line's arguments: blanks separate, quotes and backslash protect."""
+    words: list[str] = []
+    cur: list[str] = []
+    have = False
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c in " \t":
+            if have:
+                words.append("".join(cur))
+                cur, have = [], False
+            i += 1
+            continue
+        if c in "'\"":
+            j = line.find(c, i + 1)
+            if j < 0:
+                return None
+            cur.append(line[i + 1 : j])
+            have = True
+            i = j + 1
+            continue
+        if c == "\\" and i + 1 < len(line):
+            cur.append(line[i + 1])
+            have = True
+            i += 2
+            continue
+        cur.append(c)
+        have = True
+        i += 1
+    if have:
+        words.append("".join(cur))
+    return words
 
 
 @command("expr")
