@@ -159,9 +159,9 @@ def main() -> None:
         )
     print(f"idle memory of one sandbox (RSS, all its processes): {idle_rss / (1 << 20):.1f} MiB")
     if args.json:
-        with open(args.json, "w") as f:
+        with open(args.json, "w") as out:
             json.dump(
-                {"figures": figures, "idle_rss": idle_rss, "rounds": args.rounds}, f, indent=2
+                {"figures": figures, "idle_rss": idle_rss, "rounds": args.rounds}, out, indent=2
             )
 
 
