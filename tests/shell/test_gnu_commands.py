@@ -1,0 +1,159 @@
+"""diff, mktemp, tar, stat, dd, cp and xargs behave like their GNU counterparts
+(diffutils, coreutils, tar 1.34, findutils) through the in-process shell."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandlot.guest.shell import Shell
+
+
+@pytest.fixture(autouse=True)
+def _keep_cwd() -> object:
+    old = os.getcwd()
+    yield
+    os.chdir(old)
+
+
+def run(script: str, tmp_path: Path, stdin: bytes = b"") -> tuple[bytes, str, int]:
+    sh = Shell(
+        cwd=str(tmp_path), env={"HOME": str(tmp_path), "PATH": "/bin", "TZ": "UTC"}, timeout=10
+    )
+    out: list[bytes] = []
+    err: list[bytes] = []
+    st = sh.run(script, stdin=stdin, out=out.append, err=err.append)
+    return b"".join(out), b"".join(err).decode(), st
+
+
+def o(script: str, tmp_path: Path, stdin: bytes = b"") -> str:
+    return run(script, tmp_path, stdin)[0].decode()
+
+
+def test_diff_formats(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("1\n2\n3\n")
+    (tmp_path / "b").write_text("1\n3\n4\n")
+    assert o("diff a b; echo $?", tmp_path) == "2d1\n< 2\n3a3\n> 4\n1\n"
+    assert o("diff -u -L x -L y a b", tmp_path) == (
+        "--- x\n+++ y\n@@ -1,3 +1,3 @@\n 1\n-2\n 3\n+4\n"
+    )
+    assert o("diff -c -L x -L y a b", tmp_path) == (
+        "*** x\n--- y\n***************\n*** 1,3 ****\n  1\n- 2\n  3\n--- 1,3 ----\n  1\n  3\n+ 4\n"
+    )
+    head = o("diff -u a b", tmp_path).splitlines()[0]
+    assert head.startswith("--- a\t") and head.endswith(" +0000")  # GNU's timestamp
+    assert o("diff --old-line-format='-%l ' --new-line-format='+%l ' "
+             "--unchanged-line-format= a b", tmp_path) == "-2 +4 "  # fmt: skip
+    assert o("diff -q a b; diff a a; echo $?", tmp_path) == "Files a and b differ\n0\n"
+    assert run("diff --oops a b", tmp_path)[2] == 2
+    assert run("diff a missing", tmp_path)[2] == 2
+
+
+def test_diff_recursive_and_whitespace(tmp_path: Path) -> None:
+    for d, text in (("l", "x\n"), ("r", "y\n")):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "f").write_text(text)
+    (tmp_path / "l" / "only").write_text("")
+    out = o("diff -r l r", tmp_path)
+    assert out == "diff -r l/f r/f\n1c1\n< x\n---\n> y\nOnly in l: only\n"
+    (tmp_path / "s1").write_text("a  b\r\n")
+    (tmp_path / "s2").write_text("a b\n")
+    assert run("diff -b --strip-trailing-cr s1 s2", tmp_path)[2] == 0
+
+
+def test_diff_big_hunk_is_minimal(tmp_path: Path) -> None:
+    (tmp_path / "one").write_text("".join(f"{i}\n" for i in range(1, 20001)))
+    (tmp_path / "two").write_text("".join(f"{i}\n" for i in range(1, 20001, 4)))
+    out = o("diff -u --label a --label b one two", tmp_path).splitlines()
+    assert out[2] == "@@ -1,20000 +1,5000 @@"
+    assert sum(1 for x in out if x.startswith("-")) == 15000 + 1  # deletions + '---'
+
+
+def test_mktemp_templates(tmp_path: Path) -> None:
+    assert o("TMPDIR=. mktemp -u", tmp_path).startswith("./tmp.")
+    name = o("mktemp -p . fooXXXX.txt", tmp_path).strip()
+    assert name.startswith("./foo") and name.endswith(".txt") and len(name) == 13
+    assert (tmp_path / name).is_file()
+    assert o("TMPDIR=/t mktemp -u -t hi.XXX", tmp_path).startswith("/t/hi.")
+    assert run("mktemp -u helloXX", tmp_path)[2] == 1
+    assert run("mktemp -q -p /nonexistent-dir", tmp_path)[:3:2] == (b"", 1)
+
+
+def test_tar_matches_gnu_bytes(tmp_path: Path) -> None:
+    os.umask(0o002)
+    (tmp_path / "file").write_bytes(b"")
+    os.chmod(tmp_path / "file", 0o664)
+    data, _, st = run("tar c --owner root --group 0 --mtime @1234567890 file", tmp_path)
+    assert st == 0 and len(data) == 10240
+    hdr = data[:512]
+    assert hdr[:5] == b"file\0" and hdr[100:108] == b"0000664\0"
+    assert hdr[136:148] == b"11145401322\0" and hdr[257:265] == b"ustar  \0"
+    assert hdr[329:345] == b"\0" * 16  # GNU leaves device numbers empty for files
+    assert int(hdr[148:154], 8) == sum(hdr[:148]) + 8 * 32 + sum(hdr[156:])
+    long = "d" * 120
+    (tmp_path / long).write_bytes(b"x")
+    data = run(f"tar c --owner 9999999 --group 0 --mtime @0 {long}", tmp_path)[0]
+    assert data[:13] == b"././@LongLink" and data[156:157] == b"L"
+    assert data[512 + 512 + 108 : 512 + 512 + 116] == b"\x80\0\0\0\0\x98\x96\x7f"  # base-256
+
+
+def test_tar_transform_and_list(tmp_path: Path) -> None:
+    script = (
+        "mkdir uno && ln -s tres uno/dos && touch uno/tres && ln uno/tres uno/quatro && "
+        "tar c --mtime @0 --no-recursion uno uno/dos uno/tres uno/quatro "
+        "--xform 'flags=rsH;s/uno/one/;s/dos/two/;s/tres/three/;s/quatro/four/' "
+        "| tar tv --full-time | sed 's/^.* 00:00:00 //'"
+    )
+    assert o(script, tmp_path) == ("one/\none/two -> three\none/three\none/four link to uno/tres\n")
+    assert o("tar c --mtime @0 -P --no-recursion -C / /// | tar t", tmp_path) == "/\n"
+
+
+def test_stat_formats(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("abc")
+    os.chmod(tmp_path / "f", 0o640)
+    os.utime(tmp_path / "f", (946688461, 949456922))
+    assert o("stat -c '%s|%a|%04a|%A|%F|%n|%N|%%|%q|%Y' f", tmp_path) == (
+        "3|640|0640|-rw-r-----|regular file|f|'f'|%|?|949456922\n"
+    )
+    assert o("stat -c %y f", tmp_path) == "2000-02-02 02:02:02.000000000 +0000\n"
+    assert o("stat --printf '%s\\n' f", tmp_path) == "3\n"
+    assert o("stat -c '%-5s|%5s|' f", tmp_path) == "3    |    3|\n"
+    assert o("stat f", tmp_path).startswith("  File: f\n  Size: 3 ")
+
+
+def test_dd(tmp_path: Path) -> None:
+    assert o("printf abcdefgh | dd bs=2 skip=1 count=2 status=none", tmp_path) == "cdef"
+    assert o("printf abc | dd conv=ucase 2>/dev/null", tmp_path) == "ABC"
+    run("printf xy | dd of=out bs=1k seek=2 status=none", tmp_path)
+    assert (tmp_path / "out").read_bytes() == b"\0" * 2048 + b"xy"
+    err = run("printf abc | dd of=/dev/null bs=2", tmp_path)[1]
+    assert err.startswith("1+1 records in\n1+1 records out\n3 bytes copied")
+
+
+def test_cp_semantics(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("new")
+    (tmp_path / "g").write_text("old")
+    os.utime(tmp_path / "f", (1, 1))
+    assert o("cp -u f g; cat g", tmp_path) == "old"
+    assert o("ln -s f l && cp -P l l2 && stat -c %F l2", tmp_path) == "symbolic link\n"
+    assert o("cp l l3 && stat -c %F l3", tmp_path) == "regular file\n"
+    assert o("mkdir -p b/c d && echo z > b/c/x && cp --parents b/c/x d && cat d/b/c/x",
+             tmp_path) == "z\n"  # fmt: skip
+    assert run("mkdir e && cp -T f e", tmp_path)[2] == 1
+    assert o("cp -p --preserve=mode,mode f h && stat -c %Y h", tmp_path) == "1\n"
+    assert "into itself" in run("cp -r b b/c", tmp_path)[1]
+
+
+def test_xargs_gnu(tmp_path: Path) -> None:
+    assert o("xargs -s 13 echo", tmp_path, b"one \ntwo\n three") == "one two\nthree\n"
+    assert o("xargs -s 9 echo; echo $?", tmp_path, b"one two three") == "one\ntwo\n1\n"
+    assert o("xargs -E END", tmp_path, b"a\nb\nENDE\nEND\nc\n") == "a b ENDE\n"
+    assert o("xargs -L 2", tmp_path, b"a b\nc \nd\ne\n") == "a b c d\ne\n"
+    assert o("xargs -I{} echo [{}]", tmp_path, b"  x y\nz\n") == "[x y]\n[z]\n"
+    assert o("xargs -n 0 2>/dev/null; echo $?", tmp_path, b"a") == "1\n"
+    out = o("xargs sh -c 'exit 255' 2>&1; echo $?", tmp_path)
+    assert out == "xargs: sh: exited with status 255; aborting\n124\n"
+    (tmp_path / "args").write_text("args\n")
+    assert o("xargs -a args cat - ", tmp_path, b"in\n") == "in\nargs\n"
