@@ -350,3 +350,11 @@ def test_named_file_descriptors(tmp_path: Path) -> None:
         "exec {a}>g {b}>h; echo $a $b; echo {x}y"
     )
     assert o(script, tmp_path) == "10\nfoo\n10 11\n{x}y\n"
+
+
+def test_tilde_in_dbracket_and_empty_home(tmp_path: Path) -> None:
+    script = (
+        "HOME='^a$'; [[ $HOME =~ ~ ]] && echo lit; [[ a =~ ~ ]] || echo nore; "
+        "HOME=''; [[ ~ ]] || echo empty; [[ $HOME == ~ ]] && echo same"
+    )
+    assert o(script, tmp_path) == "lit\nnore\nempty\nsame\n"

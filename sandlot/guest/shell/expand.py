@@ -277,7 +277,8 @@ class Expander:
 
     def tilde(self, user: str) -> str:
         if user == "":
-            return self.get_str("HOME") or "/root"
+            home = self.get_str("HOME")  # set but empty is empty
+            return "/root" if home is None else home
         if user == "+":
             return self.get_str("PWD") or self.cwd
         if user == "-":

@@ -620,6 +620,7 @@ class Parser(Lexer):
         parts: list[Any] = []
         depth = 0
         buf: list[str] = []
+        start = self.pos
         while self.pos < len(s):
             c = s[self.pos]
             if c in " \t\n" and depth == 0:
@@ -630,7 +631,7 @@ class Parser(Lexer):
                 if depth == 0:
                     break
                 depth -= 1
-            if c in "\\'\"$`":
+            if c in "\\'\"$`" or (c == "~" and self.pos == start):  # ~ is a tilde prefix
                 if buf:
                     parts.append(A.Lit("".join(buf)))
                     buf = []
