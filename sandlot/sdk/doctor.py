@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import Unsatisfiable
 from ..models import Limits
-from ..runtimes.registry import all_tiers
+from ..runtimes.registry import all_tiers, tier_named
 
 
 @dataclass(frozen=True)
@@ -45,3 +47,18 @@ def warmup(*, metered: bool = False) -> float:
             core.close()
         took = time.perf_counter() - start
     return took
+
+
+def prepare_microvm(template: str | None, progress: Callable[[str], None] | None = None) -> str:
+    """Build the microvm tier's kernel and initramfs (and, given a template, its root disk
+    and snapshot) now, with progress, instead of in the first `Sandbox.create`."""
+    runtime = tier_named("microvm")
+    available = runtime.availability()
+    if not available.ok:
+        raise Unsatisfiable(
+            f"the microvm tier is unavailable here: {available.reason} (fix: {available.fix})"
+        )
+    prepare = getattr(runtime, "prepare", None)
+    assert prepare is not None, "the microvm runtime prepares its boot files"
+    done: str = prepare(template, progress)
+    return done

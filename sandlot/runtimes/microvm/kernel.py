@@ -11,6 +11,8 @@ always matches the host that speaks to it, whatever image the disk came from.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -225,9 +227,40 @@ def _initrd(kdir: Path, progress: Progress | None) -> Path:
     return final
 
 
-def ensure_kernel(progress: Progress | None = None) -> Kernel:
-    """The guest kernel and initramfs, downloaded and built once, then taken from the store."""
-    kdir = _unpack(_package_name(), progress)
+def _chosen_package(refresh: bool) -> str:
+    """The kernel package in use: asked of apt once (about 2 s) and remembered in the store,
+    so opening a sandbox does not ask again; `refresh` asks again (a newer kernel)."""
+    note = store.tier_dir("kernels") / "chosen"
+    if not refresh:
+        with contextlib.suppress(OSError):
+            name = note.read_text().strip()
+            if name and (note.parent / name / "modules.order").exists():
+                return name
+    name = _package_name()
+    work = note.with_name(f".chosen.{os.getpid()}")
+    work.write_text(name + "\n")
+    store.publish(work, note)
+    return name
+
+
+@functools.lru_cache(maxsize=1)
+def _ready_kernel() -> Kernel:
+    kdir = store.tier_dir("kernels") / _chosen_package(refresh=False)
+    return Kernel(
+        version=(kdir / "version").read_text().strip(),
+        vmlinuz=kdir / "vmlinuz",
+        initrd=_initrd(kdir, None),
+    )
+
+
+def ensure_kernel(progress: Progress | None = None, refresh: bool = False) -> Kernel:
+    """The guest kernel and initramfs, downloaded and built once, then taken from the store
+    (and, within a process, from memory: every sandbox open asks for it)."""
+    if not refresh:
+        with contextlib.suppress(OSError):
+            return _ready_kernel()
+    _ready_kernel.cache_clear()
+    kdir = _unpack(_chosen_package(refresh), progress)
     return Kernel(
         version=(kdir / "version").read_text().strip(),
         vmlinuz=kdir / "vmlinuz",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ImageMissing
+from ...models import Limits
 from ..base import Availability, SandboxSpec
 from . import accel, disk, kernel, snapshot
 from .channel import Channel
@@ -76,9 +77,23 @@ class MicroVMRuntime:
                 return Availability(False, f"{tool} is needed to build the VM's boot files", fix)
         return Availability(True, f"accelerator {accel.choose().name}: {accel.choose().reason}")
 
-    def shape(self, spec: SandboxSpec) -> Shape:
+    def prepare(self, template: str | None, progress: kernel.Progress | None = None) -> str:
+        """Build what the first sandbox would otherwise wait for: the kernel and initramfs,
+        and, given a template, its root disk and snapshot (a cold boot). Says what it has."""
+        k = kernel.ensure_kernel(progress, refresh=True)
+        done = f"kernel {k.version}: {k.vmlinuz.parent}"
+        if template is not None:
+            spec = SandboxSpec(template, Limits(), {})
+            shape = self.shape(spec, progress)
+            snap = snapshot.template(shape, progress)
+            done += f"; {template} snapshot ({shape.memory_mib} MiB VM): {snap.memory}"
+        return done
+
+    def shape(self, spec: SandboxSpec, progress: kernel.Progress | None = None) -> Shape:
         rootfs, digest = rootfs_for(spec.template)
-        k = kernel.ensure_kernel()
+        k = kernel.ensure_kernel(progress)
+        if progress:
+            progress(f"root disk of {spec.template}")
         root_disk = disk.ensure_disk(rootfs, digest)
         memory = min(MAX_MEMORY_MIB, max(MIN_MEMORY_MIB, spec.limits.memory_bytes >> 20))
         vcpus = max(1, int(os.environ.get("SANDLOT_MICROVM_VCPUS", "1")))
