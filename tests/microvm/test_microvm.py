@@ -188,6 +188,34 @@ def test_garbage_on_the_agent_channel_is_refused(vsbx: Sandbox) -> None:
     assert vsbx.run_code("2 * 3").text == "6"  # a fresh VM answers
 
 
+def test_a_flood_on_the_agent_channel_is_cut_off_at_the_frame_cap(vsbx: Sandbox) -> None:
+    # One endless line: the host must not buffer it without bound.
+    code = (
+        "import os\n"
+        "fd = next(int(n) for n in os.listdir('/proc/self/fd')\n"
+        "          if os.readlink(f'/proc/self/fd/{n}').startswith('/dev/vport'))\n"
+        "chunk = b'x' * (1 << 20)\n"
+        "for _ in range(256):\n"
+        "    os.write(fd, chunk)\n"
+    )
+    began = time.monotonic()
+    with pytest.raises(GuestProtocolError):
+        vsbx.run_code(code, timeout=120)
+    assert time.monotonic() - began < 120
+    assert vsbx.run_code("2 * 3").text == "6"  # a fresh VM answers
+
+
+def test_an_agent_that_stops_reading_is_a_timeout_then_replaced(vsbx: Sandbox) -> None:
+    vsbx.files.write("/tmp/before", "x")
+    began = time.monotonic()
+    with pytest.raises(SandboxTimeout, match="reset"):
+        # The agent's own process stops: it neither reads nor answers any more.
+        vsbx.run_code("import os, signal; os.kill(os.getpid(), signal.SIGSTOP)", timeout=2)
+    assert time.monotonic() - began < 30
+    assert vsbx.commands.run("echo fine").stdout == "fine\n"
+    assert not vsbx.files.exists("/tmp/before")  # a fresh VM, and the error said so
+
+
 def test_guest_kernel_panic_is_a_typed_error_then_replaced(vsbx: Sandbox) -> None:
     vsbx.files.write("/tmp/before", "x")
     began = time.monotonic()
