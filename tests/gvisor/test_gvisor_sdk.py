@@ -111,3 +111,16 @@ def test_the_kvm_platform_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         platform.choose()
     monkeypatch.setenv("SANDLOT_GVISOR_PLATFORM", "ptrace")
     assert platform.choose() == "ptrace"
+
+
+def test_a_template_without_its_image_names_the_command_that_builds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sandlot import images
+    from sandlot.errors import ImageMissing
+
+    if images.find("cpp-algorithm") is not None:
+        pytest.skip("cpp-algorithm is built on this host")
+    monkeypatch.delenv("SANDLOT_AUTO_BUILD", raising=False)
+    with pytest.raises(ImageMissing, match="sandlot image build cpp-algorithm"):
+        Sandbox.create(tier="gvisor", template="cpp-algorithm")

@@ -9,7 +9,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from ...errors import InvalidArgument
+from ...errors import ImageMissing, InvalidArgument
 from ..process import userland
 from . import bundle
 
@@ -58,28 +58,22 @@ def overlay_flags() -> tuple[str, ...]:
     return ("--overlay2=root:memory",) if "-overlay2" in _flags_text() else ()
 
 
-def _image_rootfs(template: str) -> Path | None:
-    """The template's built image, if `sandlot.images` has one (it may not exist yet)."""
-    if template == "host":
-        return None
-    try:
-        from ... import images
-    except ImportError:
-        return None
-    find = getattr(images, "find", None)
-    if find is None:
-        return None
-    image = find(template)
-    rootfs = getattr(image, "rootfs", None)
-    return Path(rootfs) if rootfs is not None else None
-
-
 def root_for(template: str, skeleton: str) -> bundle.Root:
-    """The guest's `/` for `template`: its image when built, else the host's userland in
-    `skeleton` (NotFound, as on the process tier, when the host can't serve it)."""
-    rootfs = _image_rootfs(template)
-    if rootfs is not None and (rootfs / "opt/sandlot/sandlot_guest").is_dir():
-        return bundle.image_root(rootfs)
+    """The guest's `/` for `template`: its image when built; the host's userland in
+    `skeleton` for `host` (and, as on the process tier, `python-data-analysis` without an
+    image when the host can serve it); else ImageMissing naming the command that builds it."""
+    if template != "host":
+        from ... import images
+
+        try:
+            image = images.ensure(template)  # built on first use with SANDLOT_AUTO_BUILD=1
+        except ImageMissing as e:
+            if template not in userland.HOST_FALLBACK:
+                hint = "or use template='host' for the host's own userland"
+                raise ImageMissing(f"{e}; {hint}") from None
+            image = None
+        if image is not None:
+            return bundle.image_root(Path(image.rootfs))
     userland.check_template(template)
     os.makedirs(skeleton, mode=0o755)
     return bundle.host_root(skeleton)

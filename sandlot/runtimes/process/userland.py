@@ -154,18 +154,16 @@ def check_template(template: str) -> None:
     if template not in TEMPLATE_MODULES:
         known = ", ".join(sorted(TEMPLATE_MODULES))
         raise NotFound(
-            f"template {template!r} has no image for the process tier; this version serves "
-            f"{known} from the host's userland. Template images will be built with "
-            f"`sandlot image build {template}` (not in this version yet)"
+            f"template {template!r} has no built image here and only {known} can be served "
+            f"from the host's userland: `sandlot image build {template}` builds its image"
         )
     missing = _missing_modules(TEMPLATE_MODULES[template])
     if missing:
         pkgs = " ".join(DEBIAN_PACKAGES.get(m, m) for m in missing)
         raise NotFound(
             f"template {template!r} needs {', '.join(missing)}, which the host's {PYTHON} "
-            f"lacks: the process tier serves it from the host's userland in this version. "
-            f"Install them (apt-get install {pkgs}), use template='host' or 'base', or build "
-            f"an image with `sandlot image build {template}` once images exist"
+            f"lacks, and it has no built image here: `sandlot image build {template}` builds "
+            f"it, or install them on the host (apt-get install {pkgs}), or use template='host'"
         )
 
 
