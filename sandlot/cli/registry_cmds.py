@@ -1,6 +1,6 @@
-"""`sandlot pull`, `sandlot push` and `sandlot list`: images between this host and a
-`sandlot serve` registry (docs/server.md). The server and key come from --from/--to and
---api-key, else $SANDLOT_URL and $SANDLOT_API_KEY."""
+"""`sandlot pull`, `sandlot push` and `sandlot list`: images and named snapshots between
+this host and a `sandlot serve` registry (docs/server.md). The server and key come from
+--from/--to and --api-key, else $SANDLOT_URL and $SANDLOT_API_KEY."""
 
 from __future__ import annotations
 
@@ -101,17 +101,28 @@ def pull(
 
 
 def push(
-    ref: Annotated[str, typer.Argument(help="A local image's NAME[:TAG].")],
+    ref: Annotated[str, typer.Argument(help="A local image's or named snapshot's NAME[:TAG].")],
     dest: Annotated[
         str | None, typer.Option("--to", help="The server (default: $SANDLOT_URL).")
     ] = None,
     api_key: KeyOpt = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="image (the default) or snapshot: a local named snapshot."),
+    ] = None,
 ) -> None:
-    """Upload a local image to a server started with --allow-push."""
+    """Upload a local image, or a named snapshot (--kind snapshot: it becomes the key's
+    snapshot NAME there), to a server started with --allow-push."""
     from .. import images
     from ..images import store
     from ..runtimes.remote.registry import RegistryClient, parse_ref
 
+    if kind not in (None, "image", "snapshot"):
+        err.print("[red]error:[/] --kind is image or snapshot")
+        raise typer.Exit(2)
+    if kind == "snapshot":
+        _push_snapshot(ref, dest, api_key)
+        return
     try:
         name, tag = parse_ref(ref)
         found = [
@@ -131,6 +142,22 @@ def push(
     except SandboxError as e:
         raise _fail(e) from None
     err.print(f"pushed {entry['ref']} ({entry['digest']})")
+
+
+def _push_snapshot(ref: str, dest: str | None, api_key: str | None) -> None:
+    from ..runtimes.remote.registry import RegistryClient, parse_ref
+
+    try:
+        name, tag = parse_ref(ref)
+        client = RegistryClient(_url(dest), api_key or os.environ.get("SANDLOT_API_KEY"))
+        try:
+            with _bar(f"push snapshot {ref}") as progress:
+                entry = client.push_snapshot(name, tag, progress)
+        finally:
+            client.close()
+    except SandboxError as e:
+        raise _fail(e) from None
+    err.print(f"pushed snapshot {entry['name']} ({entry['digest']}), verified by the server")
 
 
 def list_cmd(

@@ -99,11 +99,11 @@ def adopt(kind: str, key: str, folder: Path) -> dict[str, Any]:
     return meta
 
 
-def staging(kind: str, key: str) -> Path:
+def staging(kind: str, key: str, purpose: str = "pull") -> Path:
     """A fresh work folder beside the store's `kind` entries (removed by the caller)."""
     parent = data_root() / kind
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{key}.pull.", dir=parent))
+    return Path(tempfile.mkdtemp(prefix=f".{key}.{purpose}.", dir=parent))
 
 
 def read(kind: str, key: str) -> tuple[dict[str, Any], Path]:

@@ -13,9 +13,11 @@ import contextlib
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -53,7 +55,7 @@ from .config import ServerConfig
 from .keys import KeyStore
 from .metrics import Metrics
 from .pools import Pools, parse
-from .registry import Registry, RegistryEntry, RegistryList
+from .registry import Registry, RegistryEntry, RegistryList, SnapshotExists
 from .sandboxes import Entry, SandboxTable, closed_reason
 from .schemas import (
     MAX_PATH,
@@ -878,33 +880,57 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             headers={registry_wire.DIGEST_HEADER: entry.digest},
         )
 
-    @app.put("/v1/registry/{name}/{tag}/blob", tags=["registry"], responses=_ERRORS)
+    async def receive(request: Request, blob: FsPath, want: str) -> None:
+        """The request's body into `blob`, within the push cap and matching `want`."""
+        sha = hashlib.sha256()
+        size = 0
+        with open(blob, "wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > registry.max_push_bytes:
+                    raise registry.too_big()
+                sha.update(chunk)
+                await run_in_threadpool(f.write, chunk)
+        if sha.hexdigest() != want:
+            raise ImageError(
+                f"the upload's sha256 is {sha.hexdigest()}, not {want}: nothing was installed"
+            )
+
+    @app.put(
+        "/v1/registry/{name}/{tag}/blob",
+        tags=["registry"],
+        response_model=RegistryEntry,
+        responses=_ERRORS,
+    )
     async def registry_push(
-        name: ImageName, tag: ImageTag, request: Request, who: Owner
-    ) -> RegistryEntry:
-        """Upload an image's tar (servers started with --allow-push); the body must match
-        the `X-Sandlot-Digest` header. Installed as `name`, tagged by its digest."""
+        name: ImageName, tag: ImageTag, request: Request, who: Owner, kind: BlobKind = None
+    ) -> Response | RegistryEntry:
+        """Upload an image's tar, or with `kind=snapshot` a named snapshot's folder as a
+        tar (servers started with --allow-push); the body must match the
+        `X-Sandlot-Digest` header. An image is installed as `name`, tagged by its digest; a
+        snapshot becomes this key's snapshot `name` (tag `latest` or the upload's 12 hex),
+        never over one it has (409)."""
         want = registry.check_push(
             name,
             tag,
             request.headers.get(registry_wire.DIGEST_HEADER, ""),
             request.headers.get("content-length", ""),
         )
+        if kind == "snapshot":
+            try:
+                work = await run_in_threadpool(registry.snapshot_staging, who, name, tag, want)
+                try:
+                    await receive(request, work / "blob.tar", want)
+                    await run_in_threadpool(registry.install_snapshot, who, name, work)
+                finally:
+                    await run_in_threadpool(shutil.rmtree, work, True)
+            except SnapshotExists as e:
+                metrics.errors.labels("SnapshotExists").inc()
+                return JSONResponse(wire.error_to_json(e), status_code=409)
+            return (await run_in_threadpool(registry.find, name, "latest", who, "snapshot"))[0]
         blob = registry.incoming()
         try:
-            sha = hashlib.sha256()
-            size = 0
-            with open(blob, "wb") as f:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > registry.max_push_bytes:
-                        raise registry.too_big()
-                    sha.update(chunk)
-                    await run_in_threadpool(f.write, chunk)
-            if sha.hexdigest() != want:
-                raise ImageError(
-                    f"the upload's sha256 is {sha.hexdigest()}, not {want}: nothing was installed"
-                )
+            await receive(request, blob, want)
             await run_in_threadpool(registry_wire.install, blob, name, want, f"push by {who}")
         finally:
             blob.unlink(missing_ok=True)

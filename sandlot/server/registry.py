@@ -10,7 +10,10 @@ Each image is offered under two tags: the first 12 hex digits of its store diges
 on first listing, into `<data>/registry/` and kept while the image is; the listing gives
 the blob's size and sha256 so a client can check what it downloads. Pushes, when the
 server allows them, are verified against the digest the client sends and installed into
-the server's store with the same code a pull uses.
+the server's store with the same code a pull uses. A pushed snapshot (`?kind=snapshot`)
+becomes the pushing key's snapshot of that name, unpacked in a work folder beside the
+snapshot store with the snapshot member filter and renamed in only when whole; it never
+replaces one the key has (`SnapshotExists`, answered 409).
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import ImageError, LimitExceeded, NotFound, Unsupported
+from ..errors import ImageError, InvalidArgument, LimitExceeded, NotFound, Unsupported
 from ..runtimes.remote import registry as wire_registry
 
 log = logging.getLogger("sandlot.server")
@@ -201,12 +205,69 @@ class Registry:
 
     def too_big(self) -> LimitExceeded:
         return LimitExceeded(
-            "file_size", f"the image is larger than this server accepts ({self.max_push_bytes} B)"
+            "file_size", f"the upload is larger than this server accepts ({self.max_push_bytes} B)"
         )
+
+    def snapshot_staging(self, owner: str, name: str, tag: str, want: str) -> Path:
+        """Before a snapshot push's body: its name and tag checked, and that the key has no
+        snapshot of that name (`SnapshotExists`). A fresh work folder beside the snapshot
+        store, which the caller removes."""
+        from ..sdk import saved
+
+        saved.check_snapshot_name(name)
+        if tag not in ("latest", want[:12]):
+            raise InvalidArgument(
+                f"a snapshot is pushed as {name}:latest or {name}:<12 hex of its sha256>"
+                f" ({want[:12]}), not {name}:{tag}"
+            )
+        self._no_snapshot(owner, name)
+        return saved.staging("snapshots", f"{owner}.{name}", "push")
+
+    @staticmethod
+    def _no_snapshot(owner: str, name: str) -> None:
+        from ..sdk import saved
+
+        if (saved.data_root() / "snapshots" / f"{owner}.{name}").exists():
+            raise SnapshotExists(
+                f"this key has a snapshot named {name!r} already; a push never replaces "
+                "one: delete it first (DELETE /v1/snapshots/NAME) or push under another name"
+            )
+
+    def install_snapshot(self, owner: str, name: str, work: Path) -> None:
+        """Make the verified tar `work/blob.tar` the key's snapshot `name`: unpacked with
+        the snapshot member filter into `work/entry`, its metadata checked and stamped
+        (name, size, created: this server's), then renamed into the store."""
+        from ..sdk import saved
+
+        entry = work / "entry"
+        wire_registry.unpack(work / "blob.tar", entry, snapshot=True)
+        (work / "blob.tar").unlink()
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+            if not isinstance(meta, dict) or not (entry / "state").is_dir():
+                raise ValueError("no meta.json object and state/ folder")
+            meta["size"] = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+            meta["created"] = time.time()
+            saved.info({**meta, "name": name})  # every field a listing needs
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ImageError(
+                f"the upload is not a sandlot snapshot ({e}); nothing was kept"
+            ) from None
+        (entry / "meta.json").write_text(json.dumps(meta, indent=1))
+        self._no_snapshot(owner, name)
+        try:
+            saved.adopt("snapshots", f"{owner}.{name}", entry)
+        except (InvalidArgument, OSError):  # one that arrived meanwhile
+            self._no_snapshot(owner, name)
+            raise
 
     def incoming(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.dir / f".push-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
+
+
+class SnapshotExists(InvalidArgument):
+    """A push under the name of one of the key's snapshots: answered 409."""
 
 
 def _short(text: str) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import httpx
 import pytest
 
 from sandlot import Sandbox
-from sandlot.errors import ImageError, InvalidArgument, NotFound
+from sandlot.errors import ImageError, InvalidArgument, LimitExceeded, NotFound
 from sandlot.images import store
 from sandlot.runtimes.remote.registry import DIGEST_HEADER, RegistryClient, pack
 from sandlot.server import KeyStore
@@ -346,3 +348,230 @@ def test_a_damaged_snapshot_download_is_never_used(
     assert Sandbox.list_snapshots() == []
     left = client_home / "snapshots"
     assert not left.exists() or list(left.iterdir()) == [], "a partial download was left"
+
+
+# -- pushing named snapshots -------------------------------------------------------------------
+
+
+def _server_snapshots(srv: Server) -> list[str]:
+    """Everything in the `registry` server's snapshot store, work folders included."""
+    root = srv.data / "home" / "snapshots"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+def _key_id(key: str) -> str:
+    return key.split("_")[1]
+
+
+def test_push_a_snapshot_then_start_remotely_from_it(
+    registry: tuple[Server, str, Any], client_home: Path
+) -> None:
+    srv, key, _ = registry
+    with Sandbox.create() as box:  # a local wasm sandbox, in the client's home
+        box.run_code("pushed = 7")
+        box.commands.run("echo kept > note.txt")
+        box.create_snapshot("pushed")
+    env = {**os.environ, "SANDLOT_HOME": str(client_home), "SANDLOT_API_KEY": key}
+    env.pop("SANDLOT_URL", None)
+    cli = [sys.executable, "-m", "sandlot.cli.main", "push", "pushed", "--to", srv.url]
+    done = subprocess.run(
+        [*cli, "--kind", "snapshot"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "push snapshot pushed" in done.stderr and "pushed snapshot pushed" in done.stderr
+    c = RegistryClient(srv.url, key)
+    try:
+        snaps = {e["ref"]: e for e in c.entries() if e.get("kind") == "snapshot"}
+        assert "pushed:latest" in snaps and snaps["pushed:latest"]["tiers"] == ["wasm"]
+        assert "pushed" in [s.name for s in Sandbox.list_snapshots(base_url=srv.url, api_key=key)]
+        with Sandbox.create(snapshot="pushed", base_url=srv.url, api_key=key) as there:
+            assert there.run_code("pushed").text == "7"
+            assert there.commands.run("cat note.txt").stdout == "kept\n"
+        # Never over the key's own snapshot: 409, naming the problem, and it is unchanged.
+        with pytest.raises(InvalidArgument, match="already"):
+            c.push_snapshot("pushed")
+        blob = client_home / "again.tar"
+        sha, _size = pack(client_home / "snapshots" / "pushed", blob)
+        r = httpx.put(
+            f"{srv.url}/v1/registry/pushed/latest/blob",
+            params={"kind": "snapshot"},
+            content=blob.read_bytes(),
+            headers={"Authorization": f"Bearer {key}", DIGEST_HEADER: f"sha256:{sha}"},
+        )
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["type"] == "InvalidArgument"
+        assert "'pushed'" in r.json()["error"]["message"]
+        assert {e["ref"]: e for e in c.entries()}["pushed:latest"] == snaps["pushed:latest"]
+        # A wrong tag (not latest, not the upload's digest) is refused before anything.
+        with pytest.raises(InvalidArgument, match="packs to"):
+            c.push_snapshot("pushed", "0123456789ab")
+    finally:
+        c.close()
+    # Another key neither sees it nor overwrites it: its push is a snapshot of its own.
+    keys = KeyStore(srv.data / "server.db")
+    _, other = keys.create("push-other")
+    keys.close()
+    with _Closing(srv.url, other) as o:
+        assert "pushed:latest" not in {e["ref"] for e in o.entries()}
+        with pytest.raises(NotFound):
+            Sandbox.create(snapshot="pushed", base_url=srv.url, api_key=other)
+        mine = o.push_snapshot("pushed")
+        assert mine["ref"] == "pushed:latest" and mine["kind"] == "snapshot"
+    assert f"{_key_id(key)}.pushed" in _server_snapshots(srv)
+    assert f"{_key_id(other)}.pushed" in _server_snapshots(srv)
+    with Sandbox.create(snapshot="pushed", base_url=srv.url, api_key=key) as there:
+        assert there.run_code("pushed").text == "7"
+    assert not [n for n in _server_snapshots(srv) if n.startswith(".")]
+    assert not [n for n in os.listdir(client_home / "snapshots") if n.startswith(".")]
+
+
+def test_push_snapshot_of_nothing_local(
+    registry: tuple[Server, str, Any], client_home: Path
+) -> None:
+    srv, key, _ = registry
+    env = {**os.environ, "SANDLOT_HOME": str(client_home), "SANDLOT_API_KEY": key}
+    done = subprocess.run(
+        [sys.executable, "-m", "sandlot.cli.main", "push", "ghost", "--to", srv.url]
+        + ["--kind", "snapshot"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "NotFound" in done.stderr and "ghost" in done.stderr
+
+
+def test_a_server_without_allow_push_refuses_snapshots(live: Live) -> None:
+    r = httpx.put(
+        f"{live.url}/v1/registry/x/latest/blob",
+        params={"kind": "snapshot"},
+        content=b"",
+        headers={"Authorization": f"Bearer {live.key}", DIGEST_HEADER: "sha256:" + "0" * 64},
+    )
+    assert r.status_code == 409 and r.json()["error"]["type"] == "Unsupported"
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, link, 0o755 if kind == tarfile.DIRTYPE else 0o644
+    return info
+
+
+_META = json.dumps(
+    {"name": "x", "tier": "wasm", "template": "python", "size": 1, "created": 1.0}
+).encode()
+_GOOD = [(_member("meta.json"), _META), (_member("state", tarfile.DIRTYPE), None)]
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        [(_member("../escaped"), b"x")],
+        [(_member("/tmp/sandlot-absolute-escape"), b"x")],
+        [(_member("state/leak", tarfile.SYMTYPE, "/etc/passwd"), None)],
+        [(_member("state/up", tarfile.SYMTYPE, "../../.."), None)],
+        [
+            (_member("state/door", tarfile.SYMTYPE, "/tmp"), None),
+            (_member("state/door/sandlot-through-a-link"), b"x"),
+        ],
+        [(_member("state/hard", tarfile.LNKTYPE, "/etc/passwd"), None)],
+        [(_member("state/null", tarfile.CHRTYPE), None)],
+        [(_member("state/fifo", tarfile.FIFOTYPE), None)],
+    ],
+    ids=["dotdot", "absolute", "abs-link", "up-link", "through-link", "hardlink", "chr", "fifo"],
+)
+def test_a_hostile_snapshot_push_is_refused_and_leaves_nothing(
+    registry: tuple[Server, str, Any], evil: list[tuple[tarfile.TarInfo, bytes | None]]
+) -> None:
+    srv, key, _ = registry
+    before = _server_snapshots(srv)
+    body = _tar(_GOOD + evil)
+    r = httpx.put(
+        f"{srv.url}/v1/registry/hostile/latest/blob",
+        params={"kind": "snapshot"},
+        content=body,
+        headers={
+            "Authorization": f"Bearer {key}",
+            DIGEST_HEADER: "sha256:" + hashlib.sha256(body).hexdigest(),
+        },
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "ImageError" and "unsafe" in r.json()["error"]["message"]
+    assert _server_snapshots(srv) == before, "a hostile push left something behind"
+    assert not os.path.lexists("/tmp/sandlot-absolute-escape")
+    assert not os.path.lexists("/tmp/sandlot-through-a-link")
+    assert not (srv.data / "home" / "escaped").exists()
+
+
+def test_a_push_that_is_not_a_snapshot_or_is_tampered_leaves_nothing(
+    registry: tuple[Server, str, Any],
+) -> None:
+    srv, key, _ = registry
+    before = _server_snapshots(srv)
+    auth = {"Authorization": f"Bearer {key}"}
+    url = f"{srv.url}/v1/registry/notsnap/latest/blob"
+    for body in (_tar([(_member("hello"), b"hi")]), b"not a tar at all" * 100):
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        r = httpx.put(
+            url, params={"kind": "snapshot"}, content=body, headers={**auth, DIGEST_HEADER: digest}
+        )
+        assert r.status_code == 400 and r.json()["error"]["type"] == "ImageError", r.text
+    good = _tar(_GOOD)
+    r = httpx.put(  # the digest of other bytes
+        url,
+        params={"kind": "snapshot"},
+        content=good + b"\0" * 512,
+        headers={**auth, DIGEST_HEADER: "sha256:" + hashlib.sha256(good).hexdigest()},
+    )
+    assert r.status_code == 400 and "nothing was installed" in r.json()["error"]["message"]
+    r = httpx.put(  # a name a snapshot cannot have
+        f"{srv.url}/v1/registry/a@b/latest/blob",
+        params={"kind": "snapshot"},
+        content=good,
+        headers={**auth, DIGEST_HEADER: "sha256:" + hashlib.sha256(good).hexdigest()},
+    )
+    assert r.status_code == 400 and r.json()["error"]["type"] == "InvalidArgument", r.text
+    assert _server_snapshots(srv) == before
+
+
+def test_an_oversized_snapshot_push_is_refused_and_leaves_nothing(
+    tmp_path: Path, client_home: Path
+) -> None:
+    """A server with a small `max_push_bytes`: a declared length over it is refused before
+    the body, a chunked body is cut off when it passes it; neither leaves anything."""
+    from sandlot.server import ServerConfig
+
+    from .conftest import serving
+
+    keys = KeyStore(tmp_path / "server.db")
+    kid, key = keys.create("small")
+    cfg = ServerConfig(data_dir=tmp_path, allow_push=True, max_push_bytes=64 << 10)
+    with Sandbox.create() as box:
+        box.run_code("big = 1")
+        box.create_snapshot("big")
+    snaps = client_home / "snapshots"
+    try:
+        with serving(cfg, keys) as (url, _app):
+            with _Closing(url, key) as c, pytest.raises(LimitExceeded, match="larger"):
+                c.push_snapshot("big")
+            body = (b"\0" * (16 << 10) for _ in range(16))  # 256 KiB, chunked
+            r = httpx.put(
+                f"{url}/v1/registry/chunked/latest/blob",
+                params={"kind": "snapshot"},
+                content=body,
+                headers={"Authorization": f"Bearer {key}", DIGEST_HEADER: "sha256:" + "a" * 64},
+            )
+            assert r.status_code == 413 and r.json()["error"]["type"] == "LimitExceeded"
+    finally:
+        keys.close()
+    assert sorted(p.name for p in snaps.iterdir()) == ["big"], "an oversized push left a trace"

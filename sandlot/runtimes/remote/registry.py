@@ -103,13 +103,28 @@ def _member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
     return member
 
 
-def unpack(blob: Path, rootfs: Path) -> None:
+def _snapshot_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """tarfile's "data" filter: a snapshot's folder is read by the host, so besides the
+    members' own paths every link must point inside it too (no absolute or `..` escapes,
+    no device files, no setuid bits). An absolute or `..` name is refused, not mended."""
+    if member.name.startswith("/") or ".." in Path(member.name).parts:
+        raise ImageError(f"the snapshot holds an unsafe member {member.name!r}")
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError as e:
+        raise ImageError(f"the snapshot holds an unsafe member: {e}") from None
+
+
+def unpack(blob: Path, rootfs: Path, *, snapshot: bool = False) -> None:
+    """Unpack a registry tar into `rootfs`: an image's (links may point anywhere, read
+    inside the sandbox), or with `snapshot` a snapshot's folder (links must stay inside)."""
     rootfs.mkdir(parents=True, exist_ok=True)
+    what = "snapshot" if snapshot else "image"
     try:
         with tarfile.open(blob, mode="r:") as tar:
-            tar.extractall(rootfs, filter=_member_filter)
+            tar.extractall(rootfs, filter=_snapshot_filter if snapshot else _member_filter)
     except tarfile.TarError as e:
-        raise ImageError(f"the image's tar is corrupt: {e}") from None
+        raise ImageError(f"the {what}'s tar is corrupt: {e}") from None
 
 
 def install(blob: Path, name: str, digest: str, origin: str) -> Any:
@@ -237,7 +252,7 @@ class RegistryClient:
         try:
             blob = work / "blob.tar"
             self._download(name, tag, digest, size, blob, progress, kind="snapshot")
-            unpack(blob, work / "entry")
+            unpack(blob, work / "entry", snapshot=True)
             return saved.info(saved.adopt("snapshots", name, work / "entry"))
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -285,13 +300,42 @@ class RegistryClient:
                 f"{digest}; nothing was installed"
             )
 
-    def push(
-        self, name: str, tag: str, rootfs: Path, work: Path, progress: Progress | None = None
+    def push_snapshot(
+        self, name: str, tag: str = "latest", progress: Progress | None = None
     ) -> dict[str, Any]:
-        """Upload a local rootfs as `name` (the server files it under its own digest)."""
+        """Upload this host's named snapshot `name` as the key's snapshot `name` on the
+        server (never over one it has: InvalidArgument). `tag` is `latest` or the first 12
+        hex digits of the uploaded tar's sha256. The server's registry entry."""
+        from ...sdk import saved
+
+        saved.check_snapshot_name(name)
+        folder = saved.data_root() / "snapshots" / name
+        saved.read("snapshots", name)  # NotFound, saying how to list them
+        work = saved.staging("snapshots", name, "push")
+        try:
+            return self.push(name, tag, folder, work, progress, kind="snapshot")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def push(
+        self,
+        name: str,
+        tag: str,
+        rootfs: Path,
+        work: Path,
+        progress: Progress | None = None,
+        kind: str = "image",
+    ) -> dict[str, Any]:
+        """Upload a local rootfs as `name` (the server files it under its own digest), or
+        with `kind="snapshot"` a snapshot's folder."""
         blob = work / "push.tar"
         try:
             digest, size = pack(rootfs, blob)
+            if kind == "snapshot" and tag not in ("latest", digest[:12]):
+                raise InvalidArgument(
+                    f"the snapshot {name} packs to {digest[:12]}, not {tag}: push it as "
+                    f"{name}:latest or {name}:{digest[:12]}"
+                )
 
             def chunks() -> Iterator[bytes]:
                 done = 0
@@ -305,6 +349,7 @@ class RegistryClient:
             try:
                 r = self.http.put(
                     f"/v1/registry/{name}/{tag}/blob",
+                    params={"kind": kind} if kind != "image" else None,
                     content=chunks(),
                     headers={DIGEST_HEADER: f"sha256:{digest}", "Content-Length": str(size)},
                     timeout=httpx.Timeout(600.0, connect=10.0),
