@@ -35,6 +35,8 @@ from ..runtimes.remote import registry as wire_registry
 
 log = logging.getLogger("sandlot.server")
 
+# Snapshot tiers whose saved state is safe to take from a client (see install_snapshot).
+PUSHABLE_TIERS = ("wasm",)
 IMAGE_TIERS = ("process", "gvisor", "microvm")
 """The tiers that run an image's rootfs (the default for an image without a recipe)."""
 
@@ -253,6 +255,13 @@ class Registry:
             raise ImageError(
                 f"the upload is not a sandlot snapshot ({e}); nothing was kept"
             ) from None
+        if meta.get("tier") not in PUSHABLE_TIERS:
+            # A wasm image only ever runs inside the wasm sandbox it restores into; a microvm
+            # state is a QEMU migration stream, which QEMU does not treat as hostile input.
+            raise Unsupported(
+                f"this server accepts pushed snapshots of the {', '.join(PUSHABLE_TIERS)} "
+                f"tier only, not {meta.get('tier')!r}: nothing was kept"
+            )
         (entry / "meta.json").write_text(json.dumps(meta, indent=1))
         self._no_snapshot(owner, name)
         try:

@@ -544,6 +544,28 @@ def test_a_push_that_is_not_a_snapshot_or_is_tampered_leaves_nothing(
     assert _server_snapshots(srv) == before
 
 
+def test_a_pushed_microvm_state_is_refused(registry: tuple[Server, str, Any]) -> None:
+    # A QEMU migration stream is not input QEMU treats as hostile: only wasm state is taken.
+    srv, key, _ = registry
+    before = _server_snapshots(srv)
+    meta = json.dumps(
+        {"name": "x", "tier": "microvm", "template": "base", "size": 1, "created": 1.0}
+    ).encode()
+    body = _tar([(_member("meta.json"), meta), (_member("state", tarfile.DIRTYPE), None)])
+    r = httpx.put(
+        f"{srv.url}/v1/registry/vmstate/latest/blob",
+        params={"kind": "snapshot"},
+        content=body,
+        headers={
+            "Authorization": f"Bearer {key}",
+            DIGEST_HEADER: "sha256:" + hashlib.sha256(body).hexdigest(),
+        },
+    )
+    assert r.status_code == 409 and r.json()["error"]["type"] == "Unsupported", r.text
+    assert "wasm" in r.json()["error"]["message"]
+    assert _server_snapshots(srv) == before
+
+
 def test_an_oversized_snapshot_push_is_refused_and_leaves_nothing(
     tmp_path: Path, client_home: Path
 ) -> None:
