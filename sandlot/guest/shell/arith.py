@@ -262,6 +262,9 @@ class Evaluator:
 
     def value_of(self, name: str, index: str | None) -> int:
         raw = self.vars.arith_get(name, index)
+        if raw.isdigit() and raw.isascii() and (raw[0] != "0" or len(raw) == 1):
+            v = int(raw)  # plain decimal, the common case
+            return v if v < _M else wrap(v)
         raw = raw.strip()
         if raw == "":
             return 0
@@ -342,17 +345,114 @@ class Evaluator:
         return wrap(f[op](a, b))
 
 
-_TREES: dict[str, Any] = {}
+Compiled = Callable[["Evaluator"], int]
+_M = 1 << 63
+
+_BIN: dict[str, Callable[[int, int], int]] = {
+    "+": lambda x, y: x + y,
+    "-": lambda x, y: x - y,
+    "*": lambda x, y: x * y,
+    "<<": lambda x, y: x << (y & 63),
+    ">>": lambda x, y: x >> (y & 63),
+    "&": lambda x, y: x & y,
+    "|": lambda x, y: x | y,
+    "^": lambda x, y: x ^ y,
+    "<": lambda x, y: int(x < y),
+    ">": lambda x, y: int(x > y),
+    "<=": lambda x, y: int(x <= y),
+    ">=": lambda x, y: int(x >= y),
+    "==": lambda x, y: int(x == y),
+    "!=": lambda x, y: int(x != y),
+}
+
+
+def _wrapped(f: Callable[[int, int], int]) -> Callable[[int, int], int]:
+    def g(x: int, y: int) -> int:
+        r = f(x, y)
+        return r if -_M <= r < _M else wrap(r)
+
+    return g
+
+
+def _compile(n: Any) -> Compiled:
+    """The tree as nested closures: the same evaluation order and results as `Evaluator.ev`
+    without re-dispatching on node kinds every time (loops evaluate one text many times)."""
+    k = n[0]
+    if k == "num":
+        c = wrap(n[1])
+        return lambda ev: c
+    if k == "var":
+        name, index = n[1], n[2]
+        return lambda ev: ev.value_of(name, index)
+    if k == "un":
+        a, op = _compile(n[2]), n[1]
+        if op == "-":
+            return lambda ev: wrap(-a(ev))
+        if op == "+":
+            return a
+        if op == "!":
+            return lambda ev: int(not a(ev))
+        return lambda ev: ~a(ev)
+    if k in ("pre", "post"):
+        name, index = n[2][1], n[2][2]
+        step, pre = (1 if n[1] == "++" else -1), k == "pre"
+
+        def incdec(ev: Evaluator) -> int:
+            old = ev.value_of(name, index)
+            new = wrap(old + step)
+            ev.vars.arith_set(name, index, new)
+            return new if pre else old
+
+        return incdec
+    if k == "comma":
+        a, b = _compile(n[1]), _compile(n[2])
+        return lambda ev: (a(ev), b(ev))[1]
+    if k == "?":
+        c, a, b = _compile(n[1]), _compile(n[2]), _compile(n[3])
+        return lambda ev: a(ev) if c(ev) else b(ev)
+    if k == "assign":
+        op, name, index, rhs = n[1], n[2][1], n[2][2], _compile(n[3])
+        if op == "=":
+
+            def assign(ev: Evaluator) -> int:
+                val = rhs(ev)
+                ev.vars.arith_set(name, index, val)
+                return val
+
+            return assign
+        bop = op[:-1]
+
+        def update(ev: Evaluator) -> int:
+            val = Evaluator.binop(bop, ev.value_of(name, index), rhs(ev))
+            ev.vars.arith_set(name, index, val)
+            return val
+
+        return update
+    if k == "bin":
+        op, a, b = n[1], _compile(n[2]), _compile(n[3])
+        if op == "&&":
+            return lambda ev: int(bool(a(ev)) and bool(b(ev)))
+        if op == "||":
+            return lambda ev: int(bool(a(ev)) or bool(b(ev)))
+        f = _BIN.get(op)
+        if f is None:  # / % **: their errors and rounding live in binop
+            return lambda ev: Evaluator.binop(op, a(ev), b(ev))
+        g = _wrapped(f)
+        return lambda ev: g(a(ev), b(ev))
+    raise ArithError("bad expression")
+
+
+_TREES: dict[str, Compiled] = {}
 
 
 def evaluate(text: str, vars: Vars, depth: int = 0) -> int:
     """Evaluate arithmetic text (already parameter-expanded) against vars.
 
-    Parsed trees are cached by text: loops evaluate the same few expressions over and over."""
-    tree = _TREES.get(text)
-    if tree is None:
-        tree = Parser(text).parse()
+    Compiled trees are cached by text: loops evaluate the same few expressions over and over."""
+    fn = _TREES.get(text)
+    if fn is None:
+        fn = _compile(Parser(text).parse())
         if len(_TREES) > 2048:
             _TREES.clear()
-        _TREES[text] = tree
-    return Evaluator(vars, depth).ev(tree)
+        _TREES[text] = fn
+    return fn(Evaluator(vars, depth))

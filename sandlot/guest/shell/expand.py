@@ -154,8 +154,11 @@ class Expander:
         """Expansion without splitting or globbing (assignments, here-docs, case subject)."""
         if w is None:
             return ""
+        parts = w.parts
+        if len(parts) == 1 and type(parts[0]) is Lit:
+            return parts[0].text  # plain text, as in (( i < 1000 )): nothing to expand
         out = []
-        for text, kind in self.pieces(w.parts, False, nosplit=True):
+        for text, kind in self.pieces(parts, False, nosplit=True):
             if kind == "B":
                 out.append(" ")
             else:
