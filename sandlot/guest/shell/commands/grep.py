@@ -356,6 +356,26 @@ class _Grep:
         offs: list[int] = []
         out: list[str] = []
         sepc = sep.decode()
+        if not (
+            self.show_name
+            or self.color
+            or self.before
+            or self.after
+            or self.maxc is not None
+            or any(k in o for k in "qlLcobn")
+        ):  # plain matching lines: decoded and joined in bulk (same bytes out)
+            tick = self.sh.budget.tick
+            for lo in range(0, len(recs), 4096):
+                lines = dec(sep.join(recs[lo : lo + 4096])).split(sepc)
+                hits = []
+                for line in lines:
+                    tick()
+                    if (rx.search(line) is not None) != invert:
+                        hits.append(line)
+                if hits:
+                    self.found = self.any_out = True
+                    yield (1, enc(sepc.join(hits) + sepc))
+            return
         for i, raw in enumerate(recs, 1):
             self.sh.budget.tick()
             offs.append(off)
