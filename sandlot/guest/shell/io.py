@@ -41,6 +41,10 @@ class Input:
     def _avail(self) -> int:
         return len(self.buf) - self.pos
 
+    def buffered(self) -> int:
+        """How many bytes can be read without pulling from the producer."""
+        return len(self.buf) - self.pos
+
     def read_chunk(self) -> bytes:
         """Next available bytes; b'' at EOF."""
         if not self._avail():

@@ -79,3 +79,12 @@ class Budget:
 
             if time.monotonic() > self.deadline:
                 raise BudgetExceeded()
+
+    def tick_many(self, n: int) -> None:
+        """n steps at once (a command's batch of lines): the deadline is checked now."""
+        self.ticks += n
+        if self.deadline is not None:
+            import time
+
+            if time.monotonic() > self.deadline:
+                raise BudgetExceeded()
