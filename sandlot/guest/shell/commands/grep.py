@@ -364,14 +364,14 @@ class _Grep:
             or self.maxc is not None
             or any(k in o for k in "qlLcobn")
         ):  # plain matching lines: decoded and joined in bulk (same bytes out)
-            tick = self.sh.budget.tick
+            search = rx.search
             for lo in range(0, len(recs), 4096):
                 lines = dec(sep.join(recs[lo : lo + 4096])).split(sepc)
-                hits = []
-                for line in lines:
-                    tick()
-                    if (rx.search(line) is not None) != invert:
-                        hits.append(line)
+                self.sh.budget.tick_many(len(lines))
+                if invert:
+                    hits = [line for line in lines if search(line) is None]
+                else:
+                    hits = [line for line in lines if search(line) is not None]
                 if hits:
                     self.found = self.any_out = True
                     yield (1, enc(sepc.join(hits) + sepc))

@@ -246,6 +246,9 @@ def wc(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
+_NUMERIC = re.compile(r"\s*(-?\d*\.?\d+)")
+
+
 def _sort_key(
     opts: dict[str, Any], keys: list[tuple[int, int, int, int, str]], sep: str | None
 ) -> Any:
@@ -267,7 +270,7 @@ def _sort_key(
         if "f" in flags:
             s = s.lower()
         if "n" in flags:
-            m = re.match(r"\s*(-?\d*\.?\d+)", s)
+            m = _NUMERIC.match(s)
             return (float(m.group(1)) if m else 0.0, s)
         if "h" in flags:
             m = re.match(r"\s*(-?\d*\.?\d+)([KMGTPE]?)", s)
@@ -438,23 +441,27 @@ def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
 
     prev: bytes | None = None
     count = 0
+    done: list[bytes] = []  # output lines, sent together while more input is at hand
     for line in src.lines():
+        if done and (len(done) >= 1024 or not src.buffered()):
+            yield (1, b"".join(done))
+            done.clear()
         if prev is not None and key(line) == key(prev):
             count += 1
             if "D" in opts:
-                yield (1, line)
+                done.append(line)
             continue
         if prev is not None:
             out = emit(prev, count)
             if out and "D" not in opts:
-                yield (1, out)
-        if "D" in opts:
-            pass
+                done.append(out)
         prev, count = line, 1
     if prev is not None:
         out = emit(prev, count)
         if out and "D" not in opts:
-            yield (1, out)
+            done.append(out)
+    if done:
+        yield (1, b"".join(done))
     return 0
 
 
