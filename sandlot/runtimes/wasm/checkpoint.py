@@ -153,8 +153,14 @@ class MemoryCheckpoint:
         self._tracker, self._tracked_store, self._tracked_ptr = None, None, 0
 
     def capture_in_background(self, session: Session) -> None:
-        """Start a capture; `wait()` must be called before the session runs again."""
+        """Capture the memory: at once where only written pages are copied (~0.5 ms for a
+        small call, less than handing it to a thread costs), else in a thread; `wait()`
+        must be called before the session runs again."""
         self.wait()
+        store, memory = _memory(session)
+        ptr = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
+        if self._capture_written(store, ptr, memory.data_len(store)):
+            return
 
         def work() -> None:
             try:
