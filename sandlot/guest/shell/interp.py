@@ -52,6 +52,9 @@ _OPEN_ERRORS = {
 }
 
 
+_DYNAMIC = frozenset({"RANDOM", "SECONDS", "LINENO", "PIPESTATUS", "FUNCNAME"})
+
+
 class Interp(Expander):
     def __init__(
         self,
@@ -189,6 +192,13 @@ class Interp(Expander):
     def get_str(self, name: str) -> str | None:
         if not name:
             return None
+        if name not in _DYNAMIC and (name[0].isalpha() or name[0] == "_"):
+            v = self.lookup_var(name)  # the common case: a plain variable
+            if v is None or v.value is None:
+                return None
+            if isinstance(v.value, dict):
+                return v.value.get(0 if "A" not in v.attrs else "0")
+            return v.value
         if not (name[0].isalpha() or name[0] == "_"):
             return self.special(name)
         if name == "RANDOM":
@@ -249,9 +259,16 @@ class Interp(Expander):
         return self.scopes[0]
 
     def set_var(self, name: str, value: str, append: bool = False) -> None:
-        self.check_readonly(name)
-        scope = self._scope_for(name)
-        v = scope.get(name)
+        # one walk of the scopes does check_readonly's and _scope_for's work
+        v: Var | None = None
+        for scope in reversed(self.scopes):
+            v = scope.get(name)
+            if v is not None:
+                break
+        else:
+            scope = self.scopes[0]
+        if v is not None and "r" in v.attrs:
+            raise ExpansionError(f"{name}: readonly variable")
         if v is None:
             v = scope[name] = Var(None, "x" if self.opt("allexport") else "")
         if "i" in v.attrs:
