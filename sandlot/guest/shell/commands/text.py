@@ -440,13 +440,15 @@ def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
         return enc(f"{n:7d} ") + body if "c" in opts else body
 
     prev: bytes | None = None
+    prev_key = b""
     count = 0
     done: list[bytes] = []  # output lines, sent together while more input is at hand
     for line in src.lines():
         if done and (len(done) >= 1024 or not src.buffered()):
             yield (1, b"".join(done))
             done.clear()
-        if prev is not None and key(line) == key(prev):
+        k = key(line)
+        if prev is not None and k == prev_key:
             count += 1
             if "D" in opts:
                 done.append(line)
@@ -455,7 +457,7 @@ def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
             out = emit(prev, count)
             if out and "D" not in opts:
                 done.append(out)
-        prev, count = line, 1
+        prev, prev_key, count = line, k, 1
     if prev is not None:
         out = emit(prev, count)
         if out and "D" not in opts:
