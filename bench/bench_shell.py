@@ -4,7 +4,9 @@
 
 Figures (median and p95 of N rounds; ratio = ours / native median):
 - `true` through `sbx.commands.run` (target <= 3 ms median): the whole per-command path
-  (SDK, guest protocol, shell parse and run). Native: `bash -c true` as a subprocess.
+  (SDK, guest protocol, shell parse and run, memory checkpoint), calls back to back.
+  Native: `bash -c true` as a subprocess. The same with full checkpoints
+  (SANDLOT_WASM_FULL_CHECKPOINTS=1, a second sandbox) shows what incremental ones save.
 - 1000 x `true` inside one script: the interpreter's per-command cost.
 - `grep x | sort | uniq -c | sort -rn | head` over a 20k-line file (target <= 5x native).
 - a 1,000-iteration arithmetic `for ((...))` loop (target <= 10x bash).
@@ -100,6 +102,27 @@ def main() -> None:
                 "<= 3 ms median",
             )
         )
+        box = getattr(sbx, "_core", None)
+        checkpoint = getattr(getattr(box, "_box", None), "_checkpoint", None)
+        if checkpoint is not None:
+            print(
+                f"checkpoints: {checkpoint.incremental_copies} incremental, "
+                f"{checkpoint.full_copies} full",
+                file=sys.stderr,
+            )
+        os.environ["SANDLOT_WASM_FULL_CHECKPOINTS"] = "1"
+        try:
+            with Sandbox.create() as full:
+                rows.append(
+                    (
+                        "`true` via commands.run, full checkpoints",
+                        timed_ms(lambda: full.commands.run("true"), rounds * 5),
+                        timed_ms(native("true"), rounds * 5),
+                        "(before incremental checkpoints)",
+                    )
+                )
+        finally:
+            del os.environ["SANDLOT_WASM_FULL_CHECKPOINTS"]
         rows.append(
             (
                 "1000 x `true` in one script",
