@@ -65,6 +65,11 @@ def _memory(session: Session) -> tuple[Any, Any]:
     return state.store, state.exports["memory"]
 
 
+def _view(ptr: int, n: int) -> memoryview:
+    """The n bytes at address ptr (the guest's linear memory), as a byte view."""
+    return memoryview((ctypes.c_ubyte * n).from_address(ptr)).cast("B")
+
+
 class MemoryCheckpoint:
     """The last good copy of one sandbox's guest memory."""
 
@@ -113,14 +118,17 @@ class MemoryCheckpoint:
             or n < tracker.length
         ):
             return False
-        base = ctypes.addressof(buf)
+        # Slices of two memoryviews, not one ctypes.memmove per run: a `true` writes ~160
+        # runs of pages, and a ctypes call costs ~5 us where a slice copy costs ~0.3 us.
+        copy, live = memoryview(buf).cast("B"), _view(ptr, n)
         try:
             for offset, length in tracker.written():
-                ctypes.memmove(base + offset, ptr + offset, length)
+                end = offset + length
+                copy[offset:end] = live[offset:end]
             if n > tracker.length:  # the memory grew: the new pages are all copied
                 old = tracker.length
                 tracker.extend(ptr + n)
-                ctypes.memmove(base + old, ptr + old, n - old)
+                copy[old:n] = live[old:n]
         except OSError:
             return False
         self._size = n
