@@ -24,6 +24,10 @@ EV_STDERR = "stderr"
 EV_DONE = "done"
 EV_NEXT = "next"  # the guest asks for its request (when it did not come with the call)
 
+# The wasm guest's reply, written last to its turn's stdout: this mark, the frame, a NUL
+# (a frame is ASCII JSON, which holds no NUL).
+REPLY_MARK = b"\x00\x1esandlot-reply\x1e"
+
 MAX_FRAME_BYTES = 64 << 20  # a frame larger than this is refused by the host
 
 

@@ -36,6 +36,7 @@ from .compile_cache import ensure_compiled
 HOME = "/home/user"
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
+RESEND = "__import__('sys').modules['__sandlot_agent__'].resend()"
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
 MEMORY_FILE = "memory.bin"
 # Run in a restored guest: reseed the generators whose state lives in the copied memory.
@@ -308,11 +309,15 @@ class WasmSandbox:
         finally:
             self._cancel = None
         ended = time.perf_counter()
+        stdout = done.stdout
+        killed = done.trapped is not None or self._session.ended is not None
+        if not killed and self._door.reply is None:
+            stdout = self._take_reply(stdout, "stdout" in done.truncated)
         # Output written to raw file descriptors bypasses the agent: keep it too.
-        for name, data in (("stdout", done.stdout), ("stderr", done.stderr)):
+        for name, data in (("stdout", stdout), ("stderr", done.stderr)):
             if data:
                 sink.add(name, data.decode("utf-8", "replace"))
-        if done.trapped is not None or self._session.ended is not None:
+        if killed:
             why = self._session.ended
             self._recover()
             raise self._killed_error(done.trapped, why, limits)
@@ -320,6 +325,9 @@ class WasmSandbox:
             self._checkpoint.capture_in_background(self._session)
             raise sink.callback_error
         reply = self._door.reply
+        if reply is None and not self._session.ended:
+            self._resend()
+            reply = self._door.reply
         if reply is None:
             self._recover()
             detail = self._door.fault or done.stderr.decode("utf-8", "replace")[-500:]
@@ -327,6 +335,25 @@ class WasmSandbox:
         self._checkpoint.capture_in_background(self._session)
         timings = Timings(queued=began - start, run=ended - began, total=ended - start)
         return reply, sink, timings
+
+    def _take_reply(self, stdout: bytes, truncated: bool) -> bytes:
+        """Cut the reply the guest wrote last to its stdout (`wasm_door.serve`) and hand it
+        to the door; the rest is raw output. A stdout past its cap may have lost the reply
+        (or its end): then it is left for `_resend`, and only the output is kept."""
+        at = stdout.rfind(protocol.REPLY_MARK)
+        if at < 0:
+            return stdout
+        end = stdout.find(b"\0", at + len(protocol.REPLY_MARK))
+        if end < 0 or truncated:
+            return stdout[:at]
+        self._door(stdout[at + len(protocol.REPLY_MARK) : end])
+        return stdout[:at] + stdout[end + 1 :]
+
+    def _resend(self) -> None:
+        """Ask the guest for its last reply through the door (a second, short turn)."""
+        done = self._session.run(RESEND, deadline_s=30.0)
+        if done.trapped is not None or self._session.ended is not None:
+            self._door.reply = None
 
     def _recover(self) -> None:
         """Replace the ended session with a new one holding the last checkpoint."""
