@@ -70,11 +70,14 @@ def serve(frame: bytes | None = None) -> None:
         _send_frame(frame)  # the host's stdout cap must not cut it
         return
     data = memoryview(protocol.REPLY_MARK + _last_reply + b"\0")
-    while data:
-        written = os.write(1, data)
-        if written <= 0:
-            break
-        data = data[written:]
+    try:
+        while data:
+            written = os.write(1, data)
+            if written <= 0:
+                break
+            data = data[written:]
+    except OSError:  # the code closed or moved fd 1: the door still works
+        _send_frame(_last_reply)
 
 
 def resend() -> None:

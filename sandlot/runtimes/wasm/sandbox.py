@@ -311,7 +311,7 @@ class WasmSandbox:
         ended = time.perf_counter()
         stdout = done.stdout
         killed = done.trapped is not None or self._session.ended is not None
-        if not killed and self._door.reply is None:
+        if not killed:
             stdout = self._take_reply(stdout, "stdout" in done.truncated)
         # Output written to raw file descriptors bypasses the agent: keep it too.
         for name, data in (("stdout", stdout), ("stderr", done.stderr)):
@@ -346,7 +346,8 @@ class WasmSandbox:
         end = stdout.find(b"\0", at + len(protocol.REPLY_MARK))
         if end < 0 or truncated:
             return stdout[:at]
-        self._door(stdout[at + len(protocol.REPLY_MARK) : end])
+        if self._door.reply is None:  # else it came through the door (fd 1 failed)
+            self._door(stdout[at + len(protocol.REPLY_MARK) : end])
         return stdout[:at] + stdout[end + 1 :]
 
     def _resend(self) -> None:
