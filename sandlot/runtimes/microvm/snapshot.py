@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ImageError, SandboxError
-from . import store
+from . import ahead, store
 from .channel import Channel, ChannelClosed, Deadline
 from .vmm import VM, Ram, Shape, VMDied
 
@@ -165,7 +165,16 @@ def freshen(channel: Channel, timeout: float = 30) -> None:
 def restore(shape: Shape, snap: Snapshot) -> tuple[VM, Channel]:
     """A running VM from `snap`, its clock set and RNG reseeded."""
     verify(snap)
-    vm = VM(shape, Ram(snap.ram, shared=False), incoming=snap.memory)
+    ram = Ram(snap.ram, shared=False)
+    vm = ahead.take(shape, ram)
+    if vm is None:
+        vm = VM(shape, ram, incoming=snap.memory)
+    else:
+        try:
+            vm.migrate_in(snap.memory)
+        except BaseException:
+            vm.kill()
+            raise
     try:
         assert vm.agent is not None
         vm.wait_incoming(RESTORE_TIMEOUT)

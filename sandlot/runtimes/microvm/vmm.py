@@ -156,6 +156,12 @@ def _on_loop(coro: Coroutine[Any, Any, T], timeout: float) -> T:
         raise
 
 
+async def _hand_over(client: QMPClient, fd: int, name: str) -> None:
+    """Pass `fd` to QEMU under `name` (SCM_RIGHTS on the monitor socket, then getfd)."""
+    client.send_fd_scm(fd)
+    await client.execute("getfd", {"fdname": name})
+
+
 @lru_cache(maxsize=1)
 def _spawner() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandlot-microvm-spawn")
@@ -186,22 +192,33 @@ def _connect(path: Path, proc: subprocess.Popen[bytes], timeout: float) -> socke
 class VM:
     """A running QEMU: `qmp()` for the monitor, `agent` for the guest's port."""
 
-    def __init__(self, shape: Shape, ram: Ram | None = None, incoming: Path | None = None) -> None:
+    def __init__(
+        self,
+        shape: Shape,
+        ram: Ram | None = None,
+        incoming: Path | None = None,
+        *,
+        wait_for_state: bool = False,
+    ) -> None:
+        """Start QEMU; with `incoming`, load that saved state into it. With `wait_for_state`
+        (and no `incoming`), leave it waiting for `migrate_in` (a VM started ahead)."""
         ram = ram or Ram()
         if shutil.which(QEMU) is None:
             raise SandboxError(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
         self.shape = shape
+        self.ram = ram
         self.run = store.run_dir()
         self.proc: subprocess.Popen[bytes] | None = None
         self._qmp: QMPClient | None = None
         self.agent: socket.socket | None = None
+        waiting = incoming is not None or wait_for_state
         try:
             with open(self.run / "qemu.err", "wb") as err:
                 self.proc = (
                     _spawner()
                     .submit(
                         subprocess.Popen,
-                        shape.argv(self.run, ram, incoming is not None),
+                        shape.argv(self.run, ram, waiting),
                         stdin=subprocess.DEVNULL,
                         stdout=subprocess.DEVNULL,
                         stderr=err,
@@ -216,11 +233,24 @@ class VM:
             self._qmp = client
             self.agent = _connect(self.run / "agent.sock", self.proc, 30)
             if incoming is not None:
-                self._ignore_shared(ram.file is not None)
-                self.qmp("migrate-incoming", uri="exec:cat " + shlex.quote(str(incoming)))
+                self.migrate_in(incoming)
         except BaseException:
             self.kill()
             raise
+
+    def migrate_in(self, state: Path) -> None:
+        """Start loading a saved state into this VM (started waiting for one). The file is
+        opened here and its descriptor handed to QEMU (`getfd`), which saves the shell and
+        `cat` an `exec:` URI would start for every restore."""
+        self._ignore_shared(self.ram.file is not None)
+        fd = os.open(state, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if self._qmp is None or not self.alive():
+                raise VMDied(self.why_dead())
+            _on_loop(_hand_over(self._qmp, fd, "state"), 30)
+        finally:
+            os.close(fd)
+        self.qmp("migrate-incoming", uri="fd:state")
 
     @property
     def pid(self) -> int:
