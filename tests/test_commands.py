@@ -122,7 +122,13 @@ def test_interactive_shell_keeps_state_and_survives_ctrl_c() -> None:
         time.sleep(1)
         proc.stdin.write("echo after $X\n")
         proc.stdin.close()
-        assert proc.wait(120) == 0
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            sig = [ln for ln in open(f"/proc/{proc.pid}/status") if ln.startswith("Sig")]
+            mine = [ln for ln in open("/proc/self/status") if ln.startswith("Sig")]
+            pytest.fail(f"Ctrl-C did not stop the loop; the shell's {sig}, pytest's {mine}")
+        assert proc.returncode == 0
         reader.join(10)
         assert any("after 5" in line for line in seen), seen
         assert "^C" in proc.stderr.read()
