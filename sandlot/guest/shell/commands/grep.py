@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from itertools import compress, repeat
+from operator import contains
 from typing import Any
 
 from ..io import Gen, Input
@@ -207,6 +209,25 @@ def compile_all(pats: list[str], mode: str, icase: bool, word: bool, line: bool)
     return re.compile("|".join(parts) if parts else "(?!)", flags)
 
 
+_REGEX_CHARS = frozenset(".[]*^$\\+?(){}|")
+
+
+def _literal(pats: list[str], mode: str, opts: Any) -> str | None:
+    """The one pattern when it matches only itself, exactly (then lines are found with
+    str.find over many at once); None otherwise."""
+    if len(pats) != 1 or not pats[0] or any(k in opts for k in "iwx"):
+        return None
+    p = pats[0]
+    return p if mode == "F" or not _REGEX_CHARS.intersection(p) else None
+
+
+def _lines_with(text: str, literal: str, sep: str) -> list[str]:
+    """The lines of text (sep-separated, without a final sep) that contain literal: a
+    substring test by C-level maps, no call a line."""
+    lines = text.split(sep)
+    return list(compress(lines, map(contains, lines, repeat(literal))))
+
+
 @command("grep", "egrep", "fgrep")
 def grep(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
@@ -254,6 +275,7 @@ def grep(sh: Any, args: list[str], inp: Input) -> Gen:
         yield (2, b"grep: invalid context length argument\n")
         return 2
     g = _Grep(sh, opts, rx, show_name, after, before, maxc, color)
+    g.literal = _literal(pats, mode, opts)
     for f in _expand(sh, files, recursive, bool(rest), opts):
         if f != "-" and os.path.isdir(sh.resolve(f)):
             if "s" not in opts:
@@ -323,6 +345,7 @@ class _Grep:
         maxc: int | None, color: bool,
     ) -> None:  # fmt: skip
         self.sh, self.opts, self.rx, self.show_name = sh, opts, rx, show_name
+        self.literal: str | None = None  # set by grep() where _literal() finds one
         self.after, self.before, self.maxc, self.color = after, before, maxc, color
         self.found = self.err = self.quit = False
         self.sep = b"\0" if "z" in opts else b"\n"
@@ -365,7 +388,16 @@ class _Grep:
             or any(k in o for k in "qlLcobn")
         ):  # plain matching lines: decoded and joined in bulk (same bytes out)
             search = rx.search
+            literal = None if invert else self.literal
             for lo in range(0, len(recs), 4096):
+                if literal is not None:  # found with str.find, not a search a line
+                    text = dec(sep.join(recs[lo : lo + 4096]))
+                    self.sh.budget.tick_many(min(4096, len(recs) - lo))
+                    hits = _lines_with(text, literal, sepc)
+                    if hits:
+                        self.found = self.any_out = True
+                        yield (1, enc(sepc.join(hits) + sepc))
+                    continue
                 lines = dec(sep.join(recs[lo : lo + 4096])).split(sepc)
                 self.sh.budget.tick_many(len(lines))
                 if invert:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from itertools import groupby
+from itertools import compress, islice
+from operator import add, ne, sub
 from typing import Any
 
 from ..io import Gen, Input
@@ -376,15 +377,13 @@ def sort(sh: Any, args: list[str], inp: Input) -> Gen:
                 return 1
         return 0
     if not keys and "".join(k for k in "bfnhV" if k in opts) == "n" and "u" not in opts:
-        # sort -n on whole lines (the common case): the number, then the line, the key that
-        # `full` below gives (with or without -s), without its three calls per line
-        match = _NUMERIC.match
-
-        def number(line: str) -> tuple[float, str]:
-            m = match(line)
-            return (float(m[1]) if m else 0.0, line)
-
-        out = sorted(lines, key=number, reverse=rev)
+        # sort -n on whole lines (the common case): by the number, then the line, as
+        # `full` below (with or without -s), without its three calls per line: the lines
+        # sorted first, then their indices by number (stable, in reverse too)
+        ordered = sorted(lines, reverse=rev)
+        numbers = [float(m[1]) if m else 0.0 for m in map(_NUMERIC.match, ordered)]
+        at = sorted(range(len(ordered)), key=numbers.__getitem__, reverse=rev)
+        out = list(map(ordered.__getitem__, at))
     elif keys or "n" in opts or "f" in opts or "h" in opts or "V" in opts or "b" in opts:
 
         def full(line: str) -> Any:
@@ -488,10 +487,11 @@ def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
 
 
 def _uniq_lines(src: Input, counts: bool, repeated: bool, single: bool) -> Gen:
-    """uniq with [-cdu] only: each chunk of input at hand is split into lines at once and
-    its runs counted by `groupby` (a line at a time cost ~6 us a line in the wasm guest).
-    A run may go on into the next chunk, so the last one is held back until it ends."""
-    prev: bytes | None = None  # the current run's line, without its newline
+    """uniq with [-cdu] only. Each chunk of input at hand is split into lines at once, and
+    its runs are found and counted by C-level maps (a Python step per line cost ~1 us on
+    the host, several in the wasm guest). A run may go on into the next chunk, so the last
+    one is held back until it ends."""
+    prev: bytes | None = None  # the held-back run's line, without its newline
     count = 0
     rest = b""  # an unterminated line, waiting for the rest of it
     while True:
@@ -507,20 +507,46 @@ def _uniq_lines(src: Input, counts: bool, repeated: bool, single: bool) -> Gen:
             lines, rest = [rest], b""
         else:
             break
-        out: list[bytes] = []
-        for line, run in groupby(lines):
-            n = len(list(run))
-            if line == prev:
-                count += n
-                continue
-            if prev is not None and not (repeated and count < 2) and not (single and count > 1):
-                out.append(b"%7d %s\n" % (count, prev) if counts else prev + b"\n")
-            prev, count = line, n
+        n = len(lines)
+        starts = [0, *compress(range(1, n), map(ne, islice(lines, 1, None), lines))]
+        keys = list(map(lines.__getitem__, starts))
+        sizes = list(map(sub, [*starts[1:], n], starts))
+        if keys[0] == prev:
+            sizes[0] += count
+        elif prev is not None:
+            keys.insert(0, prev)
+            sizes.insert(0, count)
+        prev, count = keys.pop(), sizes.pop()
+        out = _uniq_out(keys, sizes, counts, repeated, single) if keys else b""
         if out:
-            yield (1, b"".join(out))
-    if prev is not None and not (repeated and count < 2) and not (single and count > 1):
-        yield (1, b"%7d %s\n" % (count, prev) if counts else prev + b"\n")
+            yield (1, out)
+    if prev is not None:
+        out = _uniq_out([prev], [count], counts, repeated, single)
+        if out:
+            yield (1, out)
     return 0
+
+
+def _uniq_out(
+    keys: list[bytes], sizes: list[int], counts: bool, repeated: bool, single: bool
+) -> bytes:
+    """The output lines for runs of `keys`, `sizes` long: -d keeps runs of 2 or more, -u
+    runs of 1, -c prefixes each with its length."""
+    if repeated and single:
+        return b""
+    if repeated or single:
+        keep = list(map((1).__lt__ if repeated else (1).__eq__, sizes))
+        sizes, keys = list(compress(sizes, keep)), list(compress(keys, keep))
+    if not keys:
+        return b""
+    if counts:  # each distinct count formatted once, the rows made without a step each
+        distinct = set(sizes)
+        if len(distinct) == 1:  # all alike (all lines unique, say): one join
+            prefix = b"%7d " % distinct.pop()
+            return prefix + (b"\n" + prefix).join(keys) + b"\n"
+        prefixes = {n: b"%7d " % n for n in distinct}
+        return b"\n".join(map(add, map(prefixes.__getitem__, sizes), keys)) + b"\n"
+    return b"\n".join(keys) + b"\n"
 
 
 def _ranges(spec: str) -> list[tuple[int, int]]:
