@@ -55,6 +55,14 @@ _OPEN_ERRORS = {
 _DYNAMIC = frozenset({"RANDOM", "SECONDS", "LINENO", "PIPESTATUS", "FUNCNAME"})
 
 
+# Top-level sources that parsed to one command with no aliases defined, and that command:
+# the same line again (`commands.run` of the same command) skips the lexer and parser.
+# Nodes are never changed by running them (a function's body runs again and again too).
+_PARSED: dict[str, Any] = {}
+PARSED_MAX = 256
+PARSED_MAX_SOURCE = 4096
+
+
 class Interp(Expander):
     def __init__(
         self,
@@ -424,9 +432,15 @@ class Interp(Expander):
     # ---------------------------------------------------------------- running
     def run_source(self, src: str, inp: Input, name: str = "") -> Gen:
         """Parse and execute line by line (aliases, and partial execution before a syntax error)."""
+        single = _PARSED.get(src) if not self.aliases else None
+        if single is not None:  # parsed before, to one command, with no aliases then or now
+            return (yield from self._run_node(single, inp, 0))
         parser = Parser(src, self.aliases)
         status = 0
+        first: Any = None
+        count = 0
         while True:
+            cacheable = not self.aliases and len(src) <= PARSED_MAX_SOURCE
             try:
                 node = parser.parse_next()
             except ParseError as e:
@@ -434,17 +448,28 @@ class Interp(Expander):
                 self.status = 2
                 raise ExitShell(2) from None
             if node is None:
+                if count == 1 and first is not None:
+                    if len(_PARSED) >= PARSED_MAX:
+                        _PARSED.clear()
+                    _PARSED[src] = first
                 return status
-            try:
-                status = yield from self.exec_list(node, inp)
-            except AbortCommand as e:
-                status = self.status = e.status
-            except ExpansionError as e:
-                yield from self.flush_err()
-                yield (2, enc(f"bash: line {self.lineno}: {e}\n"))
-                if e.fatal:
-                    raise ExitShell(e.status) from None
-                status = self.status = e.status
+            count += 1
+            first = node if count == 1 and cacheable else None
+            status = yield from self._run_node(node, inp, status)
+
+    def _run_node(self, node: A.CmdList, inp: Input, status: int) -> Gen:
+        """Run one top-level command of run_source; its status (`status` if none)."""
+        try:
+            status = yield from self.exec_list(node, inp)
+        except AbortCommand as e:
+            status = self.status = e.status
+        except ExpansionError as e:
+            yield from self.flush_err()
+            yield (2, enc(f"bash: line {self.lineno}: {e}\n"))
+            if e.fatal:
+                raise ExitShell(e.status) from None
+            status = self.status = e.status
+        return status
 
     @staticmethod
     def abandon(e: ExpansionError) -> ControlFlow:
