@@ -36,6 +36,7 @@ from .compile_cache import ensure_compiled
 HOME = "/home/user"
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
+SERVE_REQUEST = "__import__('sys').modules['__sandlot_agent__'].serve_request"
 RESEND = "__import__('sys').modules['__sandlot_agent__'].resend()"
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
 MEMORY_FILE = "memory.bin"
@@ -288,7 +289,10 @@ class WasmSandbox:
         start = time.perf_counter()
         self._checkpoint.wait()
         frame = protocol.encode(request)
-        turn = f"{SERVE}({frame!r})" if len(frame) <= MAX_INLINE_REQUEST else f"{SERVE}()"
+        # Inline, the request is a dict literal (str and int values: repr() is its source).
+        turn = (
+            f"{SERVE_REQUEST}({request!r})" if len(frame) <= MAX_INLINE_REQUEST else f"{SERVE}()"
+        )
         sink = OutputSink(limits.output_bytes, on_stdout, on_stderr)
         self._door.begin(frame, sink)
         began = time.perf_counter()
