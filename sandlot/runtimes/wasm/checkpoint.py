@@ -6,8 +6,8 @@ the caller reads its result); when a call is killed we open a fresh session and 
 memory back, so everything defined by earlier successful calls is still there.
 
 Copies are incremental where the kernel can tell which pages a call wrote (`dirty.py`:
-Linux 6.7+ asynchronous userfaultfd write protection): a `true` writes ~350 pages (1.4 MiB),
-copied with the scan in ~0.5 ms, against ~5-10 ms for the whole 40 MiB (more with pandas).
+Linux 6.7+ asynchronous userfaultfd write protection): a `true` writes ~225 pages (0.9 MiB),
+copied with the scan in ~0.3-0.5 ms, against ~5-10 ms for the whole 40 MiB (more with pandas).
 Elsewhere, and whenever tracking is lost (a fresh session, a moved memory, a refused scan),
 the whole memory is copied and tracking starts again from that copy.
 
