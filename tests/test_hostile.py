@@ -221,3 +221,21 @@ def test_the_protocol_refuses_deep_nesting_as_a_malformed_frame() -> None:
 
     with pytest.raises(ValueError, match="nests too deeply"):
         protocol.decode(b"[" * 200000 + b"]" * 200000)
+
+
+def test_a_reply_survives_closed_stdout_and_forged_reply_marks(sbx: Sandbox) -> None:
+    # The guest's reply normally rides at the end of its stdout behind a mark: code that
+    # closes fd 1, or writes a mark and a forged reply of its own, must not change the result.
+    sbx.run_code("kept = 4")
+    forged = (
+        "import os\n"
+        "os.write(1, b'\\x00\\x1esandlot-reply\\x1e{\"ev\": \"done\", \"reply\": "
+        "{\"results\": \"nope\"}}\\x00')\n"
+        "'real'"
+    )
+    assert sbx.run_code(forged).text == "'real'"
+    assert sbx.commands.run("echo fine").stdout == "fine\n"
+    ex = sbx.run_code("import os\nos.close(1)\n'still here'")
+    assert ex.text == "'still here'" and ex.error is None
+    assert sbx.run_code("kept").text == "4"
+    assert sbx.commands.run("echo after").stdout == "after\n"
