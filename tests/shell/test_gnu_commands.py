@@ -156,3 +156,13 @@ def test_xargs_gnu(tmp_path: Path) -> None:
     assert out == "xargs: sh: exited with status 255; aborting\n124\n"
     (tmp_path / "args").write_text("args\n")
     assert o("xargs -a args cat - ", tmp_path, b"in\n") == "in\nargs\n"
+
+
+def test_uniq_all_repeated_prints_every_line_of_each_run(tmp_path: Path) -> None:
+    (tmp_path / "u").write_text("a\na\nb\nc\nc\nc\n")
+    assert o("uniq -D u", tmp_path) == "a\na\nc\nc\nc\n"
+    assert o("uniq --all-repeated=separate u", tmp_path) == "a\na\n\nc\nc\nc\n"
+    assert o("uniq --all-repeated=prepend u", tmp_path) == "\na\na\n\nc\nc\nc\n"
+    assert o("printf 'A\\na\\nb\\n' | uniq -D -i", tmp_path) == "A\na\n"
+    out, err, status = run("uniq --all-repeated=bogus u", tmp_path)
+    assert (out, status) == (b"", 1) and "invalid argument 'bogus'" in err

@@ -420,15 +420,27 @@ def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
             {
                 "count": "c",
                 "repeated": "d",
+                "all-repeated": "D",
                 "unique": "u",
                 "ignore-case": "i",
                 "skip-fields": "f:",
                 "skip-chars": "s:",
+                "check-chars": "w:",
             },
         )
     except UsageError as e:
         yield _usage("uniq", e)
         return 1
+    method = "none"
+    for a in args[1:]:
+        if a == "--":
+            break
+        if a.startswith("--all-repeated="):
+            method = a.split("=", 1)[1]
+            if method not in ("none", "prepend", "separate"):
+                yield (2, enc(f"uniq: invalid argument '{method}' for '--all-repeated'\n"))
+                return 1
+            opts["D"] = ""
     src: Any = inp
     if files and files[0] != "-":
         for _, s in inputs(sh, files[:1], inp):
@@ -461,7 +473,22 @@ def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
     prev: bytes | None = None
     prev_key = b""
     count = 0
+    group: list[bytes] = []  # -D: every line of the current run
+    groups_out = 0
     done: list[bytes] = []  # output lines, sent together while more input is at hand
+
+    def end_run() -> None:
+        nonlocal groups_out
+        if "D" not in opts:
+            out = emit(prev or b"", count)
+            if out:
+                done.append(out)
+        elif len(group) > 1:  # GNU: every line of each repeated run, first one included
+            if method == "prepend" or (method == "separate" and groups_out):
+                done.append(b"\n")
+            done.extend(x if x.endswith(b"\n") else x + b"\n" for x in group)
+            groups_out += 1
+
     for line in src.lines():
         if done and (len(done) >= 1024 or not src.buffered()):
             yield (1, b"".join(done))
@@ -470,17 +497,14 @@ def uniq(sh: Any, args: list[str], inp: Input) -> Gen:
         if prev is not None and k == prev_key:
             count += 1
             if "D" in opts:
-                done.append(line)
+                group.append(line)
             continue
         if prev is not None:
-            out = emit(prev, count)
-            if out and "D" not in opts:
-                done.append(out)
+            end_run()
         prev, prev_key, count = line, k, 1
+        group = [line]
     if prev is not None:
-        out = emit(prev, count)
-        if out and "D" not in opts:
-            done.append(out)
+        end_run()
     if done:
         yield (1, b"".join(done))
     return 0
