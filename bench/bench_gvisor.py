@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any
 
-from benchstats import bare_python, summary
+from benchstats import bare_python, print_table, summary
 
 from sandlot import Sandbox
 from sandlot.runtimes.gvisor import compat
@@ -104,14 +104,12 @@ def main() -> None:
         idle_rss = rss(box._cgroups.pids())
 
     figures = {k: summary(v) for k, v in {**samples, **calls}.items()}
-    base = figures["bare"]["median"]
     runsc = subprocess.run(["runsc", "--version"], capture_output=True, text=True).stdout
     print(
         f"gvisor tier bench: {args.rounds} rounds, template {args.template!r}, "
         f"{platform.node()}, {os.cpu_count()} cpus, python {sys.version.split()[0]} host, "
         f"{runsc.splitlines()[0]} (date {compat.runsc_date()}), platform {gv_platform.choose()}"
     )
-    print(f"{'figure':<34}{'median ms':>10}{'p95 ms':>10}{'x bare':>8}")
     names = {
         "bare": f"bare {PYTHON} -c pass",
         "cold": "create + first command (cold)",
@@ -120,13 +118,7 @@ def main() -> None:
         "run_code": "run_code('1+1') live",
         "command": "commands.run('true') live",
     }
-    for key, label in names.items():
-        f = figures[key]
-        ratio = f["median"] / base if key in ("cold", "spare") else None
-        print(
-            f"{label:<34}{f['median'] * 1e3:>10.1f}{f['p95'] * 1e3:>10.1f}"
-            f"{'' if ratio is None else f'{ratio:>8.2f}'}"
-        )
+    print_table(names, figures, ("cold", "spare"))
     print(f"idle memory of one sandbox (RSS of its cgroup's processes): {idle_rss >> 20} MiB")
     if args.json:
         with open(args.json, "w") as f:

@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from benchstats import bare_python, summary
+from benchstats import bare_python, print_table, summary
 
 from sandlot import Sandbox
 from sandlot.runtimes.process import spares
@@ -136,13 +136,11 @@ def main() -> None:
     spares.Spares().close_all()
 
     figures = {k: summary(v) for k, v in {**samples, **calls}.items()}
-    base = figures["bare"]["median"]
     print(
         f"process tier bench: {args.rounds} rounds, {platform.node()}, "
         f"{os.cpu_count()} cpus, python {sys.version.split()[0]} host / {PYTHON} guest, "
         f"template {args.template}"
     )
-    print(f"{'figure':<34}{'median ms':>10}{'p95 ms':>10}{'x bare':>8}")
     names = {
         "bare": f"bare {PYTHON} -c pass",
         "cold": "create + first command (cold)",
@@ -150,13 +148,7 @@ def main() -> None:
         "run_code": "run_code('1+1') live",
         "command": "commands.run('true') live",
     }
-    for key, label in names.items():
-        f = figures[key]
-        ratio = f["median"] / base if key in ("cold", "warm") else None
-        print(
-            f"{label:<34}{f['median'] * 1e3:>10.1f}{f['p95'] * 1e3:>10.1f}"
-            f"{'' if ratio is None else f'{ratio:>8.2f}'}"
-        )
+    print_table(names, figures, ("cold", "warm"))
     print(f"idle memory of one sandbox (RSS, all its processes): {idle_rss / (1 << 20):.1f} MiB")
     if args.json:
         with open(args.json, "w") as out:

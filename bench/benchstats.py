@@ -48,3 +48,16 @@ def bare_python() -> float:
     t = time.perf_counter()
     subprocess.run([PYTHON, "-c", "pass"], check=True)
     return time.perf_counter() - t
+
+
+def print_table(
+    names: dict[str, str], figures: dict[str, dict[str, Any]], ratio_keys: tuple[str, ...]
+) -> None:
+    """Figures as rows of median and p95 (ms), with `x bare` (the "bare" figure's median)
+    for the keys in `ratio_keys`."""
+    base = figures["bare"]["median"]
+    print(f"{'figure':<34}{'median ms':>10}{'p95 ms':>10}{'x bare':>8}")
+    for key, label in names.items():
+        f = figures[key]
+        ratio = f"{f['median'] / base:>8.2f}" if key in ratio_keys else ""
+        print(f"{label:<34}{f['median'] * 1e3:>10.1f}{f['p95'] * 1e3:>10.1f}{ratio}")
