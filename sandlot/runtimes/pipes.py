@@ -17,13 +17,13 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from ..errors import GuestProtocolError, LimitExceeded, SandboxError, TimeoutError
 from ..guest.agent import protocol
-from ..models import CommandResult, Execution, Limits, Timings
-from . import frames, replies
+from ..models import Limits, Timings
+from . import frames
+from .agent_calls import AgentCalls
 from .base import OutputCallback, SandboxSpec
 from .output import OutputSink
 
@@ -109,7 +109,7 @@ def drain_raw(agent: AgentPipes, sink: OutputSink) -> None:
                 sink.add(name, text)
 
 
-class PipeSandbox:
+class PipeSandbox(AgentCalls):
     """Calls into a live agent over pipes. Not thread-safe: the SDK core serialises calls.
 
     Subclasses set `_spec` and `_agent` and implement `_start` (start an agent and
@@ -161,47 +161,8 @@ class PipeSandbox:
         """Whether the agent is running (a spare checks this before it is handed out)."""
         return self._agent is not None and self._agent.proc.poll() is None
 
-    def run_code(
-        self,
-        code: str,
-        *,
-        limits: Limits,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> Execution:
-        request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        with self._restart_on_protocol_error():
-            return replies.execution(reply, sink, timings, self._spec.limits.memory_bytes)
-
-    def run_command(
-        self,
-        cmd: str,
-        *,
-        limits: Limits,
-        stdin: str,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> CommandResult:
-        request = {
-            "op": protocol.OP_EXEC,
-            "cmd": cmd,
-            "stdin": stdin,
-            "output_bytes": limits.output_bytes,
-        }
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        with self._restart_on_protocol_error():
-            return replies.command_result(reply, sink, timings)
-
-    @contextlib.contextmanager
-    def _restart_on_protocol_error(self) -> Iterator[None]:
-        """A reply the host can't accept: start a fresh agent, so the next call can't be
-        answered by what is left of this one."""
-        try:
-            yield
-        except GuestProtocolError:
-            self._restart()
-            raise
+    def _after_bad_reply(self) -> None:
+        self._restart()
 
     def _call(
         self,

@@ -27,9 +27,8 @@ from typing import Any
 
 from ...errors import GuestProtocolError, InvalidArgument, LimitExceeded, SandboxError
 from ...errors import TimeoutError as SandboxTimeout
-from ...guest.agent import protocol
-from ...models import CommandResult, EntryInfo, Execution, FileType, Limits, Timings
-from .. import replies
+from ...models import EntryInfo, FileType, Limits, Timings
+from ..agent_calls import AgentCalls
 from ..base import OutputCallback, SandboxSpec
 from ..hostfs import _translate
 from ..output import OutputSink
@@ -53,7 +52,7 @@ def _kill_vm(vm: VM) -> None:
     vm.kill()
 
 
-class MicroVMSandbox:
+class MicroVMSandbox(AgentCalls):
     """A live microvm sandbox. Not thread-safe: the SDK core serialises calls."""
 
     def __init__(
@@ -146,43 +145,8 @@ class MicroVMSandbox:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def run_code(
-        self,
-        code: str,
-        *,
-        limits: Limits,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> Execution:
-        request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        try:
-            return replies.execution(reply, sink, timings, self._spec.limits.memory_bytes)
-        except GuestProtocolError:
-            self._replace()
-            raise
-
-    def run_command(
-        self,
-        cmd: str,
-        *,
-        limits: Limits,
-        stdin: str,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> CommandResult:
-        request = {
-            "op": protocol.OP_EXEC,
-            "cmd": cmd,
-            "stdin": stdin,
-            "output_bytes": limits.output_bytes,
-        }
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        try:
-            return replies.command_result(reply, sink, timings)
-        except GuestProtocolError:
-            self._replace()
-            raise
+    def _after_bad_reply(self) -> None:
+        self._replace()
 
     def _call(
         self,

