@@ -326,23 +326,7 @@ class Evaluator:
             if b < 0:
                 raise ArithError('exponent less than 0 (error token is "0")')
             return wrap(pow(a, b, 1 << 64))
-        f: dict[str, Callable[[int, int], int]] = {
-            "+": lambda x, y: x + y,
-            "-": lambda x, y: x - y,
-            "*": lambda x, y: x * y,
-            "<<": lambda x, y: x << (y & 63),
-            ">>": lambda x, y: x >> (y & 63),
-            "&": lambda x, y: x & y,
-            "|": lambda x, y: x | y,
-            "^": lambda x, y: x ^ y,
-            "<": lambda x, y: int(x < y),
-            ">": lambda x, y: int(x > y),
-            "<=": lambda x, y: int(x <= y),
-            ">=": lambda x, y: int(x >= y),
-            "==": lambda x, y: int(x == y),
-            "!=": lambda x, y: int(x != y),
-        }
-        return wrap(f[op](a, b))
+        return wrap(_BIN[op](a, b))  # the table the compiled path uses too
 
 
 Compiled = Callable[["Evaluator"], int]
