@@ -15,6 +15,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -227,6 +228,9 @@ def _initrd(kdir: Path, progress: Progress | None) -> Path:
     return final
 
 
+_PACKAGE_NAME = re.compile(r"linux-image-[0-9][A-Za-z0-9.+~-]*")  # a file name, never a path
+
+
 def _chosen_package(refresh: bool) -> str:
     """The kernel package in use: asked of apt once (about 2 s) and remembered in the store,
     so opening a sandbox does not ask again; `refresh` asks again (a newer kernel)."""
@@ -234,7 +238,7 @@ def _chosen_package(refresh: bool) -> str:
     if not refresh:
         with contextlib.suppress(OSError):
             name = note.read_text().strip()
-            if name and (note.parent / name / "modules.order").exists():
+            if _PACKAGE_NAME.fullmatch(name) and (note.parent / name / "modules.order").exists():
                 return name
     name = _package_name()
     work = note.with_name(f".chosen.{os.getpid()}")
