@@ -6,7 +6,8 @@
     python bench/bench_microvm.py --json out.json
 
 Figures (median and p95 of each): cold boot to agent-ready; snapshot save; restore to
-agent-ready (QEMU start, state load, cont, clock + reseed); pool acquire; calls into a live
+agent-ready (QEMU start, state load, cont, clock + reseed through init's wake port) and
+the first run_code after it; pool acquire and the first run_code on a pooled VM; calls into a live
 VM (agent ping, `true`, run_code("1+1")); fork(1); idle QEMU memory (RSS and PSS) and how
 many idle VMs would fit in 4 GiB. Baselines in the same run: `python3 -c pass` on the host,
 and a bare QEMU of the same shape from start to QMP-ready (the fixed cost in every restore).
@@ -39,6 +40,7 @@ from sandlot.runtimes.microvm.vmm import VM, Ram
 
 now = time.perf_counter
 MiB = 1 << 20
+FIRST_CALL = {"op": "run_code", "code": "1", "output_bytes": 1024}
 
 
 def mem_kib(pid: int) -> tuple[int, int]:
@@ -102,19 +104,24 @@ def main() -> None:
 
     for label, ahead_on in (("QEMU started ahead", "1"), ("QEMU started by the restore", "0")):
         os.environ["SANDLOT_MICROVM_AHEAD"] = ahead_on
-        restores = []
+        restores, firsts = [], []
         for i in range(r + 1):
             time.sleep(0.2)  # a sandbox's life: the QEMU behind it has started meanwhile
             t = now()
-            vm, _ = snapshot.restore(shape, snap)
+            vm, channel = snapshot.restore(shape, snap)
+            ready = now()
+            channel.call(FIRST_CALL, 30)
             if i:  # the first has no QEMU started ahead of it
-                restores.append(now() - t)
+                restores.append(ready - t)
+                firsts.append(now() - ready)
             vm.kill()
         res[f"restore to agent-ready ({label})"] = summary(restores)
+        res[f"then its first run_code('1') ({label})"] = summary(firsts)
     os.environ.pop("SANDLOT_MICROVM_AHEAD", None)
 
     pool = runtime.pool(shape)
-    takes = []
+    takes: list[float] = []
+    pooled_firsts: list[float] = []
     for _ in range(r):
         deadline = time.monotonic() + 60
         while pool.ready_count() == 0 and time.monotonic() < deadline:
@@ -124,9 +131,13 @@ def main() -> None:
         got = pool.take()
         takes.append(now() - t)
         if got is not None:
+            t = now()
+            got[1].call(FIRST_CALL, 30)
+            pooled_firsts.append(now() - t)
             got[0].kill()
     pool.close()
     res["pool acquire"] = summary(takes)
+    res["then its first run_code('1') (pooled VMs are warmed)"] = summary(pooled_firsts)
 
     vm, channel = snapshot.restore(shape, snap)
     box = MicroVMSandbox(spec, shape, vm, channel, lambda: snapshot.restore(shape, snap))

@@ -88,6 +88,54 @@ def test_clock_is_set_on_restore(shared_vsbx: Sandbox) -> None:
     assert abs(guest - time.time()) < 5
 
 
+def test_a_template_restore_wakes_through_init_and_warms_the_pooled_vm(
+    shared_vsbx: Sandbox,
+) -> None:
+    # The template agent held no seeded Python generator, so its restores are woken (clock,
+    # kernel RNG) by init's wake port; the agent's `random` seeds itself from the reseeded
+    # kernel when first imported (test above).
+    template = snapshot.template(box(shared_vsbx).shape)
+    assert template.fast_wake
+    assert "random" not in shared_vsbx.run_code("import sys; sorted(sys.modules)").text.split("'")
+
+
+def _wake_line(vm: Any, line: bytes) -> bytes:
+    sock = vm.waker
+    sock.settimeout(30)
+    sock.sendall(line)
+    answer = b""
+    while not answer.endswith(b"\n"):
+        answer += sock.recv(512)
+    return answer
+
+
+def test_the_wake_port_refuses_garbage_and_stays_up(shared_vsbx: Sandbox) -> None:
+    shape = box(shared_vsbx).shape
+    vm, _ = snapshot.restore(shape, snapshot.template(shape))
+    try:
+        assert _wake_line(vm, b"garbage\n").startswith(b"err malformed")
+        assert _wake_line(vm, b"1 2 " + b"zz" * 64 + b"\n") == b"err the seed is not hex\n"
+        assert _wake_line(vm, b"9" * 5000 + b"\n") == b"err the line is too long\n"
+        snapshot.wake(vm)  # and the port still serves
+    finally:
+        vm.kill()
+
+
+def test_code_in_the_guest_cannot_speak_on_the_wake_port(shared_vsbx: Sandbox) -> None:
+    code = (
+        "import os, errno\n"
+        "base = '/sys/class/virtio-ports'\n"
+        "names = {open(f'{base}/{p}/name').read().strip(): p for p in os.listdir(base)}\n"
+        "try:\n"
+        "    os.open('/dev/' + names['sandlot-wake'], os.O_RDWR)\n"
+        "    got = 'opened'\n"
+        "except OSError as e:\n"
+        "    got = errno.errorcode[e.errno]\n"
+        "got"
+    )
+    assert shared_vsbx.run_code(code).text == "'EBUSY'"  # init's server holds it open
+
+
 def _flip_byte(path: Path, offset: int) -> None:
     with open(path, "r+b") as f:
         f.seek(offset)

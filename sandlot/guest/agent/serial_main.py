@@ -42,6 +42,7 @@ RNDADDENTROPY = 0x40085203
 RNDRESEEDCRNG = 0x5207
 RAW_CAP = 1 << 20  # raw fd 1/2 output kept between drains
 HOME = "/home/user"
+PYTHON_PRNGS = ("random", "numpy.random")  # module-level generators `reseed` reseeds
 
 
 def find_port() -> str:
@@ -142,7 +143,7 @@ def _reseed(request: dict[str, Any]) -> dict[str, Any]:
         arg = struct.pack("ii", len(seed) * 8, len(seed)) + seed
         fcntl.ioctl(f.fileno(), RNDADDENTROPY, arg)
         fcntl.ioctl(f.fileno(), RNDRESEEDCRNG)
-    for name in ("random", "numpy.random"):
+    for name in PYTHON_PRNGS:
         module = sys.modules.get(name)
         if module is not None:
             module.seed(int.from_bytes(os.urandom(16), "big") % (1 << 32))
@@ -229,7 +230,20 @@ def _file(request: dict[str, Any]) -> dict[str, Any]:
     return pipe_main._error("ProtocolError", f"unknown file action {action!r}")
 
 
-LOCAL_OPS = {"clock": _clock, "reseed": _reseed, "file": _file}
+def _warm(request: dict[str, Any]) -> dict[str, Any]:
+    """Run each kind of call once, in throwaway state, before the template is saved: the
+    modules they import load now and so are in every restore's memory (under TCG the first
+    `run_code` of a restored VM otherwise costs ~300 ms importing and compiling)."""
+    from .python_exec import PythonSession
+
+    PythonSession({"__name__": "__warm__"}).run("x = [i * 2 for i in range(3)]\nx")
+    _file({"action": "info", "path": "."})
+    # Seeded generators in this process would be copied into every restore: the host
+    # then reseeds them through the agent (`reseed`), not only the kernel's.
+    return {"ok": True, "prngs": [m for m in PYTHON_PRNGS if m in sys.modules]}
+
+
+LOCAL_OPS = {"clock": _clock, "reseed": _reseed, "file": _file, "warm": _warm}
 
 
 def _limit_memory() -> None:

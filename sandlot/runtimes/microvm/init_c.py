@@ -6,16 +6,20 @@ does it with no userland at all (no busybox, no kmod): load the modules listed i
 `/modules` in order, mount `/dev/vda` read-only, put tmpfs on the writable places, bind
 the host's current guest agent over `/opt/sandlot`, switch into the disk, and start the
 agent. It stays PID 1 of the guest to reap orphans; when the agent ends it reboots, and
-QEMU (`-no-reboot`) exits, so the host sees a dead VM rather than a silent one.
+QEMU (`-no-reboot`) exits, so the host sees a dead VM rather than a silent one. A child of
+it serves the `sandlot-wake` port: a restore's clock and RNG reseed (`snapshot.wake`).
 """
 
 SOURCE = r"""
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -94,6 +98,112 @@ static void writable(const char *area, const char *dst, mode_t mode) {
     if (mount(area, dst, NULL, MS_BIND, NULL) != 0) die(dst);
 }
 
+/* The /dev node of the virtio-serial port called `name` (no udev: read /sys). */
+static int find_port(const char *name, char *out, size_t size) {
+    DIR *dir = opendir("/sys/class/virtio-ports");
+    struct dirent *entry;
+    int found = -1;
+    while (dir && found != 0 && (entry = readdir(dir)) != NULL) {
+        char path[300], got[64] = {0};
+        if (entry->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", entry->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, got, sizeof got - 1);
+        close(fd);
+        if (n > 0 && got[n - 1] == '\n') got[n - 1] = 0;
+        if (strcmp(got, name) == 0) {
+            snprintf(out, size, "/dev/%s", entry->d_name);
+            found = 0;
+        }
+    }
+    if (dir) closedir(dir);
+    return found;
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* One wake request, "SECONDS NANOSECONDS HEX128": set the wall clock, mix the 64 bytes
+   into the kernel's pool and rekey its CRNG at once. The answer is one line. */
+static void wake(int port, const char *line) {
+    long long sec, nsec;
+    char hex[130] = {0};
+    struct { int entropy_count, buf_size; unsigned char buf[64]; } seed = {512, 64, {0}};
+    if (sscanf(line, "%lld %lld %129s", &sec, &nsec, hex) != 3 || strlen(hex) != 128) {
+        dprintf(port, "err malformed wake request\n");
+        return;
+    }
+    for (int i = 0; i < 64; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            dprintf(port, "err the seed is not hex\n");
+            return;
+        }
+        seed.buf[i] = (unsigned char)(hi << 4 | lo);
+    }
+    struct timespec now = {(time_t)sec, (long)nsec};
+    if (clock_settime(CLOCK_REALTIME, &now) != 0) {
+        dprintf(port, "err clock_settime: %s\n", strerror(errno));
+        return;
+    }
+    int rnd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (rnd < 0 || ioctl(rnd, RNDADDENTROPY, &seed) != 0 || ioctl(rnd, RNDRESEEDCRNG) != 0) {
+        dprintf(port, "err reseeding the kernel RNG: %s\n", strerror(errno));
+        if (rnd >= 0) close(rnd);
+        return;
+    }
+    close(rnd);
+    dprintf(port, "ok\n");
+}
+
+/* The wake port's server, in a child of init. A restored VM must have the host's time
+   and fresh randomness before it is handed out; under TCG every path the guest runs for
+   the first time after a restore is translated anew, so this is done by a few hundred
+   instructions of C rather than by the Python agent (measured: ~45 ms less per restore). */
+static void serve_wake(void) {
+    char dev[300], buf[512];
+    size_t len = 0;
+    int too_long = 0; /* inside a line longer than buf: skipped up to its newline */
+    struct timespec tick = {0, 5 * 1000 * 1000};
+    int port = -1;
+    for (int i = 0; i < 2000 && port < 0; i++) {
+        if (find_port("sandlot-wake", dev, sizeof dev) == 0)
+            port = open(dev, O_RDWR | O_CLOEXEC);
+        if (port < 0) nanosleep(&tick, NULL);
+    }
+    if (port < 0) {
+        say("no wake port");
+        _exit(1);
+    }
+    for (;;) {
+        ssize_t n = read(port, buf + len, sizeof buf - 1 - len);
+        if (n <= 0) { /* no host connected yet (around a restore) */
+            nanosleep(&tick, NULL);
+            continue;
+        }
+        len += (size_t)n;
+        char *end;
+        while ((end = memchr(buf, '\n', len)) != NULL) {
+            *end = 0;
+            if (too_long)
+                dprintf(port, "err the line is too long\n");
+            else
+                wake(port, buf);
+            too_long = 0;
+            len -= (size_t)(end + 1 - buf);
+            memmove(buf, end + 1, len);
+        }
+        if (len == sizeof buf - 1) {
+            too_long = 1;
+            len = 0;
+        }
+    }
+}
+
 int main(void) {
     mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
     mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -129,6 +239,11 @@ int main(void) {
     mkdir("/home/user", 0755);
     mkdir("/tmp/outputs", 0755);
     sethostname("sandbox", 7);
+    pid_t waker = fork();
+    if (waker == 0) {
+        setsid();
+        serve_wake();
+    }
     pid_t agent = fork();
     if (agent < 0) die("fork");
     if (agent == 0) {

@@ -50,6 +50,9 @@ class Snapshot:
     ram: Path | None = None  # a template's RAM file, mapped copy-on-write by restores
     ram_digest: str = ""
     ram_size: int = 0
+    # A template whose agent held no seeded Python generator when saved: a restore needs
+    # only the clock and the kernel's RNG, which init's wake port does (see `wake`).
+    fast_wake: bool = False
 
     @property
     def note(self) -> Path:
@@ -69,7 +72,7 @@ def _stamp(path: Path) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def write(vm: VM, memory: Path, ram: Path | None = None) -> Snapshot:
+def write(vm: VM, memory: Path, ram: Path | None = None, *, fast_wake: bool = False) -> Snapshot:
     """Save `vm` (which stays paused) to `memory` and record its digest beside it; `ram`:
     the VM's RAM file (a template), kept out of the stream and digested as part of it."""
     work = memory.with_name(f".{memory.name}.{os.getpid()}.{threading.get_ident()}")
@@ -82,8 +85,10 @@ def write(vm: VM, memory: Path, ram: Path | None = None) -> Snapshot:
         work.unlink(missing_ok=True)
     snap = Snapshot(memory, digest, size)
     if ram is not None:
-        snap = Snapshot(memory, digest, size, ram, store.file_digest(ram), ram.stat().st_size)
-    note = {"digest": digest, "size": size, "created": time.time()}
+        snap = Snapshot(
+            memory, digest, size, ram, store.file_digest(ram), ram.stat().st_size, fast_wake
+        )
+    note = {"digest": digest, "size": size, "created": time.time(), "fast_wake": snap.fast_wake}
     if snap.ram is not None:
         note.update(ram=snap.ram.name, ram_digest=snap.ram_digest, ram_size=snap.ram_size)
     snap.note.write_text(json.dumps(note))
@@ -103,6 +108,7 @@ def load(memory: Path) -> Snapshot:
             ram,
             str(meta.get("ram_digest", "")),
             int(meta.get("ram_size", 0)),
+            meta.get("fast_wake") is True,
         )
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SnapshotCorrupt(f"snapshot {memory} has no readable digest note: {e}") from None
@@ -162,6 +168,29 @@ def freshen(channel: Channel, timeout: float = 30) -> None:
             raise SandboxError(f"the restored VM could not {what}: {reply.get('error')}")
 
 
+def wake(vm: VM, timeout: float = 30) -> None:
+    """Set the guest's clock and reseed its kernel RNG through init's wake port: one line
+    each way, served in C by the guest's init (see `init_c.py`), not by the agent."""
+    sock = vm.waker
+    if sock is None:
+        raise VMDied(vm.why_dead())
+    now = time.time_ns()
+    sock.settimeout(timeout)
+    answer = b""
+    try:
+        sock.sendall(f"{now // 10**9} {now % 10**9} {os.urandom(64).hex()}\n".encode())
+        while not answer.endswith(b"\n") and len(answer) < 512:
+            chunk = sock.recv(512)
+            if not chunk:
+                raise VMDied(f"the VM closed its wake port: {vm.why_dead()}")
+            answer += chunk
+    except OSError as e:  # TimeoutError included
+        raise VMDied(f"the VM's wake port did not answer ({e}): {vm.why_dead()}") from None
+    if answer != b"ok\n":
+        text = answer.decode("utf-8", "replace").strip()[:200]
+        raise SandboxError(f"the restored VM could not set its clock and reseed: {text}")
+
+
 def restore(shape: Shape, snap: Snapshot) -> tuple[VM, Channel]:
     """A running VM from `snap`, its clock set and RNG reseeded."""
     verify(snap)
@@ -181,7 +210,10 @@ def restore(shape: Shape, snap: Snapshot) -> tuple[VM, Channel]:
         vm.qmp("cont")
         channel = Channel(vm.agent)
         try:
-            freshen(channel)
+            if snap.fast_wake:
+                wake(vm)
+            else:
+                freshen(channel)
         except (ChannelClosed, Deadline) as e:
             raise VMDied(f"the restored VM's agent did not answer ({e}): {vm.why_dead()}") from None
         return vm, channel
@@ -256,11 +288,14 @@ def boot_and_save(shape: Shape, memory: Path) -> Snapshot:
         try:
             channel.call({"op": "ping"}, BOOT_TIMEOUT)
             channel.call({"op": "exec", "cmd": "true", "output_bytes": 1024}, BOOT_TIMEOUT)
+            # what each kind of call imports is loaded before the save, not after a restore
+            warm = channel.call({"op": "warm"}, BOOT_TIMEOUT)
         except (ChannelClosed, Deadline) as e:
             raise VMDied(f"the VM did not boot to its agent ({e!r}): {vm.why_dead()}") from None
+        wake(vm)  # init's wake port answers: restores may use it
         vm.qmp("stop")
         os.replace(work_ram, ram)
-        snap = write(vm, memory, ram)
+        snap = write(vm, memory, ram, fast_wake=warm.get("prngs") == [])
         vm.kill()  # before the stamps: QEMU's exit may still touch the RAM file's times
         record_stamps(snap)
         return snap

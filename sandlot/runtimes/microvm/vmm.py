@@ -98,8 +98,10 @@ class Shape:
             "-drive", f"id=root,file={self.disk},format=raw,if=none,readonly=on",
             "-device", "virtio-blk-device,drive=root",
             "-chardev", f"socket,id=agent,path={run / 'agent.sock'},server=on,wait=off",
-            "-device", "virtio-serial-device,max_ports=2",
+            "-chardev", f"socket,id=wake,path={run / 'wake.sock'},server=on,wait=off",
+            "-device", "virtio-serial-device,max_ports=3",
             "-device", "virtserialport,chardev=agent,name=sandlot",
+            "-device", "virtserialport,chardev=wake,name=sandlot-wake",
             "-device", "virtio-rng-device",
             "-qmp", f"unix:{run / 'qmp.sock'},server=on,wait=off",
         ]  # fmt: skip
@@ -211,6 +213,7 @@ class VM:
         self.proc: subprocess.Popen[bytes] | None = None
         self._qmp: QMPClient | None = None
         self.agent: socket.socket | None = None
+        self.waker: socket.socket | None = None  # init's wake port (see init_c.py)
         waiting = incoming is not None or wait_for_state
         try:
             with open(self.run / "qemu.err", "wb") as err:
@@ -232,6 +235,7 @@ class VM:
             _on_loop(client.connect(qmp_sock), 30)
             self._qmp = client
             self.agent = _connect(self.run / "agent.sock", self.proc, 30)
+            self.waker = _connect(self.run / "wake.sock", self.proc, 30)
             if incoming is not None:
                 self.migrate_in(incoming)
         except BaseException:
@@ -268,7 +272,7 @@ class VM:
         except Exception as e:
             if not self.alive():
                 raise VMDied(self.why_dead()) from None
-            raise SandboxError(f"QEMU refused {command}: {e}") from None
+            raise SandboxError(f"QEMU refused {command}: {e!r}") from None
 
     def _ignore_shared(self, on: bool) -> None:
         capability = {"capability": "x-ignore-shared", "state": on}
@@ -327,10 +331,11 @@ class VM:
         if client is not None:
             with contextlib.suppress(Exception):
                 _on_loop(client.disconnect(), 5)
-        if self.agent is not None:
-            with contextlib.suppress(OSError):
-                self.agent.close()
-            self.agent = None
+        for sock in (self.agent, self.waker):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+        self.agent = self.waker = None
         if self.proc is not None:
             with contextlib.suppress(OSError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
