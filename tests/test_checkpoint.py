@@ -12,7 +12,7 @@ import pytest
 
 from sandlot import Sandbox, TimeoutError
 from sandlot.runtimes.wasm.checkpoint import MemoryCheckpoint, _memory
-from sandlot.runtimes.wasm.dirty import Tracker
+from sandlot.runtimes.wasm.dirty import REFRESH, Tracker
 from sandlot.runtimes.wasm.sandbox import WasmSandbox
 
 SCRIBBLE = """
@@ -117,3 +117,22 @@ def test_killed_calls_bring_back_all_earlier_state(scribbler: Sandbox) -> None:
         )
         cp = _checkpoint(sbx)
         assert _copy(cp) == _live_memory(sbx)
+
+
+def test_hot_pages_are_copied_on_every_call_and_relearnt(scribbler: Sandbox) -> None:
+    """Pages written on every call are left unprotected (no fault per first write); they
+    must still be in every copy, across the periodic re-protection, and a killed call that
+    wrote them must not survive."""
+    sbx = scribbler
+    hot_sizes = []
+    for i in range(REFRESH + 6):
+        sbx.run_code(f"blob[:1 << 16] = bytes([{i}]) * (1 << 16)")  # the same 16 pages
+        cp = _checkpoint(sbx)
+        assert _copy(cp) == _live_memory(sbx), f"checkpoint differs from memory after call {i}"
+        if cp._tracker is not None:
+            hot_sizes.append(len(cp._tracker.hot))
+    if hot_sizes:  # where the kernel tracks writes
+        assert max(hot_sizes) >= 16 and 0 in hot_sizes[REFRESH - 3 :], hot_sizes
+    with pytest.raises(TimeoutError):
+        sbx.run_code("blob[:1 << 16] = b'x' * (1 << 16)\nwhile True: pass", timeout=1.5)
+    assert sbx.run_code("set(blob[:1 << 16])").text == f"{{{REFRESH + 5}}}"
