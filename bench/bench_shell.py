@@ -5,8 +5,10 @@
 Figures (median and p95 of N rounds; ratio = ours / native median):
 - `true` through `sbx.commands.run` (target <= 3 ms median): the whole per-command path
   (SDK, guest protocol, shell parse and run, memory checkpoint), calls back to back.
-  Native: `bash -c true` as a subprocess. The same with full checkpoints
-  (SANDLOT_WASM_FULL_CHECKPOINTS=1, a second sandbox) shows what incremental ones save.
+  Native: `bash -c true` as a subprocess. The same with every written page protected
+  again (SANDLOT_WASM_HOT_PAGES=0) and with full checkpoints
+  (SANDLOT_WASM_FULL_CHECKPOINTS=1), each in a sandbox of its own, shows what hot pages
+  and incremental checkpoints save.
 - 1000 x `true` inside one script: the interpreter's per-command cost.
 - `grep x | sort | uniq -c | sort -rn | head` over a 20k-line file (target <= 5x native).
 - a 1,000-iteration arithmetic `for ((...))` loop (target <= 10x bash).
@@ -110,19 +112,23 @@ def main() -> None:
                 f"{checkpoint.full_copies} full",
                 file=sys.stderr,
             )
-        os.environ["SANDLOT_WASM_FULL_CHECKPOINTS"] = "1"
-        try:
-            with Sandbox.create() as full:
-                rows.append(
-                    (
-                        "`true` via commands.run, full checkpoints",
-                        timed_ms(lambda: full.commands.run("true"), rounds * 5),
-                        timed_ms(native("true"), rounds * 5),
-                        "(before incremental checkpoints)",
+        for variable, label, note in (
+            ("SANDLOT_WASM_HOT_PAGES", "no hot pages", "(every written page re-protected)"),
+            ("SANDLOT_WASM_FULL_CHECKPOINTS", "full checkpoints", "(before incremental ones)"),
+        ):
+            os.environ[variable] = "0" if variable.endswith("HOT_PAGES") else "1"
+            try:
+                with Sandbox.create() as other:
+                    rows.append(
+                        (
+                            f"`true` via commands.run, {label}",
+                            timed_ms(lambda: other.commands.run("true"), rounds * 5),
+                            timed_ms(native("true"), rounds * 5),
+                            note,
+                        )
                     )
-                )
-        finally:
-            del os.environ["SANDLOT_WASM_FULL_CHECKPOINTS"]
+            finally:
+                del os.environ[variable]
         rows.append(
             (
                 "1000 x `true` in one script",

@@ -20,7 +20,7 @@ unprotected ("hot"): the scan reports it on every capture (an unprotected page c
 written) and it is always copied, with no fault. Only the other written pages are protected
 again, one ioctl per run. Every REFRESH captures, or past MAX_HOT pages, everything is
 protected again and the hot set is learnt anew, so pages a past call wrote once in a
-while do not stay in every copy.
+while do not stay in every copy. SANDLOT_WASM_HOT_PAGES=0 turns this off, to compare.
 
 The scan is made with PM_SCAN_CHECK_WPASYNC: if any part of the range is no longer registered
 (wasmtime remapped it), the kernel refuses the scan and the caller falls back to a full copy.
@@ -97,6 +97,11 @@ def enabled() -> bool:
     return os.environ.get("SANDLOT_WASM_FULL_CHECKPOINTS", "") in ("", "0")
 
 
+def hot_pages_enabled() -> bool:
+    """SANDLOT_WASM_HOT_PAGES=0: protect every written page again (to compare)."""
+    return os.environ.get("SANDLOT_WASM_HOT_PAGES", "") != "0"
+
+
 class Tracker:
     """Write tracking over one contiguous range of this process's memory (one guest's)."""
 
@@ -108,6 +113,7 @@ class Tracker:
         self.start = 0
         self.length = 0
         self.hot: set[int] = set()  # page numbers (from start) left unprotected
+        self.max_hot = MAX_HOT if hot_pages_enabled() else 0
         self._recent: set[int] = set()  # the other pages the last capture found written
         self._captures = 0
 
@@ -167,7 +173,7 @@ class Tracker:
         OSError when the kernel cannot tell (then nothing is known)."""
         runs = list(self._scan())
         self._captures += 1
-        if self._captures % REFRESH == 0 or len(self.hot) >= MAX_HOT:
+        if self._captures % REFRESH == 0 or len(self.hot) >= self.max_hot:
             self._protect(self.start, self.length)
             self.hot.clear()
             self._recent.clear()
