@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -337,6 +338,32 @@ def test_pause_and_resume_keep_files_and_state() -> None:
     with Sandbox.connect(sandbox_id) as again:
         assert again.run_code("answer").text == "42"
         assert again.files.read("/tmp/note") == "still here"
+
+
+def test_resume_from_another_process_keeps_running_processes() -> None:
+    sbx = Sandbox.create(tier="microvm", template=TEMPLATE)
+    # a process left running by a command, counting in a file: it must go on after resume
+    sbx.commands.run("(n=0; while :; do n=$((n+1)); echo $n > /tmp/count; sleep 0.2; done) &")
+    sbx.run_code("answer = 42")
+    time.sleep(1)
+    before = int(sbx.files.read("/tmp/count"))
+    sandbox_id = sbx.pause()
+    script = (
+        "import sys, time\n"
+        "from sandlot import Sandbox\n"
+        f"with Sandbox.connect({sandbox_id!r}) as s:\n"
+        "    first = int(s.files.read('/tmp/count'))\n"
+        "    time.sleep(2)\n"
+        "    print(s.run_code('answer').text, first, int(s.files.read('/tmp/count')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    answer, first, later = done.stdout.split()
+    assert answer == "42"
+    assert int(first) >= before  # resumed where it was paused, not restarted
+    assert int(later) > int(first)  # and the background loop still runs
 
 
 def test_named_snapshot_starts_sandboxes_with_their_own_randomness() -> None:
