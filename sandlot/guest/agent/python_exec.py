@@ -63,6 +63,10 @@ def _compile_cell(code: str, filename: str) -> tuple[CodeType | None, CodeType |
     import linecache
 
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    try:  # one expression (`x`, `df.head()`, `1+1`): compiled as it is, no AST (~3x less)
+        return None, compile(code, filename, "eval")
+    except SyntaxError:
+        pass  # statements: the AST splits off a final expression to display
     tree = ast.parse(code, filename, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
