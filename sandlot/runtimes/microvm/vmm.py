@@ -39,7 +39,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qemu.qmp import QMPClient
+from qemu.qmp import ExecInterruptedError, QMPClient
 
 from ...errors import SandboxError
 from . import store
@@ -269,10 +269,12 @@ class VM:
             raise VMDied(self.why_dead())
         try:
             return _on_loop(self._qmp.execute(command, args or None), timeout)
+        except ExecInterruptedError:  # the monitor hung up: QEMU is ending, say why
+            raise VMDied(f"QEMU's monitor closed during {command}: {self.why_dead()}") from None
         except Exception as e:
             if not self.alive():
                 raise VMDied(self.why_dead()) from None
-            raise SandboxError(f"QEMU refused {command}: {e!r}") from None
+            raise SandboxError(f"QEMU refused {command}: {e}") from None
 
     def _ignore_shared(self, on: bool) -> None:
         capability = {"capability": "x-ignore-shared", "state": on}
