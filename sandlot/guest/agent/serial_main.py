@@ -13,7 +13,12 @@ only a VM needs, answered here and not in `Agent.handle`:
 - `reseed` {"seed": base64}: mix host randomness into the kernel's pool and force a crng
   reseed, and reseed Python's `random` (and numpy's, if imported): clones of one snapshot
   must never share random bytes;
-- `file` {"action", ...}: file operations for the host's `files` API.
+- `file` {"action", ...}: file operations for the host's `files` API;
+- `warm`: run each kind of call once in throwaway state, before a template is saved (what
+  they import is then in every restore), and say which seeded Python generators are loaded.
+
+A template's restores are woken (clock, kernel RNG) by init's own port instead
+(`init_c.py`); `clock` and `reseed` serve restores of saved sandboxes.
 
 A reader thread takes requests off the port, so an `interrupt` arrives while a request
 runs. fd 1 and 2 are pipes drained by a thread: what C code or child processes write
