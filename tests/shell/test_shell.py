@@ -358,3 +358,21 @@ def test_tilde_in_dbracket_and_empty_home(tmp_path: Path) -> None:
         "HOME=''; [[ ~ ]] || echo empty; [[ $HOME == ~ ]] && echo same"
     )
     assert o(script, tmp_path) == "lit\nnore\nempty\nsame\n"
+
+
+def test_extglob_off_by_default_like_bash(tmp_path: Path) -> None:
+    for n in ("a", "b"):
+        (tmp_path / n).touch()
+    # unquoted `@(` is a syntax error until `shopt -s extglob` ran on an earlier line
+    out, err, st = run("echo @(a|b)", tmp_path)
+    assert (out, st) == ("", 2) and "unexpected token `('" in err
+    assert run("shopt extglob", tmp_path) == ("extglob        \toff\n", "", 1)
+    assert o("shopt -s extglob\necho @(a|b) +(a)", tmp_path) == "a b a\n"
+    # off: a group from a variable or inside ${…} is literal text; [[ ]] always has extglob
+    assert o('p="@(a|b)"; echo $p; case a in $p) echo y;; *) echo n;; esac', tmp_path) == (
+        "@(a|b)\nn\n"
+    )
+    assert o('p="@(a)"; case "@(a)" in $p) echo y;; esac', tmp_path) == "y\n"
+    assert o("f=abc; echo ${f/@(b)/X} ${f#@(a)}", tmp_path) == "abc abc\n"
+    assert o('p="@(a|b)"; [[ a == $p && b == !(a) ]] && echo y', tmp_path) == "y\n"
+    assert o("shopt -s extglob\nf=abc; echo ${f/@(b)/X}", tmp_path) == "aXc\n"

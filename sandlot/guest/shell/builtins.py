@@ -447,24 +447,36 @@ def b_set(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @builtin("shopt")
 def b_shopt(sh: Any, args: list[str], inp: Input) -> Gen:
-    a = args[1:]
-    mode = None
+    mode = quiet = pflag = None
     names = []
-    for x in a:
-        if x in ("-s", "-u", "-q", "-p", "-o"):
-            mode = x if x in ("-s", "-u") else mode
-        else:
+    for x in args[1:]:
+        if x in ("-s", "-u"):
+            mode = x
+        elif x == "-q":
+            quiet = True
+        elif x == "-p":
+            pflag = True
+        elif x != "-o":
             names.append(x)
+    if "extglob" in names and mode:  # parses kept for reuse were made under the old setting
+        from .interp import _PARSED
+
+        _PARSED.clear()
+    if mode:
+        for n in names:
+            sh.options[n] = mode == "-s"
+        return 0
+    st = 0
     for n in names:
-        if mode == "-s":
-            sh.options[n] = True
-        elif mode == "-u":
-            sh.options[n] = False
+        on = bool(sh.options.get(n))
+        st = st or (0 if on else 1)
+        if quiet:
+            continue
+        if pflag:
+            yield (1, f"shopt {'-s' if on else '-u'} {n}\n".encode())
         else:
-            if not sh.options.get(n):
-                return 1
-    return 0
-    yield
+            yield (1, f"{n:<15}\t{'on' if on else 'off'}\n".encode())
+    return st
 
 
 @builtin("shift")
@@ -545,9 +557,10 @@ def b_eval(sh: Any, args: list[str], inp: Input) -> Gen:
     src = " ".join(args[1:])
     if not src.strip():
         return 0
-    p = Parser(src, sh.aliases)
+    p = Parser(src, sh.aliases, sh.options["extglob"])
     st = 0
     while True:
+        p.extglob = sh.options["extglob"]
         try:
             node = p.parse_next()
         except ParseError as e:
@@ -584,9 +597,10 @@ def b_source(sh: Any, args: list[str], inp: Input) -> Gen:
         sh.positional_args = args[2:]
     sh.sourcing = getattr(sh, "sourcing", 0) + 1
     try:
-        p = Parser(src, sh.aliases)
+        p = Parser(src, sh.aliases, sh.options["extglob"])
         st = 0
         while True:
+            p.extglob = sh.options["extglob"]
             try:
                 node = p.parse_next()
             except ParseError as e:

@@ -165,8 +165,11 @@ class Expander:
                 out.append(text)
         return "".join(out)
 
-    def expand_pattern(self, w: Word | None) -> str:
-        """Expand to a glob pattern: quoted text is backslash-escaped."""
+    def expand_pattern(self, w: Word | None, extglob: bool = False) -> str:
+        """Expand to a glob pattern: quoted text is backslash-escaped.
+
+        Extglob groups stay literal unless `extglob` (`[[ ]]` always has them) or shopt extglob.
+        """
         if w is None:
             return ""
         out = []
@@ -177,7 +180,10 @@ class Expander:
                 out.append(" ")
             else:
                 out.append(text)
-        return "".join(out)
+        pat = "".join(out)
+        if "(" in pat and not extglob and not self.options["extglob"]:
+            return P.no_extglob(pat)
+        return pat
 
     def expand_regex(self, w: Word) -> str:
         out = []
@@ -244,6 +250,8 @@ class Expander:
             if not any(g and ("@(" in t or "!(" in t or "+(" in t) for t, g in field):
                 return [plain]
         pat = "".join(t if g else re.sub(r"([\\*?\[\]()|@!+])", r"\\\1", t) for t, g in field)
+        if "(" in pat and not self.options["extglob"]:
+            pat = P.no_extglob(pat)
         if not P.has_magic(pat):
             return [plain]
         matches = P.glob(pat, self.cwd, self.opt("dotglob"), self.opt("globstar"))

@@ -98,7 +98,7 @@ class Interp(Expander):
             "noclobber": False,
             "nullglob": False,
             "dotglob": False,
-            "extglob": True,
+            "extglob": False,
             "expand_aliases": True,
             "allexport": False,
             "lastpipe": False,
@@ -435,12 +435,13 @@ class Interp(Expander):
         single = _PARSED.get(src) if not self.aliases else None
         if single is not None:  # parsed before, to one command, with no aliases then or now
             return (yield from self._run_node(single, inp, 0))
-        parser = Parser(src, self.aliases)
+        parser = Parser(src, self.aliases, self.options["extglob"])
         status = 0
         first: Any = None
         count = 0
         while True:
             cacheable = not self.aliases and len(src) <= PARSED_MAX_SOURCE
+            parser.extglob = self.options["extglob"]  # `shopt -s extglob` on an earlier line
             try:
                 node = parser.parse_next()
             except ParseError as e:
@@ -883,7 +884,7 @@ class Interp(Expander):
         op, lw, rw = e[1], e[2], e[3]
         left = self.expand_str(lw)
         if op in ("==", "=", "!="):
-            r = P.match(self.expand_pattern(rw), left)
+            r = P.match(self.expand_pattern(rw, True), left)
             return r if op != "!=" else not r
         if op == "=~":
             rx = self.expand_regex(rw)

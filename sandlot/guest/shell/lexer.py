@@ -117,6 +117,7 @@ ASSIGN_HEAD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[.*\])?\+?=")
 class Lexer:
     assign_value = False  # the word read is an assignment's value (`a[k]=` already taken)
     in_assign = False  # reading an assignment word: `:~` in ${x-…} is a tilde prefix too
+    extglob = True  # `@(…)` & co. are one word (shopt extglob at parse time); else `(` ends it
     """Scans words and operators from src; parser subclasses it."""
 
     def __init__(self, src: str) -> None:
@@ -184,7 +185,7 @@ class Lexer:
                 if c in "<>(" and self.pos + 1 < len(s) and s[self.pos + 1] == "(" and False:
                     pass
                 # extglob-ish @(..) !(..) etc: treat as literal group
-                if c == "(" and buf and buf[-1] in "@!?*+" and not dbracket:
+                if c == "(" and buf and buf[-1] in "@!?*+" and not dbracket and self.extglob:
                     depth = 0
                     while self.pos < len(s):
                         ch = s[self.pos]

@@ -23,9 +23,13 @@ _NAMED_FD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}(?=[<>])")
 
 
 class Parser(Lexer):
-    def __init__(self, src: str, aliases: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, src: str, aliases: dict[str, str] | None = None, extglob: bool = True
+    ) -> None:
         super().__init__(src)
         self.aliases = aliases if aliases is not None else {}
+        if not extglob:
+            self.extglob = False
         self.tok: Tok | None = None
         self.tok_start = 0
         self.pending: list[tuple[A.Redir, str, bool, bool]] = []
@@ -198,11 +202,11 @@ class Parser(Lexer):
             items.extend(cl.items)
 
     def parse_sub(self, text: str) -> Any:
-        p = Parser(text, self.aliases)
+        p = Parser(text, self.aliases, self.extglob)
         return p.parse_all()
 
     def parse_cmdsub_inline(self) -> Any:
-        p = Parser(self.src, self.aliases)
+        p = Parser(self.src, self.aliases, self.extglob)
         p.pos = self.pos
         body = p.parse_compound_list(allow_empty=True)
         if not p.is_op(")"):
@@ -348,7 +352,12 @@ class Parser(Lexer):
             if kw == "[[":
                 line = self.line_at(self.pos)
                 self.take()
-                e = self.parse_dbracket()
+                ext = self.extglob
+                self.extglob = True  # [[ ]] patterns take extglob groups whatever the shopt
+                try:
+                    e = self.parse_dbracket()
+                finally:
+                    self.extglob = ext
                 return self.parse_redirs(A.DBracket(e, line))
             if kw == "function":
                 self.take()
@@ -753,7 +762,7 @@ class Parser(Lexer):
             if raw.startswith("]=", j) or raw.startswith("]+=", j):
                 rest = raw[j + (2 if raw.startswith("]=", j) else 3) :]
                 self.take()
-                sub = Parser(rest, self.aliases)
+                sub = Parser(rest, self.aliases, self.extglob)
                 sub.assign_value = True
                 vw = sub.read_word() or A.Word([])
                 return A.Assign(m.group(1), raw[m.end() : j], vw, None, raw.startswith("]+=", j))
@@ -811,7 +820,7 @@ class Parser(Lexer):
                     if raw.startswith("]=", j) or raw.startswith("]+=", j):
                         key = raw[1:j]
                         rest = raw[j + (2 if raw.startswith("]=", j) else 3) :]
-                        sub = Parser(rest, self.aliases)
+                        sub = Parser(rest, self.aliases, self.extglob)
                         sub.assign_value = True
                         ew = sub.read_word() or A.Word([])
                 elems.append((key, ew))

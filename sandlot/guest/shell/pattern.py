@@ -38,6 +38,24 @@ def has_magic(pat: str) -> bool:
     return False
 
 
+def no_extglob(pat: str) -> str:
+    """`pat` with its extglob groups made literal (shopt extglob off): `@(a)` matches "@(a)"."""
+    out: list[str] = []
+    i = 0
+    n = len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "\\":
+            out.append(pat[i : i + 2])
+            i += 2
+            continue
+        out.append(c)
+        if c in "?*+@!" and i + 1 < n and pat[i + 1] == "(":
+            out.append("\\")
+        i += 1
+    return "".join(out)
+
+
 def _translate(pat: str, i: int, stop: str = "") -> tuple[str, int]:
     out: list[str] = []
     n = len(pat)
