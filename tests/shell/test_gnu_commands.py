@@ -166,3 +166,12 @@ def test_uniq_all_repeated_prints_every_line_of_each_run(tmp_path: Path) -> None
     assert o("printf 'A\\na\\nb\\n' | uniq -D -i", tmp_path) == "A\na\n"
     out, err, status = run("uniq --all-repeated=bogus u", tmp_path)
     assert (out, status) == (b"", 1) and "invalid argument 'bogus'" in err
+
+
+def test_grep_c_locale_words_are_ascii(tmp_path: Path) -> None:
+    (tmp_path / "g").write_bytes("café x\nnaïve\n".encode())
+    # in the C locale é and ï are bytes, not letters: "caf" and "na" are whole words
+    assert o("LC_ALL=C grep -w caf g; LC_ALL=C grep -ow na g", tmp_path) == "café x\nna\n"
+    assert o("LC_ALL=C grep -c '\\bve' g; LANG=C grep -ci NAÏ g", tmp_path) == "1\n0\n"
+    # the UTF-8 default: they are letters
+    assert o("grep -cw caf g; LANG=C.UTF-8 grep -io NAÏ g", tmp_path) == "0\nnaï\n"

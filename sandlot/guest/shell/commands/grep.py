@@ -11,7 +11,7 @@ from typing import Any
 
 from ..io import Gen, Input
 from . import command
-from .util import UsageError, dec, enc, open_input, parse_opts
+from .util import UsageError, c_locale, dec, enc, open_input, parse_opts
 
 
 def bre_to_python(p: str) -> str:
@@ -190,11 +190,16 @@ _COLOR = {
 }
 
 
-def compile_all(pats: list[str], mode: str, icase: bool, word: bool, line: bool) -> re.Pattern[str]:
-    """One regex for all patterns; each pattern's back-references are renumbered."""
+def compile_all(
+    pats: list[str], mode: str, icase: bool, word: bool, line: bool, ascii: bool = False
+) -> re.Pattern[str]:
+    """One regex for all patterns; each pattern's back-references are renumbered.
+
+    `ascii` (the C locale): only ASCII letters, digits and `_` are word characters, and
+    case folds only for ASCII."""
     parts = []
     groups = 0
-    flags = re.IGNORECASE if icase else 0
+    flags = (re.IGNORECASE if icase else 0) | (re.ASCII if ascii else 0)
     for p in pats:
         r = re.escape(p) if mode == "F" else ere_to_python(p) if mode == "E" else bre_to_python(p)
         n = re.compile(r, flags).groups
@@ -258,7 +263,7 @@ def grep(sh: Any, args: list[str], inp: Input) -> Gen:
             mode = v
     mode = {"egrep": "E", "fgrep": "F"}.get(args[0], mode)
     try:
-        rx = compile_all(pats, mode, "i" in opts, "w" in opts, "x" in opts)
+        rx = compile_all(pats, mode, "i" in opts, "w" in opts, "x" in opts, c_locale(sh))
     except re.error as e:
         yield (2, enc(f"grep: invalid regular expression: {e}\n"))
         return 2

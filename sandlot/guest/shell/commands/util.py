@@ -21,6 +21,16 @@ def dec(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
+def c_locale(sh: Any) -> bool:
+    """Whether LC_ALL / LC_CTYPE / LANG (the first one set) names the C locale: then letters,
+    word characters and case are ASCII only.  Unset means the sandbox's UTF-8 default."""
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        v = sh.get_str(name)
+        if v:
+            return v in ("C", "POSIX")
+    return False
+
+
 def parse_opts(
     args: list[str], spec: str, longs: dict[str, str] | None = None, stop_at_operand: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
