@@ -7,6 +7,11 @@ small initramfs: a static C /init (see `init_c.py`) plus exactly those modules a
 dependencies, in load order from the package's `modules.dep`. The initramfs also carries
 the host's current guest agent, bound over `/opt/sandlot` in the guest, so the agent inside
 always matches the host that speaks to it, whatever image the disk came from.
+
+`SANDLOT_MICROVM_KERNEL=custom` picks sandlot's own kernel instead (`custom_kernel.py`:
+built from Debian's `linux-source-6.1` with everything built in): its initramfs is the same
+but with an empty module list. It is built only on request (`sandlot image build --kernel
+--custom-kernel`); asked for and not built, opening a sandbox says how to build it.
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ImageError
-from . import init_c, store
+from . import custom_kernel, init_c, store
 
 Progress = Callable[[str], None]
 
@@ -42,6 +47,8 @@ MODULES = (
     "ext4",
 )
 AGENT_PACKAGE = "sandlot_guest"
+CHOICES = ("debian", "custom")
+_override: str | None = None  # set by `selected()`, over the environment
 
 
 @dataclass(frozen=True)
@@ -247,26 +254,59 @@ def _chosen_package(refresh: bool) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=1)
-def _ready_kernel() -> Kernel:
-    kdir = store.tier_dir("kernels") / _chosen_package(refresh=False)
-    return Kernel(
-        version=(kdir / "version").read_text().strip(),
-        vmlinuz=kdir / "vmlinuz",
-        initrd=_initrd(kdir, None),
-    )
+def choice() -> str:
+    """Which kernel: "debian" (the default) or "custom" (`SANDLOT_MICROVM_KERNEL`)."""
+    value = _override or os.environ.get("SANDLOT_MICROVM_KERNEL", "").strip().lower() or "debian"
+    if value not in CHOICES:
+        raise ImageError(f"SANDLOT_MICROVM_KERNEL={value!r}: expected one of {', '.join(CHOICES)}")
+    return value
 
 
-def ensure_kernel(progress: Progress | None = None, refresh: bool = False) -> Kernel:
-    """The guest kernel and initramfs, downloaded and built once, then taken from the store
-    (and, within a process, from memory: every sandbox open asks for it)."""
-    if not refresh:
-        with contextlib.suppress(OSError):
-            return _ready_kernel()
-    _ready_kernel.cache_clear()
-    kdir = _unpack(_chosen_package(refresh), progress)
+@contextlib.contextmanager
+def selected(which: str) -> Iterator[None]:
+    """Use kernel `which` within the block (this process), whatever the environment says."""
+    global _override
+    if which not in CHOICES:
+        raise ImageError(f"no kernel {which!r}: expected one of {', '.join(CHOICES)}")
+    before, _override = _override, which
+    try:
+        yield
+    finally:
+        _override = before
+
+
+def _kernel_in(kdir: Path, progress: Progress | None) -> Kernel:
     return Kernel(
         version=(kdir / "version").read_text().strip(),
         vmlinuz=kdir / "vmlinuz",
         initrd=_initrd(kdir, progress),
     )
+
+
+@functools.lru_cache(maxsize=len(CHOICES))
+def _ready_kernel(which: str) -> Kernel:
+    if which == "custom":
+        return _kernel_in(custom_kernel.require_built(), None)
+    return _kernel_in(store.tier_dir("kernels") / _chosen_package(refresh=False), None)
+
+
+def build_custom(progress: Progress | None = None) -> Kernel:
+    """Build sandlot's own kernel (once per fragment and source version: many minutes) and
+    its initramfs."""
+    _ready_kernel.cache_clear()
+    return _kernel_in(custom_kernel.ensure_built(progress), progress)
+
+
+def ensure_kernel(progress: Progress | None = None, refresh: bool = False) -> Kernel:
+    """The guest kernel and initramfs, downloaded and built once, then taken from the store
+    (and, within a process, from memory: every sandbox open asks for it). With
+    `SANDLOT_MICROVM_KERNEL=custom`, sandlot's own kernel, which `refresh` builds if it is
+    missing and which is otherwise never built here (see `custom_kernel.require_built`)."""
+    which = choice()
+    if not refresh:
+        with contextlib.suppress(OSError):
+            return _ready_kernel(which)
+    if which == "custom":
+        return build_custom(progress) if refresh else _ready_kernel(which)
+    _ready_kernel.cache_clear()
+    return _kernel_in(_unpack(_chosen_package(refresh), progress), progress)
