@@ -63,6 +63,15 @@ def build_cmd(
             "TEMPLATE that template's root disk and memory snapshot (one cold boot).",
         ),
     ] = False,
+    custom_kernel: Annotated[
+        bool,
+        typer.Option(
+            "--custom-kernel",
+            help="With --kernel: compile sandlot's own guest kernel from Debian's "
+            "linux-source (many minutes, once; cached) instead of using Debian's kernel "
+            "package. Sandboxes use it under SANDLOT_MICROVM_KERNEL=custom.",
+        ),
+    ] = False,
 ) -> None:
     """Build a template's image with debootstrap (needs root and the Debian mirror)."""
     from .. import images
@@ -70,6 +79,9 @@ def build_cmd(
 
     if template is None and not kernel:
         err.print("[red]InvalidArgument:[/] give a TEMPLATE to build, or --kernel (or both)")
+        raise typer.Exit(2)
+    if custom_kernel and not kernel:
+        err.print("[red]InvalidArgument:[/] --custom-kernel goes with --kernel")
         raise typer.Exit(2)
     start = time.monotonic()
     try:
@@ -84,7 +96,7 @@ def build_cmd(
         if kernel:
             start = time.monotonic()
             with _progress("preparing the microvm tier") as emit:
-                done = prepare_microvm(template, progress=emit)
+                done = prepare_microvm(template, progress=emit, custom_kernel=custom_kernel)
             out.print(f"{done} ({time.monotonic() - start:.1f} s)")
     except SandboxError as e:
         raise _fail(e) from None

@@ -49,9 +49,17 @@ def warmup(*, metered: bool = False) -> float:
     return took
 
 
-def prepare_microvm(template: str | None, progress: Callable[[str], None] | None = None) -> str:
+def prepare_microvm(
+    template: str | None,
+    progress: Callable[[str], None] | None = None,
+    *,
+    custom_kernel: bool = False,
+) -> str:
     """Build the microvm tier's kernel and initramfs (and, given a template, its root disk
-    and snapshot) now, with progress, instead of in the first `Sandbox.create`."""
+    and snapshot) now, with progress, instead of in the first `Sandbox.create`.
+    `custom_kernel`: compile sandlot's own kernel (many minutes, once per config and source
+    version) and prepare the template with it; sandboxes use it under
+    `SANDLOT_MICROVM_KERNEL=custom`."""
     runtime = tier_named("microvm")
     available = runtime.availability()
     if not available.ok:
@@ -60,5 +68,11 @@ def prepare_microvm(template: str | None, progress: Callable[[str], None] | None
         )
     prepare = getattr(runtime, "prepare", None)
     assert prepare is not None, "the microvm runtime prepares its boot files"
-    done: str = prepare(template, progress)
-    return done
+    if not custom_kernel:
+        done: str = prepare(template, progress)
+        return done
+    from ..runtimes.microvm import kernel
+
+    with kernel.selected("custom"):
+        done = prepare(template, progress)
+    return f"{done} (custom kernel: used where SANDLOT_MICROVM_KERNEL=custom)"
