@@ -175,3 +175,17 @@ def test_grep_c_locale_words_are_ascii(tmp_path: Path) -> None:
     assert o("LC_ALL=C grep -c '\\bve' g; LANG=C grep -ci NAÏ g", tmp_path) == "1\n0\n"
     # the UTF-8 default: they are letters
     assert o("grep -cw caf g; LANG=C.UTF-8 grep -io NAÏ g", tmp_path) == "0\nnaï\n"
+
+
+def test_timeout_ends_the_command(tmp_path: Path) -> None:
+    script = (
+        "timeout .1 sleep 100; echo $?; timeout -s KILL .1 sleep 100; echo $?;"
+        " timeout --preserve-status .1 sh -c 'while :; do :; done'; echo $?;"
+        " timeout 5 false; echo $?; timeout -s MONKEY 1 true; echo $?"
+    )
+    out, err, _ = run(script, tmp_path)
+    assert out == b"124\n137\n143\n1\n125\n"
+    assert "MONKEY" in err
+    assert run("timeout -v .1 sleep 9", tmp_path)[1] == (
+        "timeout: sending signal TERM to command \u2018sleep\u2019\n"
+    )

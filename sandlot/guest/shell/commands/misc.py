@@ -132,8 +132,7 @@ def sleep(sh: Any, args: list[str], inp: Input) -> Gen:
         if left <= 0:
             break
         time.sleep(min(left, 0.05))
-        sh.budget.ticks += 255
-        sh.budget.tick()
+        sh.budget.tick_many(256)  # checks the deadline (a `timeout`'s too) every time
     return 0
 
 
@@ -609,15 +608,75 @@ def expr(sh: Any, args: list[str], inp: Input) -> Gen:
     return 1 if v in ("", "0") else 0
 
 
+_DURATION = re.compile(r"(\d*\.?\d+(?:[eE][-+]?\d+)?)([smhd]?)")
+
+
 @command("timeout")
 def timeout(sh: Any, args: list[str], inp: Input) -> Gen:
+    """Run a command under a deadline (the shell's budget, so sleeps and loops end there):
+    124 when it ran out (128+9 for -s KILL, 128+signal with --preserve-status)."""
+    from ..jobs import SIGNALS
+    from ..state import Budget, BudgetExceeded
+
     a = args[1:]
-    while a and a[0].startswith("-"):
-        a.pop(0)
-    if len(a) < 2:
-        yield (2, b"timeout: missing operand\n")
+    sig, preserve, verbose = "TERM", False, False
+    usage = b"Try 'timeout --help' for more information.\n"
+    while a and a[0].startswith("-") and a[0] != "-":
+        o = a.pop(0)
+        if o == "--":
+            break
+        name, _, val = o.partition("=")
+        if name in ("-s", "--signal", "-k", "--kill-after") or (
+            o[:2] in ("-s", "-k") and not o.startswith("--")
+        ):
+            if name in ("-s", "-k", "--signal", "--kill-after") and not val:
+                if not a:
+                    yield (2, enc(f"timeout: option requires an argument -- '{o[1:]}'\n") + usage)
+                    return 125
+                val = a.pop(0)
+            elif not val:
+                val = o[2:]
+            if name in ("--signal",) or (o[:2] == "-s" and name != "--kill-after"):
+                sig = val.upper().removeprefix("SIG")
+        elif o in ("--preserve-status",):
+            preserve = True
+        elif o in ("-v", "--verbose"):
+            verbose = True
+        elif o not in ("-f", "--foreground"):
+            yield (2, enc(f"timeout: invalid option -- '{o.lstrip('-')}'\n") + usage)
+            return 125
+    signum = int(sig) if sig.isdigit() else SIGNALS.get(sig)
+    if signum is None or signum > 64:
+        yield (2, enc(f"timeout: \u2018{sig}\u2019: invalid signal\n") + usage)
         return 125
-    return (yield from sh.run_argv(a[1:], inp))
+    if len(a) < 2:
+        yield (2, (b"timeout: missing operand\n" if not a else b"") + usage)
+        return 125
+    m = _DURATION.fullmatch(a[0])
+    if not m:
+        yield (2, enc(f"timeout: invalid time interval \u2018{a[0]}\u2019\n") + usage)
+        return 125
+    secs = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    if secs <= 0:
+        return (yield from sh.run_argv(a[1:], inp))
+    outer = sh.budget
+    mine = Budget(secs)
+    if outer.deadline is not None and outer.deadline < mine.deadline:  # type: ignore[operator]
+        mine.deadline = outer.deadline
+    mine.ticks, mine.jobs = outer.ticks, outer.jobs
+    sh.budget = mine
+    try:
+        return (yield from sh.run_argv(a[1:], inp))
+    except BudgetExceeded:
+        if outer.deadline is not None and time.monotonic() > outer.deadline:
+            raise  # the whole run's deadline, not this command's
+    finally:
+        sh.budget = outer
+        outer.ticks, outer.jobs = mine.ticks, mine.jobs
+    if verbose:
+        name = next((k for k, v in SIGNALS.items() if v == signum), str(signum))
+        yield (2, enc(f"timeout: sending signal {name} to command \u2018{a[1]}\u2019\n"))
+    return 128 + signum if preserve or signum == 9 else 124
 
 
 @command("clear", "sync")
