@@ -189,3 +189,12 @@ def test_timeout_ends_the_command(tmp_path: Path) -> None:
     assert run("timeout -v .1 sleep 9", tmp_path)[1] == (
         "timeout: sending signal TERM to command \u2018sleep\u2019\n"
     )
+
+
+def test_wc_max_line_length_is_display_width(tmp_path: Path) -> None:
+    # tabs to the next multiple of 8, \r starts over, wide chars 2, combining/control 0
+    script = (
+        r"printf 'abc\td\n' | wc -L; printf 'first\rsecond\n' | wc -L;"
+        r" printf '中文\n' | wc -L; printf 'w\xcc\x88\x01\bx\n' | wc -L"
+    )
+    assert o(script, tmp_path) == "9\n6\n4\n2\n"

@@ -196,6 +196,36 @@ def tail(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
+def _max_width(s: str, best: int, pos: int) -> tuple[int, int]:
+    """wc -L over s: the widest line so far and the column the last line ends at.  As GNU:
+    a tab moves to the next multiple of 8, \\r and \\f start the line again, wide characters
+    take 2 columns, combining and unprintable ones none."""
+    import unicodedata
+
+    lines = s.split("\n")
+    for k, line in enumerate(lines):
+        if k:
+            pos = 0
+        if line.isascii() and line.isprintable():
+            pos += len(line)
+        else:
+            for ch in line:
+                if ch == "\t":
+                    pos += 8 - pos % 8
+                elif ch in "\r\f":
+                    best = max(best, pos)
+                    pos = 0
+                elif ch.isprintable():
+                    if ch.isascii():
+                        pos += 1
+                    elif unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me"):
+                        pass
+                    else:
+                        pos += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        best = max(best, pos)
+    return best, pos
+
+
 @command("wc")
 def wc(sh: Any, args: list[str], inp: Input) -> Gen:
     try:
@@ -218,6 +248,7 @@ def wc(sh: Any, args: list[str], inp: Input) -> Gen:
             continue
         c = {k: 0 for k in "lwmcL"}
         inword = False
+        linepos = 0
         for chunk in src.chunks():
             c["l"] += chunk.count(b"\n")
             c["c"] += len(chunk)
@@ -230,7 +261,7 @@ def wc(sh: Any, args: list[str], inp: Input) -> Gen:
                         c["w"] += 1
                     inword = not sp
                 if "L" in sel:
-                    c["L"] = max([c["L"]] + [len(x) for x in s.split("\n")])
+                    c["L"], linepos = _max_width(s, c["L"], linepos)
         for k in c:
             tot[k] = max(tot[k], c[k]) if k == "L" else tot[k] + c[k]
         rows.append(([c[k] for k in sel], name))
