@@ -131,6 +131,7 @@ class Tracker:
         self.hot: set[int] = set()  # page numbers (from start) left unprotected
         self.max_hot = MAX_HOT if hot_pages_enabled() else 0
         self._recent: set[int] = set()  # the other pages the last capture found written
+        self._last_runs: list[tuple[int, int]] = []
         self._captures = 0
 
     @classmethod
@@ -187,13 +188,17 @@ class Tracker:
         """(offset, length) of each run of pages written since the last call, hot pages
         included (see the module's docstring); the others are protected again. Raises
         OSError when the kernel cannot tell (then nothing is known)."""
-        runs = list(self._scan())
+        runs = self._scan()
         self._captures += 1
         if self._captures % REFRESH == 0 or len(self.hot) >= self.max_hot:
             self._protect(self.start, self.length)
             self.hot.clear()
             self._recent.clear()
+            self._last_runs = []
             return runs
+        if runs == self._last_runs and not self._recent:
+            return runs  # the same pages as last time, all of them hot: nothing to protect
+        self._last_runs = runs
         cold = {
             page
             for offset, length in runs
@@ -207,11 +212,12 @@ class Tracker:
             self._protect(self.start + page * OS_PAGE, count * OS_PAGE)
         return runs
 
-    def _scan(self) -> Iterator[tuple[int, int]]:
+    def _scan(self) -> list[tuple[int, int]]:
         """The runs of unprotected pages, as (offset, length); nothing is protected."""
         libc = _libc()
         assert libc is not None
         arg, regions = self._arg, self._regions
+        runs: list[tuple[int, int]] = []
         at, end = self.start, self.start + self.length
         while at < end:
             arg.size = _SCAN_ARG_SIZE
@@ -224,11 +230,13 @@ class Tracker:
             if found < 0:
                 e = ctypes.get_errno()
                 raise OSError(e, f"PAGEMAP_SCAN: {os.strerror(e)}")
-            for i in range(found):
-                yield regions[3 * i] - self.start, regions[3 * i + 1] - regions[3 * i]
+            got = regions[: 3 * found]  # one list from the array, not 2 lookups a run
+            start = self.start
+            runs += [(got[i] - start, got[i + 1] - got[i]) for i in range(0, 3 * found, 3)]
             if arg.walk_end <= at:
                 raise OSError("PAGEMAP_SCAN made no progress")
             at = arg.walk_end
+        return runs
 
     def close(self) -> None:
         self.hot.clear()
