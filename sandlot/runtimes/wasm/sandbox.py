@@ -36,7 +36,7 @@ from .compile_cache import ensure_compiled
 HOME = "/home/user"
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
-SERVE_REQUEST = "__import__('sys').modules['__sandlot_agent__'].serve_request"
+SERVE_REQUEST = "__sandlot_serve__"  # a builtin the guest's boot defines (wasm_door.boot)
 RESEND = "__import__('sys').modules['__sandlot_agent__'].resend()"
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
 MEMORY_FILE = "memory.bin"
