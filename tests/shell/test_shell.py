@@ -376,3 +376,18 @@ def test_extglob_off_by_default_like_bash(tmp_path: Path) -> None:
     assert o("f=abc; echo ${f/@(b)/X} ${f#@(a)}", tmp_path) == "abc abc\n"
     assert o('p="@(a|b)"; [[ a == $p && b == !(a) ]] && echo y', tmp_path) == "y\n"
     assert o("shopt -s extglob\nf=abc; echo ${f/@(b)/X}", tmp_path) == "aXc\n"
+
+
+def test_bash_syntax_corners(tmp_path: Path) -> None:
+    # $[…] is old arithmetic; `+++x` is `+ ++x` and `--5` is `-(-5)`, as bash tokenizes them
+    assert o('x=1; echo $[1+2] "$[x*3]" $((+++x)) $x $((--5)) $((---x)) $x', tmp_path) == (
+        "3 3 2 2 5 -1 1\n"
+    )
+    # `!` alone is a pipeline that fails; `((cmd) )` is a subshell in a subshell
+    assert o("!; echo $?; ((echo hello) )", tmp_path) == "1\nhello\n"
+    assert o("echo $UID $EUID $(id -ur)", tmp_path) == "0 0 0\n"
+    # $(<file) is the file's text; a missing file is status 1 with bash's message
+    out, err, _ = run('echo boing > f; echo -n $(<f); x=$(< nofile); echo " $?"', tmp_path)
+    assert (out, err) == ("boing 1\n", "bash: nofile: No such file or directory\n")
+    out, err, _ = run("printf -v 'a[' %s x; echo $?", tmp_path)
+    assert (out, err) == ("2\n", "bash: line 1: printf: `a[': not a valid identifier\n")

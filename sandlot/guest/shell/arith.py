@@ -121,7 +121,18 @@ class Parser:
             elif m.group(3):
                 self.toks.append(("name", m.group(3)))
             else:
-                self.toks.append(("op", m.group(4)))
+                op = m.group(4)
+                if op in ("++", "--") and (
+                    not self.toks or self.toks[-1][0] != "name" and self.toks[-1] != ("op", "]")
+                ):
+                    # as bash: a prefix ++/-- needs a name next; else it is one sign (`+++x`
+                    # is `+ ++x`, `--5` is `-(-5)`)
+                    rest = text[m.end() :].lstrip()
+                    if not rest or not (rest[0].isalpha() or rest[0] == "_"):
+                        self.toks.append(("op", op[0]))
+                        pos = m.end() - 1
+                        continue
+                self.toks.append(("op", op))
             pos = m.end()
         self.i = 0
 

@@ -98,6 +98,9 @@ def b_printf(sh: Any, args: list[str], inp: Input) -> Gen:
             return 2
         var = a[1]
         a = a[2:]
+        if not is_name(var.partition("[")[0]) or ("[" in var and not var.endswith("]")):
+            yield err(f"printf: `{var}': not a valid identifier")
+            return 2
     if a and a[0] == "--":
         a = a[1:]
     if not a:

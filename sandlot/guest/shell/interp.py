@@ -85,6 +85,9 @@ class Interp(Expander):
         ):
             if k not in g:
                 g[k] = Var(v)
+        for k in ("UID", "EUID"):  # the guest runs as root (`id -u` says 0)
+            if k not in g:
+                g[k] = Var("0", "r")
         self.positional_args: list[str] = []
         self.arg0 = "bash"
         self.functions: dict[str, Any] = {}
@@ -1154,6 +1157,18 @@ class Interp(Expander):
 
     # ---------------------------------------------------------------- simple commands
     def command_sub(self, node: Any) -> str:
+        items = node.items if type(node) is A.CmdList else None
+        if items and len(items) == 1 and type(items[0][0]) is A.Simple and not items[0][1]:
+            c = items[0][0]
+            if not c.words and not c.assigns and len(c.redirs) == 1:
+                r = c.redirs[0]
+                if (
+                    r.op == "<"
+                    and r.fd in (None, 0)
+                    and r.target is not None
+                    and not (r.target.unquoted_literal() or "").startswith("/dev/")
+                ):
+                    return self._read_file_sub(self.expand_str(r.target))
         sub = self.fork()
         out: list[bytes] = []
         size = 0
@@ -1173,6 +1188,20 @@ class Interp(Expander):
             self.status = e.value if isinstance(e.value, int) else 0
         self.last_cmdsub_status = self.status
         return dec(b"".join(out)).rstrip("\n")
+
+    def _read_file_sub(self, path: str) -> str:
+        """`$(<file)`: the file's text, without running a command."""
+        try:
+            with open(self.resolve(path), "rb") as f:
+                data = f.read(MAX_BUFFER + 1)
+        except OSError as e:
+            self.pending_err.append((2, enc(f"bash: {path}: {e.strerror}\n")))
+            self.status = self.last_cmdsub_status = 1
+            return ""
+        if len(data) > MAX_BUFFER:
+            raise ExpansionError("command substitution: output exceeds buffering limit")
+        self.status = self.last_cmdsub_status = 0
+        return dec(data).rstrip("\n")
 
     def proc_sub(self, node: Any) -> str:
         """Run node to completion and hand back a temp file path with its output."""

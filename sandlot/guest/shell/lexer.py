@@ -319,7 +319,7 @@ class Lexer:
             elif c == "$" or c == "`":
                 if c == "$" and (
                     self.pos + 1 >= len(s)
-                    or not (s[self.pos + 1].isalnum() or s[self.pos + 1] in "_{(@*#?-$!")
+                    or not (s[self.pos + 1].isalnum() or s[self.pos + 1] in "_{([@*#?-$!")
                 ):
                     buf.append(c)
                     self.pos += 1
@@ -368,6 +368,15 @@ class Lexer:
         if c == "{":
             self.pos += 1
             return self.read_braced_param()
+        if c == "[":  # $[expr]: bash's old spelling of $((expr))
+            j, depth = self.pos + 1, 0
+            while j < len(s) and (s[j] != "]" or depth):
+                depth += (s[j] == "[") - (s[j] == "]")
+                j += 1
+            if j >= len(s):
+                raise self.err("unexpected EOF while looking for matching `]'")
+            text, self.pos = s[self.pos + 1 : j], j + 1
+            return ArithSub(self.sub_word(text))
         if c and (c.isalpha() or c == "_"):
             j = self.pos
             while j < len(s) and (s[j].isalnum() or s[j] == "_"):

@@ -262,11 +262,15 @@ class Parser(Lexer):
     def parse_pipeline(self) -> Any:
         negate = False
         line = self.line_at(self.pos)
+        prefixed = False
         while self.peek_word() in ("!", "time"):
+            prefixed = True
             if self.take()[1].unquoted_literal() == "!":
                 negate = not negate
             while self.peek_word() == "-p":
                 self.take()
+        if prefixed and self.peek() in (("op", ";"), ("op", "&"), ("nl", None), ("eof", None)):
+            return A.Pipeline([A.Simple([], [], [])], negate, line)  # `!` alone: status 1
         cmds = [self.parse_command()]
         while self.is_op("|", "|&"):
             op = self.take()[1]
@@ -324,7 +328,16 @@ class Parser(Lexer):
             if t[1] == "((":
                 line = self.line_at(self.pos)
                 self.take()
-                w = self.read_arith_text("))")
+                save = self.pos
+                try:
+                    w = self.read_arith_text("))")
+                except ParseError:  # `((cmd) )`: not arithmetic, a subshell in a subshell
+                    self.pos = save - 1
+                    body = self.parse_compound_list()
+                    if not self.is_op(")"):
+                        raise self.unexpected() from None
+                    self.take()
+                    return self.parse_redirs(A.Subshell(body))
                 return self.parse_redirs(A.DParen(w, line))
             raise self.unexpected()
         if t[0] == "word":

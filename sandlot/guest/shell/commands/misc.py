@@ -174,10 +174,9 @@ def nproc(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @command("id")
 def id_(sh: Any, args: list[str], inp: Input) -> Gen:
-    if "-u" in args:
-        yield (1, b"0\n")
-    elif "-un" in args or "-nu" in args:
-        yield (1, b"root\n")
+    flags = "".join(a[1:] for a in args[1:] if a.startswith("-") and not a.startswith("--"))
+    if any(f in flags for f in "ugG"):  # -u -g -G, with -n names and -r (all root here)
+        yield (1, b"root\n" if "n" in flags else b"0\n")
     else:
         yield (1, b"uid=0(root) gid=0(root) groups=0(root)\n")
     return 0
