@@ -198,3 +198,30 @@ def test_wc_max_line_length_is_display_width(tmp_path: Path) -> None:
         r" printf '中文\n' | wc -L; printf 'w\xcc\x88\x01\bx\n' | wc -L"
     )
     assert o(script, tmp_path) == "9\n6\n4\n2\n"
+
+
+def test_sed_gnu_corners(tmp_path: Path) -> None:
+    def sed(script: str, stdin: bytes) -> bytes:
+        return run(script, tmp_path, stdin)[0]
+
+    # D with a newline left starts the cycle again on the rest, reading nothing
+    assert sed("sed -e '/one/,/three/{' -e 'i meep' -e 'N;2D;}'", b"one\ntwo\nthree\n") == (
+        b"meep\nmeep\ntwo\nthree\n"
+    )
+    # N writes what `a` queued before it reads; -z joins, deletes and ends lines with NUL
+    assert sed("sed -e 'a woo' -e 'N;$p'", b"one\ntwo") == b"woo\none\ntwo\none\ntwo"
+    assert sed("sed -z 'N;D'", b"one\0two") == b"two"
+    assert sed("sed -z s/x/y/", b"a\nx\0") == b"a\ny\0"
+    # l: octal for other bytes, `$` and a newline even after a last line without one, wraps
+    assert sed("sed -n 'N;l'", b"one\ntwo") == b"one\\ntwo$\n"
+    assert sed("sed -n 'l 4;l 0'", "a\t\xe9\x01b\n".encode()) == (
+        b"a\\t\\\n\\303\\\n\\251\\\n\\001\\\nb$\na\\t\\303\\251\\001b$\n"
+    )
+    # a jump's label ends at `}`; `$a\` only adds a missing final newline; text escapes
+    assert sed("sed -n '/START/{:a;n;/END/q;p;ba}'", b"a\nSTART\nb\nc\nEND\nd") == b"b\nc\n"
+    assert sed("sed '$a\\'", b"a\nb") == b"a\nb\n"
+    assert sed("sed 'a a\\tb\\qc'", b"x\n") == b"x\na\tbqc\n"
+    # -s: each file has its own line numbers; s/text/text/g is a plain replace
+    (tmp_path / "f").write_text("one\n")
+    assert sed("sed -sn 1p f -", b"two") == b"one\ntwo"
+    assert sed("sed 's/x/y/g;s/a/b/2'", b"xaxa\n") == b"yayb\n"

@@ -29,6 +29,7 @@ class Cmd:
     block_end: int = 0
     in_range: bool = False
     range_end: int = 0
+    bare: bool = False
 
 
 @dataclass
@@ -171,24 +172,30 @@ class Parser:
                 sc.cmds[stack.pop()].block_end = len(sc.cmds)
             elif c in "aic":
                 self.ws()
+                bare = False  # `a\` ending the script: no text, not even a newline (GNU)
                 if self.peek() == "\\":
                     self.i += 1
+                    bare = self.i >= len(self.s)
                     if self.peek() == "\n":
                         self.i += 1
                 text = []
                 while self.i < len(self.s) and self.s[self.i] != "\n":
                     ch = self.s[self.i]
                     if ch == "\\" and self.i + 1 < len(self.s):
-                        text.append(self.s[self.i + 1])
+                        d = self.s[self.i + 1]  # \t \n … are C escapes, others the char
+                        text.append(_TEXT_ESC.get(d, d))
                         self.i += 2
                         continue
                     text.append(ch)
                     self.i += 1
                 cmd.arg = "".join(text)
+                cmd.bare = bare
             elif c in ":btT":
                 self.ws()
                 j = self.i
-                while self.i < len(self.s) and self.s[self.i] not in "\n;":
+                # a jump's label also ends at `}` (GNU: `/x/{:a;n;ba}`)
+                ends = "\n;" if c == ":" else "\n;}"
+                while self.i < len(self.s) and self.s[self.i] not in ends:
                     self.i += 1
                 label = self.s[j : self.i].strip()
                 cmd.arg = label
@@ -215,7 +222,18 @@ class Parser:
                 if pat:
                     self.last_rx = rx
                 cnt = re.search(r"\d+", flags)
-                cmd.arg = (rx, rep, "g" in flags, int(cnt.group(0)) if cnt else 1, "p" in flags)
+                nth = int(cnt.group(0)) if cnt else 1
+                # s/text/text/[g]: plain str.replace (a megabyte of s/x/y/g in C, not a loop)
+                plain = (
+                    pat
+                    if pat
+                    and nth == 1
+                    and not _SPECIAL.intersection(pat + rep)
+                    and "I" not in flags
+                    and "i" not in flags
+                    else None
+                )
+                cmd.arg = (rx, rep, "g" in flags, nth, "p" in flags, plain)
             elif c == "y":
                 d = self.s[self.i]
                 self.i += 1
@@ -228,7 +246,8 @@ class Parser:
                 j = self.i
                 while self.peek().isdigit():
                     self.i += 1
-                cmd.arg = int(self.s[j : self.i] or 0)
+                digits = self.s[j : self.i]
+                cmd.arg = int(digits) if digits else None if c in "lL" else 0
             elif c in "=dDpPnNhHgGxzF":
                 pass
             else:
@@ -285,10 +304,12 @@ def _expand_rep(rep: str, m: re.Match[str]) -> str:
 
 
 class Runner:
-    def __init__(self, sc: Script, quiet: bool, sh: Any) -> None:
+    def __init__(self, sc: Script, quiet: bool, sh: Any, nl: str = "\n", wrap: int = 70) -> None:
         self.sc = sc
         self.quiet = quiet
         self.sh = sh
+        self.nl = nl  # the line delimiter: "\0" under -z (N, G, H, D, P and output use it)
+        self.wrap = wrap  # `l`'s line length (-l N)
         self.hold = ""
         self.out: list[str] = []
         self.quit: int | None = None
@@ -360,8 +381,18 @@ class Runner:
         it = iter(lines)
         n = 0
         cmds = self.sc.cmds
-        for ps, last in it:
-            n += 1
+        nl = self.nl
+        pending: str | None = None
+        last = False
+        while True:
+            if pending is None:
+                got = next(it, None)
+                if got is None:
+                    return
+                ps, last = got
+                n += 1
+            else:  # D kept a rest: a new cycle on it, reading nothing
+                ps, pending = pending, None
             append: list[str] = []
             pc = 0
             tflag = False
@@ -381,7 +412,14 @@ class Runner:
                 if nm == "{":
                     continue
                 if nm == "s":
-                    rx, rep, g, nth, pflag = c.arg
+                    rx, rep, g, nth, pflag, plain = c.arg
+                    if plain is not None:
+                        if plain in ps:
+                            ps = ps.replace(plain, rep) if g else ps.replace(plain, rep, 1)
+                            tflag = True
+                            if pflag:
+                                yield ps + nl
+                        continue
                     count = 0
                     res = []
                     pos = 0
@@ -405,29 +443,29 @@ class Runner:
                         ps = "".join(res)
                         tflag = True
                         if pflag:
-                            yield ps + "\n"
+                            yield ps + nl
                 elif nm == "d":
                     deleted = True
                     break
                 elif nm == "D":
-                    if "\n" in ps:
-                        ps = ps.split("\n", 1)[1]
+                    if nl in ps:
+                        ps = ps.split(nl, 1)[1]
                         restart = True
                     deleted = True
                     break
                 elif nm == "p":
-                    yield ps + "\n"
+                    yield ps + nl
                 elif nm == "P":
-                    yield ps.split("\n", 1)[0] + "\n"
+                    yield ps.split(nl, 1)[0] + nl
                 elif nm == "=":
-                    yield f"{n}\n"
+                    yield f"{n}{nl}"
                 elif nm == "a":
-                    append.append(_Raw(c.arg + "\n"))
+                    append.append(_Raw("" if c.bare else c.arg + "\n"))
                 elif nm == "i":
-                    yield c.arg + "\n"
+                    yield _Raw(c.arg + nl)  # text: never loses its newline
                 elif nm == "c":
                     if c.a2 is None or not c.in_range:
-                        yield c.arg + "\n"
+                        yield _Raw(c.arg + nl)  # text: never loses its newline
                     deleted = True
                     break
                 elif nm == "y":
@@ -435,34 +473,31 @@ class Runner:
                 elif nm == "h":
                     self.hold = ps
                 elif nm == "H":
-                    self.hold += "\n" + ps
+                    self.hold += nl + ps
                 elif nm == "g":
                     ps = self.hold
                 elif nm == "G":
-                    ps += "\n" + self.hold
+                    ps += nl + self.hold
                 elif nm == "x":
                     ps, self.hold = self.hold, ps
                 elif nm == "z":
                     ps = ""
                 elif nm == "l":
-                    yield repr(ps)[1:-1] + "$\n"
+                    yield _Raw(self.escaped(ps, self.wrap if c.arg is None else c.arg) + nl)
                 elif nm in "nN":
                     nxt = next(it, None)
                     if nxt is None:
                         if nm == "N" and False:
                             pass
                         if not self.quiet:
-                            yield ps + "\n"
+                            yield ps + nl
                         yield from append
                         return
-                    if nm == "n":
-                        if not self.quiet:
-                            yield ps + "\n"
-                        yield from append
-                        append = []
-                        ps = nxt[0]
-                    else:
-                        ps += "\n" + nxt[0]
+                    if nm == "n" and not self.quiet:
+                        yield ps + nl
+                    yield from append  # reading the next line writes what `a` and `r` queued
+                    append = []
+                    ps = nxt[0] if nm == "n" else ps + nl + nxt[0]
                     last = nxt[1]
                     n += 1
                 elif nm in "bt" or nm == "T":
@@ -478,7 +513,7 @@ class Runner:
                             pc = len(cmds)
                 elif nm in "qQ":
                     if nm == "q" and not self.quiet:
-                        yield ps + "\n"
+                        yield ps + nl
                     yield from append
                     self.quit = c.arg
                     return
@@ -494,12 +529,26 @@ class Runner:
                     with open(
                         self.sh.resolve(c.arg), "a", encoding="utf-8", errors="surrogateescape"
                     ) as f:
-                        f.write(ps + "\n")
+                        f.write(ps + nl)
             if not deleted and not self.quiet:
-                yield ps + "\n"
+                yield ps + nl
             yield from append
             if restart:
-                pass
+                pending = ps
+
+    def escaped(self, ps: str, width: int) -> str:
+        """`l`: C escapes, other unprintable bytes in octal, lines cut at width with `\\`."""
+        out: list[str] = []
+        col = 0
+        for b in ps.encode("utf-8", "surrogateescape"):
+            ch = chr(b)
+            o = _L_ESC.get(ch) or (ch if 32 <= b < 127 else f"\\{b:03o}")
+            if width > 1 and col + len(o) > width - 1 or width == 1:
+                out.append("\\\n")
+                col = 0
+            out.append(o)
+            col += len(o)
+        return "".join(out) + "$"
 
 
 def _lines_with_last(src: Input, sep: bytes, eol: list[bool] | None = None) -> Any:
@@ -520,20 +569,36 @@ def _lines_with_last(src: Input, sep: bytes, eol: list[bool] | None = None) -> A
         yield dec(prev[: -len(sep)] if prev.endswith(sep) else prev), True
 
 
+_L_ESC = {
+    "\\": "\\\\",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+_SPECIAL = frozenset(".[]*^$\\+?(){}|&\n")
+_TEXT_ESC = {"t": "\t", "n": "\n", "a": "\a", "f": "\f", "v": "\v", "r": "\r"}
+
+
 class _Raw(str):
     """Appended text (`a`, `r`): written as it is, never losing its newline."""
 
 
-def _keep_missing_newline(chunks: Any, eol: list[bool]) -> Any:
+def _keep_missing_newline(chunks: Any, eol: list[bool], nl: str = "\n") -> Any:
     """GNU sed writes no newline after a last input line that had none (added back only if
     more output follows)."""
     pending = False
     for chunk in chunks:
         raw = type(chunk) is _Raw
         if pending:
-            chunk = "\n" + chunk
+            chunk = nl + chunk
             pending = False
-        if not eol[0] and chunk.endswith("\n") and not raw:
+        if not eol[0] and chunk.endswith(nl) and not raw:
             chunk = chunk[:-1]
             pending = True
         yield chunk
@@ -544,8 +609,9 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
     a = args[1:]
     scripts: list[str] = []
     files: list[str] = []
-    quiet = inplace = ere = nul = False
+    quiet = inplace = ere = nul = separate = False
     suffix = ""
+    wrap = 70
     i = 0
     try:
         while i < len(a):
@@ -566,7 +632,10 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                     scripts.append(x.partition("=")[2] or a[i])
                     i += 0 if "=" in x else 1
                 elif x == "--separate":
-                    pass
+                    separate = True
+                elif x.startswith("--line-length"):
+                    wrap = int(x.partition("=")[2] or a[i])
+                    i += 0 if "=" in x else 1
                 else:
                     raise UsageError(f"unknown option -- '{x}'")
                 continue
@@ -579,7 +648,11 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                     elif c in "Er":
                         ere = True
                     elif c == "s":
-                        pass
+                        separate = True
+                    elif c == "l":
+                        wrap = int(x[j + 1 :] or a[i])
+                        i += 0 if x[j + 1 :] else 1
+                        break
                     elif c == "z":
                         nul = True
                     elif c == "u":
@@ -624,6 +697,7 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
         yield (2, enc(f"sed: -e expression #1, char 0: {e}\n"))
         return 1
     sep = b"\0" if nul else b"\n"
+    nl = "\0" if nul else "\n"
     st = 0
     if inplace:
         for f in files:
@@ -634,18 +708,18 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
                 st = 2
                 continue
             data = src.read_all()
-            r = Runner(Parser("\n".join(scripts), ere).parse(), quiet, sh)
+            r = Runner(Parser("\n".join(scripts), ere).parse(), quiet, sh, nl, wrap)
             eol = [True]
             out = "".join(
-                _keep_missing_newline(r.run(_lines_with_last(Input(data), sep, eol)), eol)
+                _keep_missing_newline(r.run(_lines_with_last(Input(data), sep, eol)), eol, nl)
             )
             if suffix:
                 with open(sh.resolve(f + suffix), "wb") as fh:
                     fh.write(data)
             with open(sh.resolve(f), "wb") as fh:
-                fh.write(enc(out if not nul else out.replace("\n", "\0")))
+                fh.write(enc(out))
         return st
-    runner = Runner(sc, quiet, sh)
+    runner = Runner(sc, quiet, sh, nl, wrap)
 
     def all_lines() -> Any:
         nonlocal st
@@ -661,13 +735,28 @@ def sed(sh: Any, args: list[str], inp: Input) -> Gen:
             for line, last in _lines_with_last(s, sep, eol):
                 yield line, last and final
 
+    def separate_runs() -> Any:
+        """-s: each file on its own (line numbers and `$` start again; hold space stays)."""
+        nonlocal st
+        for f in files or ["-"]:
+            try:
+                src = open_input(sh, f, inp)
+            except OSError as e:
+                errs.append(f"sed: can't read {e}\n")
+                st = 2
+                continue
+            yield from runner.run(_lines_with_last(src, sep, eol))
+            if runner.quit is not None:
+                return
+
     errs: list[str] = []
     eol = [True]
     try:
-        for chunk in _keep_missing_newline(runner.run(all_lines()), eol):
+        chunks = separate_runs() if separate else runner.run(all_lines())
+        for chunk in _keep_missing_newline(chunks, eol, nl):
             while errs:
                 yield (2, enc(errs.pop(0)))
-            yield (1, enc(chunk if not nul else chunk.replace("\n", "\0")))
+            yield (1, enc(chunk))
     except SedError as e:
         yield (2, enc(f"sed: {e}\n"))
         return 1
