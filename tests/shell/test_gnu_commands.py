@@ -225,3 +225,21 @@ def test_sed_gnu_corners(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("one\n")
     assert sed("sed -sn 1p f -", b"two") == b"one\ntwo"
     assert sed("sed 's/x/y/g;s/a/b/2'", b"xaxa\n") == b"yayb\n"
+
+
+def test_du_lists_directories_like_gnu(tmp_path: Path) -> None:
+    from sandlot.guest.shell.commands.files import _du_human
+
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "f").write_bytes(b"x" * 3000)
+    (tmp_path / "d" / "g").write_bytes(b"y" * 100)
+    os.link(tmp_path / "d" / "g", tmp_path / "d" / "g2")  # a hard link counts once
+    dsize = os.lstat(tmp_path / "d").st_size
+    ssize = os.lstat(tmp_path / "d" / "sub").st_size
+    assert o("du -b d", tmp_path) == f"{ssize + 3000}\td/sub\n{dsize + ssize + 3100}\td\n"
+    assert o("du -sb d//", tmp_path) == f"{dsize + ssize + 3100}\td/\n"
+    assert o("du -ab d/sub", tmp_path) == f"3000\td/sub/f\n{ssize + 3000}\td/sub\n"
+    assert o("du -cb d/sub/f d/g | tail -1; du -k nope; echo $?", tmp_path) == "3100\ttotal\n1\n"
+    assert [_du_human(n) for n in (0, 1000, 4096, 45056, 1536000, 1048575 * 1024)] == [
+        "0", "1000", "4.0K", "44K", "1.5M", "1.0G"
+    ]  # fmt: skip

@@ -5,6 +5,7 @@ They work relative to the shell's cwd.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -608,19 +609,181 @@ def realpath(sh: Any, args: list[str], inp: Input) -> Gen:
     return st
 
 
+def _du_human(n: int) -> str:
+    """GNU's -h: powers of 1024, rounded up, one decimal below 10."""
+    if n < 1024:
+        return str(n)
+    x = float(n)
+    for unit in "KMGTPE":
+        x /= 1024
+        if x < 1024 or unit == "E":
+            break
+    if x < 10:
+        v = math.ceil(x * 10 - 1e-9) / 10
+        if v < 10:
+            return f"{v:.1f}{unit}"
+    v = math.ceil(x - 1e-9)
+    if v >= 1024 and unit != "E":
+        return f"1.0{'KMGTPE'['KMGTPE'.index(unit) + 1]}"
+    return f"{v}{unit}"
+
+
 @command("du")
 def du(sh: Any, args: list[str], inp: Input) -> Gen:
-    paths = [a for a in args[1:] if not a.startswith("-")] or ["."]
-    for p in paths:
-        total = 0
-        for root, _, fs in os.walk(sh.resolve(p)):
-            for f in fs:
-                try:
-                    total += os.lstat(os.path.join(root, f)).st_size
-                except OSError:
-                    pass
-        yield (1, enc(f"{-(-total // 1024)}\t{p}\n"))
-    return 0
+    """GNU du: disk usage of each directory (post-order), -a files too, -s totals only,
+    -d/--max-depth, -c, -k/-m/-b/-h/--apparent-size, -L/-H/-P, hard links counted once."""
+    import fnmatch
+
+    flags: set[str] = set()
+    deref = "P"  # P: no symlink followed; L: all; H: command-line ones
+    depth: int | None = None
+    excludes: list[str] = []
+    paths: list[str] = []
+    longs = {
+        "all": "a",
+        "summarize": "s",
+        "total": "c",
+        "human-readable": "h",
+        "bytes": "b",
+        "apparent-size": "A",
+        "dereference": "L",
+        "dereference-args": "H",
+        "no-dereference": "P",
+        "one-file-system": "x",
+        "separate-dirs": "S",
+        "count-links": "l",
+        "null": "0",
+    }
+    rest = args[1:]
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        i += 1
+        if a == "--":
+            paths.extend(rest[i:])
+            break
+        if a.startswith("--"):
+            name, eq, val = a[2:].partition("=")
+            if name in ("max-depth", "exclude"):
+                if not eq:
+                    if i >= len(rest):
+                        yield _err("du", f"option '--{name}' requires an argument")
+                        return 1
+                    val, i = rest[i], i + 1
+                if name == "exclude":
+                    excludes.append(val)
+                elif not val.isdigit():
+                    yield _err("du", f"invalid maximum depth '{val}'")
+                    return 1
+                else:
+                    depth = int(val)
+            elif name in longs:
+                c = longs[name]
+                if c in "LHP":
+                    deref = c
+                else:
+                    flags.add(c)
+            else:
+                yield _err("du", f"unrecognized option '{a}'")
+                return 1
+            continue
+        if a.startswith("-") and len(a) > 1:
+            for j, c in enumerate(a[1:], 1):
+                if c == "d":
+                    val = a[j + 1 :]
+                    if not val:
+                        if i >= len(rest):
+                            yield _err("du", "option requires an argument -- 'd'")
+                            return 1
+                        val, i = rest[i], i + 1
+                    if not val.isdigit():
+                        yield _err("du", f"invalid maximum depth '{val}'")
+                        return 1
+                    depth = int(val)
+                    break
+                if c in "LHP":
+                    deref = c
+                elif c == "D":
+                    deref = "H"
+                elif c in "asckmhbxSl0":
+                    flags.add(c)
+                else:
+                    yield _err("du", f"invalid option -- '{c}'")
+                    return 1
+            continue
+        paths.append(a)
+    if "s" in flags:
+        depth = 0
+    apparent = "A" in flags or "b" in flags
+    unit = 1 if "b" in flags else 1024 * 1024 if "m" in flags else 1024
+    end = "\0" if "0" in flags else "\n"
+
+    def show(n: int, name: str) -> bytes:
+        v = _du_human(n) if "h" in flags else str(-(-n // unit))
+        return enc(f"{v}\t{name}{end}")
+
+    def size(st: os.stat_result) -> int:
+        if apparent:
+            return st.st_size
+        blocks = getattr(st, "st_blocks", None)
+        if blocks is None or (blocks == 0 and st.st_size and not stat.S_ISLNK(st.st_mode)):
+            return -(-st.st_size // 4096) * 4096  # no block counts here: whole 4 KiB pages
+        return int(blocks) * 512
+
+    seen: set[tuple[int, int]] = set()
+    st_code = 0
+    total = 0
+    out: list[tuple[int, bytes]] = []
+
+    def walk(full: str, shown: str, level: int, top: bool) -> int:
+        nonlocal st_code
+        sh.budget.tick()
+        follow = deref == "L" or (deref == "H" and top)
+        try:
+            st = os.stat(full) if follow else os.lstat(full)
+        except OSError as e:
+            out.append(_err("du", f"cannot access '{shown}': {e.strerror}"))
+            st_code = 1
+            return 0
+        key = (st.st_dev, st.st_ino)
+        if key in seen and "l" not in flags:
+            return 0
+        seen.add(key)
+        n = size(st)
+        if not stat.S_ISDIR(st.st_mode):
+            if "a" in flags and (depth is None or level <= depth) or top:
+                out.append((1, show(n, shown)))
+            return n
+        try:
+            names = os.listdir(full)
+        except OSError as e:
+            out.append(_err("du", f"cannot read directory '{shown}': {e.strerror}"))
+            st_code = 1
+            names = []
+        sub_total = 0
+        for nm in names:
+            if excludes and any(fnmatch.fnmatch(nm, x) for x in excludes):
+                continue
+            child = walk(
+                os.path.join(full, nm),
+                shown + nm if shown.endswith("/") else shown + "/" + nm,
+                level + 1,
+                False,
+            )
+            sub_total += child
+        own = n + (0 if "S" in flags else sub_total)
+        if depth is None or level <= depth:
+            out.append((1, show(own, shown)))
+        return n + sub_total
+
+    for p in paths or ["."]:
+        shown = p.rstrip("/") + "/" if p.endswith("//") and p.strip("/") else p
+        total += walk(sh.resolve(p), shown, 0, True)
+        yield from out
+        out.clear()
+    if "c" in flags:
+        yield (1, show(total, "total"))
+    return st_code
 
 
 @command("mktemp")
