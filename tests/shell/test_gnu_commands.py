@@ -243,3 +243,21 @@ def test_du_lists_directories_like_gnu(tmp_path: Path) -> None:
     assert [_du_human(n) for n in (0, 1000, 4096, 45056, 1536000, 1048575 * 1024)] == [
         "0", "1000", "4.0K", "44K", "1.5M", "1.0G"
     ]  # fmt: skip
+
+
+def test_ls_columns_sorts_and_times(tmp_path: Path) -> None:
+    for n in "abcdef":
+        (tmp_path / n).touch()
+    # GNU starts each column 3 wide: `a  d` fits in 4 columns of terminal
+    assert o("ls -Cw 4; ls -Cw 3 | wc -l", tmp_path) == "a  d\nb  e\nc  f\n6\n"
+    for n, t in (("x.b", 30), ("y.a", 10), ("z", 20)):
+        (tmp_path / n).touch()
+        os.utime(tmp_path / n, (t, 1000 - t))  # atime, mtime
+    (tmp_path / "dir").mkdir()
+    os.utime(tmp_path / "dir", (5, 5))
+    assert o("ls -X x.b y.a z | tr '\\n' ' '", tmp_path) == "z y.a x.b "
+    assert o("ls -tu x.b y.a z | tr '\\n' ' '", tmp_path) == "x.b z y.a "
+    assert o("ls -u x.b y.a z | tr '\\n' ' '", tmp_path) == "x.b z y.a "
+    assert o("ls -lu --full-time y.a | cut -c24-", tmp_path).endswith(":10.000000000 +0000 y.a\n")
+    assert o("ls -r --group-directories-first | head -2", tmp_path) == "dir\nz\n"
+    assert o("ls -f | sort | head -2 | tr '\\n' ' '", tmp_path) == ". .. "
