@@ -305,7 +305,7 @@ def test_array_op_tests_and_empty_elements(tmp_path: Path) -> None:
         'echo; IFS=" "; a=("a " "b" "" " c"); printf "<%s>" ${a[@]} x${a[@]}y; echo; '
         'set -u; echo "${undef[@]}" ok'
     )
-    assert o(script, tmp_path) == "[]\n<e><><>\n<a><b><c><xa><b><cy>\n ok\n"
+    assert o(script, tmp_path) == "[]\n<e><><>\n<a><b><c><xa><b><cy>\nok\n"
 
 
 def test_unquoted_multi_word_expansions_join_by_ifs(tmp_path: Path) -> None:
@@ -391,3 +391,13 @@ def test_bash_syntax_corners(tmp_path: Path) -> None:
     assert (out, err) == ("boing 1\n", "bash: nofile: No such file or directory\n")
     out, err, _ = run("printf -v 'a[' %s x; echo $?", tmp_path)
     assert (out, err) == ("2\n", "bash: line 1: printf: `a[': not a valid identifier\n")
+
+
+def test_unset_array_at_is_no_word_and_read_options(tmp_path: Path) -> None:
+    script = (
+        'set -- "${nope[@]}"; echo $#; set -- "${nope[@]}" x "a${nope[@]}b" "${nope[*]}"; echo $#'
+    )
+    assert o(script, tmp_path) == "0\n3\n"
+    # read -N puts everything in the first name; read -t 0 only asks whether input is there
+    assert o("echo 'a b c' | { read -N 4 A B; echo \"[$A][$B]\"; }", tmp_path) == "[a b ][]\n"
+    assert o('echo foo | { read -t 0; echo $? "[$REPLY]"; }', tmp_path) == "0 []\n"

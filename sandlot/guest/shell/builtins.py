@@ -1039,6 +1039,7 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
     exact = False
     array: str | None = None
     names: list[str] = []
+    poll = False
     i = 1
     while i < len(args):
         a = args[i]
@@ -1073,6 +1074,12 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
                             return 1
                     elif c == "a":
                         array = val
+                    elif c == "t":
+                        try:
+                            poll = float(val) == 0  # -t 0: is input there? reads nothing
+                        except ValueError:
+                            yield err(f"read: {val}: invalid timeout specification")
+                            return 1
                     elif c == "p":
                         yield (2, enc(val))
                     break
@@ -1084,6 +1091,8 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
             continue
         names.append(a)
         i += 1
+    if poll:
+        return 0
     d = delim.encode("utf-8", "surrogateescape") if delim != "\x00" else b"\x00"
     buf = bytearray()
     eof = False
@@ -1135,9 +1144,9 @@ def b_read(sh: Any, args: list[str], inp: Input) -> Gen:
     if exact or (not names and not array):
         if not raw:
             line = re.sub(r"\\(.)", r"\1", line, flags=re.S)
-        if not exact and not names:
-            pass
         sh.set_var(names[0] if names else "REPLY", line)
+        for n in names[1:]:  # -N: all of it goes to the first name
+            sh.set_var(n, "")
         return 1 if eof else 0
     ifs = sh.ifs()
     fields = _read_split(line, ifs, len(names) if not array else 10**9, raw)

@@ -405,8 +405,8 @@ class Expander:
                 raise ExpansionError(f"{self.expand_str(p.arg)}: bad substitution")
             if self.opt("nounset") and not multi:  # bash: "${undef[@]}" is no error
                 raise ExpansionError(f"{name}: unbound variable", fatal=True)
-            if op == "":
-                return []
+            if op == "":  # "${unset[@]}" is no word at all, as "${empty[@]}"
+                return [ATEMPTY] if multi and not star else []
             vals = []
             if not multi:
                 vals = [""]
