@@ -3,6 +3,9 @@ this runs everywhere (the boot of the built kernel is tests/microvm/test_custom_
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +102,17 @@ def test_the_kernel_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("SANDLOT_HOME", str(tmp_path))
     with pytest.raises(ImageMissing, match="--custom-kernel"):
         custom_kernel.require_built()
+
+
+def test_the_cli_flag_goes_with_kernel() -> None:
+    cmd = [sys.executable, "-m", "sandlot.cli.main", "image", "build", "base", "--custom-kernel"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--custom-kernel goes with --kernel" in done.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "sandlot.cli.main", "image", "build", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert "--custom-kernel" in shown.stdout
