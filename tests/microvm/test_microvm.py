@@ -47,6 +47,24 @@ def test_boots_to_the_agent_and_runs_commands_and_code(shared_vsbx: Sandbox) -> 
     assert "from a child" in ex.logs.stdout  # fd 1 of a child process comes back too
 
 
+def test_loopback_is_up_and_has_no_way_out(shared_vsbx: Sandbox) -> None:
+    code = (
+        "import socket, threading\n"
+        "server = socket.create_server(('127.0.0.1', 0))\n"
+        "port = server.getsockname()[1]\n"
+        "threading.Thread(target=lambda: server.accept()[0].sendall(b'hi'), daemon=True).start()\n"
+        "with socket.create_connection(('127.0.0.1', port), timeout=5) as c:\n"
+        "    got = c.recv(2)\n"
+        "try:\n"
+        "    socket.create_connection(('10.0.2.2', 80), timeout=2)\n"
+        "    out = 'reached'\n"
+        "except OSError as e:\n"
+        "    out = type(e).__name__\n"
+        "got, out"
+    )
+    assert shared_vsbx.run_code(code).text == "(b'hi', 'OSError')"  # no network device
+
+
 def test_root_is_read_only_and_home_tmp_are_writable(shared_vsbx: Sandbox) -> None:
     r = shared_vsbx.commands.run("touch /usr/x 2>&1; touch /home/user/ok /tmp/ok && echo yes")
     assert "Read-only file system" in r.stdout and r.stdout.endswith("yes\n")

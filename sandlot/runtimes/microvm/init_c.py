@@ -16,12 +16,14 @@ SOURCE = r"""
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/random.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -96,6 +98,22 @@ static void writable(const char *area, const char *dst, mode_t mode) {
     mkdir("/run/.rw", 0700);
     if (mkdir(area, mode) != 0 || chmod(area, mode) != 0) die(area);
     if (mount(area, dst, NULL, MS_BIND, NULL) != 0) die(dst);
+}
+
+/* Bring `lo` up (the kernel then gives it 127.0.0.1 and ::1): programs that talk to
+   themselves over localhost need it, and nothing else in the guest would do it. */
+static void loopback_up(void) {
+    struct ifreq ifr;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
+        say("lo");
+    } else {
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) say("lo up");
+    }
+    if (fd >= 0) close(fd);
 }
 
 /* The /dev node of the virtio-serial port called `name` (no udev: read /sys). */
@@ -239,6 +257,7 @@ int main(void) {
     mkdir("/home/user", 0755);
     mkdir("/tmp/outputs", 0755);
     sethostname("sandbox", 7);
+    loopback_up();
     pid_t waker = fork();
     if (waker == 0) {
         setsid();
