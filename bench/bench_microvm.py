@@ -16,7 +16,6 @@ and a bare QEMU of the same shape from start to QMP-ready (the fixed cost in eve
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchstats import summary, timed
+from benchstats import print_results, summary, timed
 
 from sandlot.models import Limits
 from sandlot.runtimes.base import SandboxSpec
@@ -174,14 +173,7 @@ def main() -> None:
     res["idle VM PSS MiB"] = pss
     res["idle VMs in 4 GiB (by PSS)"] = int(4096 // pss) if pss else None
 
-    for key, value in res.items():
-        if isinstance(value, dict):
-            med, p95 = value["median"] * 1000, value["p95"] * 1000
-            print(f"{key:44s} median {med:9.1f} ms   p95 {p95:9.1f} ms   n={value['n']}")
-        else:
-            print(f"{key:44s} {value}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
+    print_results(res, args.json, 44)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,11 @@ boot, idle RSS/PSS) when run under `SANDLOT_MICROVM_KERNEL=debian|custom`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-from benchstats import summary
+from benchstats import print_results, summary
 
 from sandlot.models import Limits
 from sandlot.runtimes.base import SandboxSpec
@@ -88,14 +86,7 @@ def main() -> None:
         res[f'{which}: first run_code("1") after restore'] = summary(got["first"])
         res[f'{which}: commands.run("true") in a live VM'] = summary(got["true"])
 
-    for key, value in res.items():
-        if isinstance(value, dict):
-            med, p95 = value["median"] * 1000, value["p95"] * 1000
-            print(f"{key:52s} median {med:7.1f} ms   p95 {p95:7.1f} ms   n={value['n']}")
-        else:
-            print(f"{key:52s} {value}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
+    print_results(res, args.json, 52)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@ baseline. One definition, so figures from different benches mean the same thing.
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 PYTHON = "/usr/bin/python3"
@@ -61,3 +63,16 @@ def print_table(
         f = figures[key]
         ratio = f"{f['median'] / base:>8.2f}" if key in ratio_keys else ""
         print(f"{label:<34}{f['median'] * 1e3:>10.1f}{f['p95'] * 1e3:>10.1f}{ratio}")
+
+
+def print_results(res: dict[str, Any], json_path: str | None, width: int = 44) -> None:
+    """One line per figure: a summary as median and p95 in ms, anything else as it is; and
+    the whole dict as JSON at `json_path` when given."""
+    for key, value in res.items():
+        if isinstance(value, dict):
+            med, p95 = value["median"] * 1000, value["p95"] * 1000
+            print(f"{key:{width}s} median {med:9.1f} ms   p95 {p95:9.1f} ms   n={value['n']}")
+        else:
+            print(f"{key:{width}s} {value}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(res, indent=2))

@@ -84,14 +84,7 @@ def missing_options(options: dict[str, str], config: str) -> list[str]:
 
 
 def _run(argv: list[str], cwd: Path | None = None, timeout: float = 600) -> str:
-    try:
-        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ImageError(f"building the custom kernel: {argv[0]} failed: {e}") from None
-    if done.returncode != 0:
-        tail = (done.stdout + done.stderr).strip()[-1500:]
-        raise ImageError(f"building the custom kernel: {' '.join(argv[:4])} failed: {tail}")
-    return done.stdout
+    return store.run_step("building the custom kernel", argv, cwd, timeout)
 
 
 def _make(

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,14 +64,7 @@ class Kernel:
 
 
 def _run(argv: list[str], cwd: Path | None = None, timeout: float = 600) -> str:
-    try:
-        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ImageError(f"building the microvm kernel: {argv[0]} failed: {e}") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-800:]
-        raise ImageError(f"building the microvm kernel: {' '.join(argv[:3])} failed: {tail}")
-    return done.stdout
+    return store.run_step("building the microvm kernel", argv, cwd, timeout)
 
 
 def _package_name() -> str:

@@ -8,9 +8,12 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from ...errors import ImageError
 
 SHM = Path("/dev/shm")
 
@@ -89,3 +92,16 @@ def publish(work: Path, final: Path) -> None:
             shutil.rmtree(work, ignore_errors=True)
         else:
             work.unlink(missing_ok=True)
+
+
+def run_step(doing: str, argv: list[str], cwd: Path | None = None, timeout: float = 600) -> str:
+    """Run one step of building something for the tier (apt-get, dpkg-deb, make...); its
+    stdout, or ImageError naming the step and the end of what it printed."""
+    try:
+        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ImageError(f"{doing}: {argv[0]} failed: {e}") from None
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr).strip()[-1500:]
+        raise ImageError(f"{doing}: {' '.join(argv[:4])} failed: {tail}")
+    return done.stdout
