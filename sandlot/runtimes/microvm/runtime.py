@@ -23,7 +23,7 @@ from . import accel, disk, kernel, snapshot
 from .channel import Channel
 from .pool import Pool, pool_size
 from .sandbox import MicroVMSandbox, restore_saved
-from .vmm import QEMU, VM, Shape, VMDied
+from .vmm import QEMU, VM, Shape
 
 LINUX = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers"})
 MIN_MEMORY_MIB = 256
@@ -100,20 +100,12 @@ class MicroVMRuntime:
         return Shape(k.vmlinuz, k.initrd, root_disk, memory, vcpus, accel.choose().name)
 
     def _fresh(self, shape: Shape) -> tuple[VM, Channel]:
-        """A new VM from the template snapshot (rebuilt once if it is found corrupt). A
-        QEMU that dies while restoring gets one more try: once in many hundred restores
-        here, with three QEMUs starting at once, one's monitor hung up before its state
-        was loaded (cause not found); a second failure is the caller's `VMDied`."""
+        """A new VM from the template snapshot (rebuilt once if it is found corrupt)."""
         snap = snapshot.template(shape)
         try:
             return snapshot.restore(shape, snap)
         except snapshot.SnapshotCorrupt:
             return snapshot.restore(shape, snapshot.template(shape))
-        except VMDied as first:
-            try:
-                return snapshot.restore(shape, snap)
-            except VMDied as second:
-                raise second from first
 
     def _pooled(self, shape: Shape) -> tuple[VM, Channel]:
         """A fresh VM whose agent has already answered a first call: under TCG the first

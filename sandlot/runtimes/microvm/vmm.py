@@ -142,11 +142,23 @@ def _host_tsc_khz() -> int:
     return 2_000_000
 
 
+_made_once = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _loop() -> asyncio.AbstractEventLoop:
+def _loop_unlocked() -> asyncio.AbstractEventLoop:
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, name="sandlot-qmp", daemon=True).start()
     return loop
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    """The one event loop every QMP client of this process lives on. Made under a lock:
+    two threads restoring at once (a caller and `ahead`'s starter) used to make a loop each,
+    and a client connected on one then had its commands run on the other: no reply, ever
+    (a 30 s timeout, seen on a process's first restore)."""
+    with _made_once:
+        return _loop_unlocked()
 
 
 def _on_loop(coro: Coroutine[Any, Any, T], timeout: float) -> T:
@@ -165,8 +177,13 @@ async def _hand_over(client: QMPClient, fd: int, name: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _spawner() -> ThreadPoolExecutor:
+def _spawner_unlocked() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandlot-microvm-spawn")
+
+
+def _spawner() -> ThreadPoolExecutor:
+    with _made_once:
+        return _spawner_unlocked()
 
 
 def _die_with_parent() -> None:
