@@ -40,8 +40,6 @@ from sandlot.runtimes.process.userland import PYTHON
 now = time.perf_counter
 
 
-
-
 def create_and_first(template: str) -> tuple[float, float]:
     t = now()
     sbx = Sandbox.create(template=template, tier="gvisor")

@@ -34,8 +34,6 @@ TEMPLATES = {
 }
 
 
-
-
 def create_first_close(tier: str) -> float:
     t = now()
     with Sandbox.create(tier=tier, template=TEMPLATES[tier]) as sbx:

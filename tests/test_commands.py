@@ -25,12 +25,12 @@ def test_non_zero_exit_is_a_result(sbx: Sandbox) -> None:
 def test_per_call_envs_and_cwd_do_not_persist(sbx: Sandbox) -> None:
     r = sbx.commands.run("echo $ONLY; pwd", envs={"ONLY": "once"}, cwd="/tmp")
     assert r.stdout == "once\n/tmp\n"
-    r = sbx.commands.run("echo \"[$ONLY]\"; pwd")
+    r = sbx.commands.run('echo "[$ONLY]"; pwd')
     assert r.stdout == "[]\n/home/user\n"
 
 
 def test_stdin_is_given_to_the_command(sbx: Sandbox) -> None:
-    r = sbx.commands.run("read a b; echo \"$b $a\"", stdin="one two\n")
+    r = sbx.commands.run('read a b; echo "$b $a"', stdin="one two\n")
     assert r.stdout == "two one\n"
 
 
@@ -49,7 +49,7 @@ def test_shell_and_python_share_files(sbx: Sandbox) -> None:
     sbx.commands.run("echo from-shell > /home/user/s.txt")
     assert sbx.run_code("open('/home/user/s.txt').read()").text == "'from-shell\\n'"
     sbx.run_code("open('/home/user/p.txt', 'w').write('from-python')")
-    r = sbx.commands.run("read line < /home/user/p.txt; echo \"$line\"")
+    r = sbx.commands.run('read line < /home/user/p.txt; echo "$line"')
     assert r.stdout == "from-python\n"
     assert sbx.files.read("/home/user/s.txt") == "from-shell\n"
 
@@ -84,7 +84,9 @@ def test_tools_that_need_a_linux_tier_say_so(sbx: Sandbox) -> None:
 def test_cli_exec_exits_with_the_command_status() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "sandlot.cli.main", "exec", "echo hi; exit 5"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 5 and done.stdout == "hi\n"
 

@@ -78,8 +78,11 @@ def test_source_too_deep_for_the_guest_compiler(sbx: Sandbox) -> None:
     except LimitExceeded as e:
         assert e.limit == "stack"
     else:
-        assert ex.error is not None and ex.error.name in ("SyntaxError", "RecursionError",
-                                                           "MemoryError")
+        assert ex.error is not None and ex.error.name in (
+            "SyntaxError",
+            "RecursionError",
+            "MemoryError",
+        )
     chain = "if x == 0: pass\n" + "".join(f"elif x == {i}: pass\n" for i in range(1, 30000))
     try:
         ex = sbx.run_code("x = 5\n" + chain)
@@ -135,8 +138,10 @@ def test_path_escapes_stay_inside(sbx: Sandbox) -> None:
 
 def test_malformed_frames_from_the_guest_are_contained(sbx: Sandbox) -> None:
     sbx.run_code("kept = 1")
-    ex = sbx.run_code("import _host\nfor junk in (b'', b'[1]', b'{bad', b'\\xff' * 100):\n"
-                      "    _host.call(junk)\n'ok'")
+    ex = sbx.run_code(
+        "import _host\nfor junk in (b'', b'[1]', b'{bad', b'\\xff' * 100):\n"
+        "    _host.call(junk)\n'ok'"
+    )
     assert ex.text == "'ok'"
     # a forged reply with the wrong types is refused with a protocol error, not a crash
     forged = (
@@ -229,8 +234,8 @@ def test_a_reply_survives_closed_stdout_and_forged_reply_marks(sbx: Sandbox) -> 
     sbx.run_code("kept = 4")
     forged = (
         "import os\n"
-        "os.write(1, b'\\x00\\x1esandlot-reply\\x1e{\"ev\": \"done\", \"reply\": "
-        "{\"results\": \"nope\"}}\\x00')\n"
+        'os.write(1, b\'\\x00\\x1esandlot-reply\\x1e{"ev": "done", "reply": '
+        '{"results": "nope"}}\\x00\')\n'
         "'real'"
     )
     assert sbx.run_code(forged).text == "'real'"

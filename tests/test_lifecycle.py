@@ -133,8 +133,9 @@ def test_exiting_with_live_sandboxes_is_clean(tmp_path: object) -> None:
         "b = Sandbox.create(); b.run_code('import pandas')\n"
         "print(a._core._box._root_dir, b._core._box._root_dir)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     for root in done.stdout.split():
         assert not os.path.exists(root)

@@ -154,8 +154,14 @@ def test_sync_face_is_generated_from_async_face() -> None:
 
 
 def test_public_exceptions_share_one_root() -> None:
-    for name in ("TimeoutError", "LimitExceeded", "SandboxClosed", "InvalidArgument", "NotFound",
-                 "Unsatisfiable"):
+    for name in (
+        "TimeoutError",
+        "LimitExceeded",
+        "SandboxClosed",
+        "InvalidArgument",
+        "NotFound",
+        "Unsatisfiable",
+    ):
         assert issubclass(getattr(sandlot, name), sandlot.SandboxError)
 
 

@@ -90,8 +90,7 @@ def build_cmd(
                 image = images.build(template, progress=emit, force=force)
             took = time.monotonic() - start
             out.print(
-                f"{image.name} {image.short_digest} {_mb(image.size)} ({took:.1f} s) "
-                f"{image.rootfs}"
+                f"{image.name} {image.short_digest} {_mb(image.size)} ({took:.1f} s) {image.rootfs}"
             )
         if kernel:
             start = time.monotonic()

@@ -37,8 +37,7 @@ def data_root() -> Path:
 def check_snapshot_name(name: object) -> str:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidArgument(
-            f"snapshot name must be 1-64 letters, digits, '.', '_' or '-' (not first); "
-            f"got {name!r}"
+            f"snapshot name must be 1-64 letters, digits, '.', '_' or '-' (not first); got {name!r}"
         )
     return name
 

@@ -44,9 +44,7 @@ def test_default_template_is_served_or_says_how_to_get_it() -> None:
         assert any(r.png and r.png.startswith(b"\x89PNG") for r in ex.results)
 
 
-def test_unknown_template_is_not_found(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_unknown_template_is_not_found(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SANDLOT_HOME", str(tmp_path))  # an empty store, whatever this host built
     with pytest.raises(NotFound, match="sandlot image build cpp-algorithm"):
         Sandbox.create(template="cpp-algorithm", tier="process")

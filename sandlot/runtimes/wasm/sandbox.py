@@ -107,9 +107,7 @@ class _Door:
 class WasmSandbox(AgentCalls):
     """A live wasm sandbox. Not thread-safe: the SDK core serialises calls."""
 
-    def __init__(
-        self, spec: SandboxSpec, saved: tuple[Path, dict[str, Any]] | None = None
-    ) -> None:
+    def __init__(self, spec: SandboxSpec, saved: tuple[Path, dict[str, Any]] | None = None) -> None:
         self._spec = spec
         self._root_dir = tempfile.mkdtemp(prefix="sandlot-wasm-")
         # A sandbox dropped without close() still leaves no folder behind.
@@ -260,9 +258,7 @@ class WasmSandbox(AgentCalls):
         self._checkpoint.wait()
         frame = protocol.encode(request)
         # Inline, the request is a dict literal (str and int values: repr() is its source).
-        turn = (
-            f"{SERVE_REQUEST}({request!r})" if len(frame) <= MAX_INLINE_REQUEST else f"{SERVE}()"
-        )
+        turn = f"{SERVE_REQUEST}({request!r})" if len(frame) <= MAX_INLINE_REQUEST else f"{SERVE}()"
         sink = OutputSink(limits.output_bytes, on_stdout, on_stderr)
         self._door.begin(frame, sink)
         began = time.perf_counter()
