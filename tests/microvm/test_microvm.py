@@ -25,7 +25,7 @@ from sandlot.runtimes.base import SandboxSpec
 from sandlot.runtimes.microvm import snapshot
 from sandlot.runtimes.microvm.pool import Pool
 from sandlot.runtimes.microvm.runtime import MicroVMRuntime
-from sandlot.runtimes.microvm.sandbox import MicroVMSandbox, VMLost
+from sandlot.runtimes.microvm.sandbox import STATE_FILE, MicroVMSandbox, VMLost, restore_saved
 
 from .conftest import TEMPLATE
 
@@ -346,6 +346,27 @@ def test_fork_gives_independent_copies(shared_vsbx: Sandbox) -> None:
         for k in kids:
             k.close()
     assert shared_vsbx.run_code("base").text == "'parent'"  # the parent runs on
+
+
+def test_a_saved_state_without_digest_is_refused_once_changed(shared_vsbx: Sandbox) -> None:
+    # a fork's private state skips the SHA-256: its stamp alone vouches for it
+    work = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        box(shared_vsbx).save(work, digest=False)
+        state = work / STATE_FILE
+        assert state.exists()
+        _flip_byte(state, state.stat().st_size // 2)
+        spec = SandboxSpec(TEMPLATE, Limits(), {})
+        with pytest.raises(snapshot.SnapshotCorrupt, match="digest"):
+            restore_saved(
+                work,
+                spec,
+                lambda: snapshot.restore(
+                    box(shared_vsbx).shape, snapshot.template(box(shared_vsbx).shape)
+                ),
+            )
+    finally:
+        shutil.rmtree(work)
 
 
 def test_pause_and_resume_keep_files_and_state() -> None:

@@ -94,11 +94,13 @@ class MicroVMSandbox(AgentCalls):
         self._vm, self._channel = vm, channel
         self._finalizer = weakref.finalize(self, _kill_vm, vm)
 
-    def save(self, directory: Path) -> dict[str, Any]:
+    def save(self, directory: Path, *, digest: bool = True) -> dict[str, Any]:
         """Write the whole VM (memory, devices, the tmpfs /home/user and /tmp) to
-        `directory`, then let it run on: pause closes it after, fork and snapshots don't."""
+        `directory`, then let it run on: pause closes it after, fork and snapshots don't.
+        `digest=False` (a fork's private state, restored at once and removed): no SHA-256,
+        the file is trusted only while its stamp is unchanged."""
         vm = self.vm
-        snap = snapshot.write(vm, directory / STATE_FILE)
+        snap = snapshot.write(vm, directory / STATE_FILE, digest=digest)
         meta = {
             "shape": {
                 "vmlinuz": str(self.shape.vmlinuz),
@@ -132,7 +134,7 @@ class MicroVMSandbox(AgentCalls):
         )
         clones: list[MicroVMSandbox] = []
         try:
-            self.save(work)
+            self.save(work, digest=False)  # ~130 ms less; the folder is private and brief
             for _ in range(n):
                 clones.append(restore_saved(work, self._spec, self._fresh))
         except BaseException:

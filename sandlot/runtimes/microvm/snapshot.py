@@ -72,23 +72,27 @@ def _stamp(path: Path) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def write(vm: VM, memory: Path, ram: Path | None = None, *, fast_wake: bool = False) -> Snapshot:
+def write(
+    vm: VM, memory: Path, ram: Path | None = None, *, fast_wake: bool = False, digest: bool = True
+) -> Snapshot:
     """Save `vm` (which stays paused) to `memory` and record its digest beside it; `ram`:
-    the VM's RAM file (a template), kept out of the stream and digested as part of it."""
+    the VM's RAM file (a template), kept out of the stream and digested as part of it.
+    Without `digest` the note has none: the stamp alone vouches for the file (a changed
+    file is then always refused, as a digest that matches nothing)."""
     work = memory.with_name(f".{memory.name}.{os.getpid()}.{threading.get_ident()}")
     try:
         vm.save(work, ram_in_file=ram is not None)
-        digest = store.file_digest(work)
+        sha256 = store.file_digest(work) if digest else ""
         size = work.stat().st_size
         os.replace(work, memory)
     finally:
         work.unlink(missing_ok=True)
-    snap = Snapshot(memory, digest, size)
+    snap = Snapshot(memory, sha256, size)
     if ram is not None:
         snap = Snapshot(
-            memory, digest, size, ram, store.file_digest(ram), ram.stat().st_size, fast_wake
+            memory, sha256, size, ram, store.file_digest(ram), ram.stat().st_size, fast_wake
         )
-    note = {"digest": digest, "size": size, "created": time.time(), "fast_wake": snap.fast_wake}
+    note = {"digest": sha256, "size": size, "created": time.time(), "fast_wake": snap.fast_wake}
     if snap.ram is not None:
         note.update(ram=snap.ram.name, ram_digest=snap.ram_digest, ram_size=snap.ram_size)
     snap.note.write_text(json.dumps(note))

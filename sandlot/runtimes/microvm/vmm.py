@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import ctypes
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -303,7 +302,15 @@ class VM:
         self.qmp("stop")
         self._ignore_shared(ram_in_file)
         self.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
-        self.qmp("migrate", uri="exec:cat > " + shlex.quote(str(path)))
+        # QEMU writes the file itself, through a descriptor handed over (no `cat` and pipe)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            if self._qmp is None or not self.alive():
+                raise VMDied(self.why_dead())
+            _on_loop(_hand_over(self._qmp, fd, "save"), 30)
+        finally:
+            os.close(fd)
+        self.qmp("migrate", uri="fd:save")
         deadline = time.monotonic() + timeout
         while True:
             status = self.qmp("query-migrate").get("status")
