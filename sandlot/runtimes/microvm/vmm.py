@@ -259,18 +259,21 @@ class VM:
             raise
 
     def migrate_in(self, state: Path) -> None:
-        """Start loading a saved state into this VM (started waiting for one). The file is
-        opened here and its descriptor handed to QEMU (`getfd`), which saves the shell and
-        `cat` an `exec:` URI would start for every restore."""
+        """Start loading a saved state into this VM (started waiting for one)."""
         self._ignore_shared(self.ram.file is not None)
-        fd = os.open(state, os.O_RDONLY | os.O_CLOEXEC)
+        self._hand_file(state, os.O_RDONLY, "state")
+        self.qmp("migrate-incoming", uri="fd:state")
+
+    def _hand_file(self, path: Path, flags: int, name: str) -> None:
+        """Open `path` here and hand the descriptor to QEMU as `fd:<name>` (`getfd`): no
+        shell and `cat` that an `exec:` URI would start, no pipe between them and QEMU."""
+        fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
         try:
             if self._qmp is None or not self.alive():
                 raise VMDied(self.why_dead())
-            _on_loop(_hand_over(self._qmp, fd, "state"), 30)
+            _on_loop(_hand_over(self._qmp, fd, name), 30)
         finally:
             os.close(fd)
-        self.qmp("migrate-incoming", uri="fd:state")
 
     @property
     def pid(self) -> int:
@@ -302,14 +305,7 @@ class VM:
         self.qmp("stop")
         self._ignore_shared(ram_in_file)
         self.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
-        # QEMU writes the file itself, through a descriptor handed over (no `cat` and pipe)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            if self._qmp is None or not self.alive():
-                raise VMDied(self.why_dead())
-            _on_loop(_hand_over(self._qmp, fd, "save"), 30)
-        finally:
-            os.close(fd)
+        self._hand_file(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "save")
         self.qmp("migrate", uri="fd:save")
         deadline = time.monotonic() + timeout
         while True:
