@@ -6,11 +6,12 @@
     python bench/bench_microvm.py --json out.json
 
 Figures (median and p95 of each): cold boot to agent-ready; snapshot save; restore to
-agent-ready (QEMU start, state load, cont, clock + reseed through init's wake port) and
-the first run_code after it; pool acquire and the first run_code on a pooled VM; calls into a live
-VM (agent ping, `true`, run_code("1+1")); fork(1); idle QEMU memory (RSS and PSS) and how
-many idle VMs would fit in 4 GiB. Baselines in the same run: `python3 -c pass` on the host,
-and a bare QEMU of the same shape from start to QMP-ready (the fixed cost in every restore).
+agent-ready (QEMU start, state load, cont, clock + reseed through init's wake port) and the
+first run_code after it; pool acquire and the first run_code on a pooled VM; calls into a
+live VM (agent ping, `true`, run_code("1+1")); fork(1); pause and resume through the SDK;
+idle QEMU memory (RSS and PSS) and how many idle VMs would fit in 4 GiB. Baselines in the
+same run: `python3 -c pass` on the host, and a bare QEMU of the same shape from start to
+QMP-ready (the fixed cost in every restore).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from benchstats import print_results, summary, timed
 
+from sandlot import Sandbox
 from sandlot.models import Limits
 from sandlot.runtimes.base import SandboxSpec
 from sandlot.runtimes.microvm import accel, snapshot, store
@@ -161,6 +163,22 @@ def main() -> None:
             k.close()
     res["fork(1)"] = summary(forks)
     box.close()
+
+    # pause (the whole VM saved to the store, its QEMU ended) and resume, through the SDK
+    pauses, resumes = [], []
+    for _ in range(3 if args.quick else 5):
+        sbx = Sandbox.create(tier="microvm", template=args.template)
+        sbx.run_code("kept = list(range(100_000))")
+        t = now()
+        sandbox_id = sbx.pause()
+        pauses.append(now() - t)
+        t = now()
+        again = Sandbox.connect(sandbox_id)
+        resumes.append(now() - t)
+        assert again.run_code("len(kept)").text == "100000"
+        again.close()
+    res["pause (SDK: save to the store, end the VM)"] = summary(pauses)
+    res["resume (SDK: Sandbox.connect)"] = summary(resumes)
 
     idle = [snapshot.restore(shape, snap) for _ in range(4)]
     time.sleep(3)
