@@ -122,6 +122,9 @@ def doctor() -> None:
         table.add_row(r.name, _yes_no(r), ", ".join(sorted(r.capabilities)), _why(r))
     console = Console()
     console.print(table)
+    for r in reports:
+        for note in r.isolation_notes:
+            console.print(f"[yellow]{r.name}[/]: {note}")
     from ..runtimes.wasm.compile_cache import state
 
     for metered in (False, True):

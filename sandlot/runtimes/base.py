@@ -1,20 +1,25 @@
 """The seam between the SDK and the isolation tiers.
 
 A tier is a `Runtime`: it says what it provides (capabilities), whether this host can run
-it (and if not, why and what would fix it), and opens `RuntimeSandbox`es. The SDK talks to
-a `RuntimeSandbox` only through the methods below, so a new tier plugs in without changing
-the SDK.
+it (and if not, why and what would fix it), and opens `RuntimeSandbox`es. Every sandbox
+offers the minimum below (`files`, `run_code`, `run_command`, `close`); what only some
+tiers can do is a small typed interface of its own (`Saves`, `ForksItself`,
+`Interruptible`, ...). A tier's classes inherit the interfaces they implement, mypy checks
+their signatures, and `SandboxCore` dispatches with `isinstance` on them: a new ability is
+one interface here and one branch in the core, never a probe for a method name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-from ..models import CommandResult, EntryInfo, Execution, Limits
+from ..models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
 
 OutputCallback = Callable[[str], None]
+Progress = Callable[[str], None]
 
 # What a sandbox may require; each tier declares the subset it provides.
 CAPABILITIES = {
@@ -39,13 +44,49 @@ class Availability:
     fix: str = ""
 
 
+class FrozenEnvs(Mapping[str, str]):
+    """An immutable, hashable str -> str mapping: a spec's environment, so that the whole
+    spec can key a pool of warm sandboxes."""
+
+    __slots__ = ("_items", "_hash")
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items: dict[str, str] = dict(items or {})
+        self._hash = hash(frozenset(self._items.items()))
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self._items) == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenEnvs({self._items!r})"
+
+
 @dataclass(frozen=True)
 class SandboxSpec:
-    """Everything a tier needs to open one sandbox."""
+    """Everything that shapes one sandbox, frozen and hashable: warm spares and pools are
+    keyed by the whole spec, so a field added here can never be left out of their keys."""
 
     template: str
     limits: Limits
-    envs: dict[str, str]
+    envs: Mapping[str, str] = field(default_factory=FrozenEnvs)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.envs, FrozenEnvs):
+            object.__setattr__(self, "envs", FrozenEnvs(self.envs))
 
 
 class SandboxFiles(Protocol):
@@ -70,7 +111,8 @@ class SandboxFiles(Protocol):
 
 
 class RuntimeSandbox(Protocol):
-    """One live sandbox of some tier. Calls are serialised by the SDK core."""
+    """One live sandbox of some tier: what every tier offers. Calls are serialised by the
+    SDK core."""
 
     @property
     def files(self) -> SandboxFiles: ...
@@ -97,6 +139,65 @@ class RuntimeSandbox(Protocol):
     def close(self) -> None: ...
 
 
+# -- what only some sandboxes can do ---------------------------------------------------------
+
+
+@runtime_checkable
+class Interruptible(Protocol):
+    """Its running call can be stopped from another thread (a background command's kill);
+    the call still ends with a reply and the sandbox lives on."""
+
+    def interrupt(self) -> None: ...
+
+
+@runtime_checkable
+class Saves(Protocol):
+    """Its whole state can be written to a host folder, which its runtime's `restore`
+    (`Restores`) brings back: what pause, named snapshots and fork are made of."""
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the state into `directory`; return the tier's own notes for `restore`."""
+        ...
+
+
+@runtime_checkable
+class ForksItself(Protocol):
+    """It makes its own clones, faster than a save restored n times (microvm restores
+    them in parallel; a remote sandbox asks its server). Asked before `Saves`."""
+
+    def fork(self, n: int) -> Sequence[RuntimeSandbox]: ...
+
+
+@runtime_checkable
+class ReportsIsolation(Protocol):
+    """It knows what its isolation lacks on this host (no memory cgroup, no KVM, ...)."""
+
+    @property
+    def notes(self) -> list[str]: ...
+
+
+@runtime_checkable
+class HostedElsewhere(Protocol):
+    """Its state lives on another host (a `sandlot serve`), which keeps its id, tier,
+    settings and deadline and does its own pausing and snapshots."""
+
+    sandbox_id: str
+    tier: str
+
+    def described(self) -> tuple[str, Limits, dict[str, str]]:
+        """The host's template, limits and metadata for this sandbox."""
+        ...
+
+    def pause(self) -> None: ...
+
+    def create_snapshot(self, name: str) -> SnapshotInfo: ...
+
+    def set_timeout(self, timeout: float) -> None: ...
+
+
+# -- the tiers ---------------------------------------------------------------------------------
+
+
 class Runtime(Protocol):
     """One isolation tier."""
 
@@ -109,3 +210,28 @@ class Runtime(Protocol):
     def availability(self) -> Availability: ...
 
     def open(self, spec: SandboxSpec) -> RuntimeSandbox: ...
+
+
+@runtime_checkable
+class Restores(Protocol):
+    """A runtime that opens sandboxes from what its sandboxes' `save` wrote."""
+
+    def restore(
+        self, directory: Path, spec: SandboxSpec, meta: dict[str, Any]
+    ) -> RuntimeSandbox: ...
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """A runtime whose boot files can be built ahead of the first sandbox, with progress
+    (`sandlot image build --kernel`)."""
+
+    def prepare(self, template: str | None, progress: Progress | None = None) -> str: ...
+
+
+@runtime_checkable
+class KnowsHostGaps(Protocol):
+    """A runtime that can say, without opening a sandbox, what its isolation lacks on this
+    host (`sandlot doctor` prints it)."""
+
+    def isolation_notes(self) -> list[str]: ...

@@ -1,32 +1,61 @@
-"""Tier selection: the lightest tier available here that provides every requirement."""
+"""The tiers, registered by name with an explicit weight, and tier selection: the
+lightest tier available here that provides every requirement.
+
+Adding a tier is one line in `TIERS`: its name, its weight (lighter tiers are tried
+first) and where its `Runtime` lives. Runtimes are imported only when first asked for,
+so naming a tier (a recipe's `tiers`, `tier=`) costs no import of it.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache
 
 from ..errors import InvalidArgument, Unsatisfiable
 from .base import CAPABILITIES, Availability, Runtime
-from .planned import planned_tiers
 
 
-@lru_cache(maxsize=1)
+@dataclass(frozen=True)
+class TierEntry:
+    name: str
+    weight: int  # lighter first: tier selection tries tiers in ascending weight
+    runtime: str  # "module:Class", relative to sandlot.runtimes
+
+
+TIERS: tuple[TierEntry, ...] = (
+    TierEntry("wasm", 10, "wasm.runtime:WasmRuntime"),
+    TierEntry("process", 20, "process.runtime:ProcessRuntime"),
+    TierEntry("gvisor", 30, "gvisor.runtime:GvisorRuntime"),
+    TierEntry("microvm", 40, "microvm.runtime:MicroVMRuntime"),
+)
+
+
+def tier_names() -> tuple[str, ...]:
+    """Every tier's name, lightest first (no runtime is imported)."""
+    return tuple(t.name for t in sorted(TIERS, key=lambda t: t.weight))
+
+
+@cache
+def _load(entry: TierEntry) -> Runtime:
+    module, cls = entry.runtime.split(":")
+    runtime: Runtime = getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+    if runtime.name != entry.name:
+        raise RuntimeError(f"tier {entry.name!r} loads a runtime named {runtime.name!r}")
+    return runtime
+
+
 def all_tiers() -> tuple[Runtime, ...]:
     """Every tier, lightest first."""
-    from .gvisor.runtime import GvisorRuntime
-    from .microvm.runtime import MicroVMRuntime
-    from .process.runtime import ProcessRuntime
-    from .wasm.runtime import WasmRuntime
-
-    return (WasmRuntime(), ProcessRuntime(), GvisorRuntime(), *planned_tiers(), MicroVMRuntime())
+    return tuple(_load(t) for t in sorted(TIERS, key=lambda t: t.weight))
 
 
 def tier_named(name: str) -> Runtime:
-    for tier in all_tiers():
-        if tier.name == name:
-            return tier
-    names = ", ".join(t.name for t in all_tiers())
-    raise InvalidArgument(f"unknown tier {name!r}; the tiers are: {names}")
+    for entry in TIERS:
+        if entry.name == name:
+            return _load(entry)
+    raise InvalidArgument(f"unknown tier {name!r}; the tiers are: {', '.join(tier_names())}")
 
 
 def check_requires(requires: Iterable[str]) -> frozenset[str]:

@@ -14,14 +14,25 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InvalidArgument, SandboxClosed, Unsupported
 from ..models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo, check_timeout
-from ..runtimes.base import OutputCallback, Runtime, RuntimeSandbox, SandboxSpec
+from ..runtimes.base import (
+    ForksItself,
+    HostedElsewhere,
+    Interruptible,
+    OutputCallback,
+    ReportsIsolation,
+    Restores,
+    Runtime,
+    RuntimeSandbox,
+    SandboxSpec,
+    Saves,
+)
 from ..runtimes.registry import check_requires, select, tier_named
 from . import saved
 from .background import BackgroundCommand
@@ -30,7 +41,15 @@ DEFAULT_TEMPLATE = "python-data-analysis"
 OUTPUTS_DIR = "/tmp/outputs"
 MAX_CODE_BYTES = 4 << 20
 MAX_FORKS = 64
-FILE_OPS = frozenset({"list", "exists", "remove", "rename", "make_dir", "get_info"})
+# The file operations a front end may name (`files_op`), each to its `SandboxFiles` method.
+FILE_OPS: dict[str, Callable[..., Any]] = {
+    "list": lambda files, *a: files.list(*a),
+    "exists": lambda files, *a: files.exists(*a),
+    "remove": lambda files, *a: files.remove(*a),
+    "rename": lambda files, *a: files.rename(*a),
+    "make_dir": lambda files, *a: files.make_dir(*a),
+    "get_info": lambda files, *a: files.get_info(*a),
+}
 
 
 class SandboxCore:
@@ -76,10 +95,7 @@ class SandboxCore:
             )
         else:
             runtime = select(requires, tier, self.template)
-        box = runtime.open(self._spec())
-        # A remote sandbox carries the server's id and tier; a local one gets a fresh id.
-        remote_id = getattr(box, "sandbox_id", None)
-        self._attach(runtime, box, lifetime, str(remote_id) if remote_id else None)
+        self._attach(runtime, runtime.open(self._spec()), lifetime, None)
 
     def _spec(self) -> SandboxSpec:
         return SandboxSpec(template=self.template, limits=self.limits, envs=self.envs)
@@ -88,7 +104,10 @@ class SandboxCore:
         self, runtime: Runtime, box: RuntimeSandbox, lifetime: float, sandbox_id: str | None
     ) -> None:
         self.runtime = runtime
-        self.tier = str(getattr(box, "tier", None) or runtime.name)
+        self.tier = runtime.name
+        if isinstance(box, HostedElsewhere):  # the server's id, tier and settings
+            self.tier, sandbox_id = box.tier, box.sandbox_id
+            self.template, self.limits, self.metadata = box.described()
         self.id = sandbox_id or "sbx_" + uuid.uuid4().hex[:16]
         self._lifetime = lifetime
         self._lock = threading.RLock()
@@ -97,9 +116,6 @@ class SandboxCore:
         self._box: RuntimeSandbox | None = box
         self._slot_guard = threading.Lock()  # the slot's owner changes, and interrupts, under it
         self._slot_owner: object | None = None
-        described = getattr(box, "described", None)  # a remote box: the server's settings
-        if described is not None:
-            self.template, self.limits, self.metadata = described()
 
     def _from_saved(self, kind: str, key: str, tier: str | None, lifetime: float) -> None:
         """Open a sandbox from a saved entry (a snapshot, or a paused sandbox)."""
@@ -115,10 +131,7 @@ class SandboxCore:
         self.envs = _check_str_map(meta.get("envs") or {}, "envs")
         self.metadata = {**_check_str_map(meta.get("metadata") or {}, "metadata"), **self.metadata}
         runtime = tier_named(saved_tier)
-        restore = getattr(runtime, "restore", None)
-        if restore is None:
-            raise Unsupported(f"the {saved_tier} tier cannot restore saved sandboxes")
-        box = restore(state, self._spec(), meta.get("tier_meta") or {})
+        box = _restorer(runtime).restore(state, self._spec(), meta.get("tier_meta") or {})
         self._attach(runtime, box, lifetime, key if kind == "sandboxes" else None)
 
     @classmethod
@@ -148,8 +161,7 @@ class SandboxCore:
         lifetime = check_timeout(timeout, "timeout") or 300.0
         remote = _remote_runtime(base_url, api_key, timeout=lifetime)
         if remote is not None:
-            box = remote.connect(sandbox_id)
-            core._attach(remote, box, lifetime, box.sandbox_id)
+            core._attach(remote, remote.connect(sandbox_id), lifetime, None)
             return core
         core._from_saved("sandboxes", sandbox_id, None, lifetime)
         saved.remove("sandboxes", sandbox_id)  # resumed: the paused copy is spent
@@ -183,30 +195,28 @@ class SandboxCore:
             "metadata": self.metadata,
         }
 
-    def _saver(self, box: RuntimeSandbox, verb: str) -> Any:
-        save = getattr(box, "save", None)
-        if save is None:
+    def _saver(self, box: RuntimeSandbox, verb: str) -> Saves:
+        if not isinstance(box, Saves):
             raise Unsupported(
                 f"the {self.tier} tier cannot {verb} a sandbox (its processes live in the "
                 "host's kernel); use tier='microvm' or the wasm tier for pause, fork and "
                 "snapshots"
             )
-        return save
+        return box
 
     def pause(self) -> str:
         """Save the whole sandbox to this host's store and free it; `connect(id)` resumes."""
         with self._lock:
             box = self._live()
-            remote_pause = getattr(box, "pause", None)
-            if remote_pause is not None:
-                remote_pause()
+            if isinstance(box, HostedElsewhere):
+                box.pause()
             else:
-                save = self._saver(box, "pause")
+                saver = self._saver(box, "pause")
                 meta = {**self._meta(), "id": self.id}
                 tier_meta: dict[str, Any] = {}
 
-                def fill(state: Any) -> None:
-                    tier_meta.update(save(state) or {})
+                def fill(state: Path) -> None:
+                    tier_meta.update(saver.save(state) or {})
                     meta["tier_meta"] = tier_meta
 
                 saved.write("sandboxes", self.id, meta, fill, replace=True)
@@ -218,14 +228,13 @@ class SandboxCore:
         name = saved.check_snapshot_name(name)
         with self._lock:
             box = self._live()
-            remote = getattr(box, "create_snapshot", None)
-            if remote is not None:
-                return remote(name)  # type: ignore[no-any-return]
-            save = self._saver(box, "snapshot")
+            if isinstance(box, HostedElsewhere):
+                return box.create_snapshot(name)
+            saver = self._saver(box, "snapshot")
             meta = {**self._meta(), "name": name}
 
-            def fill(state: Any) -> None:
-                meta["tier_meta"] = save(state) or {}
+            def fill(state: Path) -> None:
+                meta["tier_meta"] = saver.save(state) or {}
 
             written = saved.write("snapshots", name, meta, fill)
         return saved.info(written)
@@ -236,22 +245,19 @@ class SandboxCore:
             raise InvalidArgument(f"n must be an integer from 1 to {MAX_FORKS}; got {n!r}")
         with self._lock:
             box = self._live()
-            forker = getattr(box, "fork", None)
-            if getattr(box, "save", None) is None and forker is not None:
-                return self._forked_elsewhere(forker(n))  # a remote box: the server forks
-            save = self._saver(box, "fork")
-            restore = getattr(self.runtime, "restore", None)
-            if restore is None:
-                raise Unsupported(f"the {self.tier} tier cannot restore saved sandboxes")
+            if isinstance(box, ForksItself):  # asked first: it knows a faster way
+                return self._forked_by_tier(box.fork(n))
+            saver = self._saver(box, "fork")
+            restorer = _restorer(self.runtime)
             with tempfile.TemporaryDirectory(prefix="sandlot-fork-") as state:
-                tier_meta = save(Path(state)) or {}
+                tier_meta = saver.save(Path(state)) or {}
                 children: list[SandboxCore] = []
                 try:
                     for _ in range(n):
                         child = self._unopened(
                             self.template, self.limits, dict(self.envs), dict(self.metadata)
                         )
-                        child_box = restore(Path(state), child._spec(), tier_meta)
+                        child_box = restorer.restore(Path(state), child._spec(), tier_meta)
                         child._attach(self.runtime, child_box, self._lifetime, None)
                         children.append(child)
                 except BaseException:
@@ -260,14 +266,13 @@ class SandboxCore:
                     raise
         return children
 
-    def _forked_elsewhere(self, boxes: list[RuntimeSandbox]) -> list[SandboxCore]:
-        """Cores for boxes a tier forked itself (each carries its own id)."""
+    def _forked_by_tier(self, boxes: Sequence[RuntimeSandbox]) -> list[SandboxCore]:
+        """Cores for boxes a tier forked itself (a remote one carries its server's id)."""
         lifetime = max(1.0, self._deadline - time.monotonic())
         children = []
         for child_box in boxes:
             child = self._unopened(self.template, self.limits, dict(self.envs), dict(self.metadata))
-            child_id = getattr(child_box, "sandbox_id", None)
-            child._attach(self.runtime, child_box, lifetime, str(child_id) if child_id else None)
+            child._attach(self.runtime, child_box, lifetime, None)
             children.append(child)
         return children
 
@@ -296,11 +301,17 @@ class SandboxCore:
             box = self._box
             if owner is not None and self._slot_owner is not owner:
                 return False
-            stop = getattr(box, "interrupt", None) if box is not None else None
-            if stop is None:
+            if not isinstance(box, Interruptible):
                 return False
-            stop()
+            box.interrupt()
         return True
+
+    @property
+    def isolation_notes(self) -> list[str]:
+        """What this sandbox's isolation lacks on this host, in words (empty: nothing)."""
+        with self._lock:
+            box = self._live()
+            return list(box.notes) if isinstance(box, ReportsIsolation) else []
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -314,9 +325,8 @@ class SandboxCore:
         assert seconds is not None
         with self._lock:
             box = self._live()
-            extend = getattr(box, "set_timeout", None)  # a tier whose host keeps a deadline
-            if extend is not None:
-                extend(seconds)
+            if isinstance(box, HostedElsewhere):  # its host keeps a deadline too
+                box.set_timeout(seconds)
             self._deadline = time.monotonic() + seconds
 
     def close(self, reason: str = "closed") -> None:
@@ -422,10 +432,11 @@ class SandboxCore:
     def files_op(self, op: str, *args: Any) -> Any:
         """list, exists, remove, rename, make_dir, get_info: straight to the sandbox's files.
         Any other name is refused, so a front end can't reach past the file API."""
-        if op not in FILE_OPS:
+        method = FILE_OPS.get(op) if isinstance(op, str) else None
+        if method is None:
             raise InvalidArgument(f"unknown file operation {op!r}; one of {sorted(FILE_OPS)}")
         with self._lock:
-            return getattr(self._live().files, op)(*args)
+            return method(self._live().files, *args)
 
     def artifacts_list(self) -> list[EntryInfo]:
         with self._lock:
@@ -442,6 +453,12 @@ class SandboxCore:
             raise InvalidArgument(f"artifact name {name!r} points outside {OUTPUTS_DIR}")
         with self._lock:
             return self._live().files.read(path, max_bytes=self.limits.file_read_bytes)
+
+
+def _restorer(runtime: Runtime) -> Restores:
+    if not isinstance(runtime, Restores):
+        raise Unsupported(f"the {runtime.name} tier cannot restore saved sandboxes")
+    return runtime
 
 
 def _base_url(given: str | None) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import Unsatisfiable
 from ..models import Limits
+from ..runtimes.base import KnowsHostGaps, Prepares
 from ..runtimes.registry import all_tiers, tier_named
 
 
@@ -19,6 +20,7 @@ class TierReport:
     capabilities: frozenset[str]
     reason: str
     fix: str
+    isolation_notes: tuple[str, ...] = ()  # what its isolation lacks on this host
 
 
 def tier_reports() -> list[TierReport]:
@@ -26,8 +28,9 @@ def tier_reports() -> list[TierReport]:
     reports = []
     for tier in all_tiers():
         a = tier.availability()
+        gaps = tuple(tier.isolation_notes()) if a.ok and isinstance(tier, KnowsHostGaps) else ()
         reports.append(
-            TierReport(tier.name, a.ok, tier.implemented, tier.capabilities, a.reason, a.fix)
+            TierReport(tier.name, a.ok, tier.implemented, tier.capabilities, a.reason, a.fix, gaps)
         )
     return reports
 
@@ -66,13 +69,11 @@ def prepare_microvm(
         raise Unsatisfiable(
             f"the microvm tier is unavailable here: {available.reason} (fix: {available.fix})"
         )
-    prepare = getattr(runtime, "prepare", None)
-    assert prepare is not None, "the microvm runtime prepares its boot files"
+    assert isinstance(runtime, Prepares), "the microvm runtime prepares its boot files"
     if not custom_kernel:
-        done: str = prepare(template, progress)
-        return done
+        return runtime.prepare(template, progress)
     from ..runtimes.microvm import kernel
 
     with kernel.selected("custom"):
-        done = prepare(template, progress)
+        done = runtime.prepare(template, progress)
     return f"{done} (custom kernel: used where SANDLOT_MICROVM_KERNEL=custom)"

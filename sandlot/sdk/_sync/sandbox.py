@@ -299,6 +299,12 @@ class Sandbox:
     def closed(self) -> bool:
         return self._core.closed
 
+    @property
+    def isolation_notes(self) -> list[str]:
+        """What this sandbox's isolation lacks on this host, in words (e.g. "no writable
+        memory cgroup: memory is limited by rlimits only"); empty when nothing."""
+        return self._core.isolation_notes
+
     def run_code(
         self,
         code: str,
