@@ -120,6 +120,12 @@ class MicroVMSandbox(AgentCalls):
         vm.qmp("cont")
         return {}
 
+    @property
+    def notes(self) -> list[str]:
+        from .runtime import tcg_notes
+
+        return tcg_notes(self.shape.accel)
+
     def interrupt(self) -> None:
         """Stop the running call (the SDK calls this from another thread)."""
         channel = self._channel

@@ -40,6 +40,8 @@ SERVE_REQUEST = "__sandlot_serve__"  # a builtin the guest's boot defines (wasm_
 RESEND = "__import__('sys').modules['__sandlot_agent__'].resend()"
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
 MEMORY_FILE = "memory.bin"
+# What this tier's isolation lacks wherever it runs (`Sandbox.isolation_notes`).
+WASM_NOTES = ("no disk quota: files the code writes are bounded by the host's free space only",)
 # Run in a restored guest: reseed the generators whose state lives in the copied memory.
 RESEED = (
     "import sys as _s\n"
@@ -172,6 +174,10 @@ class WasmSandbox(AgentCalls):
                 + (done.trapped or done.stderr.decode("utf-8", "replace")[-500:])
             )
         self._checkpoint.capture_in_background(self._session)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(WASM_NOTES)
 
     def interrupt(self) -> None:
         """Stop the running call (a background command's kill): it ends as if killed,
