@@ -72,7 +72,10 @@ class Defaults(_Strict):
 
 
 class Network(_Strict):
-    """Outbound network: none at all (`deny`), or only the listed hosts (`allowlist`)."""
+    """Outbound network: none at all (`deny`), or only the listed hosts (`allowlist`).
+
+    Validated here, but no tier applies it yet: every sandbox has no network at all, so an
+    `allowlist` recipe's sandboxes are refused nothing they could reach (it fails closed)."""
 
     policy: Literal["deny", "allowlist"] = "deny"
     allow: tuple[str, ...] = ()
@@ -148,7 +151,8 @@ class Recipe(_Strict):
 
     def build_inputs(self) -> dict[str, Any]:
         """The part of the recipe that shapes the rootfs. Description, defaults, env, network
-        and tiers are applied when a sandbox starts, so editing them never forces a rebuild."""
+        and tiers are not part of it (they are read when a sandbox starts), so editing them
+        never forces a rebuild."""
         return {
             "format": BUILD_FORMAT,
             "name": self.name,
