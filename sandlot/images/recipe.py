@@ -75,7 +75,7 @@ class Network(_Strict):
     """Outbound network: none at all (`deny`), or only the listed hosts (`allowlist`).
 
     Validated here, but no tier applies it yet: every sandbox has no network at all, so an
-    `allowlist` recipe's sandboxes are refused nothing they could reach (it fails closed)."""
+    `allowlist` recipe's sandboxes reach no host either (it fails closed)."""
 
     policy: Literal["deny", "allowlist"] = "deny"
     allow: tuple[str, ...] = ()
