@@ -76,7 +76,12 @@ def select(
 
     A tier takes part when it provides every requirement and can serve the template."""
     wanted = check_requires(requires)
-    candidates = [tier_named(tier)] if tier is not None else list(all_tiers())
+    # Loaded one at a time, lightest first: a wasm sandbox imports no other tier.
+    candidates = (
+        iter([tier_named(tier)])
+        if tier is not None
+        else (_load(t) for t in sorted(TIERS, key=lambda t: t.weight))
+    )
     reasons: list[str] = []
     for runtime in candidates:
         missing = wanted - runtime.capabilities
