@@ -7,7 +7,8 @@ tier and front end.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from .errors import InvalidArgument
@@ -150,6 +151,20 @@ class Limits:
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **given) if given else self
 
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON form of limits: saved sandboxes, the REST API and its client."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: object) -> Limits:
+        """Limits from `to_dict`'s form. Fields this version does not know are skipped (a
+        newer writer), and a value that is not an object gives the defaults (a save made
+        before limits were kept); the fields themselves are checked as always."""
+        if not isinstance(value, Mapping):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in value.items() if k in known})
+
 
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -166,6 +181,21 @@ def _positive_seconds(name: str, value: object) -> float:
     ):
         raise InvalidArgument(f"{name} must be a positive number of seconds; got {value!r}")
     return float(value)
+
+
+def check_str_map(value: Mapping[str, str] | None, name: str) -> dict[str, str]:
+    """`envs` or `metadata` as a plain dict, checked: non-empty str keys, str values, no
+    NUL (which no environment or label survives); None is empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"{name} must be a mapping of str to str")
+    out = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not isinstance(v, str) or "\0" in k + v or not k:
+            raise InvalidArgument(f"{name} must map non-empty str to str without NUL; got {k!r}")
+        out[k] = v
+    return out
 
 
 def check_timeout(value: object, name: str = "timeout") -> float | None:

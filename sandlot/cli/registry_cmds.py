@@ -81,7 +81,7 @@ def pull(
     """Download an image or a named snapshot, verify its sha256, and add it to the local
     image store (a snapshot: this host's snapshots, for Sandbox.create(snapshot=NAME))."""
     from ..models import SnapshotInfo
-    from ..runtimes.remote.registry import RegistryClient
+    from ..sdk.registry_client import RegistryClient
 
     if kind not in (None, "image", "snapshot"):
         err.print("[red]error:[/] --kind is image or snapshot")
@@ -115,7 +115,7 @@ def push(
     snapshot NAME there), to a server started with --allow-push."""
     from .. import images
     from ..images import store
-    from ..runtimes.remote.registry import RegistryClient, parse_ref
+    from ..sdk.registry_client import RegistryClient, parse_ref
 
     if kind not in (None, "image", "snapshot"):
         err.print("[red]error:[/] --kind is image or snapshot")
@@ -145,7 +145,7 @@ def push(
 
 
 def _push_snapshot(ref: str, dest: str | None, api_key: str | None) -> None:
-    from ..runtimes.remote.registry import RegistryClient, parse_ref
+    from ..sdk.registry_client import RegistryClient, parse_ref
 
     try:
         name, tag = parse_ref(ref)
@@ -169,7 +169,7 @@ def list_cmd(
 ) -> None:
     """Images in the local store, and in a registry when one is given or set."""
     from .. import images
-    from ..runtimes.remote.registry import RegistryClient
+    from ..sdk.registry_client import RegistryClient
 
     table = Table(title="sandlot images")
     for col in ("where", "name:tag", "digest", "size", "created"):

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidArgument, SandboxClosed, Unsupported
 from ..models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo, check_timeout
+from ..models import check_str_map as _check_str_map
 from ..runtimes.base import (
     ForksItself,
     HostedElsewhere,
@@ -496,19 +497,6 @@ def _check_limits(limits: object) -> Limits:
     if not isinstance(limits, Limits):
         raise InvalidArgument(f"limits must be a sandlot.Limits; got {type(limits).__name__}")
     return limits
-
-
-def _check_str_map(value: Mapping[str, str] | None, name: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidArgument(f"{name} must be a mapping of str to str")
-    out = {}
-    for k, v in value.items():
-        if not isinstance(k, str) or not isinstance(v, str) or "\0" in k + v or not k:
-            raise InvalidArgument(f"{name} must map non-empty str to str without NUL; got {k!r}")
-        out[k] = v
-    return out
 
 
 def _check_code(code: object, name: str) -> None:

@@ -19,7 +19,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +153,10 @@ def info(meta: dict[str, Any]) -> SnapshotInfo:
 
 
 def limits_to_json(limits: Limits) -> dict[str, Any]:
-    return asdict(limits)
+    """A saved entry's limits: `Limits.to_dict`, the one codec."""
+    return limits.to_dict()
 
 
 def limits_from_json(value: object) -> Limits:
-    if not isinstance(value, dict):
-        return Limits()
-    known = {k: v for k, v in value.items() if k in Limits.__dataclass_fields__}
-    return Limits(**known)
+    """A saved entry's limits back (defaults for an entry saved without them)."""
+    return Limits.from_dict(value)

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
+from .. import __version__, wire
 from ..errors import (
     GuestProtocolError,
     ImageError,
@@ -42,13 +42,11 @@ from ..errors import (
     Unsatisfiable,
     Unsupported,
 )
-from ..models import Limits
+from ..models import Limits, check_str_map
 from ..runtimes.base import OutputCallback
-from ..runtimes.remote import registry as registry_wire
-from ..runtimes.remote import wire
 from ..sdk import saved
 from ..sdk.core import SandboxCore
-from ..sdk.core import _check_str_map as check_str_map
+from ..sdk.registry_client import install
 from .catalog import CatalogOut, catalog
 from .commands import CallTable, Job, JobTable, error_of, event_frame
 from .config import ServerConfig
@@ -140,8 +138,8 @@ Owner = Annotated[str, Depends(_owner)]
 FilePath = Annotated[str, Query(min_length=1, max_length=MAX_PATH)]
 Offset = Annotated[int, Query(ge=0, le=1 << 62, description="The first event wanted")]
 CommandId = Annotated[str, Path(min_length=1, max_length=64)]
-ImageName = Annotated[str, Path(pattern=registry_wire.NAME_RE.pattern)]
-ImageTag = Annotated[str, Path(pattern=registry_wire.TAG_RE.pattern)]
+ImageName = Annotated[str, Path(pattern=wire.NAME_RE.pattern)]
+ImageTag = Annotated[str, Path(pattern=wire.TAG_RE.pattern)]
 SnapshotName = Annotated[str, Path(pattern=SNAPSHOT_NAME)]
 BlobKind = Annotated[str | None, Query(pattern="^(image|snapshot)$")]
 
@@ -275,7 +273,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
             tier=core.tier,
             template=core.template,
             metadata=dict(core.metadata),
-            limits=LimitsOut(**saved.limits_to_json(core.limits)),
+            limits=LimitsOut(**core.limits.to_dict()),
             created_at=datetime.fromtimestamp(entry.created, UTC),
             expires_at=datetime.fromtimestamp(entry.deadline, UTC),
         )
@@ -319,7 +317,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         # Downloads are capped by the server whatever the client asks (its default included).
         wanted = given.get("file_read_bytes", Limits().file_read_bytes)
         given["file_read_bytes"] = min(wanted, cfg.max_file_read_bytes)
-        limits = Limits(**given)
+        limits = Limits.from_dict(given)
         table.reserve(who)
         started = time.perf_counter()
         try:
@@ -877,7 +875,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         return FileResponse(
             path,
             media_type="application/x-tar",
-            headers={registry_wire.DIGEST_HEADER: entry.digest},
+            headers={wire.DIGEST_HEADER: entry.digest},
         )
 
     async def receive(request: Request, blob: FsPath, want: str) -> None:
@@ -913,7 +911,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         want = registry.check_push(
             name,
             tag,
-            request.headers.get(registry_wire.DIGEST_HEADER, ""),
+            request.headers.get(wire.DIGEST_HEADER, ""),
             request.headers.get("content-length", ""),
         )
         if kind == "snapshot":
@@ -931,7 +929,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
         blob = registry.incoming()
         try:
             await receive(request, blob, want)
-            await run_in_threadpool(registry_wire.install, blob, name, want, f"push by {who}")
+            await run_in_threadpool(install, blob, name, want, f"push by {who}")
         finally:
             blob.unlink(missing_ok=True)
         return registry.find(name, want[:12], kind="image")[0]

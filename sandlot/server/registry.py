@@ -30,8 +30,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .. import wire
 from ..errors import ImageError, InvalidArgument, LimitExceeded, NotFound, Unsupported
-from ..runtimes.remote import registry as wire_registry
+from ..sdk.registry_client import pack, unpack
 
 log = logging.getLogger("sandlot.server")
 
@@ -93,7 +94,7 @@ class Registry:
                 pass
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             log.info("packing %s for the registry", what)
-            sha, size = wire_registry.pack(folder, path)
+            sha, size = pack(folder, path)
             meta.write_text(json.dumps({"sha256": sha, "size": size}))
             return path, sha, size
 
@@ -109,7 +110,7 @@ class Registry:
             if not snap.name.startswith(prefix):
                 continue
             name = snap.name.removeprefix(prefix)
-            if not wire_registry.NAME_RE.match(name):
+            if not wire.NAME_RE.match(name):
                 continue
             key = f"snap-{mine}-{_short(name)}-{int(snap.created * 1000)}"
             try:
@@ -147,7 +148,7 @@ class Registry:
         seen: set[str] = set()
         keep: set[str] = set()
         for image in _images():  # by name, newest first
-            if not wire_registry.NAME_RE.match(image.name):
+            if not wire.NAME_RE.match(image.name):
                 continue  # a name the refs can't carry (a '/' or ':')
             try:
                 path, sha, size = self._blob(image)
@@ -197,10 +198,10 @@ class Registry:
         """The sha256 a push must have, after the checks that need no body."""
         if not self.allow_push:
             raise Unsupported("this server does not accept pushes (start it with --allow-push)")
-        wire_registry.parse_ref(f"{name}:{tag}")
+        wire.parse_ref(f"{name}:{tag}")
         want = digest.removeprefix("sha256:")
         if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
-            raise ImageError(f"a push needs a {wire_registry.DIGEST_HEADER}: sha256:<hex> header")
+            raise ImageError(f"a push needs a {wire.DIGEST_HEADER}: sha256:<hex> header")
         if declared.isdigit() and int(declared) > self.max_push_bytes:
             raise self.too_big()
         return want
@@ -242,7 +243,7 @@ class Registry:
         from ..sdk import saved
 
         entry = work / "entry"
-        wire_registry.unpack(work / "blob.tar", entry, snapshot=True)
+        unpack(work / "blob.tar", entry, snapshot=True)
         (work / "blob.tar").unlink()
         try:
             meta = json.loads((entry / "meta.json").read_text())

@@ -22,7 +22,7 @@ import pytest
 from sandlot import Sandbox
 from sandlot.errors import ImageError, InvalidArgument, LimitExceeded, NotFound
 from sandlot.images import store
-from sandlot.runtimes.remote.registry import DIGEST_HEADER, RegistryClient, pack
+from sandlot.sdk.registry_client import DIGEST_HEADER, RegistryClient, pack
 from sandlot.server import KeyStore
 
 from .conftest import Live

@@ -13,16 +13,14 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 import httpx
 
-from ... import __version__
+from ... import __version__, wire
 from ...errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed, SandboxError
 from ...models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
 from ..base import Availability, OutputCallback, SandboxSpec
-from . import wire
 
 __all__ = ["RemoteError", "RemoteFiles", "RemoteRuntime", "RemoteSandbox"]
 
@@ -31,10 +29,6 @@ CREATE_TIMEOUT = 300.0
 
 CALL_MARGIN = 60.0
 """Seconds past a call's own limit to wait for its answer (stopping and restoring take time)."""
-
-
-def _limits_json(limits: Limits) -> dict[str, Any]:
-    return {k: v for k, v in asdict(limits).items() if v is not None}
 
 
 def _check_path(path: object) -> None:
@@ -226,15 +220,10 @@ class RemoteSandbox:
         """The server's template, limits and metadata for this sandbox: a client that
         connects, forks or starts from a snapshot learns them from the server."""
         info = self.info
-        given = info.get("limits")
-        limits = Limits()
-        if isinstance(given, dict):
-            known = {k: v for k, v in given.items() if k in Limits.__dataclass_fields__}
-            limits = Limits(**known)
         metadata = info.get("metadata")
         return (
             str(info.get("template") or "python-data-analysis"),
-            limits,
+            Limits.from_dict(info.get("limits")),
             {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
         )
 
@@ -292,7 +281,7 @@ class RemoteSandbox:
         on_stdout: OutputCallback | None,
         on_stderr: OutputCallback | None,
     ) -> Execution:
-        body = {"code": code, "timeout": limits.wall_time, "limits": _limits_json(limits)}
+        body = {"code": code, "timeout": limits.wall_time, "limits": limits.to_dict()}
         return wire.execution_from_json(self._call("code", body, limits, on_stdout, on_stderr))
 
     def run_command(
@@ -308,7 +297,7 @@ class RemoteSandbox:
             "cmd": cmd,
             "timeout": limits.wall_time,
             "stdin": stdin or None,
-            "limits": _limits_json(limits),
+            "limits": limits.to_dict(),
         }
         return wire.command_from_json(self._call("commands", body, limits, on_stdout, on_stderr))
 
@@ -404,8 +393,8 @@ class RemoteRuntime:
             "requires": sorted(self.requires),
             "tier": self.tier,
             "timeout": self.timeout,
-            "envs": spec.envs,
-            "limits": _limits_json(spec.limits),
+            "envs": dict(spec.envs),
+            "limits": spec.limits.to_dict(),
             "metadata": self.metadata,
         }
         if self.snapshot is not None:

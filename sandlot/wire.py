@@ -1,17 +1,20 @@
-"""The JSON forms of sandlot's values and errors, shared by `sandlot serve` and its client.
+"""The wire between `sandlot serve` and its clients: the JSON forms of sandlot's values
+and errors, and the names the registry's routes carry.
 
 One codec on both sides is what lets a remote sandbox give back the same `Execution`, the
-same `EntryInfo` and the same exception (type, message, limit) as a local one. Stdlib only,
-so the client never needs the server's dependencies.
+same `EntryInfo` and the same exception (type, message, limit) as a local one, and lets the
+server refuse exactly the image references a client would. Stdlib only, so the client never
+needs the server's dependencies. (`Limits` carries its own codec, `Limits.to_dict`.)
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
-from ... import errors
-from ...models import (
+from . import errors
+from .models import (
     CommandResult,
     EntryInfo,
     Execution,
@@ -156,3 +159,24 @@ def error_from_json(d: dict[str, Any]) -> errors.SandboxError | None:
     if cls is errors.LimitExceeded:
         return errors.LimitExceeded(str(body.get("limit", "")), message)
     return cls(message)
+
+
+# -- the registry ---------------------------------------------------------------------------
+
+DIGEST_HEADER = "X-Sandlot-Digest"
+"""`sha256:<hex>` of a registry blob's bytes, sent with a download and required on a push."""
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+TAG_RE = re.compile(r"^(latest|[0-9a-f]{12})$")
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """`NAME[:TAG]` -> (name, tag); the tag defaults to `latest`."""
+    name, sep, tag = ref.rpartition(":")
+    if not sep:
+        name, tag = ref, "latest"
+    if not NAME_RE.match(name) or not TAG_RE.match(tag):
+        raise errors.InvalidArgument(
+            f"image reference {ref!r}: want NAME[:TAG], NAME of letters, digits and . _ @ + -"
+            ", TAG `latest` or 12 hex digits of the image's digest"
+        )
+    return name, tag

@@ -1,4 +1,5 @@
-"""Images between hosts: a `sandlot serve` registry's client, and the tar format both use.
+"""Images and snapshots between hosts: a `sandlot serve` registry's client, and the tar
+format both sides use (the server packs, unpacks and installs with these same functions).
 
 An image travels as one tar of its rootfs, named by the sha256 of the tar's bytes. A pull
 downloads into a staging folder of the local image store, checks the length and the digest
@@ -6,7 +7,7 @@ the registry announced, unpacks with a filter that keeps every member inside the
 and only then renames the folder into the store: a truncated or tampered download raises
 `ImageError` and leaves nothing behind. The local image is addressed by the digest of what
 was downloaded, never by a digest the server claims, so a registry cannot overwrite an
-image this host built.
+image this host built. A snapshot travels the same way into this host's snapshot store.
 """
 
 from __future__ import annotations
@@ -23,28 +24,17 @@ from typing import IO, Any
 
 import httpx
 
-from ...errors import ImageError, InvalidArgument, NotFound
+from .. import wire
+from ..errors import ImageError, InvalidArgument, NotFound
+from ..wire import DIGEST_HEADER, parse_ref
+from . import saved
 
-DIGEST_HEADER = "X-Sandlot-Digest"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
-TAG_RE = re.compile(r"^(latest|[0-9a-f]{12})$")
+__all__ = ["DIGEST_HEADER", "RegistryClient", "install", "pack", "parse_ref", "unpack"]
+
 _CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as a transfer goes."""
-
-
-def parse_ref(ref: str) -> tuple[str, str]:
-    """`NAME[:TAG]` -> (name, tag); the tag defaults to `latest`."""
-    name, sep, tag = ref.rpartition(":")
-    if not sep:
-        name, tag = ref, "latest"
-    if not NAME_RE.match(name) or not TAG_RE.match(tag):
-        raise InvalidArgument(
-            f"image reference {ref!r}: want NAME[:TAG], NAME of letters, digits and . _ @ + -"
-            ", TAG `latest` or 12 hex digits of the image's digest"
-        )
-    return name, tag
 
 
 class _Hashing:
@@ -130,7 +120,7 @@ def unpack(blob: Path, rootfs: Path, *, snapshot: bool = False) -> None:
 def install(blob: Path, name: str, digest: str, origin: str) -> Any:
     """Make the verified tar `blob` the local image `name` (content digest `digest`),
     atomically; the image store's own staging and locks do the rest."""
-    from ...images import agent, store
+    from ..images import agent, store
 
     with store.lock(digest):
         store.sweep()
@@ -163,8 +153,6 @@ class RegistryClient:
     def _check(self, r: httpx.Response) -> None:
         if r.status_code < 400:
             return
-        from . import wire
-
         try:
             body = r.json()
         except ValueError:
@@ -215,7 +203,7 @@ class RegistryClient:
     def pull(self, ref: str, progress: Progress | None = None, kind: str | None = None) -> Any:
         """Download `ref`, verify it, install it: the local `Image`, or for a snapshot
         its `SnapshotInfo` (in this host's snapshot store, under its name)."""
-        from ...images import store
+        from ..images import store
 
         name, tag = parse_ref(ref)
         entry = self.entry(name, tag, kind)
@@ -242,8 +230,6 @@ class RegistryClient:
         """Download a snapshot's tar, verify length and sha256, unpack it beside this
         host's snapshot store and only then rename it in: a damaged download leaves
         nothing. The local snapshot keeps the registry's name (never over one here)."""
-        from ...sdk import saved
-
         saved.check_snapshot_name(name)
         digest, size = self._announced(entry, name, tag)
         if (saved.data_root() / "snapshots" / name).exists():
@@ -306,8 +292,6 @@ class RegistryClient:
         """Upload this host's named snapshot `name` as the key's snapshot `name` on the
         server (never over one it has: InvalidArgument). `tag` is `latest` or the first 12
         hex digits of the uploaded tar's sha256. The server's registry entry."""
-        from ...sdk import saved
-
         saved.check_snapshot_name(name)
         folder = saved.data_root() / "snapshots" / name
         saved.read("snapshots", name)  # NotFound, saying how to list them
