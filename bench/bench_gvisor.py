@@ -35,7 +35,7 @@ from benchstats import bare_python, print_table, summary
 from sandlot import Sandbox
 from sandlot.runtimes.gvisor import compat
 from sandlot.runtimes.gvisor import platform as gv_platform
-from sandlot.runtimes.process.userland import PYTHON
+from sandlot.runtimes.linux.userland import PYTHON
 
 now = time.perf_counter
 

@@ -32,8 +32,8 @@ from typing import Any
 from benchstats import bare_python, print_table, summary
 
 from sandlot import Sandbox
+from sandlot.runtimes.linux.userland import PYTHON
 from sandlot.runtimes.process import spares
-from sandlot.runtimes.process.userland import PYTHON
 
 now = time.perf_counter
 
@@ -53,8 +53,8 @@ def interleaved(rounds: int) -> None:
     Landlock on vs off on `host`, and `host` vs the `base` image's root."""
     from sandlot.models import Limits
     from sandlot.runtimes.base import SandboxSpec
+    from sandlot.runtimes.process import root as userland
     from sandlot.runtimes.process import sandbox as sb
-    from sandlot.runtimes.process import userland
 
     rules = sb.LANDLOCK_RULES
     variants = {

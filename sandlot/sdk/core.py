@@ -34,12 +34,13 @@ from ..runtimes.base import (
     SandboxSpec,
     Saves,
 )
+from ..runtimes.guest_paths import OUTPUTS
 from ..runtimes.registry import check_requires, select, tier_named
 from . import saved
 from .background import BackgroundCommand
 
 DEFAULT_TEMPLATE = "python-data-analysis"
-OUTPUTS_DIR = "/tmp/outputs"
+OUTPUTS_DIR = OUTPUTS
 MAX_CODE_BYTES = 4 << 20
 MAX_FORKS = 64
 # The file operations a front end may name (`files_op`), each to its `SandboxFiles` method.

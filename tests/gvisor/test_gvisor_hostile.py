@@ -17,6 +17,7 @@ import pytest
 
 from sandlot import LimitExceeded, Limits, Sandbox, SandboxError, TimeoutError
 from sandlot.runtimes.gvisor import sandbox as gvisor_sandbox
+from sandlot.runtimes.linux import stale
 
 
 def _host_pids_with(marker: str) -> list[int]:
@@ -160,7 +161,7 @@ def test_leftovers_of_a_killed_host_process_are_swept() -> None:
     assert os.path.isdir(state)
     with open(os.path.join(state, "cgroups")) as f:
         cgroups = [p for p in f.read().split("\n") if p]
-    gvisor_sandbox.sweep.cache_clear()
+    stale.sweep.cache_clear()
     assert gvisor_sandbox.sweep() >= 1
     assert not os.path.exists(state)
     assert not any(os.path.exists(p) for p in cgroups)
@@ -175,7 +176,7 @@ def test_a_disk_fill_stops_at_the_cap() -> None:
         tier="gvisor", template="base", limits=Limits(memory_bytes=64 << 20)
     ) as sbx:
         box = _box(sbx)
-        if not box._mounted:
+        if not box._jail.mounted:
             pytest.skip(f"the sandbox's folders are not size-capped here: {box.notes}")
         r = sbx.commands.run("head -c 100M /dev/zero > /tmp/big", timeout=60)
         assert "File size limit exceeded" in r.stderr or "File too large" in r.stderr

@@ -24,7 +24,8 @@ import pytest
 from sandlot import ImageMissing, Limits, Sandbox, SandboxError
 from sandlot.images import Image, agent
 from sandlot.runtimes.base import SandboxSpec
-from sandlot.runtimes.process import spares, userland
+from sandlot.runtimes.linux import userland
+from sandlot.runtimes.process import root, spares
 from sandlot.runtimes.process.sandbox import ProcessSandbox, landlock_note
 from tests.image_fixture import built_base_image
 
@@ -145,7 +146,7 @@ def test_default_template_without_an_image_is_the_host_userland_with_a_note() ->
 
     if images.find("python-data-analysis") is not None:
         pytest.skip("python-data-analysis is built here: the image is used, no fallback")
-    if userland._missing_modules(userland.TEMPLATE_MODULES["python-data-analysis"]):
+    if userland.missing_modules(userland.TEMPLATE_MODULES["python-data-analysis"]):
         with pytest.raises(ImageMissing, match="apt-get install python3-"):
             Sandbox.create(template="python-data-analysis", tier="process")
         return
@@ -238,7 +239,7 @@ def test_a_host_spare_is_never_handed_out_for_an_image(
     monkeypatch.setenv("SANDLOT_PROCESS_SPARES", "1")
     pool = spares.Spares()
     spec = SandboxSpec("base", Limits(memory_bytes=256 << 20), {})
-    host_root = userland.Root("base")  # the host's userland, under the name `base`
+    host_root = root.Root("base")  # the host's userland, under the name `base`
     opened = []
     try:
         first = pool.open_on(spec, host_root)

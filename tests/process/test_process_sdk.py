@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sandlot import AsyncSandbox, Limits, NotFound, Sandbox
-from sandlot.runtimes.process import userland
+from sandlot.runtimes.linux import userland
+from sandlot.runtimes.process.root import gpu_devices
 from sandlot.runtimes.registry import select
 
 
@@ -30,7 +31,7 @@ def test_requires_subprocess_creates_a_process_sandbox() -> None:
 def test_default_template_is_served_or_says_how_to_get_it() -> None:
     from sandlot import images
 
-    missing = userland._missing_modules(userland.TEMPLATE_MODULES["python-data-analysis"])
+    missing = userland.missing_modules(userland.TEMPLATE_MODULES["python-data-analysis"])
     if missing and images.find("python-data-analysis") is None:  # no image, no host fallback
         with pytest.raises(NotFound, match="sandlot image build python-data-analysis"):
             Sandbox.create(tier="process")
@@ -165,7 +166,7 @@ def test_spares_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
         assert sbx.commands.run("echo $ONLY").stdout == "here\n"
 
 
-@pytest.mark.skipif(not userland.gpu_devices(), reason="this host has no GPU device nodes")
+@pytest.mark.skipif(not gpu_devices(), reason="this host has no GPU device nodes")
 def test_gpu_is_visible() -> None:
     with Sandbox.create(template="host", requires={"gpu"}) as sbx:
         assert sbx.tier == "process"

@@ -5,31 +5,29 @@ writable layer over it in the sandbox's own memory (so `touch /x` works and vani
 end). `/home/user` and `/tmp` are binds of the sandbox's host folder, which `files.*` reads
 and writes directly. With a built template image (`sandlot.images`) the root is the image's
 rootfs; otherwise the host's userland is bound read-only into a skeleton, as on the process
-tier (`process/userland.py`: /usr and its companions, an allowlist of /etc, the agent).
+tier (`linux/userland.py`: /usr and its companions, an allowlist of /etc, the agent).
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..process import userland
+from ..guest_paths import HOME, TMP
+from ..linux import jail, userland
 from . import compat
 
-HOME = "/home/user"
 INIT_MOUNT = "/opt/sandlot-init/init.py"
 INIT_SOURCE = Path(__file__).with_name("guest_init.py")
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GENERATED_ETC = {
-    "passwd": "root:x:0:0:root:/home/user:/bin/bash\n"
+    "passwd": f"root:x:0:0:root:{HOME}:/bin/bash\n"
     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
     "group": "root:x:0:\nnogroup:x:65534:\n",
-    "hostname": "sandbox\n",
-    "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
+    **jail.NETWORK_ETC,
 }
 
 
@@ -58,19 +56,12 @@ def host_root(skeleton: str) -> Root:
     host has them (/bin -> usr/bin), binds for the rest, generated passwd/group/hosts."""
     mounts: list[dict[str, Any]] = []
     os.makedirs(os.path.join(skeleton, "etc"), exist_ok=True)
-    for name in userland.TOP_LEVEL:
-        host = "/" + name
-        if os.path.islink(host):
-            os.symlink(os.readlink(host), os.path.join(skeleton, name))
-        elif os.path.isdir(host):
-            mounts.append(_bind(host, host))
-    names = {n for n in userland.ETC_ALLOW if os.path.lexists("/etc/" + n)}
-    for pattern in userland.ETC_GLOBS:
-        names.update(os.path.basename(p) for p in glob.glob("/etc/" + pattern))
-    for name in sorted(names - set(GENERATED_ETC)):
-        host = "/etc/" + name
-        if os.path.islink(host):
-            os.symlink(os.readlink(host), os.path.join(skeleton, "etc", name))
+    generated = {"/etc/" + name for name in GENERATED_ETC}
+    for host, target in userland.host_top_level() + userland.host_etc():
+        if host in generated:
+            continue
+        if target is not None:
+            os.symlink(target, os.path.join(skeleton, host.lstrip("/")))
         else:
             mounts.append(_bind(host, host))
     for name, text in GENERATED_ETC.items():
@@ -89,7 +80,7 @@ def config(
     root: Root,
     folder: str,
     *,
-    envs: dict[str, str],
+    envs: Mapping[str, str],
     agent: dict[str, Any],
     overlay: bool,
     preload: tuple[str, str] | None = None,
@@ -97,16 +88,7 @@ def config(
     """config.json: the init (guest_init.py) runs the agent as root *of the sandbox* with no
     capabilities; only `folder`'s home/user and tmp are writable, no network but loopback.
     `preload`: (a shared object, an ld.so.preload naming it) bound into every sandbox."""
-    env = {
-        "HOME": HOME,
-        "USER": "root",
-        "LOGNAME": "root",
-        "PATH": PATH,
-        "LANG": "C.UTF-8",
-        "SHELL": "/bin/bash",
-        "TMPDIR": "/tmp",
-        **envs,
-    }
+    env = jail.guest_env("root", envs)
     init_config = {"agent_path": userland.GUEST_MOUNT, "agent": agent}
     no_caps: dict[str, list[str]] = {
         k: [] for k in ("bounding", "effective", "inheritable", "permitted", "ambient")
@@ -115,8 +97,8 @@ def config(
         {"destination": "/proc", "type": "proc", "source": "proc"},
         *root.mounts,
         _bind(str(INIT_SOURCE), INIT_MOUNT),
-        _bind(os.path.join(folder, "home/user"), HOME, writable=True),
-        _bind(os.path.join(folder, "tmp"), "/tmp", writable=True),
+        _bind(os.path.join(folder, HOME.lstrip("/")), HOME, writable=True),
+        _bind(os.path.join(folder, TMP.lstrip("/")), TMP, writable=True),
     ]
     if preload is not None:
         mounts += [_bind(preload[0], compat.SHIM_MOUNT), _bind(preload[1], "/etc/ld.so.preload")]

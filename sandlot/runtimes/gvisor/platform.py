@@ -9,8 +9,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from ...errors import ImageMissing, InvalidArgument
-from ..process import userland
+from ...errors import InvalidArgument
+from ..linux import userland
 from . import bundle
 
 PLATFORM_ENV = "SANDLOT_GVISOR_PLATFORM"
@@ -62,18 +62,9 @@ def root_for(template: str, skeleton: str) -> bundle.Root:
     """The guest's `/` for `template`: its image when built; the host's userland in
     `skeleton` for `host` (and, as on the process tier, `python-data-analysis` without an
     image when the host can serve it); else ImageMissing naming the command that builds it."""
-    if template != "host":
-        from ... import images
-
-        try:
-            image = images.ensure(template)  # built on first use with SANDLOT_AUTO_BUILD=1
-        except ImageMissing as e:
-            if template not in userland.HOST_FALLBACK:
-                hint = "or use template='host' for the host's own userland"
-                raise ImageMissing(f"{e}; {hint}") from None
-            image = None
-        if image is not None:
-            return bundle.image_root(Path(image.rootfs))
+    image, _ = userland.find_image(template)
+    if image is not None:
+        return bundle.image_root(Path(image.rootfs))
     userland.check_template(template)
     os.makedirs(skeleton, mode=0o755)
     return bundle.host_root(skeleton)

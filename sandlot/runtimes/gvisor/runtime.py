@@ -9,7 +9,8 @@ from functools import lru_cache
 
 from ...errors import SandboxError
 from ..base import Availability, SandboxSpec
-from ..process.spares import Pool
+from ..linux import LINUX
+from ..linux.spares import Pool
 from .sandbox import GvisorSandbox
 
 FIX_RUNSC = "apt-get install runsc"
@@ -39,9 +40,7 @@ def probe() -> Availability:
 
 class GvisorRuntime:
     name = "gvisor"
-    capabilities = frozenset(
-        {"python", "shell", "files", "subprocess", "pip", "compilers", "isolation=strong"}
-    )
+    capabilities = LINUX | {"isolation=strong"}
     implemented = True
     templates: frozenset[str] | None = None  # images or the host userland decide, at open()
 

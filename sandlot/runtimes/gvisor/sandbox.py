@@ -1,9 +1,10 @@
 """One gvisor sandbox: `runsc run` of a per-sandbox OCI bundle, its init running the one
 guest agent, spoken to over the container's stdio pipes (`runtimes/pipes.py`).
 
-- a private state folder per sandbox (`/tmp/sandlot-gvisor-*`): `root/` (its home/user and
-  tmp, bound writable, size-capped tmpfs, what `files` sees), `bundle/` (config.json and
-  the root skeleton), `runsc/` (runsc's `--root`), `owner` and `cgroups` for the sweeper;
+- a private state folder per sandbox (`/tmp/sandlot-gvisor-*`, `linux/jail.py`): `root/`
+  (its home/user and tmp, bound writable, size-capped tmpfs, what `files` sees), `bundle/`
+  (config.json and the root skeleton), `runsc/` (runsc's `--root`), `owner` and `cgroups`
+  for the sweeper;
 - the guest kernel is gVisor's Sentry on the ptrace platform (kvm hangs on PVM hosts);
   no network (`--network=none`: loopback only), read-only root under an in-memory overlay;
 - memory and pids limits: sandlot's own cgroups (as on the process tier), entered before
@@ -20,21 +21,17 @@ import contextlib
 import glob
 import json
 import os
-import shlex
 import shutil
 import struct
 import subprocess
-import tempfile
 import uuid
-import weakref
-from functools import lru_cache
 
 from ..base import SandboxSpec
+from ..guest_paths import HOME
 from ..hostfs import SandboxRoot
+from ..linux import jail, stale
+from ..linux.cgroups import Cgroups
 from ..pipes import AgentPipes, PipeSandbox
-from ..process import disk
-from ..process import stale as process_stale
-from ..process.cgroups import Cgroups
 from . import bundle, compat, platform
 
 PREFIX = "sandlot-gvisor-"
@@ -45,11 +42,9 @@ MAX_PIDS = (
 # platform each costs ~20 host tasks (stub threads), so this keeps MAX_PIDS out of reach:
 # at MAX_PIDS the Sentry could not make a thread and the whole sandbox would die.
 GUEST_NPROC = 96
-NOFILE = 4096
 # The cgroup holds runsc, its gofer and the Sentry besides the code (~70 MiB RSS idle): the
 # limit is the code's memory limit plus this, so a small Limits(memory_bytes=) stays usable.
 RUNTIME_MEMORY = 128 << 20
-LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 FRAME_HEAD = 5  # tag byte + 4-byte length, as guest_init.py writes raw output
 STREAMS = {ord("o"): "stdout", ord("e"): "stderr"}
 
@@ -87,7 +82,7 @@ def runsc(root: str, *args: str, timeout: float = 30.0) -> subprocess.CompletedP
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=LAUNCH_ENV,
+        env=jail.LAUNCH_ENV,
         check=False,
     )
 
@@ -107,16 +102,17 @@ def remove_containers(runsc_root: str) -> None:
     shutil.rmtree(runsc_root, ignore_errors=True)
 
 
-@lru_cache(maxsize=1)
+def _remove_state_containers(state: str) -> None:
+    remove_containers(os.path.join(state, "runsc"))
+
+
 def sweep() -> int:
     """Remove the leftovers of gvisor sandboxes whose host process died (SIGKILL, a crash)
     before it could: containers, cgroups, tmpfs, folders. Once per host process."""
-    return process_stale.sweep_states(
-        PREFIX, lambda state: remove_containers(os.path.join(state, "runsc"))
-    )
+    return stale.sweep(PREFIX, _remove_state_containers)
 
 
-class GvisorSandbox(PipeSandbox):
+class GvisorSandbox(jail.Jailed, PipeSandbox):
     """A live gvisor sandbox. Not thread-safe: the SDK core serialises calls."""
 
     tier = "gvisor"
@@ -125,35 +121,21 @@ class GvisorSandbox(PipeSandbox):
         self._spec = spec
         self._agent = None
         self._cgroups: Cgroups | None = None
-        self._mounted = False
-        self._disk_note = ""
         self._notes: list[str] = []
         self._cid = ""
         self._platform = platform.choose()
-        sweep()
-        self._state_dir = tempfile.mkdtemp(prefix=PREFIX)
-        self._root_dir = os.path.join(self._state_dir, "root")
-        self._runsc_root = os.path.join(self._state_dir, "runsc")
-        self._bundle_dir = os.path.join(self._state_dir, "bundle")
-        self._finalizer = weakref.finalize(self, _cleanup, self._state_dir, [None], [None])
+        self._jail = jail.Jail(PREFIX, _remove_state_containers)
+        self._jail.guard(self)
+        self._state_dir = self._jail.state_dir
+        self._runsc_root = self._jail.path("runsc")
+        self._bundle_dir = self._jail.path("bundle")
         try:
             root = platform.root_for(spec.template, os.path.join(self._bundle_dir, "rootfs"))
-            self._prepare_folders()
-            self._files = SandboxRoot(self._root_dir, home=bundle.HOME)
-            self._cgroups = Cgroups(
-                f"sandlot-{uuid.uuid4().hex[:12]}",
-                spec.limits.memory_bytes + RUNTIME_MEMORY,
-                MAX_PIDS,
-            )
-            with open(os.path.join(self._state_dir, "cgroups"), "w") as f:
-                f.write("\n".join(self._cgroups.paths))
-            with open(os.path.join(self._state_dir, "owner"), "w") as f:
-                f.write(process_stale.owner_line())  # written last: a sweep skips it until then
+            self._jail.make_folders(spec.limits.memory_bytes)
+            os.makedirs(self._bundle_dir, mode=0o755, exist_ok=True)
+            self._files = SandboxRoot(self._jail.root_dir, home=HOME)
+            self._cgroups = self._jail.confine(spec.limits.memory_bytes + RUNTIME_MEMORY, MAX_PIDS)
             self._write_config(root)
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(
-                self, _cleanup, self._state_dir, [None], [self._cgroups]
-            )
             self._start()
         except BaseException:
             self._discard()
@@ -166,8 +148,7 @@ class GvisorSandbox(PipeSandbox):
     @property
     def notes(self) -> list[str]:
         """What this host could not give the sandbox (e.g. no writable cgroups)."""
-        notes = list(self._cgroups.notes) if self._cgroups is not None else []
-        return notes + ([self._disk_note] if self._disk_note else []) + self._notes
+        return self._jail.notes + self._notes
 
     @property
     def container_id(self) -> str:
@@ -179,40 +160,16 @@ class GvisorSandbox(PipeSandbox):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _prepare_folders(self) -> None:
-        os.chmod(self._state_dir, 0o700)
-        os.makedirs(self._root_dir, mode=0o755)
-        os.makedirs(self._bundle_dir, mode=0o755, exist_ok=True)
-        why_not = disk.mount_capped(self._root_dir, disk.disk_bytes(self._spec.limits.memory_bytes))
-        self._mounted = why_not is None
-        if why_not is not None:
-            self._disk_note = why_not
-        for sub, mode in (
-            ("home", 0o755),
-            ("home/user", 0o755),
-            ("tmp", 0o1777),
-            ("tmp/outputs", 0o755),
-        ):
-            path = os.path.join(self._root_dir, sub)
-            os.makedirs(path, exist_ok=True)
-            os.chmod(path, mode)
-
     def _write_config(self, root: bundle.Root) -> None:
         limits = self._spec.limits
         agent = {
-            "home": bundle.HOME,
+            "home": HOME,
             "sys_path": list(root.sys_path),
-            "rlimits": {
-                "as": limits.memory_bytes,
-                "nofile": NOFILE,
-                "nproc": GUEST_NPROC,
-                "fsize": disk.disk_bytes(limits.memory_bytes),
-                "core": 0,
-            },
+            "rlimits": jail.rlimits(limits.memory_bytes, GUEST_NPROC),
         }
         spec = bundle.config(
             root,
-            self._root_dir,
+            self._jail.root_dir,
             envs=self._spec.envs,
             agent=agent,
             overlay=bool(platform.overlay_flags()),
@@ -245,12 +202,7 @@ class GvisorSandbox(PipeSandbox):
             "--bundle", self._bundle_dir,
             self._cid,
         ]  # fmt: skip
-        assert self._cgroups is not None
-        procs = self._cgroups.procs_files
-        if procs:  # enter the cgroups first: runsc's Sentry and gofer are made inside them
-            script = "".join(f"echo $$ > {shlex.quote(p)} && " for p in procs) + 'exec "$@"'
-            argv = ["/bin/sh", "-c", script, "sh", *argv]
-        return argv
+        return self._jail.in_cgroups(argv)  # runsc's Sentry and gofer are made inside them
 
     def _start(self) -> None:
         self._cid = f"sandlot-{uuid.uuid4().hex[:12]}"
@@ -263,7 +215,7 @@ class GvisorSandbox(PipeSandbox):
                 stderr=subprocess.PIPE,
                 close_fds=True,
                 start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
-                env=LAUNCH_ENV,
+                env=jail.LAUNCH_ENV,
             )
             agent = _MuxedPipes(proc, event_r)
         except BaseException:
@@ -271,10 +223,7 @@ class GvisorSandbox(PipeSandbox):
             raise
         finally:
             os.close(event_w)
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(
-            self, _cleanup, self._state_dir, [agent], [self._cgroups]
-        )
+        self._jail.guard(self, agent)
         if self._cgroups is not None:
             self._cgroups.reset_oom()
         self._boot(agent)
@@ -300,17 +249,6 @@ class GvisorSandbox(PipeSandbox):
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 runsc(self._runsc_root, "delete", "--force", self._cid)
 
-    def close(self) -> None:
-        self._discard()
-
-    def _discard(self) -> None:
-        self._stop_agent()
-        files = getattr(self, "_files", None)
-        if files is not None:
-            files.close()
-        _cleanup(self._state_dir, [], [self._cgroups])
-        self._finalizer.detach()
-
     # -- what the shared transport asks of the tier --------------------------------------
 
     def _oom_killed(self) -> bool:
@@ -320,22 +258,3 @@ class GvisorSandbox(PipeSandbox):
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             # a failure leaves the call to its grace period, then to a restart
             runsc(self._runsc_root, "kill", self._cid, "INT", timeout=5)
-
-
-def _cleanup(state: str, agents: list[AgentPipes | None], cgroups: list[Cgroups | None]) -> None:
-    """No process, container state, cgroup, mount or folder outlives a sandbox (also run
-    from a finalizer for a sandbox dropped without close())."""
-    for cg in cgroups:
-        if cg is not None:
-            cg.kill_all()
-    for agent in agents:
-        if agent is not None:
-            agent.kill()
-    remove_containers(os.path.join(state, "runsc"))
-    for cg in cgroups:
-        if cg is not None:
-            cg.remove()
-    root = os.path.join(state, "root")
-    if os.path.ismount(root):
-        disk.unmount(root)
-    shutil.rmtree(state, ignore_errors=True)

@@ -8,9 +8,11 @@ import subprocess
 from functools import lru_cache
 
 from ..base import Availability, SandboxSpec
+from ..linux import LINUX
+from ..linux.userland import PYTHON
+from .root import top_level_binds
 from .sandbox import ProcessSandbox, landlock_note
 from .spares import Spares
-from .userland import PYTHON, top_level_binds
 
 FIX_BWRAP = "apt-get install bubblewrap"
 FIX_USERNS = (
@@ -46,7 +48,7 @@ def probe() -> Availability:
 
 class ProcessRuntime:
     name = "process"
-    capabilities = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers", "gpu"})
+    capabilities = LINUX | {"gpu"}
     implemented = True
     templates: frozenset[str] | None = None  # images (or the host userland) decide, at open()
 

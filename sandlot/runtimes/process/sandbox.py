@@ -1,11 +1,11 @@
 """One process sandbox: a bubblewrap jail around a long-lived guest agent, spoken to over
 pipes with the same protocol as the wasm guest.
 
-- the jail's `/` is the template image's rootfs, bound read-only (`userland.resolve`), or
+- the jail's `/` is the template image's rootfs, bound read-only (`root.resolve`), or
   for `template="host"` a fresh tmpfs with the host's userland bound read-only in it;
   `/home/user` and `/tmp` are private host folders bound writable (kept across an agent
-  restart, removed at close). The jail never sees the folders' parents, so nothing it
-  does there can redirect a bind at the next start;
+  restart, removed at close; `linux/jail.py`). The jail never sees the folders' parents,
+  so nothing it does there can redirect a bind at the next start;
 - Landlock (`sandlot_guest/agent/landlock.py`, where the kernel has ABI 2+): before the
   agent reads a request, it restricts itself and every process it starts to writing
   beneath /home/user, /tmp and /dev/shm (plus using existing files in /dev and /proc);
@@ -26,22 +26,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
-import shutil
 import signal
 import subprocess
-import tempfile
-import uuid
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from ...guest.agent import landlock
 from ..base import SandboxSpec
+from ..guest_paths import HOME, TMP
 from ..hostfs import SandboxRoot
+from ..linux import jail, userland
+from ..linux.cgroups import Cgroups
 from ..pipes import AgentPipes, PipeSandbox
-from . import disk, seccomp, stale, userland
-from .cgroups import Cgroups
+from . import seccomp
+from .root import GENERATED_ETC, Root, etc_binds, gpu_devices, resolve, top_level_binds
 
 
 @lru_cache(maxsize=1)
@@ -52,19 +50,16 @@ def landlock_note() -> str:
     return f"no Landlock: {why} (the mount namespace still confines the filesystem)" if why else ""
 
 
-HOME = "/home/user"
+PREFIX = "sandlot-process-"
 UID = 1000
 MAX_PIDS = 256
-NOFILE = 4096
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT = (
     "import sys; sys.path.insert(0, {mount!r}); {landlock}"
     "from {pkg}.agent import pipe_main as m; del sys; m.main()"
 )
 BOOT_LANDLOCK = "from {pkg}.agent import landlock as l; l.enforce_from_argv(sys.argv); del l; "
 # What the agent and the code it runs may write once Landlock applies (landlock.py).
-LANDLOCK_RULES = {"write": [HOME, "/tmp", "/dev/shm"], "devices": ["/dev"], "proc": ["/proc"]}
-JAIL_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+LANDLOCK_RULES = {"write": [HOME, TMP, "/dev/shm"], "devices": ["/dev"], "proc": ["/proc"]}
 
 
 def _spawn(argv: list[str], pass_fds: tuple[int, ...], event_r: int) -> AgentPipes:
@@ -83,7 +78,7 @@ def _spawn(argv: list[str], pass_fds: tuple[int, ...], event_r: int) -> AgentPip
         start_new_session=True,  # Ctrl-C at the host's terminal doesn't reach it
         # bwrap stays in the jail as its pid 1, whose environment the code can read in
         # /proc/1/environ: it must not carry the host's (tokens, keys, ...).
-        env=JAIL_LAUNCH_ENV,
+        env=jail.LAUNCH_ENV,
     )
     return AgentPipes(spawn.result(), event_r)
 
@@ -132,37 +127,24 @@ def _ns_pid(pid: int) -> int | None:
     return None
 
 
-class ProcessSandbox(PipeSandbox):
+class ProcessSandbox(jail.Jailed, PipeSandbox):
     """A live process sandbox. Not thread-safe: the SDK core serialises calls."""
 
     tier = "process"
 
-    def __init__(self, spec: SandboxSpec, root: userland.Root | None = None) -> None:
+    def __init__(self, spec: SandboxSpec, root: Root | None = None) -> None:
         self._spec = spec
         self._agent = None
         self._cgroups: Cgroups | None = None
-        self._mounted = False
-        self._disk_note = ""
-        stale.sweep()
-        self._state_dir = tempfile.mkdtemp(prefix=stale.PREFIX)
-        self._root_dir = os.path.join(self._state_dir, "root")
-        self._finalizer = weakref.finalize(self, _cleanup, self._state_dir, [None], [None])
+        self._jail = jail.Jail(PREFIX)
+        self._jail.guard(self)
+        self._state_dir = self._jail.state_dir
         try:
-            self._root = root if root is not None else userland.resolve(spec.template)
+            self._root = root if root is not None else resolve(spec.template)
             self._guest_dir = userland.guest_dir() if self._root.rootfs is None else ""
             self._prepare_root()
-            self._files = SandboxRoot(self._root_dir, home=HOME)
-            self._cgroups = Cgroups(
-                f"sandlot-{uuid.uuid4().hex[:12]}", spec.limits.memory_bytes, MAX_PIDS
-            )
-            with open(os.path.join(self._state_dir, "cgroups"), "w") as f:
-                f.write("\n".join(self._cgroups.paths))
-            with open(os.path.join(self._state_dir, "owner"), "w") as f:
-                f.write(stale.owner_line())  # written last: a sweep skips it until then
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(
-                self, _cleanup, self._state_dir, [None], [self._cgroups]
-            )
+            self._files = SandboxRoot(self._jail.root_dir, home=HOME)
+            self._cgroups = self._jail.confine(spec.limits.memory_bytes, MAX_PIDS)
             self._start()
         except BaseException:
             self._discard()
@@ -175,75 +157,44 @@ class ProcessSandbox(PipeSandbox):
     @property
     def notes(self) -> list[str]:
         """What this host could not give the sandbox (e.g. no writable cgroups)."""
-        notes = list(self._cgroups.notes) if self._cgroups is not None else []
-        notes += [self._disk_note] if self._disk_note else []
-        notes += [self._root.note] if self._root.note else []
+        notes = self._jail.notes + ([self._root.note] if self._root.note else [])
         return notes + ([landlock_note()] if landlock_note() else [])
 
     @property
-    def root(self) -> userland.Root:
+    def root(self) -> Root:
         """Where this sandbox's `/` comes from (an image's rootfs, or the host's userland)."""
         return self._root
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def _prepare_root(self) -> None:
-        """The host side of the sandbox: `root/` is what `files` sees (its `home/user` and
-        `tmp` are bound writable into the jail); `etc/` holds the few generated files."""
-        os.chmod(self._state_dir, 0o700)
-        os.makedirs(self._root_dir, mode=0o755)
-        why_not = disk.mount_capped(self._root_dir, disk.disk_bytes(self._spec.limits.memory_bytes))
-        self._mounted = why_not is None
-        if why_not is not None:
-            self._disk_note = why_not
-        for sub, mode in (
-            ("root", 0o755),
-            ("root/home", 0o755),
-            ("root/home/user", 0o755),
-            ("root/tmp", 0o1777),
-            ("root/tmp/outputs", 0o755),
-            ("etc", 0o755),
-        ):
-            os.makedirs(os.path.join(self._state_dir, sub), exist_ok=True)
-            os.chmod(os.path.join(self._state_dir, sub), mode)
+        """The host side of the sandbox (`linux/jail.py`): `root/` is what `files` sees
+        (its `home/user` and `tmp` are bound writable into the jail); `etc/` holds the few
+        generated files."""
+        self._jail.make_folders(self._spec.limits.memory_bytes)
+        os.makedirs(self._jail.path("etc"), mode=0o755)
+        os.chmod(self._jail.path("etc"), 0o755)
         generated = {
             "passwd": f"root:x:0:0:root:/root:/bin/bash\nuser:x:{UID}:{UID}::{HOME}:/bin/bash\n"
             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
             "group": f"root:x:0:\nuser:x:{UID}:\nnogroup:x:65534:\n",
-            "hostname": "sandbox\n",
-            "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
+            **jail.NETWORK_ETC,
         }
         for name, text in generated.items():
-            with open(os.path.join(self._state_dir, "etc", name), "w") as f:
+            with open(self._jail.path("etc", name), "w") as f:
                 f.write(text)
 
     def _argv(self, seccomp_fd: int, event_fd: int) -> list[str]:
         limits = self._spec.limits
-        env = {
-            "HOME": HOME,
-            "USER": "user",
-            "LOGNAME": "user",
-            "PATH": PATH,
-            "LANG": "C.UTF-8",
-            "SHELL": "/bin/bash",
-            "TMPDIR": "/tmp",
-            **self._spec.envs,
-        }
-        gpus = userland.gpu_devices()
-        rlimits = {
-            "as": limits.memory_bytes,
-            "nofile": NOFILE,
-            "nproc": MAX_PIDS,
-            "fsize": disk.disk_bytes(limits.memory_bytes),  # no file beyond the folders' cap
-            "core": 0,
-        }
+        env = jail.guest_env("user", self._spec.envs)
+        gpus = gpu_devices()
+        rlimits = jail.rlimits(limits.memory_bytes, MAX_PIDS)
         if gpus:  # GPU drivers map far more address space than memory: the cgroup limits it
             del rlimits["as"]
-        root = self._root
         config = {
             "event_fd": event_fd,
             "home": HOME,
-            "sys_path": list(root.sys_path),
+            "sys_path": list(self._root.sys_path),
             "rlimits": rlimits,
             "landlock": None if landlock_note() else LANDLOCK_RULES,
         }
@@ -268,13 +219,8 @@ class ProcessSandbox(PipeSandbox):
         pkg = userland.GUEST_PACKAGE
         landlock_line = BOOT_LANDLOCK.format(pkg=pkg) if config["landlock"] else ""
         boot = BOOT.format(mount=userland.GUEST_MOUNT, pkg=pkg, landlock=landlock_line)
-        argv += ["--chdir", HOME, "--", *root.python_args, "-c", boot, json.dumps(config)]
-        assert self._cgroups is not None
-        procs = self._cgroups.procs_files
-        if procs:  # enter the cgroups first, so that nothing of the sandbox runs outside them
-            script = "".join(f"echo $$ > {shlex.quote(p)} && " for p in procs) + 'exec "$@"'
-            argv = ["/bin/sh", "-c", script, "sh", *argv]
-        return argv
+        argv += ["--chdir", HOME, "--", *self._root.python_args, "-c", boot, json.dumps(config)]
+        return self._jail.in_cgroups(argv)
 
     def _root_binds(self) -> list[str]:
         """`/`: the image's rootfs read-only, or the host's userland on bwrap's tmpfs; then
@@ -284,13 +230,12 @@ class ProcessSandbox(PipeSandbox):
             args = ["--ro-bind", root.rootfs, "/"]
             etc_names = root.etc  # the image's mount points (its root is read-only)
         else:
-            args = [*userland.top_level_binds(), *userland.etc_binds()]
-            etc_names = userland.GENERATED_ETC
-        for sub in ("home/user", "tmp"):
-            args += ["--bind", os.path.join(self._root_dir, sub), "/" + sub]
-        etc = os.path.join(self._state_dir, "etc")
+            args = [*top_level_binds(), *etc_binds()]
+            etc_names = GENERATED_ETC
+        for guest in (HOME, TMP):
+            args += ["--bind", self._jail.host_path(guest), guest]
         for name in etc_names:
-            args += ["--ro-bind", os.path.join(etc, name), "/etc/" + name]
+            args += ["--ro-bind", self._jail.path("etc", name), "/etc/" + name]
         if root.rootfs is None:
             args += ["--ro-bind", self._guest_dir, userland.GUEST_MOUNT]
         return args
@@ -312,10 +257,7 @@ class ProcessSandbox(PipeSandbox):
             os.close(event_w)
             os.close(seccomp_fd)
             os.close(args_fd)
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(
-            self, _cleanup, self._state_dir, [agent], [self._cgroups]
-        )
+        self._jail.guard(self, agent)
         if self._cgroups is not None:
             self._cgroups.reset_oom()
         ns_pid = self._boot(agent).get("pid")
@@ -332,21 +274,6 @@ class ProcessSandbox(PipeSandbox):
         if self._cgroups is not None:
             self._cgroups.kill_all()
 
-    def close(self) -> None:
-        self._discard()
-
-    def _discard(self) -> None:
-        self._stop_agent()
-        files = getattr(self, "_files", None)
-        if files is not None:
-            files.close()
-        if self._cgroups is not None:
-            self._cgroups.remove()
-        if self._mounted:
-            disk.unmount(self._root_dir)
-        shutil.rmtree(self._state_dir, ignore_errors=True)
-        self._finalizer.detach()
-
     # -- what the shared transport asks of the tier --------------------------------------
 
     def _oom_killed(self) -> bool:
@@ -357,16 +284,3 @@ class ProcessSandbox(PipeSandbox):
         if agent is not None and agent.host_pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(agent.host_pid, signal.SIGINT)
-
-
-def _cleanup(root: str, agents: list[AgentPipes | None], cgroups: list[Cgroups | None]) -> None:
-    """For a sandbox dropped without close(): no process or folder outlives it."""
-    for agent in agents:
-        if agent is not None:
-            agent.kill()
-    for cg in cgroups:
-        if cg is not None:
-            cg.remove()
-    if os.path.ismount(os.path.join(root, "root")):
-        disk.unmount(os.path.join(root, "root"))
-    shutil.rmtree(root, ignore_errors=True)

@@ -1,9 +1,9 @@
-"""Leftovers of process sandboxes whose host process was killed before it could clean up
-(SIGKILL, a crash): their folder (and tmpfs) under the temp dir and their cgroups.
+"""Leftovers of Linux-tier sandboxes whose host process was killed before it could clean
+up (SIGKILL, a crash): their folder (and tmpfs) under the temp dir and their cgroups.
 
 Each sandbox writes `owner` (pid and start time of the host process) and `cgroups` (one
-path a line) into its state folder; the first sandbox a host process opens sweeps the
-folders whose owner is gone.
+path a line) into its state folder (`jail.py`); the first sandbox of a tier that a host
+process opens sweeps that tier's folders whose owner is gone.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 from . import disk
-
-PREFIX = "sandlot-process-"
 
 
 def _start_time(pid: int) -> str | None:
@@ -62,16 +60,11 @@ def _remove_cgroup(path: str, wait_s: float = 2.0) -> None:
             time.sleep(0.01)
 
 
-@lru_cache(maxsize=1)
-def sweep() -> int:
-    """Remove the leftovers of dead owners, once per host process; how many."""
-    return sweep_states(PREFIX)
-
-
-def sweep_states(prefix: str, before: Callable[[str], None] | None = None) -> int:
-    """Remove the state folders named `prefix*` under the temp dir whose owner is gone:
-    `before(folder)` first (a tier's own leftovers), then the cgroups listed there, the
-    tmpfs at `root/`, and the folder. Also used by the gvisor tier."""
+@cache
+def sweep(prefix: str, before: Callable[[str], None] | None = None) -> int:
+    """Remove the state folders named `prefix*` under the temp dir whose owner is gone,
+    once per host process and tier; how many: `before(folder)` first (a tier's own
+    leftovers), then the cgroups listed there, the tmpfs at `root/`, and the folder."""
     removed = 0
     for state in glob.glob(os.path.join(tempfile.gettempdir(), prefix + "*")):
         try:

@@ -1,0 +1,163 @@
+"""The host side of one Linux-tier sandbox: a private state folder under the temp dir.
+
+    <prefix>XXXXXXXX/     mode 0700; the jail never sees it nor its parents
+      root/               what `files` sees: a size-capped tmpfs where sandlot may mount
+        home/user/        bound writable as /home/user
+        tmp/outputs/      tmp/ bound writable as /tmp
+      cgroups, owner      for the sweep of a killed host's leftovers (stale.py)
+      ...                 the tier's own (process: etc/; gvisor: bundle/, runsc/)
+
+The jail's processes run in its own cgroups (memory, pids), entered before anything of it
+starts; closing the sandbox, or dropping it unclosed, kills what is left and removes it all.
+Also here: what the guest agent starts with on every Linux tier (environment, rlimits).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from ..guest_paths import HOME, OUTPUTS, TMP
+from ..hostfs import SandboxRoot
+from . import disk, stale
+from .cgroups import Cgroups
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+NOFILE = 4096
+# The environment of the jail's launcher (bwrap, runsc): never the host's (tokens, keys, ...),
+# which the code could read in /proc/1/environ where the launcher stays as pid 1.
+LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+# Generated /etc files that every jail gets alike (passwd and group differ by tier).
+NETWORK_ETC = {
+    "hostname": "sandbox\n",
+    "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
+}
+_FOLDERS = ((os.path.dirname(HOME), 0o755), (HOME, 0o755), (TMP, 0o1777), (OUTPUTS, 0o755))
+
+
+class _Killable(Protocol):
+    def kill(self) -> None: ...
+
+
+def guest_env(user: str, envs: Mapping[str, str]) -> dict[str, str]:
+    """The agent's environment: a login's basics for `user`, then the spec's envs."""
+    basics = {"HOME": HOME, "USER": user, "LOGNAME": user, "PATH": PATH, "LANG": "C.UTF-8"}
+    return {**basics, "SHELL": "/bin/bash", "TMPDIR": TMP, **envs}
+
+
+def rlimits(memory_bytes: int, nproc: int) -> dict[str, int]:
+    """The rlimits the agent sets at its start: no file beyond the writable folders' cap."""
+    size = disk.disk_bytes(memory_bytes)
+    return {"as": memory_bytes, "nofile": NOFILE, "nproc": nproc, "fsize": size, "core": 0}
+
+
+class Jail:
+    """One sandbox's state folder, writable folders and cgroups. `tidy(state_dir)` removes
+    the tier's own leftovers (runsc's containers) before the rest, here and in the sweep."""
+
+    def __init__(self, prefix: str, tidy: Callable[[str], None] | None = None) -> None:
+        stale.sweep(prefix, tidy)
+        self._tidy = tidy
+        self.state_dir = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.state_dir, 0o700)
+        self.root_dir = os.path.join(self.state_dir, "root")
+        self.cgroups: Cgroups | None = None
+        self._disk_note = ""
+        self._finalizer: weakref.finalize[[_Killable | None], object] | None = None
+
+    def path(self, *parts: str) -> str:
+        """A path in the state folder (the tier's own files)."""
+        return os.path.join(self.state_dir, *parts)
+
+    def host_path(self, guest: str) -> str:
+        """Where the guest's writable folder `guest` (HOME, TMP) is on the host."""
+        return os.path.join(self.root_dir, guest.lstrip("/"))
+
+    @property
+    def mounted(self) -> bool:
+        """Whether `root/` is a size-capped tmpfs (else only RLIMIT_FSIZE bounds each file)."""
+        return os.path.ismount(self.root_dir)
+
+    @property
+    def notes(self) -> list[str]:
+        """What this host could not give the jail (writable cgroups, a size-capped disk)."""
+        notes = list(self.cgroups.notes) if self.cgroups is not None else []
+        return notes + ([self._disk_note] if self._disk_note else [])
+
+    def make_folders(self, memory_bytes: int) -> None:
+        """`root/` (a tmpfs capped by `disk.py` where the host allows) and the guest's
+        writable folders in it."""
+        os.makedirs(self.root_dir, mode=0o755)
+        self._disk_note = disk.mount_capped(self.root_dir, disk.disk_bytes(memory_bytes)) or ""
+        os.chmod(self.root_dir, 0o755)
+        for guest, mode in _FOLDERS:
+            os.makedirs(self.host_path(guest), exist_ok=True)
+            os.chmod(self.host_path(guest), mode)
+
+    def confine(self, memory_bytes: int, max_pids: int) -> Cgroups:
+        """Make the jail's cgroups, and stamp the folder as this host process's."""
+        self.cgroups = Cgroups(f"sandlot-{uuid.uuid4().hex[:12]}", memory_bytes, max_pids)
+        with open(self.path("cgroups"), "w") as f:
+            f.write("\n".join(self.cgroups.paths))
+        with open(self.path("owner"), "w") as f:
+            f.write(stale.owner_line())  # written last: a sweep skips it until then
+        return self.cgroups
+
+    def in_cgroups(self, argv: list[str]) -> list[str]:
+        """`argv` started from inside the jail's cgroups, so nothing of it runs outside."""
+        procs = self.cgroups.procs_files if self.cgroups is not None else []
+        if not procs:
+            return argv
+        script = "".join(f"echo $$ > {shlex.quote(p)} && " for p in procs) + 'exec "$@"'
+        return ["/bin/sh", "-c", script, "sh", *argv]
+
+    def guard(self, sandbox: object, agent: _Killable | None = None) -> None:
+        """If `sandbox` is dropped without close(), kill `agent` and remove it all."""
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(sandbox, self._remove, agent)
+
+    def remove(self) -> None:
+        """Kill what is left in the jail and remove it all (its agent is stopped already)."""
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._remove(None)
+
+    def _remove(self, agent: _Killable | None) -> None:
+        if self.cgroups is not None:
+            self.cgroups.kill_all()
+        if agent is not None:
+            agent.kill()
+        if self._tidy is not None:
+            self._tidy(self.state_dir)
+        if self.cgroups is not None:
+            self.cgroups.remove()
+        if self.mounted:
+            disk.unmount(self.root_dir)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+class Jailed:
+    """The close of a Linux-tier sandbox (mixed in before its transport's base class):
+    stop its agent, close its `files`, remove its jail; also what a failed start undoes."""
+
+    _jail: Jail
+
+    def _stop_agent(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        self._stop_agent()
+        files: SandboxRoot | None = getattr(self, "_files", None)  # none before the folders
+        if files is not None:
+            files.close()
+        self._jail.remove()
