@@ -1,32 +1,47 @@
-"""Reading the guest agent's event stream on the host, for every stream transport (pipes,
-virtio-serial): frames are JSON lines that come from untrusted code's side, so each is
-size-capped and checked before anything in it is used."""
+"""A guest agent's byte stream on the host (pipes, virtio-serial, next a console).
+
+`FramedStream` is one connection: requests go out as frames (`guest/agent/framing.py`),
+events come back as frames, and the reply to a request is found by its id. A transport
+subclasses it with how bytes are written and read (`write`, `read`) and, where it has side
+channels such as raw output pipes, what they hold now (`settle`). The frames come from
+untrusted code's side, so each is size-capped and checked before anything in it is used.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..errors import GuestProtocolError
-from ..guest.agent import protocol
+from ..guest.agent import framing, protocol
 from .output import OutputSink
 
 
+class LinkClosed(Exception):
+    """The stream to the agent ended (it died, was killed, or its VM is gone)."""
+
+
+class Deadline(Exception):
+    """The time given for a reply passed without one."""
+
+
 def take_reply(
-    buffer: bytearray, wanted: int, sink: OutputSink | None, *, last: bool = False
+    reader: framing.FrameReader, wanted: int, sink: OutputSink | None, *, last: bool = False
 ) -> dict[str, Any] | None:
-    """Consume the complete frames in `buffer`: output chunks go to `sink` (dropped when
+    """Consume the complete frames `reader` holds: output chunks go to `sink` (dropped when
     None); return the reply to request `wanted` once it has come, else None.
 
     A `done` for another request id (forged by the code, or a stale one) is dropped. With
     `last`, frames after the reply are a protocol error (the agent sends none)."""
     while True:
-        end = buffer.find(b"\n")
-        if end < 0:
-            if len(buffer) > protocol.MAX_FRAME_BYTES:
-                raise GuestProtocolError("the guest sent a frame larger than the limit")
+        try:
+            frame = reader.next()
+        except framing.FrameTooLarge:
+            raise GuestProtocolError("the guest sent a frame larger than the limit") from None
+        except framing.FrameError as e:
+            raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
+        if frame is None:
             return None
-        frame = bytes(buffer[:end])
-        del buffer[: end + 1]
         try:
             message = protocol.decode(frame)
         except ValueError as e:
@@ -40,6 +55,66 @@ def take_reply(
             value = message.get("reply")
             if not isinstance(value, dict):
                 raise GuestProtocolError("the guest's reply is not an object")
-            if last and buffer:
+            if last and reader.buffer:
                 raise GuestProtocolError("the guest sent frames after its reply")
             return value
+
+
+class FramedStream:
+    """One connection to an agent over a byte stream. Not thread-safe but for `send`,
+    which a transport may make safe to call while another thread waits for a reply."""
+
+    reply_is_last = False  # frames after a reply are a protocol error (pipes: none come)
+
+    def __init__(self, *, skip_junk: bool = False) -> None:
+        self.reader = framing.FrameReader(skip_junk=skip_junk)
+        self.sequence = 0  # the id of the last request; its reply carries it back
+
+    # -- what a transport provides ---------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Write all of `data`; LinkClosed when the agent can't take it."""
+        raise NotImplementedError
+
+    def read(self, timeout: float, sink: OutputSink | None) -> bytes | None:
+        """Event bytes that came within `timeout` seconds (None when none did; side-channel
+        output meanwhile goes to `sink`); LinkClosed at the end of the stream."""
+        raise NotImplementedError
+
+    def settle(self, sink: OutputSink) -> None:
+        """Move side-channel output that is there now into `sink` (before a request and
+        after its reply)."""
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.write(framing.pack(message))
+
+    def request(self, request: dict[str, Any], sink: OutputSink | None = None) -> int:
+        """Send one request with a fresh id; return the id."""
+        if sink is not None:
+            self.settle(sink)  # what background processes wrote between calls
+        self.sequence += 1
+        self.send({**request, "id": self.sequence})
+        return self.sequence
+
+    def reply(self, wanted: int, sink: OutputSink | None, until: float) -> dict[str, Any]:
+        """Events until the `done` of request `wanted`; Deadline at monotonic `until`."""
+        reader = self.reader
+        while True:
+            reply = take_reply(reader, wanted, sink, last=self.reply_is_last)
+            if reply is not None:
+                if sink is not None:
+                    self.settle(sink)
+                return reply
+            left = until - time.monotonic()
+            if left <= 0:
+                raise Deadline("no answer from the agent")
+            data = self.read(left, sink)
+            if data:
+                reader.feed(data)
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """A request with no output to keep (ping, clock, reseed, file operations)."""
+        wanted = self.request(request)
+        return self.reply(wanted, None, time.monotonic() + timeout)

@@ -30,9 +30,14 @@ from types import TracebackType
 
 from ..errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed, SandboxError
 from ..models import EntryInfo, FileType
-from .guest_paths import HOME
 
-__all__ = ["MAX_LIST_ENTRIES", "MAX_PATH_BYTES", "MAX_SYMLINK_HOPS", "SandboxRoot"]
+__all__ = [
+    "MAX_LIST_ENTRIES",
+    "MAX_PATH_BYTES",
+    "MAX_SYMLINK_HOPS",
+    "SandboxRoot",
+    "translate_oserror",
+]
 
 MAX_PATH_BYTES = 4096
 """The longest guest path accepted, in bytes (UTF-8, surrogateescape)."""
@@ -81,7 +86,7 @@ def _show(path: str) -> str:
     return path if path.isprintable() else repr(path)[1:-1]
 
 
-def _translate(e: OSError, guest: str, action: str) -> SandboxError:
+def translate_oserror(e: OSError, guest: str, action: str) -> SandboxError:
     """The sandlot error for a host OSError met while `action`-ing `guest`; guest words only."""
     shown = _show(guest)
     no = e.errno
@@ -226,7 +231,7 @@ class SandboxRoot:
     `close()`.
     """
 
-    def __init__(self, host_dir: str | os.PathLike[str], *, home: str = HOME) -> None:
+    def __init__(self, host_dir: str | os.PathLike[str], *, home: str = "/home/user") -> None:
         self._fd: int | None = None
         if not isinstance(home, str) or not home.startswith("/"):
             raise InvalidArgument(f"home must be an absolute guest path; got {home!r}")
@@ -302,7 +307,7 @@ class SandboxRoot:
             try:
                 return self._write_at(t, payload)
             except OSError as e:
-                raise _translate(e, guest, "write") from None
+                raise translate_oserror(e, guest, "write") from None
 
     def read(self, path: str, *, max_bytes: int) -> bytes:
         """The content of the regular file at `path` (symlinks followed inside the root).
@@ -323,7 +328,7 @@ class SandboxRoot:
             try:
                 fd = os.open(t.name, _READ_FLAGS, dir_fd=t.fd)
             except OSError as e:
-                raise _translate(e, guest, "read") from None
+                raise translate_oserror(e, guest, "read") from None
             try:
                 st = os.fstat(fd)
                 _check_regular(st, guest)
@@ -341,7 +346,7 @@ class SandboxRoot:
                     chunks.append(chunk)
                 return b"".join(chunks)
             except OSError as e:
-                raise _translate(e, guest, "read") from None
+                raise translate_oserror(e, guest, "read") from None
             finally:
                 os.close(fd)
 
@@ -364,13 +369,13 @@ class SandboxRoot:
             try:
                 fd = os.open(t.name or ".", _LIST_FLAGS, dir_fd=t.fd)
             except OSError as e:
-                raise _translate(e, guest, "list") from None
+                raise translate_oserror(e, guest, "list") from None
             base = t.guest_path
         out: list[EntryInfo] = []
         try:
             self._scan(fd, base, 1, depth, out, guest)
         except OSError as e:
-            raise _translate(e, guest, "list") from None
+            raise translate_oserror(e, guest, "list") from None
         finally:
             os.close(fd)
         out.sort(key=lambda entry: entry.path)
@@ -403,7 +408,7 @@ class SandboxRoot:
                 else:
                     os.unlink(t.name, dir_fd=t.fd)
             except OSError as e:
-                raise _translate(e, guest, "remove") from None
+                raise translate_oserror(e, guest, "remove") from None
 
     def rename(self, old: str, new: str) -> EntryInfo:
         """Move the entry at `old` to `new` (a symlink is moved itself); returns its info.
@@ -424,16 +429,16 @@ class SandboxRoot:
                 try:
                     os.stat(src.name, dir_fd=src.fd, follow_symlinks=False)
                 except OSError as e:
-                    raise _translate(e, old_guest, "rename") from None
+                    raise translate_oserror(e, old_guest, "rename") from None
                 try:
                     os.rename(src.name, dst.name, src_dir_fd=src.fd, dst_dir_fd=dst.fd)
                 except OSError as e:
-                    raise _translate(e, f"{old_guest} to {new_guest}", "rename") from None
+                    raise translate_oserror(e, f"{old_guest} to {new_guest}", "rename") from None
                 try:
                     st = os.stat(dst.name, dir_fd=dst.fd, follow_symlinks=False)
                     return _info(dst.fd, dst.name, dst.guest_path, st)
                 except OSError as e:
-                    raise _translate(e, new_guest, "inspect") from None
+                    raise translate_oserror(e, new_guest, "inspect") from None
 
     def make_dir(self, path: str) -> bool:
         """Create the directory `path` and any missing parents.
@@ -456,14 +461,14 @@ class SandboxRoot:
                 try:
                     st = os.stat(t.name, dir_fd=t.fd, follow_symlinks=False)
                 except OSError as e:
-                    raise _translate(e, guest, "create directory") from None
+                    raise translate_oserror(e, guest, "create directory") from None
                 if stat.S_ISDIR(st.st_mode):
                     return False
                 raise InvalidArgument(
                     f"cannot create directory {_show(guest)}: a file is already there"
                 ) from None
             except OSError as e:
-                raise _translate(e, guest, "create directory") from None
+                raise translate_oserror(e, guest, "create directory") from None
             return True
 
     def get_info(self, path: str) -> EntryInfo:
@@ -476,7 +481,7 @@ class SandboxRoot:
                 st = os.stat(t.name, dir_fd=t.fd, follow_symlinks=False)
                 return _info(t.fd, t.name, t.guest_path, st)
             except OSError as e:
-                raise _translate(e, guest, "inspect") from None
+                raise translate_oserror(e, guest, "inspect") from None
 
     # -- internals ---------------------------------------------------------------------
 
@@ -511,7 +516,7 @@ class SandboxRoot:
         try:
             target = _resolve(root, guest, follow=follow, create=create)
         except OSError as e:
-            raise _translate(e, guest, action) from None
+            raise translate_oserror(e, guest, action) from None
         except _ResolveError as e:
             raise e.to_error(guest, action) from None
         try:

@@ -20,8 +20,9 @@ from sandlot import (
     SandboxError,
     TimeoutError,
 )
-from sandlot.runtimes.linux.cgroups import Cgroups
-from sandlot.runtimes.process.root import gpu_devices
+from sandlot.guest.agent import framing
+from sandlot.runtimes.process.cgroups import Cgroups
+from sandlot.runtimes.process.userland import gpu_devices
 
 
 def _host_pids_with(marker: str) -> list[int]:
@@ -242,9 +243,10 @@ def test_code_that_forges_protocol_garbage_gets_a_typed_error(psbx: Sandbox) -> 
 
 
 def test_code_that_forges_a_done_reply_is_ignored(psbx: Sandbox) -> None:
-    forged = '{"ev":"done","reply":{"results":"nope"}}\\n'
+    # a well-formed frame, as the agent's own, but without the request's id
+    forged = framing.pack({"ev": "done", "reply": {"results": "nope"}})
     ex = psbx.run_code(
-        f"import json, os, sys\nos.write(json.loads(sys.argv[1])['event_fd'], b'{forged}')\n'real'"
+        f"import json, os, sys\nos.write(json.loads(sys.argv[1])['event_fd'], {forged!r})\n'real'"
     )
     assert ex.text == "'real'"
     assert psbx.run_code("2 + 2").text == "4"
@@ -291,7 +293,7 @@ def test_host_unix_sockets_are_unreachable(psbx: Sandbox) -> None:
 
 def test_disk_fill_stops_at_the_cap(psbx: Sandbox) -> None:
     box: Any = psbx._core._box
-    if not box._jail.mounted:
+    if not box._mounted:
         pytest.skip(f"the sandbox's folders are not size-capped here: {box.notes}")
     r = psbx.commands.run(
         "head -c 3G /dev/zero > /tmp/fill; echo rc=$?; head -c 1M /dev/zero > ~/more; echo rc=$?",
@@ -314,8 +316,7 @@ def test_host_environment_does_not_leak(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_leftovers_of_a_killed_host_process_are_swept() -> None:
-    from sandlot.runtimes.linux import stale
-    from sandlot.runtimes.process.sandbox import PREFIX
+    from sandlot.runtimes.process import stale
 
     script = (
         "import os, signal\n"
@@ -334,7 +335,7 @@ def test_leftovers_of_a_killed_host_process_are_swept() -> None:
     with open(os.path.join(state_dir, "cgroups")) as f:
         cgroups = [p for p in f.read().split("\n") if p]
     stale.sweep.cache_clear()
-    assert stale.sweep(PREFIX) >= 1
+    assert stale.sweep() >= 1
     assert not os.path.exists(state_dir)
     assert not any(os.path.exists(p) for p in cgroups)
 

@@ -1,10 +1,10 @@
 """The virtio-serial transport: the agent inside a microvm guest, started by its init.
 
 The port is the `virtserialport` named "sandlot" (`/dev/virtio-ports/sandlot` with udev,
-found through /sys without it). It carries the same JSON lines as the pipe transport:
-requests in, events out (`stdout`/`stderr` chunks, then one `done` with the request's id).
-The agent is `pipe_main.LinuxAgent`; this file only moves frames, plus the requests that
-only a VM needs, answered here and not in `Agent.handle`:
+found through /sys without it). It carries the same frames as the pipe transport
+(`framing.py`): requests in, events out (`stdout`/`stderr` chunks, then one `done` with
+the request's id). The agent and its serve loop are `linux_agent`'s (file operations
+included); this file only moves frames, plus the requests that only a VM needs:
 
 - `interrupt`: the host's deadline passed; the running request gets KeyboardInterrupt
   (the pipe transport uses SIGINT from the host, which cannot reach into a VM). It has no
@@ -13,7 +13,6 @@ only a VM needs, answered here and not in `Agent.handle`:
 - `reseed` {"seed": base64}: mix host randomness into the kernel's pool and force a crng
   reseed, and reseed Python's `random` (and numpy's, if imported): clones of one snapshot
   must never share random bytes;
-- `file` {"action", ...}: file operations for the host's `files` API;
 - `warm`: run each kind of call once in throwaway state, before a template is saved (what
   they import is then in every restore), and say which seeded Python generators are loaded.
 
@@ -31,16 +30,15 @@ import base64
 import fcntl
 import os
 import queue
-import shutil
 import signal
-import stat
 import struct
 import sys
 import threading
 import time
 from typing import Any
 
-from . import pipe_main, protocol
+from . import linux_agent, protocol
+from .framing import FrameInput, FrameWriter
 
 PORT_NAME = "sandlot"
 RNDADDENTROPY = 0x40085203
@@ -48,6 +46,7 @@ RNDRESEEDCRNG = 0x5207
 RAW_CAP = 1 << 20  # raw fd 1/2 output kept between drains
 HOME = "/home/user"
 PYTHON_PRNGS = ("random", "numpy.random")  # module-level generators `reseed` reseeds
+_INTERRUPT = b'"%s"' % protocol.OP_INTERRUPT.encode()  # what may be an interrupt request
 
 
 def find_port() -> str:
@@ -65,33 +64,6 @@ def find_port() -> str:
                 continue
         time.sleep(0.01)
     raise SystemExit(f"no virtio-serial port named {PORT_NAME}")
-
-
-class Port:
-    """The port as a line reader and a locked frame writer."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        self.lock = threading.Lock()
-        self.buffer = b""
-
-    def send(self, message: dict[str, Any]) -> None:
-        data = memoryview(protocol.encode(message) + b"\n")
-        with self.lock:
-            while data:
-                data = data[os.write(self.fd, data) :]
-
-    def readline(self) -> bytes:
-        while b"\n" not in self.buffer:
-            chunk = os.read(self.fd, 1 << 16)
-            if not chunk:  # no host connected: wait for one (this happens around restores)
-                time.sleep(0.02)
-                continue
-            self.buffer += chunk
-            if len(self.buffer) > protocol.MAX_FRAME_BYTES and b"\n" not in self.buffer:
-                self.buffer = b""  # a frame past the limit: dropped, the next is read
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line
 
 
 class RawOutput:
@@ -124,18 +96,10 @@ class RawOutput:
         return parts
 
 
-_busy = False
-
-
-def _on_sigint(signum: int, frame: Any) -> None:
-    if _busy:
-        raise KeyboardInterrupt
-
-
 def _clock(request: dict[str, Any]) -> dict[str, Any]:
     value = request.get("time")
     if not isinstance(value, (int, float)):
-        return pipe_main._error("ProtocolError", "clock needs a number 'time'")
+        return protocol.error("ProtocolError", "clock needs a number 'time'")
     time.clock_settime(time.CLOCK_REALTIME, float(value))
     return {"ok": True, "time": time.time()}
 
@@ -143,7 +107,7 @@ def _clock(request: dict[str, Any]) -> dict[str, Any]:
 def _reseed(request: dict[str, Any]) -> dict[str, Any]:
     seed = base64.b64decode(request.get("seed", ""))
     if len(seed) < 16:
-        return pipe_main._error("ProtocolError", "reseed needs at least 16 bytes of 'seed'")
+        return protocol.error("ProtocolError", "reseed needs at least 16 bytes of 'seed'")
     with open("/dev/urandom", "wb") as f:
         arg = struct.pack("ii", len(seed) * 8, len(seed)) + seed
         fcntl.ioctl(f.fileno(), RNDADDENTROPY, arg)
@@ -155,100 +119,17 @@ def _reseed(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    return "file" if stat.S_ISREG(mode) else "other"
-
-
-def _info(path: str) -> dict[str, Any]:
-    st = os.lstat(path)
-    target = os.readlink(path) if stat.S_ISLNK(st.st_mode) else None
-    return {
-        "name": os.path.basename(path.rstrip("/")) or "/",
-        "path": path,
-        "type": _kind(st.st_mode),
-        "size": st.st_size,
-        "modified": st.st_mtime,
-        "symlink_target": target,
-    }
-
-
-def _file(request: dict[str, Any]) -> dict[str, Any]:
-    """One file operation; OSErrors come back as {"oserror": errno, "message"}."""
-    action = request.get("action")
-    path = os.path.join(HOME, str(request.get("path", "")))
-    try:
-        if action == "write":
-            data = base64.b64decode(request.get("data", ""))
-            os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(data)
-            return {"info": _info(path)}
-        if action == "read":
-            limit = int(request.get("max_bytes", 0))
-            with open(path, "rb") as f:
-                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    raise IsADirectoryError(21, "not a regular file")
-                data = f.read(limit + 1)
-            if len(data) > limit:
-                return {"too_big": True, "size": os.path.getsize(path)}
-            return {"data": base64.b64encode(data).decode()}
-        if action == "list":
-            depth = int(request.get("depth", 1))
-            if not stat.S_ISDIR(os.stat(path).st_mode):
-                raise NotADirectoryError(20, "not a directory")
-            entries = []
-            todo = [(path, 1)]
-            while todo:
-                folder, level = todo.pop(0)
-                for name in sorted(os.listdir(folder)):
-                    child = os.path.join(folder, name)
-                    entry = _info(child)
-                    entries.append(entry)
-                    if entry["type"] == "dir" and level < depth:
-                        todo.append((child, level + 1))
-            return {"entries": entries}
-        if action == "exists":
-            return {"exists": os.path.lexists(path)}
-        if action == "remove":
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
-            return {}
-        if action == "rename":
-            new = os.path.join(HOME, str(request.get("new", "")))
-            os.rename(path, new)
-            return {"info": _info(new)}
-        if action == "make_dir":
-            if os.path.isdir(path):
-                return {"made": False}
-            os.makedirs(path)
-            return {"made": True}
-        if action == "info":
-            return {"info": _info(path)}
-    except OSError as e:
-        return {"oserror": e.errno or 0, "message": e.strerror or str(e)}
-    return pipe_main._error("ProtocolError", f"unknown file action {action!r}")
-
-
-def _warm(request: dict[str, Any]) -> dict[str, Any]:
+def _warm(agent: linux_agent.LinuxAgent) -> dict[str, Any]:
     """Run each kind of call once, in throwaway state, before the template is saved: the
     modules they import load now and so are in every restore's memory (under TCG the first
     `run_code` of a restored VM otherwise costs ~300 ms importing and compiling)."""
     from .python_exec import PythonSession
 
     PythonSession({"__name__": "__warm__"}).run("x = [i * 2 for i in range(3)]\nx")
-    _file({"action": "info", "path": "."})
+    agent.files(protocol.request(protocol.OP_FILE, action=protocol.FILE_INFO, path="."))
     # Seeded generators in this process would be copied into every restore: the host
     # then reseeds them through the agent (`reseed`), not only the kernel's.
     return {"ok": True, "prngs": [m for m in PYTHON_PRNGS if m in sys.modules]}
-
-
-LOCAL_OPS = {"clock": _clock, "reseed": _reseed, "file": _file, "warm": _warm}
 
 
 def _limit_memory() -> None:
@@ -267,64 +148,51 @@ def _limit_memory() -> None:
 
 
 def main() -> None:
-    global _busy
     _limit_memory()
-    port = Port(find_port())
+    port = os.open(find_port(), os.O_RDWR | os.O_CLOEXEC)
+    events = FrameWriter(port)
+    requests = FrameInput(port, wait_for_host=True)
     raw = RawOutput()
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.close(null)
-    os.makedirs(HOME, exist_ok=True)
-    os.makedirs("/tmp/outputs", exist_ok=True)
-    os.chdir(HOME)
-    pipe_main._setup_path({})
-    os.environ.setdefault("MPLBACKEND", f"module://{__package__}.mpl_inline")
-    signal.signal(signal.SIGINT, _on_sigint)
-    agent = pipe_main.LinuxAgent(pipe_main._fresh_main(), HOME)
+    agent = linux_agent.start(HOME, [])
+    agent.local.update(
+        {
+            protocol.OP_CLOCK: _clock,
+            protocol.OP_RESEED: _reseed,
+            protocol.OP_WARM: lambda request: _warm(agent),
+        }
+    )
     agent.load_shell()
-    requests: queue.Queue[bytes] = queue.Queue()
+    queued: queue.Queue[bytes | ValueError] = queue.Queue()
     main_thread = threading.main_thread().ident
 
     def read_requests() -> None:
+        """Off the main thread, so that an `interrupt` arrives while a request runs."""
         while True:
-            line = port.readline()
-            if b'"interrupt"' in line:
+            try:
+                frame = requests.next()
+            except ValueError as e:
+                queued.put(e)
+                continue
+            if frame is not None and _INTERRUPT in frame:
                 try:
-                    if protocol.decode(line).get("op") == "interrupt":
-                        if _busy and main_thread is not None:
+                    if protocol.decode(frame).get("op") == protocol.OP_INTERRUPT:
+                        if linux_agent.busy() and main_thread is not None:
                             signal.pthread_kill(main_thread, signal.SIGINT)
                         continue
                 except ValueError:
                     pass
-            requests.put(line)
+            if frame is not None:
+                queued.put(frame)
+
+    def next_request() -> bytes:
+        frame = queued.get()
+        if isinstance(frame, ValueError):
+            raise frame
+        return frame
+
+    def flush_raw() -> None:
+        for name, data in raw.take():
+            events.send({"ev": name, "data": data.decode("utf-8", "replace")})
 
     threading.Thread(target=read_requests, daemon=True).start()
-    while True:
-        line = requests.get()
-        request: Any = None
-        try:
-            request = protocol.decode(line)
-        except ValueError as e:
-            reply: dict[str, Any] = pipe_main._error("ProtocolError", f"malformed request: {e}")
-        else:
-            local = LOCAL_OPS.get(str(request.get("op")))
-            try:
-                if local is not None:
-                    reply = local(request)
-                else:
-                    _busy = True
-                    try:
-                        reply = agent.handle(request, port.send)
-                    finally:
-                        _busy = False
-            except KeyboardInterrupt:
-                reply = pipe_main._error("KeyboardInterrupt", "interrupted")
-                reply["interrupted"] = True
-            except MemoryError:
-                reply = pipe_main._error("MemoryError", "out of memory")
-            except Exception as e:  # the agent's own bug: a reply, not a dead sandbox
-                reply = pipe_main._error(type(e).__name__, str(e))
-        for name, data in raw.take():
-            port.send({"ev": name, "data": data.decode("utf-8", "replace")})
-        request_id = request.get("id") if isinstance(request, dict) else None
-        port.send({"ev": protocol.EV_DONE, "id": request_id, "reply": reply})
+    linux_agent.serve(agent, next_request, events.send, before_done=flush_raw)

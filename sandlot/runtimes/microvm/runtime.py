@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ImageMissing
+from ...guest.agent import protocol
 from ...models import Limits
 from ..base import Availability, SandboxSpec
-from ..linux import LINUX
 from . import accel, disk, kernel, snapshot
 from .channel import Channel
 from .pool import Pool, pool_size
 from .sandbox import MicroVMSandbox, restore_saved
 from .vmm import QEMU, VM, Shape
 
+LINUX = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers"})
 MIN_MEMORY_MIB = 256
 MAX_MEMORY_MIB = 16 << 10
 
@@ -116,7 +117,7 @@ class MicroVMRuntime:
         background thread rather than by the caller's first `run_code`."""
         vm, channel = self._fresh(shape)
         try:
-            channel.call({"op": "warm"}, snapshot.RESTORE_TIMEOUT)
+            channel.call(protocol.request(protocol.OP_WARM), snapshot.RESTORE_TIMEOUT)
         except BaseException:
             vm.kill()
             raise

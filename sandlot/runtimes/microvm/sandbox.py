@@ -13,38 +13,33 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import errno
 import json
 import os
 import shutil
 import tempfile
-import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ...errors import GuestProtocolError, InvalidArgument, LimitExceeded, SandboxError
-from ...errors import TimeoutError as SandboxTimeout
-from ...models import EntryInfo, FileType, Limits, Timings
-from ..agent_calls import AgentCalls
-from ..base import OutputCallback, SandboxSpec
-from ..hostfs import _translate
-from ..output import OutputSink
+from ...errors import GuestProtocolError, InvalidArgument, SandboxError
+from ...guest.agent import framing, protocol
+from ..agent_link import Outcomes, StreamLink
+from ..base import SandboxSpec
+from ..frames import Deadline, FramedStream, LinkClosed
+from ..guest_files import GuestFiles
 from . import snapshot, store
-from .channel import Channel, ChannelClosed, Deadline
+from .channel import Channel
 from .vmm import VM, Shape, VMDied
 
-INTERRUPT_GRACE = 5.0  # TCG is slow to unwind: an interrupted call may take this long
 FILE_TIMEOUT = 60.0
 STATE_FILE = "memory"
 META_FILE = "vm.json"
 
 Replace = Callable[[], tuple[VM, Channel]]
+INTERRUPT = framing.pack(protocol.request(protocol.OP_INTERRUPT))
 
 
 class VMLost(VMDied):
@@ -55,8 +50,18 @@ def _kill_vm(vm: VM) -> None:
     vm.kill()
 
 
-class MicroVMSandbox(AgentCalls):
-    """A live microvm sandbox. Not thread-safe: the SDK core serialises calls."""
+class MicroVMSandbox(StreamLink):
+    """A live microvm sandbox. Not thread-safe: the SDK core serialises calls.
+
+    The virtio-serial transport of the agent link: at a deadline the host sends
+    `interrupt`; a VM that does not answer, dies or sends garbage is replaced."""
+
+    interrupt_grace = 5.0  # TCG is slow to unwind: an interrupted call may take this long
+    outcomes = Outcomes(
+        interrupted="was interrupted; the sandbox and its state are kept",
+        recovered="did not stop when interrupted, so the VM was replaced by a fresh one: "
+        "files and Python state were reset",
+    )
 
     def __init__(
         self, spec: SandboxSpec, shape: Shape, vm: VM, channel: Channel, fresh: Replace
@@ -128,11 +133,8 @@ class MicroVMSandbox(AgentCalls):
 
     def interrupt(self) -> None:
         """Stop the running call (the SDK calls this from another thread)."""
-        channel = self._channel
-        try:
-            channel.send({"op": "interrupt"})
-        except ChannelClosed:
-            pass
+        with contextlib.suppress(LinkClosed):
+            self._channel.write(INTERRUPT)
 
     def fork(self, n: int) -> list[MicroVMSandbox]:
         """n new sandboxes continuing from this one's current state (memory and tmpfs)."""
@@ -161,65 +163,33 @@ class MicroVMSandbox(AgentCalls):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    # -- calls -----------------------------------------------------------------------------
+    # -- the link's hooks ------------------------------------------------------------------
 
-    def _after_bad_reply(self) -> None:
+    def _link_stream(self) -> FramedStream:
+        return self._channel
+
+    def _link_ready(self) -> None:
+        if self._vm is None or not self._vm.alive():
+            raise self._lost("was found dead before the call")
+
+    def _link_interrupt(self) -> bool:
+        self._channel.write(INTERRUPT)
+        return True
+
+    def _link_recover(self) -> None:
         self._replace()
 
-    def _call(
-        self,
-        request: dict[str, Any],
-        limits: Limits,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> tuple[dict[str, Any], OutputSink, Timings]:
-        start = time.perf_counter()
-        if self._vm is None or not self._vm.alive():
-            self._lost("was found dead before the call")
-        sink = OutputSink(limits.output_bytes, on_stdout, on_stderr)
-        began = time.perf_counter()
-        channel = self._channel
-        try:
-            wanted = channel.request(request)
-            try:
-                reply = channel.reply(wanted, sink, time.monotonic() + limits.wall_time)
-            except Deadline:
-                channel.send({"op": "interrupt"})
-                try:
-                    channel.reply(wanted, sink, time.monotonic() + INTERRUPT_GRACE)
-                except Deadline:
-                    self._replace()
-                    raise SandboxTimeout(
-                        f"the call ran past its {limits.wall_time:g} s limit and did not stop "
-                        "when interrupted, so the VM was replaced by a fresh one: files and "
-                        "Python state were reset (pass timeout= for a longer limit)"
-                    ) from None
-                raise SandboxTimeout(
-                    f"the call ran past its {limits.wall_time:g} s limit and was interrupted; "
-                    "the sandbox and its state are kept (pass timeout= for a longer limit)"
-                ) from None
-        except ChannelClosed:
-            self._lost("ended during the call")
-        except GuestProtocolError:
-            self._replace()  # what is left of this call must not answer the next one
-            raise
-        except KeyboardInterrupt:
-            self._replace()
-            raise
-        ended = time.perf_counter()
-        if sink.callback_error is not None:
-            raise sink.callback_error
-        return reply, sink, Timings(queued=began - start, run=ended - began, total=ended - start)
+    def _link_gone(self, error: LinkClosed) -> SandboxError:
+        return self._lost("ended during the call")
 
-    def _lost(self, when: str) -> Any:
+    def _lost(self, when: str) -> VMLost:
+        """Replace a lost VM; the error that says so."""
         why = self._vm.why_dead() if self._vm is not None else "the VM was gone"
         try:
             self._replace()
         except Exception as e:
-            raise VMLost(
-                f"the sandbox's VM {when} ({why}), and no fresh one started: {e}"
-            ) from None
-        raise VMLost(
+            return VMLost(f"the sandbox's VM {when} ({why}), and no fresh one started: {e}")
+        return VMLost(
             f"the sandbox's VM {when} ({why}); it was replaced by a fresh one: files and "
             "Python state were reset"
         )
@@ -227,11 +197,11 @@ class MicroVMSandbox(AgentCalls):
     def file_call(self, request: dict[str, Any]) -> dict[str, Any]:
         """One file operation through the agent (a broken VM is replaced, as for calls)."""
         if self._vm is None or not self._vm.alive():
-            self._lost("was found dead before a file operation")
+            raise self._lost("was found dead before a file operation")
         try:
-            return self._channel.call({"op": "file", **request}, FILE_TIMEOUT)
-        except (ChannelClosed, Deadline):
-            return self._lost("stopped answering during a file operation")  # type: ignore[no-any-return]
+            return self._ask(request, None, FILE_TIMEOUT)
+        except (LinkClosed, Deadline):
+            raise self._lost("stopped answering during a file operation") from None
         except GuestProtocolError:
             self._replace()
             raise
@@ -262,96 +232,3 @@ def restore_saved(directory: Path, spec: SandboxSpec, fresh: Replace) -> MicroVM
             )
     vm, channel = snapshot.restore(shape, snap)
     return MicroVMSandbox(spec, shape, vm, channel, fresh)
-
-
-class GuestFiles:
-    """`SandboxFiles` over the agent's `file` requests (paths are the guest's; relative ones
-    start at /home/user)."""
-
-    def __init__(self, sandbox: MicroVMSandbox) -> None:
-        self._sandbox = sandbox
-
-    def _do(self, action: str, path: str, verb: str, **args: Any) -> dict[str, Any]:
-        if not isinstance(path, str) or not path or "\0" in path:
-            raise InvalidArgument(f"a path must be a non-empty string without NUL, got {path!r}")
-        reply = self._sandbox.file_call({"action": action, "path": path, **args})
-        if "oserror" in reply:
-            code = reply.get("oserror")
-            message = str(reply.get("message", ""))
-            if code == errno.EROFS:
-                raise InvalidArgument(
-                    f"cannot {verb} {path}: read-only (write under /home/user or /tmp)"
-                )
-            raise _translate(OSError(code if isinstance(code, int) else 0, message), path, verb)
-        if "error" in reply:
-            raise GuestProtocolError(f"the guest refused the file operation: {reply['error']}")
-        return reply
-
-    def write(self, path: str, data: bytes | str) -> EntryInfo:
-        payload = data.encode() if isinstance(data, str) else bytes(data)
-        reply = self._do("write", path, "write", data=base64.b64encode(payload).decode())
-        return _entry(reply.get("info"))
-
-    def read(self, path: str, *, max_bytes: int) -> bytes:
-        reply = self._do("read", path, "read", max_bytes=max_bytes)
-        if reply.get("too_big"):
-            raise LimitExceeded(
-                "file_size",
-                f"cannot read {path}: it holds {reply.get('size')} bytes, more than the limit "
-                f"of {max_bytes} bytes",
-            )
-        try:
-            data = base64.b64decode(str(reply.get("data", "")), validate=True)
-        except (binascii.Error, ValueError) as e:
-            raise GuestProtocolError("the guest sent file data that is not base64") from e
-        if len(data) > max_bytes:
-            raise GuestProtocolError("the guest sent more file data than asked for")
-        return data
-
-    def list(self, path: str, depth: int = 1) -> list[EntryInfo]:
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise InvalidArgument(f"depth must be a positive integer, got {depth!r}")
-        entries = self._do("list", path, "list", depth=depth).get("entries")
-        if not isinstance(entries, list):
-            raise GuestProtocolError("the guest's listing is not a list")
-        return [_entry(e) for e in entries]
-
-    def exists(self, path: str) -> bool:
-        return bool(self._do("exists", path, "check").get("exists"))
-
-    def remove(self, path: str) -> None:
-        self._do("remove", path, "remove")
-
-    def rename(self, old: str, new: str) -> EntryInfo:
-        if not isinstance(new, str) or not new or "\0" in new:
-            raise InvalidArgument(f"a path must be a non-empty string without NUL, got {new!r}")
-        return _entry(self._do("rename", old, "rename", new=new).get("info"))
-
-    def make_dir(self, path: str) -> bool:
-        return bool(self._do("make_dir", path, "make directory").get("made"))
-
-    def get_info(self, path: str) -> EntryInfo:
-        return _entry(self._do("info", path, "stat").get("info"))
-
-
-_TYPES: tuple[FileType, ...] = ("file", "dir", "symlink", "other")
-
-
-def _entry(raw: Any) -> EntryInfo:
-    if not isinstance(raw, dict):
-        raise GuestProtocolError("the guest sent a malformed file entry")
-    kind = raw.get("type")
-    name, path, size, modified = (raw.get(k) for k in ("name", "path", "size", "modified"))
-    target = raw.get("symlink_target")
-    if (
-        kind not in _TYPES
-        or not isinstance(name, str)
-        or not isinstance(path, str)
-        or isinstance(size, bool)
-        or not isinstance(size, int)
-        or not isinstance(modified, (int, float))
-        or not (target is None or isinstance(target, str))
-    ):
-        raise GuestProtocolError("the guest sent a malformed file entry")
-    file_type: FileType = next(t for t in _TYPES if t == kind)
-    return EntryInfo(name, path, file_type, size, float(modified), target)

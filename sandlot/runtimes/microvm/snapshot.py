@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ImageError, SandboxError
+from ...guest.agent import protocol
+from ..frames import Deadline, LinkClosed
 from . import ahead, store
-from .channel import Channel, ChannelClosed, Deadline
+from .channel import Channel
 from .vmm import VM, Ram, Shape, VMDied
 
 BOOT_TIMEOUT = float(os.environ.get("SANDLOT_MICROVM_BOOT_TIMEOUT", "180"))
@@ -162,9 +164,9 @@ def _verify_file(path: Path, digest: str, size: int, noted: list[int] | None) ->
 
 def freshen(channel: Channel, timeout: float = 30) -> None:
     """Set the guest clock and reseed its RNG (both requests sent at once, then awaited)."""
-    clock = channel.request({"op": "clock", "time": time.time()})
+    clock = channel.request(protocol.request(protocol.OP_CLOCK, time=time.time()))
     seed = base64.b64encode(os.urandom(64)).decode()
-    reseed = channel.request({"op": "reseed", "seed": seed})
+    reseed = channel.request(protocol.request(protocol.OP_RESEED, seed=seed))
     until = time.monotonic() + timeout
     for wanted, what in ((clock, "set the clock"), (reseed, "reseed its RNG")):
         reply = channel.reply(wanted, None, until)
@@ -218,7 +220,7 @@ def restore(shape: Shape, snap: Snapshot) -> tuple[VM, Channel]:
                 wake(vm)
             else:
                 freshen(channel)
-        except (ChannelClosed, Deadline) as e:
+        except (LinkClosed, Deadline) as e:
             raise VMDied(f"the restored VM's agent did not answer ({e}): {vm.why_dead()}") from None
         return vm, channel
     except BaseException:
@@ -290,11 +292,13 @@ def boot_and_save(shape: Shape, memory: Path) -> Snapshot:
         assert vm.agent is not None
         channel = Channel(vm.agent)
         try:
-            channel.call({"op": "ping"}, BOOT_TIMEOUT)
-            channel.call({"op": "exec", "cmd": "true", "output_bytes": 1024}, BOOT_TIMEOUT)
+            channel.call(protocol.request(protocol.OP_PING), BOOT_TIMEOUT)
+            channel.call(
+                protocol.request(protocol.OP_EXEC, cmd="true", output_bytes=1024), BOOT_TIMEOUT
+            )
             # what each kind of call imports is loaded before the save, not after a restore
-            warm = channel.call({"op": "warm"}, BOOT_TIMEOUT)
-        except (ChannelClosed, Deadline) as e:
+            warm = channel.call(protocol.request(protocol.OP_WARM), BOOT_TIMEOUT)
+        except (LinkClosed, Deadline) as e:
             raise VMDied(f"the VM did not boot to its agent ({e!r}): {vm.why_dead()}") from None
         wake(vm)  # init's wake port answers: restores may use it
         vm.qmp("stop")

