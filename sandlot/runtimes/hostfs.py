@@ -30,6 +30,7 @@ from types import TracebackType
 
 from ..errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed, SandboxError
 from ..models import EntryInfo, FileType
+from .guest_paths import HOME
 
 __all__ = [
     "MAX_LIST_ENTRIES",
@@ -231,7 +232,7 @@ class SandboxRoot:
     `close()`.
     """
 
-    def __init__(self, host_dir: str | os.PathLike[str], *, home: str = "/home/user") -> None:
+    def __init__(self, host_dir: str | os.PathLike[str], *, home: str = HOME) -> None:
         self._fd: int | None = None
         if not isinstance(home, str) or not home.startswith("/"):
             raise InvalidArgument(f"home must be an absolute guest path; got {home!r}")

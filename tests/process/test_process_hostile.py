@@ -21,8 +21,8 @@ from sandlot import (
     TimeoutError,
 )
 from sandlot.guest.agent import framing
-from sandlot.runtimes.process.cgroups import Cgroups
-from sandlot.runtimes.process.userland import gpu_devices
+from sandlot.runtimes.linux.cgroups import Cgroups
+from sandlot.runtimes.process.root import gpu_devices
 
 
 def _host_pids_with(marker: str) -> list[int]:
@@ -293,7 +293,7 @@ def test_host_unix_sockets_are_unreachable(psbx: Sandbox) -> None:
 
 def test_disk_fill_stops_at_the_cap(psbx: Sandbox) -> None:
     box: Any = psbx._core._box
-    if not box._mounted:
+    if not box._jail.mounted:
         pytest.skip(f"the sandbox's folders are not size-capped here: {box.notes}")
     r = psbx.commands.run(
         "head -c 3G /dev/zero > /tmp/fill; echo rc=$?; head -c 1M /dev/zero > ~/more; echo rc=$?",
@@ -316,7 +316,8 @@ def test_host_environment_does_not_leak(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_leftovers_of_a_killed_host_process_are_swept() -> None:
-    from sandlot.runtimes.process import stale
+    from sandlot.runtimes.linux import stale
+    from sandlot.runtimes.process.sandbox import PREFIX
 
     script = (
         "import os, signal\n"
@@ -335,7 +336,7 @@ def test_leftovers_of_a_killed_host_process_are_swept() -> None:
     with open(os.path.join(state_dir, "cgroups")) as f:
         cgroups = [p for p in f.read().split("\n") if p]
     stale.sweep.cache_clear()
-    assert stale.sweep() >= 1
+    assert stale.sweep(PREFIX) >= 1
     assert not os.path.exists(state_dir)
     assert not any(os.path.exists(p) for p in cgroups)
 

@@ -20,13 +20,13 @@ from ...errors import ImageMissing
 from ...guest.agent import protocol
 from ...models import Limits
 from ..base import Availability, SandboxSpec
+from ..linux import LINUX
 from . import accel, disk, kernel, snapshot
 from .channel import Channel
 from .pool import Pool, pool_size
 from .sandbox import MicroVMSandbox, restore_saved
 from .vmm import QEMU, VM, Shape
 
-LINUX = frozenset({"python", "shell", "files", "subprocess", "pip", "compilers"})
 MIN_MEMORY_MIB = 256
 MAX_MEMORY_MIB = 16 << 10
 

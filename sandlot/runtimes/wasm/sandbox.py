@@ -28,13 +28,13 @@ from ...models import Limits
 from ..agent_link import AgentLink, Outcomes
 from ..base import SandboxSpec
 from ..frames import Deadline
+from ..guest_paths import HOME
 from ..hostfs import SandboxRoot
 from ..output import OutputSink
 from .bundle import GUEST_MOUNT, GUEST_PACKAGE, GUEST_ZIP, guest_bundle
 from .checkpoint import MemoryCheckpoint
 from .compile_cache import ensure_compiled
 
-HOME = "/home/user"
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
 SERVE_REQUEST = "__sandlot_serve__"  # a builtin the guest's boot defines (wasm_door.boot)
