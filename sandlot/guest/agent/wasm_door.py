@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from . import protocol
+from . import fd_state, protocol
 from .server import Agent
 
 _agent: Agent | None = None
@@ -45,6 +45,7 @@ def boot(home: str) -> None:
     builtins.__sandlot_serve__ = serve_request  # type: ignore[attr-defined]
     main = sys.modules["__main__"]
     _agent = Agent(main.__dict__)
+    fd_state.install()
 
 
 def _exit_cell(code: object = None) -> None:
@@ -73,6 +74,7 @@ def serve_request(request: dict[str, Any]) -> None:
         reply = _agent.handle(request, _send)
     except MemoryError:
         reply = {"error": {"name": "MemoryError", "value": "out of memory", "traceback": ""}}
+    fd_state.note()  # the checkpoint taken after this turn carries the files it holds
     _last_reply = _done_frame(reply)
     if len(_last_reply) > MAX_STDOUT_REPLY:
         frame, _last_reply = _last_reply, b""

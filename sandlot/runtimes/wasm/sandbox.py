@@ -51,6 +51,8 @@ RESEED = (
     "    if _n in _s.modules: _s.modules[_n].seed()\n"
     "del _s, _n\n"
 )
+# Run in a restored guest: open again the files its state holds (`fd_state.reopen`).
+REOPEN = "__import__('sys').modules['__sandlot_agent__'].fd_state.reopen()\n"
 
 
 @cache
@@ -176,15 +178,20 @@ class WasmSandbox(AgentLink):
             self._checkpoint.read_from(str(directory / MEMORY_FILE), sha256)
         except (OSError, ValueError) as e:
             raise SandboxError(f"cannot restore the saved sandbox: {e}") from e
-        self._session.run("pass", deadline_s=30.0)
-        self._checkpoint.restore(self._session)
-        done = self._session.run(RESEED, deadline_s=30.0)
-        if done.exit_code != 0 or done.trapped or self._session.ended:
+        self._load_checkpoint(self._session, RESEED)
+        self._checkpoint.capture_in_background(self._session)
+
+    def _load_checkpoint(self, session: Session, first: str = "") -> None:
+        """Copy the checkpoint into a fresh session, then run `first` and reopen the files the
+        restored state holds: its descriptors lived in the old session's WASI table."""
+        session.run("pass", deadline_s=30.0)
+        self._checkpoint.restore(session)
+        done = session.run(first + REOPEN, deadline_s=30.0)
+        if done.exit_code != 0 or done.trapped or session.ended:
             raise SandboxError(
                 "the restored guest did not answer: "
                 + (done.trapped or done.stderr.decode("utf-8", "replace")[-500:])
             )
-        self._checkpoint.capture_in_background(self._session)
 
     @property
     def notes(self) -> list[str]:
@@ -354,8 +361,7 @@ class WasmSandbox(AgentLink):
         fresh = self._open_session()
         try:
             if self._checkpoint.taken:
-                fresh.run("pass", deadline_s=30.0)
-                self._checkpoint.restore(fresh)
+                self._load_checkpoint(fresh)
                 self._session = fresh
             else:  # nothing ran successfully yet: a fresh boot is the state to return to
                 self._session = fresh
