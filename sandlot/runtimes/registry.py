@@ -100,7 +100,7 @@ def select(
         reasons.append(f"{runtime.name} would, but {avail.reason} (fix: {avail.fix})")
     what = f"provide {', '.join(sorted(wanted))}" if wanted else "run"
     if template is not None:
-        what += f" template {template!r}"
+        what += f" for template {template!r}"
     if not reasons:
         reasons.append("no tier provides that combination")
     raise Unsatisfiable(f"no tier on this host can {what}: " + "; ".join(reasons))

@@ -200,9 +200,8 @@ class SandboxCore:
     def _saver(self, box: RuntimeSandbox, verb: str) -> Saves:
         if not isinstance(box, Saves):
             raise Unsupported(
-                f"the {self.tier} tier cannot {verb} a sandbox (its processes live in the "
-                "host's kernel); use tier='microvm' or the wasm tier for pause, fork and "
-                "snapshots"
+                f"the {self.tier} tier cannot {verb} a sandbox (it cannot save its running "
+                "processes); use tier='microvm' or the wasm tier for pause, fork and snapshots"
             )
         return box
 
