@@ -141,14 +141,8 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
             self._discard()
             raise
 
-    @property
-    def files(self) -> SandboxRoot:
-        return self._files
-
-    @property
-    def notes(self) -> list[str]:
-        """What this host could not give the sandbox (e.g. no writable cgroups)."""
-        return self._jail.notes + self._notes
+    def _tier_notes(self) -> list[str]:
+        return self._notes
 
     @property
     def container_id(self) -> str:

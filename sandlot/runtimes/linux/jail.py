@@ -144,10 +144,25 @@ class Jail:
 
 
 class Jailed:
-    """The close of a Linux-tier sandbox (mixed in before its transport's base class):
-    stop its agent, close its `files`, remove its jail; also what a failed start undoes."""
+    """A Linux-tier sandbox's `files`, `notes` and close (mixed in before its transport's
+    base class): close stops its agent, closes its files and removes its jail, and is what
+    a failed start undoes too."""
 
     _jail: Jail
+    _files: SandboxRoot  # made with the jail's folders
+
+    @property
+    def files(self) -> SandboxRoot:
+        return self._files
+
+    @property
+    def notes(self) -> list[str]:
+        """What this host could not give the sandbox (e.g. no writable cgroups)."""
+        return self._jail.notes + self._tier_notes()
+
+    def _tier_notes(self) -> list[str]:
+        """The tier's own notes (its root, Landlock, runsc's quirks)."""
+        return []
 
     def _stop_agent(self) -> None:
         raise NotImplementedError

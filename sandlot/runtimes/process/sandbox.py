@@ -150,14 +150,8 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
             self._discard()
             raise
 
-    @property
-    def files(self) -> SandboxRoot:
-        return self._files
-
-    @property
-    def notes(self) -> list[str]:
-        """What this host could not give the sandbox (e.g. no writable cgroups)."""
-        notes = self._jail.notes + ([self._root.note] if self._root.note else [])
+    def _tier_notes(self) -> list[str]:
+        notes = [self._root.note] if self._root.note else []
         return notes + ([landlock_note()] if landlock_note() else [])
 
     @property
