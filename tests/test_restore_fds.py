@@ -37,15 +37,11 @@ gap.close()  # a hole below the numbers of f, raw, log and w
 """
 
 
-@pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path))
-    return tmp_path
-
-
 @pytest.fixture
-def holding() -> Iterator[Sandbox]:
-    """A sandbox whose Python state holds files open (its own and matplotlib's)."""
+def holding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A sandbox whose Python state holds files open (its own and matplotlib's); its saves
+    go to a store of the test's own."""
+    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path))
     with Sandbox.create() as sbx:
         done = sbx.run_code(HOLD_FILES)
         assert done.error is None, done.error
@@ -126,3 +122,23 @@ def test_files_opened_after_a_restore_are_kept_by_the_next(holding: Sandbox) -> 
         assert kid.run_code("f.closed").text == "True"
     finally:
         kid.close()
+
+
+def test_opens_no_wrapper_saw_and_raw_numbers_are_kept(sbx: Sandbox) -> None:
+    """A file from the original `_io.open` (found by the audit event and its inode), a number
+    from os.open, and a folder; a file deleted meanwhile fails as a closed one would."""
+    sbx.files.write("u.txt", "abcdefgh")
+    done = sbx.run_code(
+        "import _io, os\n"
+        "u = _io.open('/home/user/u.txt', 'rb', buffering=0); u.read(2)\n"
+        "n = os.open('/home/user/u.txt', os.O_RDONLY); os.read(n, 5)\n"
+        "d = os.open('/home/user', os.O_RDONLY | os.O_DIRECTORY)\n"
+        "doomed = open('/home/user/doomed.txt', 'w')\n"
+        "os.remove('/home/user/doomed.txt')"
+    )
+    assert done.error is None, done.error
+    _after_timeout(sbx)
+    assert sbx.run_code("u.read(), os.read(n, 9)").text == "(b'cdefgh', b'fgh')"
+    assert sbx.run_code("import stat; stat.S_ISDIR(os.fstat(d).st_mode)").text == "True"
+    failed = sbx.run_code("doomed.write('x'); doomed.flush()")
+    assert failed.error is not None and "Bad file descriptor" in failed.error.value

@@ -11,7 +11,7 @@ seeks it back.
 and flags, the "open" audit event giving the last two. An open no wrapper saw (the import
 system's `open_code`, a module holding the original `_io.open`) is left to `_rescan`,
 which matches the numbers held to those paths by inode. Cost at a call's end: nothing when
-no file is held; per held file, an attribute check and one lseek for its offset (~2 us);
+no file is held; per held file, an attribute check and one lseek for its offset (2-4 us);
 the scan (~3 us a free number, ~50 us a held one) only after an open no wrapper saw.
 """
 
