@@ -74,7 +74,10 @@ def serve_request(request: dict[str, Any]) -> None:
         reply = _agent.handle(request, _send)
     except MemoryError:
         reply = {"error": {"name": "MemoryError", "value": "out of memory", "traceback": ""}}
-    fd_state.note()  # the checkpoint taken after this turn carries the files it holds
+    try:
+        fd_state.note()  # the checkpoint taken after this turn carries the files it holds
+    except Exception:  # noqa: BLE001 - a restore's help must never cost the call its reply
+        pass
     _last_reply = _done_frame(reply)
     if len(_last_reply) > MAX_STDOUT_REPLY:
         frame, _last_reply = _last_reply, b""
