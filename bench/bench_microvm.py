@@ -31,6 +31,7 @@ from typing import Any
 from benchstats import print_results, summary, timed
 
 from sandlot import Sandbox
+from sandlot.guest.agent import protocol
 from sandlot.models import Limits
 from sandlot.runtimes.base import SandboxSpec
 from sandlot.runtimes.microvm import accel, snapshot, store
@@ -41,7 +42,8 @@ from sandlot.runtimes.microvm.vmm import VM, Ram
 
 now = time.perf_counter
 MiB = 1 << 20
-FIRST_CALL = {"op": "run_code", "code": "1", "output_bytes": 1024}
+PING = protocol.request(protocol.OP_PING)
+FIRST_CALL = protocol.request(protocol.OP_RUN_CODE, code="1", output_bytes=1024)
 
 
 def mem_kib(pid: int) -> tuple[int, int]:
@@ -78,7 +80,7 @@ def main() -> None:
         t = now()
         vm = VM(shape, Ram(work / f"ram{n}", shared=True))
         assert vm.agent is not None
-        Channel(vm.agent).call({"op": "ping"}, 300)
+        Channel(vm.agent).call(PING, 300)
         boots.append(now() - t)
         if n == 0:
             for label, in_file in (("template, RAM stays in its file", True), ("full", False)):
@@ -144,7 +146,7 @@ def main() -> None:
     box = MicroVMSandbox(spec, shape, vm, channel, lambda: snapshot.restore(shape, snap))
     lim = Limits()
     box.run_command("true", limits=lim, stdin="", on_stdout=None, on_stderr=None)
-    res["call ping"] = summary(timed(lambda: channel.call({"op": "ping"}, 30), r * 4))
+    res["call ping"] = summary(timed(lambda: channel.call(PING, 30), r * 4))
     res["call true"] = summary(
         timed(
             lambda: box.run_command("true", limits=lim, stdin="", on_stdout=None, on_stderr=None),

@@ -9,7 +9,9 @@ What lies outside frames depends on the stream:
 - a channel only the agent writes to (the pipes, the virtio port) carries nothing else:
   bytes there that are not a frame were forged by the code, and are a `FrameError`;
 - a console also carries kernel messages and its own echo: `skip_junk` drops what lies
-  before a mark, so junk is never parsed as a frame.
+  before a mark, so junk is never parsed as a frame (an echoed request is a frame with no
+  "ev", which the host drops). The console must be raw (no CR/LF translation), as it is
+  for any binary-clean use.
 Either way a mark followed by a bad length, an over-limit length or no end byte where the
 length says is a `FrameError` (the host turns it into a GuestProtocolError).
 """
@@ -111,9 +113,9 @@ class FrameWriter:
 class FrameInput:
     """Frames read from a descriptor (the guest's requests)."""
 
-    def __init__(self, fd: int, *, wait_for_host: bool = False) -> None:
+    def __init__(self, fd: int, *, wait_for_host: bool = False, skip_junk: bool = False) -> None:
         self.fd = fd
-        self.reader = FrameReader()
+        self.reader = FrameReader(skip_junk=skip_junk)
         # a virtio port reads end-of-file while no host is connected (around restores)
         self.wait_for_host = wait_for_host
 
