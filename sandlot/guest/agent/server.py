@@ -37,7 +37,7 @@ class Agent:
             return self._with_streams(request, emit, lambda: self._run_code(request))
         if op == protocol.OP_EXEC:
             return self._with_streams(request, emit, lambda: self._exec(request))
-        return {"error": {"name": "ProtocolError", "value": f"unknown op {op!r}", "traceback": ""}}
+        return protocol.error("ProtocolError", f"unknown op {op!r}")
 
     def _with_streams(
         self, request: dict[str, Any], emit: Emit, work: Callable[[], dict[str, Any]]
