@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import Interrupted, InvalidArgument, NotFound, SandboxError, TimeoutError
 from ..models import CommandResult
@@ -239,9 +237,3 @@ class CallTable:
 def error_of(e: BaseException) -> SandboxError:
     """A job's error as a sandlot error (a bug of ours stays opaque to the client)."""
     return e if isinstance(e, SandboxError) else SandboxError("the command failed on the server")
-
-
-def event_frame(event: str, data: Any, event_id: int | None = None) -> bytes:
-    """One server-sent event; `id` lets a client resume with Last-Event-ID."""
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n".encode()

@@ -23,16 +23,19 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from .. import wire
 from ..errors import ImageError, InvalidArgument, LimitExceeded, NotFound, Unsupported
-from ..sdk.registry_client import pack, unpack
+from ..sdk.registry_client import install, pack, unpack
 
 log = logging.getLogger("sandlot.server")
 
@@ -274,6 +277,46 @@ class Registry:
     def incoming(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.dir / f".push-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
+
+    async def push(
+        self,
+        owner: str,
+        name: str,
+        tag: str,
+        kind: str | None,
+        body: AsyncIterator[bytes],
+        want: str,
+    ) -> RegistryEntry:
+        """Install an upload whose sha256 must be `want` (`check_push`): an image as `name`,
+        tagged by its digest, or with `kind="snapshot"` the key's snapshot `name`. Its entry."""
+        if kind == "snapshot":
+            work = await run_in_threadpool(self.snapshot_staging, owner, name, tag, want)
+            try:
+                await _receive(body, work / "blob.tar", want)
+                await run_in_threadpool(self.install_snapshot, owner, name, work)
+            finally:
+                await run_in_threadpool(shutil.rmtree, work, True)
+            return (await run_in_threadpool(self.find, name, "latest", owner, "snapshot"))[0]
+        blob = self.incoming()
+        try:
+            await _receive(body, blob, want)
+            await run_in_threadpool(install, blob, name, want, f"push by {owner}")
+        finally:
+            blob.unlink(missing_ok=True)
+        return (await run_in_threadpool(self.find, name, want[:12], None, "image"))[0]
+
+
+async def _receive(body: AsyncIterator[bytes], blob: Path, want: str) -> None:
+    """An upload's bytes into `blob`, which must hash to `want`."""
+    sha = hashlib.sha256()
+    with open(blob, "wb") as f:
+        async for chunk in body:
+            sha.update(chunk)
+            await run_in_threadpool(f.write, chunk)
+    if sha.hexdigest() != want:
+        raise ImageError(
+            f"the upload's sha256 is {sha.hexdigest()}, not {want}: nothing was installed"
+        )
 
 
 class SnapshotExists(InvalidArgument):
