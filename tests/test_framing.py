@@ -4,7 +4,9 @@ junk, echo, split reads and lengths that lie, on both the guest's reader and the
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 
 import pytest
 
@@ -160,3 +162,53 @@ def test_guest_frames_cross_a_real_pipe_in_pieces() -> None:
     finally:
         thread.join()
         os.close(r)
+
+
+class _Console(frames.FramedStream):
+    """A console as the RISC-V tier will have one: one socket carrying the guest's frames,
+    its kernel's messages and the echo of what the host typed."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(skip_junk=True)
+        self.sock = sock
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self, timeout: float, sink: OutputSink | None) -> bytes | None:
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1 << 16)
+        except TimeoutError:
+            return None
+        if not data:
+            raise frames.LinkClosed("the console closed")
+        return data
+
+
+def test_a_console_stream_finds_its_reply_among_echo_and_kernel_messages() -> None:
+    host, guest = socket.socketpair()
+
+    def serve() -> None:
+        source = framing.FrameInput(guest.fileno(), skip_junk=True)
+        request = protocol.decode(source.next() or b"")
+        frame = framing.pack(request)
+        guest.sendall(b"\r\n[   12.5] random: crng init done\r\n" + frame[:5])
+        guest.sendall(frame[5:] + b"login: ")  # the echo of the request, then a prompt
+        guest.sendall(framing.pack({"ev": "stdout", "data": "hi"}))
+        guest.sendall(framing.pack({"ev": "done", "id": request["id"], "reply": {"ok": True}}))
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        console = _Console(host)
+        sink = OutputSink(1 << 10)
+        wanted = console.request(protocol.request(protocol.OP_PING))
+        assert console.reply(wanted, sink, time.monotonic() + 10) == {"ok": True}
+        assert sink.text("stdout") == "hi"
+        with pytest.raises(frames.Deadline):
+            console.reply(wanted + 1, None, time.monotonic() + 0.05)
+    finally:
+        thread.join()
+        host.close()
+        guest.close()
