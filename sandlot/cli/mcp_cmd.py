@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import signal
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -40,9 +41,22 @@ def mcp_cmd(
         float,
         typer.Option(help="Seconds a sandbox lives unused; each tool call on it renews it."),
     ] = 1800.0,
+    max_sandboxes_per_session: Annotated[
+        int,
+        typer.Option(help="Live sandboxes one MCP session may hold, its default one included."),
+    ] = 8,
     log_level: Annotated[
         str, typer.Option(help="Server log level (to stderr): DEBUG, INFO, WARNING, ERROR.")
     ] = "WARNING",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A TOML file of what agents may use: tiers, templates (template 'host' only "
+            "if listed), max_sandboxes_per_session, agent_picks_tier, ... (docs/mcp.md); "
+            "flags given here win.",
+        ),
+    ] = None,
 ) -> None:
     """Serve sandlot sandboxes as MCP tools (stdio by default; --http for streamable HTTP).
 
@@ -50,15 +64,27 @@ def mcp_cmd(
     """
     import anyio
 
-    from ..mcp import SandboxRegistry, build_server
+    from ..mcp import McpConfig, SandboxRegistry, build_server
 
     level = log_level.upper()
     if level not in _LOG_LEVELS:
         err.print(f"[red]error:[/] --log-level must be one of {', '.join(_LOG_LEVELS)}")
         raise typer.Exit(2)
-    if sandbox_timeout <= 0:
-        err.print("[red]error:[/] --sandbox-timeout must be a positive number of seconds")
-        raise typer.Exit(2)
+    flags: dict[str, Any] = {
+        "sandbox_timeout": sandbox_timeout,
+        "max_sandboxes_per_session": max_sandboxes_per_session,
+    }
+    try:
+        if config is None:
+            cfg = McpConfig(**flags)
+        else:
+            # A flag left at its default does not override the file.
+            defaults = McpConfig()
+            given = {k: v for k, v in flags.items() if v != getattr(defaults, k)}
+            cfg = McpConfig.from_file(config, **given)
+    except ValueError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
     if http and not _is_loopback(host) and not allow_remote:
         err.print(
             f"[red]error:[/] refusing to bind {host}: the MCP endpoint has no authentication "
@@ -68,9 +94,7 @@ def mcp_cmd(
         raise typer.Exit(2)
 
     registry = SandboxRegistry()
-    server = build_server(
-        host=host, port=port, sandbox_timeout=sandbox_timeout, log_level=level, registry=registry
-    )
+    server = build_server(host=host, port=port, log_level=level, registry=registry, config=cfg)
     # SIGTERM (how clients stop a stdio server) unwinds like Ctrl-C, so sandboxes get closed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -68,8 +68,9 @@ def open_client(transport: AbstractAsyncContextManager[Any]) -> Iterator[Client]
             yield Client(portal, session)
 
 
-def stdio_transport() -> AbstractAsyncContextManager[Any]:
-    params = StdioServerParameters(command=SERVER[0], args=SERVER[1:], env=server_env())
+def stdio_transport(*args: str) -> AbstractAsyncContextManager[Any]:
+    """`sandlot mcp` over stdio; `args` are more of its flags (`--config FILE`)."""
+    params = StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], *args], env=server_env())
     return stdio_client(params)
 
 
