@@ -141,7 +141,8 @@ class Service:
     def limits(self, base: Limits, given: LimitsIn | None) -> Limits:
         """`base` with the fields a request gives replaced; downloads capped by the server
         whatever the client asks (its default included)."""
-        limits = base.merged(**given.model_dump(exclude_none=True)) if given else base
+        asked = given.model_dump(exclude_none=True) if given else {}
+        limits = Limits.from_dict({**base.to_dict(), **asked})
         cap = self.cfg.max_file_read_bytes
         return limits.merged(file_read_bytes=min(limits.file_read_bytes, cap))
 
