@@ -16,18 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import errors as err
 from .. import wire
-from ..errors import (
-    GuestProtocolError,
-    Interrupted,
-    LimitExceeded,
-    NotFound,
-    SandboxClosed,
-    SandboxError,
-    TimeoutError,
-    Unsatisfiable,
-    Unsupported,
-)
+from ..errors import SandboxClosed, SandboxError
 from .metrics import Metrics
 from .registry import SnapshotExists
 from .sandboxes import closed_reason
@@ -47,15 +38,15 @@ class Unauthorized(Exception):
 
 def status_for(e: SandboxError) -> int:
     """The HTTP status of a sandlot error: always a 4xx, the client's to act on."""
-    if isinstance(e, TimeoutError):
+    if isinstance(e, err.TimeoutError):
         return 408
-    if isinstance(e, LimitExceeded):
+    if isinstance(e, err.LimitExceeded):
         return {"file_size": 413, "sandboxes": 429}.get(e.limit, 422)
-    if isinstance(e, NotFound | SandboxClosed):
+    if isinstance(e, err.NotFound | SandboxClosed):
         return 404
-    if isinstance(e, Unsatisfiable | Unsupported | Interrupted | SnapshotExists):
+    if isinstance(e, err.Unsatisfiable | err.Unsupported | err.Interrupted | SnapshotExists):
         return 409
-    if isinstance(e, GuestProtocolError):
+    if isinstance(e, err.GuestProtocolError):
         return 422
     return 400
 
