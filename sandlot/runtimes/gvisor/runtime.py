@@ -11,6 +11,7 @@ from ...errors import SandboxError
 from ..base import Availability, SandboxSpec
 from ..linux import LINUX
 from ..linux.spares import Pool
+from ..linux.userland import find_image
 from .sandbox import GvisorSandbox
 
 FIX_RUNSC = "apt-get install runsc"
@@ -47,10 +48,20 @@ class GvisorRuntime:
     def __init__(self) -> None:
         # a cold start is ~0.5 s of runsc and a Python start under ptrace: keep one spare
         # per configuration in use, started in the background (SANDLOT_GVISOR_SPARES=0: off)
-        self._spares = Pool(GvisorSandbox, "SANDLOT_GVISOR_SPARES", "1")
+        self._spares = _Spares(GvisorSandbox, "SANDLOT_GVISOR_SPARES", "1")
 
     def availability(self) -> Availability:
         return probe()
 
     def open(self, spec: SandboxSpec) -> GvisorSandbox:
         return self._spares.open(spec)
+
+
+class _Spares(Pool[GvisorSandbox]):
+    """Keyed by the spec and the image its template resolves to now: a spare started
+    before `sandlot image build` rebuilt the template is never handed out after it."""
+
+    def open(self, spec: SandboxSpec) -> GvisorSandbox:
+        image, _ = find_image(spec.template)
+        image_key = (image.digest, str(image.rootfs)) if image is not None else None
+        return self._open(spec, (spec, image_key), self._make)
