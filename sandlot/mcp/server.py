@@ -3,10 +3,12 @@
 Built on the official `mcp` SDK (FastMCP). Each MCP session (the one stdio connection, or
 each streamable-HTTP session) gets its own default sandbox, created on first use, plus any it
 makes with `create_sandbox`; they are closed when the session ends and when the server stops.
+What an agent may start (tiers, templates, how many) is the operator's `McpConfig`
+(`policy.py`); `sessions.py` keeps the sandboxes, `results.py` formats what tools return.
 
 Failures sandlot raises on purpose (`SandboxError`: a timeout, a limit, a missing file or
-sandbox, a closed sandbox, a bad argument) come back as tool errors (`isError`) carrying the
-message, never as a crash of the server.
+sandbox, a closed sandbox, a bad argument, `NotAllowed` by the operator) come back as tool
+errors (`isError`) carrying the message, never as a crash of the server.
 """
 
 from __future__ import annotations
