@@ -99,3 +99,12 @@ def choose(vmlinuz: Path | None = None) -> Accel:
         work.write_text(json.dumps({"key": key, **asdict(found)}))
         os.replace(work, cache)
     return found
+
+
+def tcg_notes(accel_name: str, why: str = "") -> list[str]:
+    """What a VM lacks when QEMU emulates its CPU: not isolation, but speed (TCG is a
+    memory-safe translator, tens of times slower than KVM)."""
+    if accel_name == "kvm":
+        return []
+    because = f" ({why})" if why else ""
+    return [f"no usable KVM{because}: the guest's CPU is emulated by QEMU's TCG, much slower"]

@@ -79,7 +79,7 @@ class MicroVMRuntime:
         return Availability(True, f"accelerator {accel.choose().name}: {accel.choose().reason}")
 
     def isolation_notes(self) -> list[str]:
-        return tcg_notes(accel.choose().name, accel.choose().reason)
+        return accel.tcg_notes(accel.choose().name, accel.choose().reason)
 
     def prepare(self, template: str | None, progress: kernel.Progress | None = None) -> str:
         """Build what the first sandbox would otherwise wait for: the kernel and initramfs,
@@ -143,12 +143,3 @@ class MicroVMRuntime:
         fork); it gets its own clock and RNG seed."""
         shape = self.shape(spec)
         return restore_saved(directory, spec, lambda: self._fresh(shape))
-
-
-def tcg_notes(accel_name: str, why: str = "") -> list[str]:
-    """What a VM lacks when QEMU emulates its CPU: not isolation, but speed (TCG is a
-    memory-safe translator, tens of times slower than KVM)."""
-    if accel_name == "kvm":
-        return []
-    because = f" ({why})" if why else ""
-    return [f"no usable KVM{because}: the guest's CPU is emulated by QEMU's TCG, much slower"]

@@ -30,7 +30,7 @@ from ..agent_link import Outcomes, StreamLink
 from ..base import SandboxSpec
 from ..frames import Deadline, FramedStream, LinkClosed
 from ..guest_files import GuestFiles
-from . import snapshot, store
+from . import accel, snapshot, store
 from .channel import Channel
 from .vmm import VM, Shape, VMDied
 
@@ -127,9 +127,7 @@ class MicroVMSandbox(StreamLink):
 
     @property
     def notes(self) -> list[str]:
-        from .runtime import tcg_notes
-
-        return tcg_notes(self.shape.accel)
+        return accel.tcg_notes(self.shape.accel)
 
     def interrupt(self) -> None:
         """Stop the running call (the SDK calls this from another thread)."""
