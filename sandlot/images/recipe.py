@@ -14,9 +14,18 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import InvalidArgument, NotFound
+from ..tiers import tier_names
 
 # Bumped when the builder's output for the same recipe changes, so old images are not reused.
 BUILD_FORMAT = 1
@@ -29,6 +38,15 @@ _DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")  # Debian policy, section 5
 _PIP_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ ]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HOST = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9.*-]*(:[0-9]{1,5})?$")
+
+
+def _known_tier(name: str) -> str:
+    if name not in tier_names():
+        raise ValueError(f"{name!r} is not a tier; the tiers are: {', '.join(tier_names())}")
+    return name
+
+
+TierName = Annotated[str, AfterValidator(_known_tier)]
 
 
 class _Strict(BaseModel):
@@ -107,19 +125,8 @@ class Recipe(_Strict):
     env: dict[str, str] = {}
     defaults: Defaults = Defaults()
     network: Network = Network()
-    # Tier names come from the registry (runtimes/registry.py), so a new tier needs no edit here.
-    tiers: tuple[str, ...] = ("process", "gvisor", "microvm")
-
-    @field_validator("tiers")
-    @classmethod
-    def _tier_names(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from ..runtimes.registry import tier_names
-
-        known = tier_names()
-        for name in v:
-            if name not in known:
-                raise ValueError(f"{name!r} is not a tier; the tiers are: {', '.join(known)}")
-        return v
+    # Tier names come from sandlot/tiers.py, so a new tier needs no edit here.
+    tiers: tuple[TierName, ...] = ("process", "gvisor", "microvm")
 
     @field_validator("files")
     @classmethod

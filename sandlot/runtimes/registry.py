@@ -1,40 +1,19 @@
-"""The tiers, registered by name with an explicit weight, and tier selection: the
-lightest tier available here that provides every requirement.
-
-Adding a tier is one line in `TIERS`: its name, its weight (lighter tiers are tried
-first) and where its `Runtime` lives. Runtimes are imported only when first asked for,
-so naming a tier (a recipe's `tiers`, `tier=`) costs no import of it.
+"""The tiers' runtimes, loaded by name from `sandlot/tiers.py` (the one table a new tier
+is added to, with its weight), and tier selection: the lightest tier available here that
+provides every requirement. A runtime is imported only when first asked for.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 
 from ..errors import InvalidArgument, Unsatisfiable
+from ..tiers import TIERS, TierEntry, tier_names
 from .base import CAPABILITIES, Availability, Runtime
 
-
-@dataclass(frozen=True)
-class TierEntry:
-    name: str
-    weight: int  # lighter first: tier selection tries tiers in ascending weight
-    runtime: str  # "module:Class", relative to sandlot.runtimes
-
-
-TIERS: tuple[TierEntry, ...] = (
-    TierEntry("wasm", 10, "wasm.runtime:WasmRuntime"),
-    TierEntry("process", 20, "process.runtime:ProcessRuntime"),
-    TierEntry("gvisor", 30, "gvisor.runtime:GvisorRuntime"),
-    TierEntry("microvm", 40, "microvm.runtime:MicroVMRuntime"),
-)
-
-
-def tier_names() -> tuple[str, ...]:
-    """Every tier's name, lightest first (no runtime is imported)."""
-    return tuple(t.name for t in sorted(TIERS, key=lambda t: t.weight))
+__all__ = ["all_tiers", "check_requires", "select", "tier_named", "tier_names"]
 
 
 @cache
@@ -48,7 +27,7 @@ def _load(entry: TierEntry) -> Runtime:
 
 def all_tiers() -> tuple[Runtime, ...]:
     """Every tier, lightest first."""
-    return tuple(_load(t) for t in sorted(TIERS, key=lambda t: t.weight))
+    return tuple(_load(t) for t in TIERS)
 
 
 def tier_named(name: str) -> Runtime:
@@ -77,11 +56,7 @@ def select(
     A tier takes part when it provides every requirement and can serve the template."""
     wanted = check_requires(requires)
     # Loaded one at a time, lightest first: a wasm sandbox imports no other tier.
-    candidates = (
-        iter([tier_named(tier)])
-        if tier is not None
-        else (_load(t) for t in sorted(TIERS, key=lambda t: t.weight))
-    )
+    candidates = iter([tier_named(tier)]) if tier is not None else (_load(t) for t in TIERS)
     reasons: list[str] = []
     for runtime in candidates:
         missing = wanted - runtime.capabilities
