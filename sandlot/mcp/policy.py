@@ -11,7 +11,9 @@ never by the agent. The tier rule (docs/mcp.md):
 - a template the agent names runs on the strongest allowed tier available here that
   serves it (microvm, gvisor, process, wasm, in that order), or on wasm first when the
   operator sets `agent_templates_on_wasm` and wasm serves it;
-- a tier the agent names is used only if the operator set `agent_picks_tier` and allows it.
+- a tier the agent names is used only if the operator set `agent_picks_tier` and allows it;
+- a tier that would serve the template from the host's own userland (process or gvisor,
+  for `python-data-analysis` with no image built) is skipped unless `host` is allowed.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SandboxError
+from ..runtimes.linux.userland import HOST_FALLBACK
 from ..runtimes.registry import tier_named, tier_names
 from ..sdk.core import DEFAULT_TEMPLATE
 
 HOST_TEMPLATE = "host"
 """The process tier on the host's own userland (its /usr and part of its /etc, read-only):
 for trusted code, so never offered to agents unless the operator lists it."""
+
+HOST_USERLAND_TIERS = ("process", "gvisor")
+"""The tiers that serve a fallback template (`HOST_FALLBACK`) without an image from the
+host's userland (microvm boots only images)."""
 
 DEFAULT_MAX_SANDBOXES = 8
 
@@ -161,6 +168,22 @@ def _serves(tier: str, template: str) -> tuple[bool, str]:
     return (True, "") if avail.ok else (False, f"{tier} is not available here ({avail.reason})")
 
 
+def _auto_build() -> bool:
+    """Whether a missing image is built on first use (`sandlot.images`' own switch)."""
+    return os.environ.get("SANDLOT_AUTO_BUILD", "").strip().lower() in ("1", "true", "yes")
+
+
+def _on_host_userland(tier: str, template: str) -> bool:
+    """Whether `tier` would serve `template` from the host's own userland, as `host` is: the
+    Linux tiers that fall back to it do so for a fallback template without an image here.
+    A `sandlot serve` host's images are its own: not known from here."""
+    if tier not in HOST_USERLAND_TIERS or template not in HOST_FALLBACK or _remote():
+        return False
+    from .. import images
+
+    return images.find(template) is None and not _auto_build()
+
+
 def plan(config: McpConfig, template: str | None, tier: str | None) -> Plan:
     """Where a sandbox the agent asked for may start; NotAllowed when the operator's
     settings rule it out."""
@@ -181,18 +204,25 @@ def plan(config: McpConfig, template: str | None, tier: str | None) -> Plan:
             raise NotAllowed(
                 f"tier {tier!r} is not allowed by this server's operator (allowed: {allowed})"
             )
-        return Plan(name, (tier,))
-    if template is None:
-        lightest = tuple(t for t in tier_names() if t in config.tiers)
-        return Plan(name, lightest)
-    order = sorted(config.tiers, key=_strength)
-    if config.agent_templates_on_wasm and "wasm" in order:
-        order.remove("wasm")
-        order.insert(0, "wasm")
+        order, probe = [tier], False
+    elif template is None:
+        order, probe = [t for t in tier_names() if t in config.tiers], False
+    else:
+        order, probe = sorted(config.tiers, key=_strength), True
+        if config.agent_templates_on_wasm and "wasm" in order:
+            order.remove("wasm")
+            order.insert(0, "wasm")
+    host_ok = config.template_allowed(HOST_TEMPLATE)
     candidates: list[str] = []
     reasons: list[str] = []
     for t in order:
-        ok, why = _serves(t, name)
+        ok, why = _serves(t, name) if probe else (True, "")
+        if ok and not host_ok and _on_host_userland(t, name):
+            ok = False
+            why = (
+                f"{t} would serve {name!r} from the host's own userland (its image is not "
+                "built here), which this server's operator allows only as template 'host'"
+            )
         if ok:
             candidates.append(t)
         else:

@@ -5,6 +5,7 @@ in process for the tier rule's variants."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from mcp.shared.memory import create_connected_server_and_client_session
 from sandlot_mcp_client import SERVER, Client, open_client, server_env, stdio_transport, text_of
 
 from sandlot.mcp import McpConfig, SandboxRegistry, build_server
+
+_PDA = "python-data-analysis"
 
 CONFIG = """\
 tiers = ["wasm", "process"]
@@ -153,6 +156,27 @@ def test_nothing_allowed_can_serve_is_an_explained_refusal() -> None:
     )
     assert r.startswith("ERROR NotAllowed: no tier this server's operator allows (allowed: wasm)")
     assert "go-algorithm" in r and "wasm has no form of template" in r
+
+
+def _no_image(template: str) -> None:
+    from sandlot import images
+
+    if images.find(template) is not None or os.environ.get("SANDLOT_AUTO_BUILD"):
+        pytest.skip(f"{template}'s image is built here: no host-userland fallback to refuse")
+
+
+def test_host_userland_fallback_counts_as_the_host_template() -> None:
+    _no_image("python-data-analysis")
+    tiers = ("wasm", "process", "gvisor")
+    # gvisor and process would serve it from the host's /usr: not without `host` allowed
+    (r,) = _session_with(McpConfig(tiers=tiers), ("create_sandbox", {"template": _PDA}))
+    assert f"template {_PDA}, tier wasm" in r, r
+    allowed = McpConfig(tiers=tiers, templates=(_PDA, "host"))
+    (r,) = _session_with(allowed, ("create_sandbox", {"template": _PDA}))
+    assert f"template {_PDA}, tier gvisor" in r, r
+    (r,) = _session_with(McpConfig(tiers=("process",)), ("run_python", {"code": "1"}))
+    assert r.startswith("ERROR NotAllowed: no tier this server's operator allows"), r
+    assert "process would serve 'python-data-analysis' from the host's own userland" in r
 
 
 def test_config_file_is_checked(tmp_path: Path) -> None:
