@@ -115,13 +115,13 @@ class McpConfig:
         if unknown:
             raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
         values: dict[str, Any] = {**raw, **overrides}
-        for key in ("tiers", "templates"):
-            if key in values:
-                if not isinstance(values[key], list) or not all(
-                    isinstance(v, str) for v in values[key]
-                ):
+        for key, value in values.items():
+            if not isinstance(value, _KINDS[key]) or (isinstance(value, bool) != (key in _FLAGS)):
+                raise ValueError(f"{path}: {key} must be {_KIND_NAMES[key]}")
+            if isinstance(value, list):
+                if not all(isinstance(v, str) for v in value):
                     raise ValueError(f"{path}: {key} must be a list of names")
-                values[key] = tuple(values[key])
+                values[key] = tuple(value)
         try:
             return cls(**values)
         except TypeError as e:
@@ -136,6 +136,28 @@ class McpConfig:
         if self.templates is None:
             return f"any template but {HOST_TEMPLATE!r}"
         return ", ".join(self.templates)
+
+
+_FLAGS = ("agent_picks_tier", "agent_templates_on_wasm")
+_KINDS: dict[str, type | tuple[type, ...]] = {
+    "tiers": list,
+    "templates": list,
+    "default_template": str,
+    "max_sandboxes_per_session": int,
+    "agent_picks_tier": bool,
+    "agent_templates_on_wasm": bool,
+    "sandbox_timeout": (int, float),
+}
+_KIND_NAMES = {
+    "tiers": "a list of tier names",
+    "templates": "a list of template names",
+    "default_template": "a template name",
+    "max_sandboxes_per_session": "a whole number",
+    "agent_picks_tier": "true or false",
+    "agent_templates_on_wasm": "true or false",
+    "sandbox_timeout": "a number of seconds",
+}
+"""What each setting of the file must be (TOML's types), and how to say so."""
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,14 @@ def test_config_file_is_checked(tmp_path: Path) -> None:
     bad.write_text("max_sandboxes = 3\n")
     with pytest.raises(ValueError, match="unknown setting"):
         McpConfig.from_file(bad)
+    bad.write_text('agent_picks_tier = "yes"\n')
+    with pytest.raises(ValueError, match="agent_picks_tier must be true or false"):
+        McpConfig.from_file(bad)
+    bad.write_text("max_sandboxes_per_session = true\n")
+    with pytest.raises(ValueError, match="must be a whole number"):
+        McpConfig.from_file(bad)
+    bad.write_text('templates = ["base", "host"]\ndefault_template = "base"\n')
+    assert McpConfig.from_file(bad, sandbox_timeout=60.0).template_allowed("host")
     with pytest.raises(ValueError, match="default_template 'python-data-analysis'"):
         McpConfig(templates=("base",))
     assert McpConfig().max_sandboxes_per_session == 8
