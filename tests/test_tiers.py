@@ -77,6 +77,13 @@ def test_shell_state_persists_but_per_call_settings_do_not(shared: Sandbox) -> N
     shared.commands.run("cd /home/user")
 
 
+def test_create_envs_reach_commands_and_code(make: Make) -> None:
+    sbx = make(envs={"SANDLOT_GREETING": "hello there"})
+    assert sbx.commands.run("echo $SANDLOT_GREETING").stdout == "hello there\n"
+    ex = sbx.run_code("import os; os.environ['SANDLOT_GREETING']")
+    assert ex.text == "'hello there'"
+
+
 def test_stdin_reaches_the_command(shared: Sandbox) -> None:
     assert shared.commands.run("tr a-z A-Z", stdin="hello\n").stdout == "HELLO\n"
 

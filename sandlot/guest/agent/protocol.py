@@ -24,6 +24,7 @@ OP_FILE = "file"  # one file operation for the host's `files` API
 OP_CLOCK = "clock"  # set the wall clock (a restored VM wakes with its snapshot's time)
 OP_RESEED = "reseed"  # mix host randomness into the kernel's pool and Python's generators
 OP_WARM = "warm"  # run each kind of call once before a template is saved
+OP_ENV = "env"  # set the sandbox's environment variables (a VM restored from a template)
 
 # Every request's fields besides "op" and the "id" a stream transport adds.
 OPS: dict[str, frozenset[str]] = {
@@ -35,6 +36,7 @@ OPS: dict[str, frozenset[str]] = {
     OP_CLOCK: frozenset({"time"}),
     OP_RESEED: frozenset({"seed"}),
     OP_WARM: frozenset(),
+    OP_ENV: frozenset({"envs"}),
 }
 
 # The actions of OP_FILE and the fields each takes besides "path".

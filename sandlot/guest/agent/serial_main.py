@@ -119,6 +119,19 @@ def _reseed(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _set_env(request: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox's `envs`: a VM restored from a template has the template's environment,
+    so the host sends the sandbox's own; commands inherit it, code sees it in os.environ."""
+    envs = request.get("envs")
+    if not isinstance(envs, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and "\0" not in k + v and "=" not in k
+        for k, v in envs.items()
+    ):
+        return protocol.error("ProtocolError", "env needs 'envs', an object of str to str")
+    os.environ.update(envs)
+    return {"ok": True}
+
+
 def _warm(agent: linux_agent.LinuxAgent) -> dict[str, Any]:
     """Run each kind of call once, in throwaway state, before the template is saved: the
     modules they import load now and so are in every restore's memory (under TCG the first
@@ -159,6 +172,7 @@ def main() -> None:
             protocol.OP_CLOCK: _clock,
             protocol.OP_RESEED: _reseed,
             protocol.OP_WARM: lambda request: _warm(agent),
+            protocol.OP_ENV: _set_env,
         }
     )
     agent.load_shell()

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ...errors import ImageMissing
+from ...errors import ImageMissing, SandboxError
 from ...guest.agent import protocol
 from ...models import Limits
 from ..base import Availability, SandboxSpec
@@ -134,7 +134,22 @@ class MicroVMRuntime:
         shape = self.shape(spec)
         ready = self.pool(shape).take()
         vm, channel = ready if ready is not None else self._fresh(shape)
-        return MicroVMSandbox(spec, shape, vm, channel, lambda: self._fresh(shape))
+        try:
+            _set_envs(channel, spec)
+        except BaseException:
+            vm.kill()
+            raise
+        return MicroVMSandbox(spec, shape, vm, channel, lambda: self._fresh_for(spec, shape))
+
+    def _fresh_for(self, spec: SandboxSpec, shape: Shape) -> tuple[VM, Channel]:
+        """A fresh VM for `spec` in place of a lost one: the template's, with its envs."""
+        vm, channel = self._fresh(shape)
+        try:
+            _set_envs(channel, spec)
+        except BaseException:
+            vm.kill()
+            raise
+        return vm, channel
 
     def restore(
         self, directory: Path, spec: SandboxSpec, tier_meta: dict[str, Any] | None = None
@@ -142,4 +157,14 @@ class MicroVMRuntime:
         """A sandbox from a folder `MicroVMSandbox.save` wrote (pause/resume, snapshots,
         fork); it gets its own clock and RNG seed."""
         shape = self.shape(spec)
-        return restore_saved(directory, spec, lambda: self._fresh(shape))
+        return restore_saved(directory, spec, lambda: self._fresh_for(spec, shape))
+
+
+def _set_envs(channel: Channel, spec: SandboxSpec) -> None:
+    """Give a VM restored from the template the sandbox's own environment variables (a
+    saved sandbox's are in its memory already)."""
+    if spec.envs:
+        request = protocol.request(protocol.OP_ENV, envs=dict(spec.envs))
+        reply = channel.call(request, snapshot.RESTORE_TIMEOUT)
+        if not reply.get("ok"):
+            raise SandboxError(f"the microvm guest refused the sandbox's envs: {reply}")
