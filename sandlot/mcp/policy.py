@@ -7,7 +7,7 @@ never by the agent. The tier rule (docs/mcp.md):
 
 - the server's own default template (the default sandbox, or `create_sandbox` without a
   template) runs on the lightest allowed tier that serves it, as `Sandbox.create` picks:
-  on wasm where wasm is allowed, where the code makes no system call to the host's kernel;
+  on wasm where wasm is allowed, where the code can make no system call of its own;
 - a template the agent names runs on the strongest allowed tier available here that
   serves it (microvm, gvisor, process, wasm, in that order), or on wasm first when the
   operator sets `agent_templates_on_wasm` and wasm serves it;
@@ -30,7 +30,7 @@ from ..runtimes.registry import tier_named, tier_names
 from ..sdk.core import DEFAULT_TEMPLATE
 
 HOST_TEMPLATE = "host"
-"""The process tier on the host's own userland (its /usr and part of its /etc, read-only):
+"""The host's own userland (its /usr and part of its /etc, read-only) on a Linux tier:
 for trusted code, so never offered to agents unless the operator lists it."""
 
 HOST_USERLAND_TIERS = ("process", "gvisor")
@@ -44,7 +44,7 @@ STRONGEST_FIRST = ("microvm", "gvisor", "process", "wasm")
 
 TIER_ABILITIES = {
     "wasm": "WebAssembly in the server's own process: Python (numpy, pandas, matplotlib) and "
-    "sandlot's own shell; no subprocesses, no network, no system calls to the host's kernel",
+    "sandlot's own shell; no subprocesses, no network, no system calls of its own",
     "process": "a Linux process tree under bubblewrap, seccomp and Landlock on the host's "
     "kernel: bash, subprocesses, the template image's tools; no network",
     "gvisor": "Linux under gVisor's user-space kernel (runsc): bash, subprocesses, the "
