@@ -134,22 +134,12 @@ class MicroVMRuntime:
         shape = self.shape(spec)
         ready = self.pool(shape).take()
         vm, channel = ready if ready is not None else self._fresh(shape)
-        try:
-            _set_envs(channel, spec)
-        except BaseException:
-            vm.kill()
-            raise
+        _with_envs(vm, channel, spec)
         return MicroVMSandbox(spec, shape, vm, channel, lambda: self._fresh_for(spec, shape))
 
     def _fresh_for(self, spec: SandboxSpec, shape: Shape) -> tuple[VM, Channel]:
         """A fresh VM for `spec` in place of a lost one: the template's, with its envs."""
-        vm, channel = self._fresh(shape)
-        try:
-            _set_envs(channel, spec)
-        except BaseException:
-            vm.kill()
-            raise
-        return vm, channel
+        return _with_envs(*self._fresh(shape), spec)
 
     def restore(
         self, directory: Path, spec: SandboxSpec, tier_meta: dict[str, Any] | None = None
@@ -160,11 +150,16 @@ class MicroVMRuntime:
         return restore_saved(directory, spec, lambda: self._fresh_for(spec, shape))
 
 
-def _set_envs(channel: Channel, spec: SandboxSpec) -> None:
+def _with_envs(vm: VM, channel: Channel, spec: SandboxSpec) -> tuple[VM, Channel]:
     """Give a VM restored from the template the sandbox's own environment variables (a
-    saved sandbox's are in its memory already)."""
+    saved sandbox's are in its memory already); the VM is killed if that fails."""
     if spec.envs:
-        request = protocol.request(protocol.OP_ENV, envs=dict(spec.envs))
-        reply = channel.call(request, snapshot.RESTORE_TIMEOUT)
-        if not reply.get("ok"):
-            raise SandboxError(f"the microvm guest refused the sandbox's envs: {reply}")
+        try:
+            request = protocol.request(protocol.OP_ENV, envs=dict(spec.envs))
+            reply = channel.call(request, snapshot.RESTORE_TIMEOUT)
+            if not reply.get("ok"):
+                raise SandboxError(f"the microvm guest refused the sandbox's envs: {reply}")
+        except BaseException:
+            vm.kill()
+            raise
+    return vm, channel
