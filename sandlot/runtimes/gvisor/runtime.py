@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from ...errors import SandboxError
 from ..base import Availability, SandboxSpec
-from ..linux import LINUX
+from ..linux import LINUX, cgroups
 from ..linux.spares import Pool
 from ..linux.userland import find_image
 from .sandbox import GvisorSandbox
@@ -52,6 +52,9 @@ class GvisorRuntime:
 
     def availability(self) -> Availability:
         return probe()
+
+    def isolation_notes(self) -> list[str]:
+        return cgroups.host_gaps()
 
     def open(self, spec: SandboxSpec) -> GvisorSandbox:
         return self._spares.open(spec)

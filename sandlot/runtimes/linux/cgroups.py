@@ -56,6 +56,20 @@ def _v2_base(controllers: tuple[str, ...]) -> str | None:
     return None
 
 
+NO_MEMORY = "no writable memory cgroup: memory is limited by rlimits only"
+NO_PIDS = "no writable pids cgroup: processes are limited by RLIMIT_NPROC"
+
+
+def host_gaps() -> list[str]:
+    """What `Cgroups` would note on this host, found without making a group (for
+    `sandlot doctor`): the controllers a sandbox could not be confined by."""
+    if _v2_base(("memory", "pids")) is not None:
+        return []
+    return [
+        note for ctl, note in (("memory", NO_MEMORY), ("pids", NO_PIDS)) if _v1_base(ctl) is None
+    ]
+
+
 class Cgroups:
     """The groups of one sandbox. `procs_files` are where its first process is put."""
 
@@ -77,7 +91,7 @@ class Cgroups:
             return
         mem = _v1_base("memory")
         if mem is None:
-            self.notes.append("no writable memory cgroup: memory is limited by rlimits only")
+            self.notes.append(NO_MEMORY)
         else:
             path = self._make(mem, name)
             if path is not None:
@@ -86,7 +100,7 @@ class Cgroups:
                 self.memory_path = path
         pids = _v1_base("pids")
         if pids is None:
-            self.notes.append("no writable pids cgroup: processes are limited by RLIMIT_NPROC")
+            self.notes.append(NO_PIDS)
         else:
             path = self._make(pids, name)
             if path is not None:

@@ -8,7 +8,7 @@ import subprocess
 from functools import lru_cache
 
 from ..base import Availability, SandboxSpec
-from ..linux import LINUX
+from ..linux import LINUX, cgroups
 from ..linux.userland import PYTHON
 from .root import top_level_binds
 from .sandbox import ProcessSandbox, landlock_note
@@ -57,6 +57,9 @@ class ProcessRuntime:
 
     def availability(self) -> Availability:
         return probe()
+
+    def isolation_notes(self) -> list[str]:
+        return cgroups.host_gaps() + ([landlock_note()] if landlock_note() else [])
 
     def open(self, spec: SandboxSpec) -> ProcessSandbox:
         return self._spares.open(spec)
