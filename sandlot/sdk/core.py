@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import tempfile
 import threading
 import time
 import uuid
@@ -118,6 +117,7 @@ class SandboxCore:
         self._box: RuntimeSandbox | None = box
         self._slot_guard = threading.Lock()  # the slot's owner changes, and interrupts, under it
         self._slot_owner: object | None = None
+        self._notes = list(box.notes) if isinstance(box, ReportsIsolation) else []
 
     def _from_saved(self, kind: str, key: str, tier: str | None, lifetime: float) -> None:
         """Open a sandbox from a saved entry (a snapshot, or a paused sandbox)."""
@@ -250,7 +250,7 @@ class SandboxCore:
                 return self._forked_by_tier(box.fork(n))
             saver = self._saver(box, "fork")
             restorer = _restorer(self.runtime)
-            with tempfile.TemporaryDirectory(prefix="sandlot-fork-") as state:
+            with saved.scratch("sandlot-fork-") as state:
                 tier_meta = saver.save(Path(state)) or {}
                 children: list[SandboxCore] = []
                 try:
@@ -309,10 +309,9 @@ class SandboxCore:
 
     @property
     def isolation_notes(self) -> list[str]:
-        """What this sandbox's isolation lacks on this host, in words (empty: nothing)."""
-        with self._lock:
-            box = self._live()
-            return list(box.notes) if isinstance(box, ReportsIsolation) else []
+        """What this sandbox's isolation lacks on this host, in words (empty: nothing).
+        Read once, when the sandbox was opened, so asking never waits for a call."""
+        return list(self._notes)
 
     # -- lifetime --------------------------------------------------------------------------
 

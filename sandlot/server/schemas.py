@@ -27,6 +27,7 @@ class LimitsIn(_Body):
     memory_bytes: int | None = Field(None, ge=64 << 20, le=1 << 40)
     output_bytes: int | None = Field(None, gt=0, le=1 << 30)
     file_read_bytes: int | None = Field(None, gt=0, le=1 << 40)
+    disk_bytes: int | None = Field(None, ge=1 << 20, le=1 << 40)
 
 
 class CreateIn(_Body):
@@ -54,6 +55,7 @@ class LimitsOut(BaseModel):
     memory_bytes: int
     output_bytes: int
     file_read_bytes: int
+    disk_bytes: int | None
 
 
 class SandboxOut(BaseModel):
@@ -64,6 +66,9 @@ class SandboxOut(BaseModel):
     limits: LimitsOut | None = None
     created_at: datetime
     expires_at: datetime
+    isolation_notes: list[str] = Field(
+        default_factory=list, description="What this sandbox's isolation lacks on the server"
+    )
 
 
 class SandboxList(BaseModel):

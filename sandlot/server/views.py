@@ -22,6 +22,7 @@ def sandbox_out(entry: Entry) -> SandboxOut:
         limits=LimitsOut(**core.limits.to_dict()),
         created_at=datetime.fromtimestamp(entry.created, UTC),
         expires_at=datetime.fromtimestamp(entry.deadline, UTC),
+        isolation_notes=core.isolation_notes,
     )
 
 

@@ -122,6 +122,21 @@ def test_file_too_big_for_the_read_limit(live: Live) -> None:
         assert errors[0] == errors[1]
 
 
+def test_remote_isolation_notes_are_the_servers(live: Live) -> None:
+    # a process sandbox of python-data-analysis without its image notes the host-userland
+    # fallback; the remote client must see the server's notes, not an empty list
+    from sandlot.images import find
+
+    if find("python-data-analysis") is not None:
+        pytest.skip("python-data-analysis is built here: its process sandbox has no note")
+    template, needs = "python-data-analysis", {"subprocess"}
+    with Sandbox.create(template, requires=needs) as local:
+        expected = local.isolation_notes
+    with Sandbox.create(template, requires=needs, base_url=live.url, api_key=live.key) as remote:
+        assert remote.tier == "process"
+        assert remote.isolation_notes == expected and expected
+
+
 def test_remote_expiry_and_close(live: Live) -> None:
     box = Sandbox.create(base_url=live.url, api_key=live.key, timeout=0.5)
     time.sleep(0.8)

@@ -216,6 +216,12 @@ class RemoteSandbox:
         self._call_id: str | None = None  # the call running now, for interrupt()
         self._call_lock = threading.Lock()
 
+    @property
+    def notes(self) -> list[str]:
+        """What the sandbox's isolation lacks on the server, as the server says."""
+        given = self.info.get("isolation_notes")
+        return [str(n) for n in given] if isinstance(given, list) else []
+
     def described(self) -> tuple[str, Limits, dict[str, str]]:
         """The server's template, limits and metadata for this sandbox: a client that
         connects, forks or starts from a snapshot learns them from the server."""
