@@ -126,6 +126,11 @@ class Limits:
     output_bytes: the most bytes kept per stream per call; the rest is dropped and the
         result says so in `truncated`.
     file_read_bytes: the largest file `files.read` returns.
+    disk_bytes: the most bytes the sandbox's files may take (set at create; a call's own
+        limits do not change it). None: half of memory_bytes, as every tier's writable
+        folders were before, since on most tiers files live in the sandbox's memory.
+        Writing past it is ENOSPC inside the guest (or `LimitExceeded("disk")` where the
+        host cannot cap a folder; the sandbox's notes say so).
     """
 
     wall_time: float = 60.0
@@ -133,6 +138,7 @@ class Limits:
     memory_bytes: int = 1 << 30
     output_bytes: int = 1 << 20
     file_read_bytes: int = 100 << 20
+    disk_bytes: int | None = None
 
     def __post_init__(self) -> None:
         _positive_seconds("wall_time", self.wall_time)
@@ -140,11 +146,21 @@ class Limits:
             _positive_int(name, getattr(self, name))
         if self.cpu_fuel is not None:
             _positive_int("cpu_fuel", self.cpu_fuel)
+        if self.disk_bytes is not None and _positive_int("disk_bytes", self.disk_bytes) < 1 << 20:
+            raise InvalidArgument(
+                f"disk_bytes={self.disk_bytes} is too small: the guest's folders need at "
+                "least 1 MiB (1048576)"
+            )
         if self.memory_bytes < 64 << 20:
             raise InvalidArgument(
                 f"memory_bytes={self.memory_bytes} is too small: the Python runtime needs "
                 "at least 64 MiB (67108864)"
             )
+
+    @property
+    def disk_cap(self) -> int:
+        """The cap on the sandbox's files: disk_bytes, or half of memory_bytes when unset."""
+        return self.disk_bytes if self.disk_bytes is not None else self.memory_bytes // 2
 
     def merged(self, **overrides: Any) -> Limits:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -185,7 +201,8 @@ def _positive_seconds(name: str, value: object) -> float:
 
 def check_str_map(value: Mapping[str, str] | None, name: str) -> dict[str, str]:
     """`envs` or `metadata` as a plain dict, checked: non-empty str keys, str values, no
-    NUL (which no environment or label survives); None is empty."""
+    NUL (which no environment or label survives) and nothing UTF-8 cannot encode (a lone
+    surrogate, which JSON can carry but no guest, label or response can); None is empty."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -194,8 +211,18 @@ def check_str_map(value: Mapping[str, str] | None, name: str) -> dict[str, str]:
     for k, v in value.items():
         if not isinstance(k, str) or not isinstance(v, str) or "\0" in k + v or not k:
             raise InvalidArgument(f"{name} must map non-empty str to str without NUL; got {k!r}")
+        if not _encodes(k + v):
+            raise InvalidArgument(f"{name} must be valid Unicode (no lone surrogate); got {k!r}")
         out[k] = v
     return out
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_timeout(value: object, name: str = "timeout") -> float | None:
