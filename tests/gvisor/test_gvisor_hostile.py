@@ -186,6 +186,18 @@ def test_a_disk_fill_stops_at_the_cap() -> None:
         assert sbx.commands.run("echo fine > ~/ok && cat ~/ok").stdout == "fine\n"
 
 
+def test_disk_bytes_sets_the_cap() -> None:
+    with Sandbox.create(tier="gvisor", template="base", limits=Limits(disk_bytes=48 << 20)) as sbx:
+        box = _box(sbx)
+        assert sbx.commands.run("ulimit -f").stdout.strip() == str(48 << 10)
+        if not box._jail.mounted:
+            pytest.skip(f"the sandbox's folders are not size-capped here: {box.notes}")
+        st = os.statvfs(box._jail.root_dir)
+        assert st.f_blocks * st.f_frsize == 48 << 20
+        r = sbx.commands.run("for i in 1 2; do head -c 30M /dev/zero > ~/f$i; done")
+        assert "No space left" in r.stderr
+
+
 def test_an_output_flood_is_capped(gsbx: Sandbox) -> None:
     r = gsbx.commands.run("yes flood | head -c 50M", timeout=60)
     assert 0 < len(r.stdout) <= Limits().output_bytes and "stdout" in r.truncated

@@ -304,6 +304,34 @@ def test_disk_fill_stops_at_the_cap(psbx: Sandbox) -> None:
     assert psbx.commands.run("echo fine > ~/ok && cat ~/ok").stdout == "fine\n"
 
 
+def test_disk_bytes_is_the_cap_of_the_writable_folders_and_of_each_file() -> None:
+    limits = Limits(disk_bytes=64 << 20)
+    with (
+        Sandbox.create(template="host", tier="process", limits=limits) as sbx,
+        Sandbox.create(template="host", tier="process", limits=limits) as other,
+    ):
+        box: Any = sbx._core._box
+        assert sbx.commands.run("ulimit -f").stdout.strip() == str(64 << 10)  # 1 KiB blocks
+        if not box._jail.mounted:
+            pytest.skip(f"the sandbox's folders are not size-capped here: {box.notes}")
+        st = os.statvfs(box._jail.root_dir)
+        assert st.f_blocks * st.f_frsize == 64 << 20
+        ex = sbx.run_code(
+            "import errno\n"
+            "open('/tmp/a', 'wb').write(b'x' * (40 << 20))\n"
+            "try:\n"
+            "    open('/home/user/b', 'wb').write(b'x' * (40 << 20))\n"
+            "    got = 'room'\n"
+            "except OSError as e:\n"
+            "    got = errno.errorcode[e.errno]\n"
+            "got"
+        )
+        assert ex.text == "'ENOSPC'", ex
+        assert other.commands.run("head -c 40M /dev/zero > /tmp/x && echo ok").stdout == "ok\n"
+        sbx.commands.run("rm -f /tmp/a /home/user/b")
+        assert sbx.commands.run("head -c 40M /dev/zero > ~/c && echo ok").stdout == "ok\n"
+
+
 def test_host_environment_does_not_leak(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANDLOT_TEST_SECRET", "hunter2")
     monkeypatch.setenv("SANDLOT_PROCESS_SPARES", "0")  # a spare may predate the variable

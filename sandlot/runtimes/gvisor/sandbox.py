@@ -131,7 +131,7 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
         self._bundle_dir = self._jail.path("bundle")
         try:
             root = platform.root_for(spec.template, os.path.join(self._bundle_dir, "rootfs"))
-            self._jail.make_folders(spec.limits.memory_bytes)
+            self._jail.make_folders(spec.limits)
             os.makedirs(self._bundle_dir, mode=0o755, exist_ok=True)
             self._files = SandboxRoot(self._jail.root_dir, home=HOME)
             self._cgroups = self._jail.confine(spec.limits.memory_bytes + RUNTIME_MEMORY, MAX_PIDS)
@@ -159,7 +159,7 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
         agent = {
             "home": HOME,
             "sys_path": list(root.sys_path),
-            "rlimits": jail.rlimits(limits.memory_bytes, GUEST_NPROC),
+            "rlimits": jail.rlimits(limits, GUEST_NPROC),
         }
         spec = bundle.config(
             root,

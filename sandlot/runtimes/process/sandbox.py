@@ -165,7 +165,7 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
         """The host side of the sandbox (`linux/jail.py`): `root/` is what `files` sees
         (its `home/user` and `tmp` are bound writable into the jail); `etc/` holds the few
         generated files."""
-        self._jail.make_folders(self._spec.limits.memory_bytes)
+        self._jail.make_folders(self._spec.limits)
         os.makedirs(self._jail.path("etc"), mode=0o755)
         os.chmod(self._jail.path("etc"), 0o755)
         generated = {
@@ -182,7 +182,7 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
         limits = self._spec.limits
         env = jail.guest_env("user", self._spec.envs)
         gpus = gpu_devices()
-        rlimits = jail.rlimits(limits.memory_bytes, MAX_PIDS)
+        rlimits = jail.rlimits(limits, MAX_PIDS)
         if gpus:  # GPU drivers map far more address space than memory: the cgroup limits it
             del rlimits["as"]
         config = {
