@@ -319,6 +319,21 @@ def test_filling_the_writable_disk_stops_at_its_cap_and_the_vm_lives_on(vsbx: Sa
     assert vsbx.commands.run("echo room > /tmp/again && cat /tmp/again").stdout == "room\n"
 
 
+def test_disk_bytes_resizes_the_writable_area_and_a_fork_keeps_it() -> None:
+    with Sandbox.create(
+        tier="microvm", template=TEMPLATE, limits=Limits(disk_bytes=96 << 20)
+    ) as sbx:
+        r = sbx.commands.run("df -B1 /tmp | tail -1; head -c 120M /dev/zero > /tmp/fill")
+        assert int(r.stdout.split()[1]) == 96 << 20, r.stdout
+        assert "No space left on device" in r.stderr
+        sbx.commands.run("rm /tmp/fill")
+        (kid,) = sbx.fork(1)
+        with kid:
+            r = kid.commands.run("df -B1 /home | tail -1")
+            assert int(r.stdout.split()[1]) == 96 << 20, r.stdout
+        assert sbx.commands.run("head -c 64M /dev/zero > ~/f && echo ok").stdout == "ok\n"
+
+
 def test_close_leaves_no_qemu_or_files() -> None:
     sbx = Sandbox.create(tier="microvm", template=TEMPLATE)
     vm = box(sbx).vm

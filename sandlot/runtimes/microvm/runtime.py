@@ -21,7 +21,7 @@ from ...guest.agent import protocol
 from ...models import Limits
 from ..base import Availability, SandboxSpec
 from ..linux import LINUX
-from . import accel, disk, kernel, snapshot
+from . import accel, disk, kernel, snapshot, writable
 from .channel import Channel
 from .pool import Pool, pool_size
 from .sandbox import MicroVMSandbox, restore_saved
@@ -134,12 +134,13 @@ class MicroVMRuntime:
         shape = self.shape(spec)
         ready = self.pool(shape).take()
         vm, channel = ready if ready is not None else self._fresh(shape)
-        _with_envs(vm, channel, spec)
+        _with_envs(*writable.resize(vm, channel, spec.limits, shape.memory_mib), spec)
         return MicroVMSandbox(spec, shape, vm, channel, lambda: self._fresh_for(spec, shape))
 
     def _fresh_for(self, spec: SandboxSpec, shape: Shape) -> tuple[VM, Channel]:
         """A fresh VM for `spec` in place of a lost one: the template's, with its envs."""
-        return _with_envs(*self._fresh(shape), spec)
+        fresh = writable.resize(*self._fresh(shape), spec.limits, shape.memory_mib)
+        return _with_envs(*fresh, spec)
 
     def restore(
         self, directory: Path, spec: SandboxSpec, tier_meta: dict[str, Any] | None = None
