@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -116,7 +117,7 @@ def test_guest_made_symlinks_cannot_leak_host_files(sbx: Sandbox) -> None:
         "    except OSError:\n"
         "        pass\n"
     )
-    root = sbx._core._box._root_dir  # type: ignore[union-attr,attr-defined]
+    root = sbx._core._box._root_dir  # type: ignore[union-attr]
     planted = os.path.join(root, "home/user/planted")
     os.symlink("/etc/passwd", planted)
     os.symlink("/", os.path.join(root, "home/user/hostroot"))
@@ -244,3 +245,106 @@ def test_a_reply_survives_closed_stdout_and_forged_reply_marks(sbx: Sandbox) -> 
     assert ex.text == "'still here'" and ex.error is None
     assert sbx.run_code("kept").text == "4"
     assert sbx.commands.run("echo after").stdout == "after\n"
+
+
+def _plant_escape_link(sbx: Sandbox, name: str, target: str) -> None:
+    """What guest code itself can do: swap /`name` for a relative link whose `..`s would
+    climb out of its root on the host, to `target`."""
+    up = "../" * 40 + target.lstrip("/")
+    ex = sbx.run_code(
+        "import os\n"
+        "os.chdir('/')\n"
+        f"os.rename('/{name}', '/old{name}')\n"
+        f"os.symlink({up!r}, '/{name}')\n"
+        f"os.readlink('/{name}')"
+    )
+    assert ex.error is None and ex.text is not None and ex.text.startswith("'../../"), ex
+
+
+@pytest.mark.parametrize("planted", ["home", "tmp"])
+@pytest.mark.parametrize("how", ["fork", "snapshot", "pause"])
+def test_restore_never_follows_a_guest_planted_link_out_of_its_root(
+    how: str, planted: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path / "store"))
+    target = tmp_path / "host-folder"
+    target.mkdir()
+    sbx = Sandbox.create()
+    try:
+        _plant_escape_link(sbx, planted, str(target))
+        if how == "fork":
+            (back,) = sbx.fork(1)
+        elif how == "snapshot":
+            sbx.create_snapshot("planted")
+            back = Sandbox.create(snapshot="planted")
+        else:
+            back = Sandbox.connect(sbx.pause())
+        with back:
+            # the link resolves inside the sandbox, as the guest sees it
+            back.files.write("/probe.txt", "inside")
+            assert back.run_code("open('/probe.txt').read()").text == "'inside'"
+    finally:
+        sbx.close()
+    assert list(target.iterdir()) == []  # nothing made in the host's folder
+
+
+def test_snapshot_size_never_follows_a_link_to_a_host_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path / "store"))
+    big = tmp_path / "big-host-file"
+    with open(big, "wb") as f:
+        f.truncate(1 << 40)  # sparse: 1 TiB that takes no disk
+    with Sandbox.create() as sbx:
+        sbx.run_code(f"import os; os.symlink({'../' * 40 + str(big).lstrip('/')!r}, 'big')")
+        info = sbx.create_snapshot("linked")
+    assert info.size < 1 << 30  # the link is billed as a link, not as the host file
+
+
+DEEP = 1_100
+MAKE_DEEP = (
+    "import os\n"
+    "os.chdir('/home/user')\n"
+    f"for _ in range({DEEP}):\n"
+    "    os.mkdir('d')\n"
+    "    os.chdir('d')\n"
+    "open('leaf', 'w').write('bottom')\n"
+    "os.chdir('/home/user')\n"
+)
+COUNT_DEEP = (
+    "import os\n"
+    "os.chdir('/home/user')\n"
+    "levels = 0\n"
+    "while os.path.isdir('d'):\n"
+    "    os.chdir('d')\n"
+    "    levels += 1\n"
+    "found = (levels, open('leaf').read())\n"
+    "os.chdir('/home/user')\n"
+    "found"
+)
+
+
+def test_a_very_deep_tree_saves_restores_and_is_freed_on_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path / "store"))
+    sbx = Sandbox.create()
+    folder = sbx._core._box._root_dir  # type: ignore[union-attr]
+    assert sbx.run_code(MAKE_DEEP).error is None
+    info = sbx.create_snapshot("deep")
+    assert info.size >= len("bottom")
+    (child,) = sbx.fork(1)
+    with child:
+        assert child.run_code(COUNT_DEEP).text == f"({DEEP}, 'bottom')"
+    with Sandbox.create(snapshot="deep") as started:
+        assert started.run_code(COUNT_DEEP).text == f"({DEEP}, 'bottom')"
+    with Sandbox.connect(sbx.pause()) as back:
+        resumed = back._core._box._root_dir  # type: ignore[union-attr]
+        assert back.run_code(COUNT_DEEP).text == f"({DEEP}, 'bottom')"
+    assert not os.path.exists(folder) and not os.path.exists(resumed)
+    Sandbox.delete_snapshot("deep")
+    assert not (tmp_path / "store" / "snapshots" / "deep").exists()
+    with Sandbox.create() as sbx:
+        folder = sbx._core._box._root_dir  # type: ignore[union-attr]
+        sbx.run_code(MAKE_DEEP)
+    assert not os.path.exists(folder)  # close() freed it all, and raised nothing

@@ -15,6 +15,12 @@ side does:
 * final opens use ``O_NOFOLLOW`` and check the file type on the opened descriptor, so a
   FIFO or device is never read, written or waited on;
 * every host `OSError` becomes a sandlot error whose message names guest paths only.
+
+The whole-tree operations the host does on a sandbox's folders (save and restore copies,
+sizes, removal) are here too: `walk_tree`, `copy_tree`, `tree_size`, `remove_tree`. They
+walk by directory fd with an explicit stack (no recursion, a bounded number of open fds),
+never follow a symlink, and skip FIFOs, sockets and devices, so a tree the guest shaped
+(links planted anywhere, thousands of levels deep) is just data to them.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import NamedTuple
 
 from ..errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed, SandboxError
 from ..models import EntryInfo, FileType
@@ -37,7 +44,12 @@ __all__ = [
     "MAX_PATH_BYTES",
     "MAX_SYMLINK_HOPS",
     "SandboxRoot",
+    "TreeEntry",
+    "copy_tree",
+    "remove_tree",
     "translate_oserror",
+    "tree_size",
+    "walk_tree",
 ]
 
 MAX_PATH_BYTES = 4096
@@ -777,7 +789,7 @@ def _rmtree(parent_fd: int, name: str) -> None:
     into the directory being removed (renameat between fds inside it), then removed from
     there, so a guest's very deep tree neither exhausts fds nor recursion.
     """
-    base = os.open(name, _LIST_FLAGS, dir_fd=parent_fd)
+    base = _open_to_empty(name, parent_fd)
     frames: list[tuple[int, str, list[tuple[str, bool]]]] = []
     try:
         frames.append((base, "", _children(base)))
@@ -811,7 +823,7 @@ def _rmtree(parent_fd: int, name: str) -> None:
                 frames[0][2].append((hoisted, True))
                 continue
             try:
-                child_fd = os.open(child, _LIST_FLAGS, dir_fd=fd)
+                child_fd = _open_to_empty(child, fd)
             except FileNotFoundError:
                 continue
             except OSError as e:
@@ -825,6 +837,27 @@ def _rmtree(parent_fd: int, name: str) -> None:
             os.close(fd)
         os.close(base)
     os.rmdir(name, dir_fd=parent_fd)
+
+
+def _open_to_empty(name: str, dir_fd: int) -> int:
+    """The directory `name` opened for listing, made ours to empty: one the guest made
+    unreadable or read-only (chmod 0) is given back owner rwx first, through an O_PATH fd
+    (so a link swapped in is never what gets the mode)."""
+    try:
+        fd = os.open(name, _LIST_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        handle = os.open(name, _WALK_FLAGS, dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{handle}", 0o700)
+        finally:
+            os.close(handle)
+        fd = os.open(name, _LIST_FLAGS, dir_fd=dir_fd)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o700 != 0o700:
+            os.fchmod(fd, 0o700)
+    except OSError:
+        pass  # not ours to change: removal says why, if it fails
+    return fd
 
 
 def _children(fd: int) -> list[tuple[str, bool]]:
@@ -844,3 +877,195 @@ def _unlink_quiet(name: str, dir_fd: int) -> None:
         os.unlink(name, dir_fd=dir_fd)
     except FileNotFoundError:
         pass
+
+
+# -- whole trees: walk, copy, size, remove (never following a link, never recursing) --------
+
+
+class TreeEntry(NamedTuple):
+    """One entry met by `walk_tree`: `dir_fd` (its directory) is valid until the next one."""
+
+    parents: list[str]  # the directory's names below the top (the walker's own list: copy it)
+    dir_fd: int
+    name: str
+    st: os.stat_result  # lstat: a symlink is reported as one
+
+
+def walk_tree(top_fd: int, *, max_depth: int | None = None) -> Iterator[TreeEntry]:
+    """Every entry below the directory `top_fd`, each directory's before what is in it.
+
+    Depth-first with an explicit stack of names; at most ~64 directory fds open (`_Walk`),
+    so depth costs neither recursion nor fds. Symlinks are entries, never followed; a
+    directory swapped for something else meanwhile is skipped. With `max_depth`, the
+    directories at that level are reported but not entered (1: the top's entries only).
+    """
+    return _walk(top_fd, max_depth, None)
+
+
+def _walk(top_fd: int, max_depth: int | None, mirror: _Walk | None) -> Iterator[TreeEntry]:
+    """`walk_tree`; with `mirror`, a cursor on a second tree that enters and leaves the
+    same directories by name, in step (made there by the caller as they are met)."""
+    cursor = _Walk(top_fd)
+    pending: list[tuple[int, str]] = []  # (level of its parent, name), deepest last
+    try:
+        yield from _listed(cursor, pending, max_depth)
+        while pending:
+            level, name = pending.pop()
+            while len(cursor.names) > level:
+                cursor.pop()
+                if mirror is not None:
+                    mirror.pop()
+            try:
+                fd = os.open(name, _WALK_FLAGS, dir_fd=cursor.top())
+            except OSError as e:
+                if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                    continue  # removed or replaced since it was listed
+                raise
+            cursor.push(name, fd)
+            if mirror is not None:
+                mirror.push(name, os.open(name, _WALK_FLAGS, dir_fd=mirror.top()))
+            yield from _listed(cursor, pending, max_depth)
+    finally:
+        cursor.reset()
+
+
+def _listed(
+    cursor: _Walk, pending: list[tuple[int, str]], max_depth: int | None
+) -> Iterator[TreeEntry]:
+    """The entries of the cursor's directory; its subdirectories go on `pending`."""
+    here = cursor.top()
+    fd = os.open(".", _LIST_FLAGS, dir_fd=here)
+    try:
+        with os.scandir(fd) as it:
+            names = [e.name for e in it]
+    finally:
+        os.close(fd)
+    level = len(cursor.names)
+    descend = max_depth is None or level + 1 < max_depth
+    for name in names:
+        try:
+            st = os.stat(name, dir_fd=here, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        yield TreeEntry(cursor.names, here, name, st)
+        if descend and stat.S_ISDIR(st.st_mode):
+            pending.append((level, name))
+
+
+def tree_size(path: str | os.PathLike[str]) -> int:
+    """Bytes in the regular files below `path` (links count as nothing: never followed)."""
+    top = os.open(path, _LIST_FLAGS)
+    try:
+        return sum(e.st.st_size for e in walk_tree(top) if stat.S_ISREG(e.st.st_mode))
+    finally:
+        os.close(top)
+
+
+def copy_tree(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copy the tree `src` into the directory `dst` (made if missing; may exist, empty).
+
+    Files (content, mode without set-id bits, times), directories and symlinks (as links,
+    their targets untouched) are copied; FIFOs, sockets and devices are skipped. Nothing
+    is followed on either side, so a link in `src` is only ever data.
+    """
+    os.makedirs(dst, mode=0o755, exist_ok=True)
+    src_top = os.open(src, _LIST_FLAGS)
+    try:
+        dst_top = os.open(dst, _LIST_FLAGS)
+        into = _Walk(dst_top)
+        try:
+            for entry in _walk(src_top, None, into):
+                _copy_entry(entry, into.top())
+        finally:
+            into.reset()
+            os.close(dst_top)
+    finally:
+        os.close(src_top)
+
+
+def _copy_entry(entry: TreeEntry, dst_dir: int) -> None:
+    mode = entry.st.st_mode
+    name = entry.name
+    if stat.S_ISDIR(mode):
+        os.mkdir(name, 0o700, dir_fd=dst_dir)
+        fd = os.open(name, _LIST_FLAGS, dir_fd=dst_dir)
+        try:
+            os.fchmod(fd, (stat.S_IMODE(mode) & 0o777) | 0o700)  # we must write inside
+        finally:
+            os.close(fd)
+    elif stat.S_ISLNK(mode):
+        try:
+            target = os.readlink(name, dir_fd=entry.dir_fd)
+        except OSError:
+            return  # replaced meanwhile
+        os.symlink(target, name, dir_fd=dst_dir)
+    elif stat.S_ISREG(mode):
+        _copy_file(entry.dir_fd, dst_dir, name)
+
+
+def _copy_file(src_dir: int, dst_dir: int, name: str) -> None:
+    try:
+        src = os.open(name, _READ_FLAGS, dir_fd=src_dir)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ELOOP):
+            return  # removed, or swapped for a link, since it was listed
+        raise
+    try:
+        st = os.fstat(src)
+        if not stat.S_ISREG(st.st_mode):
+            return
+        mode = stat.S_IMODE(st.st_mode) & 0o777
+        dst = os.open(name, _TEMP_FLAGS, mode, dir_fd=dst_dir)
+        try:
+            _copy_bytes(src, dst)
+            os.fchmod(dst, mode)
+            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _copy_bytes(src: int, dst: int) -> None:
+    try:
+        while os.sendfile(dst, src, None, 8 * _CHUNK):
+            pass
+        return
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise
+    while chunk := os.read(src, _CHUNK):  # sendfile refused: the plain way, from here on
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view) :]
+
+
+def remove_tree(path: str | os.PathLike[str], *, ignore_errors: bool = False) -> None:
+    """Remove `path` and all below it (a link there is removed itself, never followed).
+
+    Iterative and fd-based (`_rmtree`), so a guest's deep tree, planted links or folders
+    it made unreadable never stop it; a missing `path` is no error.
+    """
+    where = os.path.abspath(path)
+    try:
+        parent = os.open(os.path.dirname(where), _LIST_FLAGS)
+    except FileNotFoundError:
+        return
+    except OSError:
+        if ignore_errors:
+            return
+        raise
+    name = os.path.basename(where)
+    try:
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            _rmtree(parent, name)
+        else:
+            os.unlink(name, dir_fd=parent)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        if not ignore_errors:
+            raise
+    finally:
+        os.close(parent)

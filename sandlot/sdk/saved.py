@@ -8,6 +8,10 @@ Layout under the data root (`$SANDLOT_HOME`, default `~/.local/share/sandlot`):
 `state/` belongs to the tier that wrote it (its `save`/`restore`). An entry is written into
 a temporary folder beside its final place and renamed when complete, so a crash mid-save
 never leaves a half-written entry that a later resume would trust.
+
+A saved `state/` holds a copy of the guest's files, shaped by the guest (links planted to
+anywhere, very deep trees): every walk of an entry here measures, removes and checks it
+with the fd-based, link-free, iterative tree operations of `runtimes/hostfs.py`.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
+import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument, NotFound
 from ..models import Limits, SnapshotInfo
+from ..runtimes.hostfs import remove_tree, tree_size
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SANDBOX_ID = re.compile(r"sbx_[0-9a-f]{16}")
@@ -45,6 +51,30 @@ def _entry(kind: str, key: str) -> Path:
     return data_root() / kind / key
 
 
+def _present(path: Path) -> bool:
+    """Whether anything is at `path` (a link too, never followed)."""
+    return os.path.lexists(path)
+
+
+def is_real_dir(path: Path) -> bool:
+    """Whether `path` is a directory itself, not a link to one."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+@contextmanager
+def scratch(prefix: str) -> Iterator[Path]:
+    """A temporary folder for a saved state (a fork's), removed with all in it however
+    deep or linked the guest made its files."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        remove_tree(folder, ignore_errors=True)
+
+
 def write(
     kind: str,
     key: str,
@@ -56,21 +86,20 @@ def write(
     """Save one entry atomically; `save_state` fills the given `state/` folder. Returns
     the metadata as written."""
     final = _entry(kind, key)
-    if final.exists() and not replace:
+    if _present(final) and not replace:
         raise InvalidArgument(f"a {kind[:-1]} named {key!r} exists; delete it first")
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
     try:
         (work / "state").mkdir()
         save_state(work / "state")
-        size = sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
-        meta = {**meta, "size": size, "created": time.time()}
+        meta = {**meta, "size": tree_size(work), "created": time.time()}
         (work / "meta.json").write_text(json.dumps(meta, indent=1))
-        if final.exists():
-            shutil.rmtree(final)
+        if _present(final):
+            remove_tree(final)
         os.rename(work, final)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work, ignore_errors=True)
         raise
     return meta
 
@@ -80,7 +109,7 @@ def adopt(kind: str, key: str, folder: Path) -> dict[str, Any]:
     the entry `key`, atomically, with its name in meta.json set to `key`; never over an
     existing one. `folder` must be beside the store (same filesystem). Its metadata."""
     final = _entry(kind, key)
-    if final.exists():
+    if _present(final):
         raise InvalidArgument(f"a {kind[:-1]} named {key!r} exists; delete it first")
     try:
         meta = json.loads((folder / "meta.json").read_text())
@@ -88,7 +117,7 @@ def adopt(kind: str, key: str, folder: Path) -> dict[str, Any]:
         raise NotFound(f"saved entry {key!r} is damaged (no readable meta.json)") from e
     if not isinstance(meta, dict) or not isinstance(meta.get("tier"), str):
         raise NotFound(f"saved entry {key!r} is damaged (meta.json names no tier)")
-    if not (folder / "state").is_dir():
+    if not is_real_dir(folder / "state"):
         raise NotFound(f"saved entry {key!r} is damaged (no state/)")
     meta["name"] = key
     (folder / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -124,9 +153,9 @@ def read(kind: str, key: str) -> tuple[dict[str, Any], Path]:
 
 def remove(kind: str, key: str) -> None:
     entry = _entry(kind, key)
-    if not entry.exists():
+    if not _present(entry):
         raise NotFound(f"no {kind[:-1]} {key!r} on this host")
-    shutil.rmtree(entry)
+    remove_tree(entry)
 
 
 def snapshots() -> list[SnapshotInfo]:

