@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from ...models import Limits
 from ..guest_paths import HOME, OUTPUTS, TMP
 from ..hostfs import SandboxRoot, remove_tree
 from . import disk, stale
@@ -50,10 +51,10 @@ def guest_env(user: str, envs: Mapping[str, str]) -> dict[str, str]:
     return {**basics, "SHELL": "/bin/bash", "TMPDIR": TMP, **envs}
 
 
-def rlimits(memory_bytes: int, nproc: int) -> dict[str, int]:
+def rlimits(limits: Limits, nproc: int) -> dict[str, int]:
     """The rlimits the agent sets at its start: no file beyond the writable folders' cap."""
-    size = disk.disk_bytes(memory_bytes)
-    return {"as": memory_bytes, "nofile": NOFILE, "nproc": nproc, "fsize": size, "core": 0}
+    size = disk.disk_bytes(limits)
+    return {"as": limits.memory_bytes, "nofile": NOFILE, "nproc": nproc, "fsize": size, "core": 0}
 
 
 class Jail:
@@ -89,11 +90,11 @@ class Jail:
         notes = list(self.cgroups.notes) if self.cgroups is not None else []
         return notes + ([self._disk_note] if self._disk_note else [])
 
-    def make_folders(self, memory_bytes: int) -> None:
+    def make_folders(self, limits: Limits) -> None:
         """`root/` (a tmpfs capped by `disk.py` where the host allows) and the guest's
         writable folders in it."""
         os.makedirs(self.root_dir, mode=0o755)
-        self._disk_note = disk.mount_capped(self.root_dir, disk.disk_bytes(memory_bytes)) or ""
+        self._disk_note = disk.mount_capped(self.root_dir, disk.disk_bytes(limits)) or ""
         os.chmod(self.root_dir, 0o755)
         for guest, mode in _FOLDERS:
             os.makedirs(self.host_path(guest), exist_ok=True)
