@@ -20,7 +20,7 @@ class TimeoutError(SandboxError, builtins.TimeoutError):
 class LimitExceeded(SandboxError):
     """A resource limit stopped the call; `limit` names which one.
 
-    `limit` is one of "cpu", "memory", "stack", "file_size", "entries".
+    `limit` is one of "cpu", "memory", "stack", "file_size", "entries", "disk".
     """
 
     def __init__(self, limit: str, message: str) -> None:

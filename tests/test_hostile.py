@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,6 +250,133 @@ def test_a_reply_survives_closed_stdout_and_forged_reply_marks(sbx: Sandbox) -> 
     assert ex.text == "'still here'" and ex.error is None
     assert sbx.run_code("kept").text == "4"
     assert sbx.commands.run("echo after").stdout == "after\n"
+
+
+FILL = (
+    "import errno, os\n"
+    "got = 'room'\n"
+    "try:\n"
+    "    with open('/home/user/fill', 'wb') as f:\n"
+    "        for _ in range({mib}):\n"
+    "            f.write(b'x' * (1 << 20))\n"
+    "            f.flush()\n"
+    "except OSError as e:\n"
+    "    got = 'ENOSPC' if e.errno == errno.ENOSPC else repr(e)\n"
+    "got"
+)
+
+
+def _capped(sbx: Sandbox) -> str:
+    """The wasm sandbox's host folder, skipping where this host cannot mount its cap."""
+    box: Any = sbx._core._box
+    if not box._folder.mounted:
+        pytest.skip(f"no size-capped folder on this host: {box.notes}")
+    return str(box._root_dir)
+
+
+def test_disk_fill_past_disk_bytes_is_enospc_and_room_comes_back() -> None:
+    with (
+        Sandbox.create(limits=Limits(disk_bytes=64 << 20)) as sbx,
+        Sandbox.create(limits=Limits(disk_bytes=64 << 20)) as other,
+    ):
+        root = _capped(sbx)
+        free_before = os.statvfs(tempfile.gettempdir()).f_bavail
+        assert os.statvfs(root).f_blocks * os.statvfs(root).f_frsize == 64 << 20
+        assert sbx.run_code(FILL.format(mib=200)).text == "'ENOSPC'"  # ENOSPC in the guest
+        assert os.statvfs(tempfile.gettempdir()).f_bavail >= free_before - 1024
+        assert sbx.run_code("1 + 1").text == "2"  # the sandbox lives on
+        r = sbx.commands.run("echo more > /home/user/more")
+        assert r.exit_code != 0
+        assert other.run_code(FILL.format(mib=8)).text == "'room'"  # others keep their room
+        sbx.run_code("import os\nos.remove('/home/user/fill')")
+        assert sbx.run_code(FILL.format(mib=16)).text == "'room'"
+        sbx.files.remove("/home/user/fill")
+        sbx.files.write("/home/user/ok.txt", "fine")
+        assert sbx.commands.run("cat /home/user/ok.txt").stdout == "fine"
+
+
+def test_disk_cap_defaults_to_half_the_memory_limit_and_close_frees_it() -> None:
+    sbx = Sandbox.create(limits=Limits(memory_bytes=256 << 20))
+    root = _capped(sbx)
+    assert sbx.isolation_notes == []
+    st = os.statvfs(root)
+    assert st.f_blocks * st.f_frsize == 128 << 20
+    sbx.close()
+    assert not os.path.ismount(root) and not os.path.exists(root)
+
+
+def test_forks_and_restores_get_fresh_capped_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path))
+    with Sandbox.create(limits=Limits(disk_bytes=32 << 20)) as sbx:
+        root = _capped(sbx)
+        sbx.files.write("/home/user/kept.txt", "kept")
+        (kid,) = sbx.fork(1)
+        with kid:
+            kid_root = _capped(kid)
+            assert kid_root != root and os.path.ismount(kid_root)
+            assert kid.files.read("/home/user/kept.txt") == "kept"
+            assert kid.run_code(FILL.format(mib=64)).text == "'ENOSPC'"
+        assert not os.path.exists(kid_root)
+        sid = sbx.pause()
+    with Sandbox.connect(sid) as back:
+        back_root = _capped(back)
+        assert os.statvfs(back_root).f_blocks * os.statvfs(back_root).f_frsize == 32 << 20
+        assert back.files.read("/home/user/kept.txt") == "kept"
+        assert back.run_code(FILL.format(mib=64)).text == "'ENOSPC'"
+
+
+FALLBACK = """
+from sandlot import LimitExceeded, Limits, Sandbox
+with Sandbox.create(limits=Limits(disk_bytes=8 << 20)) as sbx:
+    assert any("no disk quota" in n for n in sbx.isolation_notes), sbx.isolation_notes
+    sbx.run_code("open('/home/user/fill', 'wb').write(b'x' * (12 << 20))")
+    try:
+        sbx.run_code("1")
+        raise SystemExit("a call over the cap was not refused")
+    except LimitExceeded as e:
+        assert e.limit == "disk", e
+    sbx.files.remove("/home/user/fill")
+    assert sbx.run_code("1 + 1").text == "2"
+print("ok")
+"""
+
+
+def test_where_no_cap_can_be_mounted_calls_over_disk_bytes_are_refused() -> None:
+    # Without CAP_SYS_ADMIN no tmpfs mounts: the sandbox measures its folder instead.
+    if shutil.which("setpriv") is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to run without CAP_SYS_ADMIN")
+    done = subprocess.run(
+        ["setpriv", "--bounding-set=-sys_admin", sys.executable, "-c", FALLBACK],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_killed_host_process_leaves_no_wasm_mount_after_the_sweep() -> None:
+    from sandlot.runtimes.linux import stale
+    from sandlot.runtimes.wasm.folder import PREFIX
+
+    script = (
+        "import os, signal\n"
+        "from sandlot import Sandbox\n"
+        "s = Sandbox.create()\n"
+        "print(s._core._box._folder.state_dir, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    state_dir = done.stdout.strip()
+    assert state_dir and os.path.isdir(state_dir)
+    mounted = os.path.ismount(os.path.join(state_dir, "root"))
+    stale.sweep.cache_clear()
+    assert stale.sweep(PREFIX) >= 1
+    assert not os.path.exists(state_dir)
+    if mounted:
+        with open("/proc/self/mountinfo") as f:
+            assert state_dir not in f.read()
 
 
 def _plant_escape_link(sbx: Sandbox, name: str, target: str) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Availability, SandboxSpec
-from .sandbox import WASM_NOTES, WasmSandbox
+from .folder import host_notes
+from .sandbox import WasmSandbox
 
 
 class WasmRuntime:
@@ -25,7 +26,7 @@ class WasmRuntime:
         return Availability(True)
 
     def isolation_notes(self) -> list[str]:
-        return list(WASM_NOTES)
+        return host_notes()
 
     def open(self, spec: SandboxSpec) -> WasmSandbox:
         return WasmSandbox(spec)

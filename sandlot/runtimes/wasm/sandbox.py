@@ -9,7 +9,6 @@ into a new one and raise a typed error: the sandbox lives on.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 import time
 import weakref
@@ -27,11 +26,12 @@ from ..agent_link import AgentLink, Outcomes
 from ..base import SandboxSpec
 from ..frames import Deadline
 from ..guest_paths import HOME, OUTPUTS
-from ..hostfs import SandboxRoot, copy_tree, remove_tree
+from ..hostfs import SandboxRoot, copy_tree
 from ..output import OutputSink
 from .bundle import GUEST_MOUNT, GUEST_PACKAGE, GUEST_ZIP, guest_bundle
 from .checkpoint import MemoryCheckpoint
 from .compile_cache import ensure_compiled
+from .folder import CappedFolder
 
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
@@ -40,8 +40,6 @@ RESEND = "__import__('sys').modules['__sandlot_agent__'].resend()"
 KEPT = "the sandbox and its state from earlier calls are kept"  # after a kill, restored
 OUTPUT_SLACK = 64 << 10  # room above the agent's own cap for output written to raw fds
 MEMORY_FILE = "memory.bin"
-# What this tier's isolation lacks wherever it runs (`Sandbox.isolation_notes`).
-WASM_NOTES = ("no disk quota: files the code writes are bounded by the host's free space only",)
 # Run in a restored guest: reseed the generators whose state lives in the copied memory.
 RESEED = (
     "import sys as _s\n"
@@ -108,18 +106,18 @@ class WasmSandbox(AgentLink):
 
     def __init__(self, spec: SandboxSpec, saved: tuple[Path, dict[str, Any]] | None = None) -> None:
         self._spec = spec
-        self._root_dir = tempfile.mkdtemp(prefix="sandlot-wasm-")
-        # A sandbox dropped without close() still leaves no folder behind.
-        self._remove_root = weakref.finalize(
-            self, remove_tree, self._root_dir, ignore_errors=True
-        )
+        self._folder = CappedFolder(spec.limits.disk_cap)  # the guest's `/`, size-capped
+        self._root_dir = self._folder.root_dir
+        # A sandbox dropped without close() still leaves no folder (nor mount) behind.
+        self._remove_root = weakref.finalize(self, self._folder.remove)
         self._cancel: threading.Event | None = None
         try:
             self._door = _Door()
             self._checkpoint = MemoryCheckpoint()
             self._metered = spec.limits.cpu_fuel is not None
             if saved is not None:
-                self._restore_files(*saved)
+                with self._folder.full_is_limit("the saved sandbox's files"):
+                    self._restore_files(*saved)
             self._files = SandboxRoot(self._root_dir, home=HOME)
             self._make_guest_folders()
             self._session = self._open_session()
@@ -187,7 +185,8 @@ class WasmSandbox(AgentLink):
 
     @property
     def notes(self) -> list[str]:
-        return list(WASM_NOTES)
+        """What this host could not give the sandbox (a size-capped folder)."""
+        return [self._folder.note] if self._folder.note else []
 
     def interrupt(self) -> None:
         """Stop the running call (a background command's kill): it ends as if killed,
@@ -268,6 +267,7 @@ class WasmSandbox(AgentLink):
 
     def _link_ready(self) -> None:
         self._checkpoint.wait()
+        self._folder.check()
 
     def _link_send(self, request: dict[str, Any], sink: OutputSink | None, limits: Limits) -> int:
         frame = protocol.encode(request)
