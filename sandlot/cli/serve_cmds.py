@@ -60,7 +60,8 @@ def serve(
     import uvicorn
 
     from ..server import KeyStore, ServerConfig, create_app
-    from ..server.config import MAX_REQUEST_HEAD, is_loopback
+    from ..server.config import is_loopback
+    from ..server.guard import uvicorn_options
 
     flags: dict[str, Any] = {
         "host": host,
@@ -109,7 +110,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+        **uvicorn_options(cfg),
     )
 
 

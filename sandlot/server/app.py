@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from . import errors
+from .body_cap import BodyCap
 from .config import ServerConfig
 from .keys import KeyStore
 from .routes import ROUTERS
@@ -58,6 +59,7 @@ def create_app(config: ServerConfig | None = None, *, keys: KeyStore | None = No
     app.state.pools = service.pools
 
     errors.install(app)
+    app.add_middleware(BodyCap, cap=cfg.limits.body_bytes)
     for router in ROUTERS:
         app.include_router(router)
     return app

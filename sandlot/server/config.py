@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .ceilings import Ceilings
+
 
 def default_data_dir() -> Path:
     """$SANDLOT_DATA, else ~/.local/share/sandlot (XDG's default data home)."""
@@ -35,6 +37,13 @@ class ServerConfig:
     allow_push / max_push_bytes: whether `sandlot push` may upload images, and how large.
     pools: warm pools, `{template: size}` or `{template: {tier: size}}` (the config
         file's `[pools]` table); see `sandlot.server.pools`.
+    limits: the ceilings on what a request may ask for (the `[limits]` table); see
+        `sandlot.server.ceilings`.
+    head_timeout: seconds a connection may take to send a whole request head (then it
+        is closed: slow clients cannot hold connections open).
+    keep_alive_timeout: seconds an idle kept-alive connection stays open.
+    max_connections_per_client: open connections one client address may hold at once
+        (more are answered 429 and closed).
     """
 
     host: str = "127.0.0.1"
@@ -49,13 +58,23 @@ class ServerConfig:
     allow_push: bool = False
     max_push_bytes: int = 8 << 30
     pools: dict[str, Any] = field(default_factory=dict)
+    limits: Ceilings = field(default_factory=Ceilings)
+    head_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_connections_per_client: int = 256
+
+    def __post_init__(self) -> None:
+        self.limits = Ceilings.from_table(self.limits)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
         """Settings from a TOML file: top-level keys are this class's fields (`port`,
-        `max_timeout`, ...), and `[pools]` its warm pools; `overrides` win over the file.
+        `max_timeout`, ...), `[limits]` its ceilings and `[pools]` its warm pools;
+        `overrides` win over the file.
 
             max_sandboxes_per_key = 32
+            [limits]
+            memory_bytes = 2147483648       # 2 GiB
             [pools]
             python-data-analysis = 2        # on the tier a plain create would get
             base = { process = 1 }          # per tier

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import errors as err
 from .. import wire
 from ..errors import SandboxClosed, SandboxError
+from .body_cap import BodyTooLarge, too_large_body
 from .metrics import Metrics
 from .registry import SnapshotExists
 from .sandboxes import closed_reason
@@ -92,6 +93,9 @@ async def _on_invalid(request: Request, e: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, e: Exception) -> JSONResponse:
     assert isinstance(e, StarletteHTTPException)
+    if isinstance(e, BodyTooLarge):
+        _metrics(request).errors.labels("LimitExceeded").inc()
+        return JSONResponse(too_large_body(e.cap), 413, headers={"Connection": "close"})
     kind = "NotFound" if e.status_code == 404 else "HTTPError"
     return JSONResponse(
         _body(kind, str(e.detail)), e.status_code, headers=getattr(e, "headers", None)

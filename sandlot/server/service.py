@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +29,7 @@ from ..runtimes.base import OutputCallback
 from ..sdk import saved
 from ..sdk.core import SandboxCore
 from .background import BackgroundCommands
+from .ceilings import OverCeiling
 from .commands import CallTable
 from .config import ServerConfig
 from .metrics import Metrics
@@ -139,12 +141,41 @@ class Service:
         return seconds
 
     def limits(self, base: Limits, given: LimitsIn | None) -> Limits:
-        """`base` with the fields a request gives replaced; downloads capped by the server
-        whatever the client asks (its default included)."""
+        """`base` with the fields a request gives replaced, each under the server's
+        ceiling (above: `OverCeiling`, 422); downloads capped by the server whatever the
+        client asks (its default included, which every remote client sends)."""
         asked = given.model_dump(exclude_none=True) if given else {}
-        limits = Limits.from_dict({**base.to_dict(), **asked})
+        self.cfg.limits.check(asked)
+        limits = self.cfg.limits.bounded(Limits.from_dict({**base.to_dict(), **asked}))
         cap = self.cfg.max_file_read_bytes
         return limits.merged(file_read_bytes=min(limits.file_read_bytes, cap))
+
+    def call_timeout(self, seconds: float | None) -> float | None:
+        """A call's own `timeout` (its wall time): under the wall_time ceiling."""
+        return self.cfg.limits.timeout(seconds)
+
+    def envs(self, envs: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        """A request's envs, under the envs_bytes ceiling."""
+        self.cfg.limits.labels(envs, "envs")
+        return envs
+
+    def stored_bytes(self, who: str) -> int:
+        """What the key keeps on this server: its sandboxes' labels in server.db, its
+        named snapshots and its paused sandboxes (their saved sizes)."""
+        paused = 0
+        for sid in self.records.paused_ids(who):
+            with contextlib.suppress(NotFound):
+                paused += int(saved.read("sandboxes", sid)[0].get("size", 0))
+        snapshots = sum(s.size for s in self.snapshots(who))
+        return self.records.metadata_bytes(who) + snapshots + paused
+
+    def check_stored(self, who: str, adding: int = 0) -> None:
+        """Refuse what would take the key past stored_bytes_per_key."""
+        cap = self.cfg.limits.stored_bytes_per_key
+        stored = self.stored_bytes(who) + adding
+        if stored > cap:
+            what = f"this key's stored data ({stored} bytes)"
+            raise OverCeiling("stored_bytes_per_key", stored, cap, what)
 
     def call_limits(self, entry: Entry, given: LimitsIn | None) -> Limits | None:
         """One call's limits: the sandbox's, with the fields the request gives replaced."""
@@ -156,6 +187,9 @@ class Service:
         """Start a sandbox (from a warm pool when one serves the request) for the key."""
         lifetime = self.lifetime(body.timeout)
         limits = self.limits(Limits(), body.limits)
+        self.cfg.limits.labels(body.metadata, "metadata")
+        self.envs(body.envs)
+        self.check_stored(who, len(json.dumps(body.metadata)))
         with self.slots(who):
             started = time.perf_counter()
             core = self._from_pool(body, limits, lifetime)
@@ -211,7 +245,10 @@ class Service:
         return entry
 
     async def pause(self, sandbox_id: str, who: str) -> None:
+        """Save the sandbox and free it; refused while the key's stored data is at its
+        ceiling already (the size of a save is known only once it is made)."""
         entry = self.owned(sandbox_id, who)
+        await run_in_threadpool(self.check_stored, who)
         await self.commands.stop_all(sandbox_id)  # a running command holds the call slot
         await run_in_threadpool(self.call, entry, "pause", entry.core.pause)
         self.table.remove(sandbox_id, "paused")
@@ -226,6 +263,7 @@ class Service:
     def fork(self, sandbox_id: str, who: str, n: int) -> list[Entry]:
         """`n` children of the sandbox, each holding a slot, with its remaining lifetime."""
         entry = self.owned(sandbox_id, who)
+        self.check_stored(who, n * len(json.dumps(entry.core.metadata)))
         with self.slots(who, n):
             children = self.call(entry, "fork", entry.core.fork, n)
             lifetime = max(1.0, entry.deadline - time.time())
@@ -234,11 +272,19 @@ class Service:
     # -- a key's named snapshots, stored as `<key id>.<name>` -------------------------------
 
     def snapshot(self, sandbox_id: str, who: str, name: str) -> SnapshotInfo:
+        """Save a named snapshot; one that takes the key past its stored-bytes ceiling
+        is removed again and refused."""
         entry = self.owned(sandbox_id, who)
+        self.check_stored(who)
         with own_names(who):
             info: SnapshotInfo = self.call(
                 entry, "snapshot", entry.core.create_snapshot, f"{who}.{name}"
             )
+        try:
+            self.check_stored(who)
+        except OverCeiling:
+            saved.remove("snapshots", f"{who}.{name}")
+            raise
         return dataclasses.replace(info, name=name)
 
     def snapshots(self, who: str) -> list[SnapshotInfo]:

@@ -121,6 +121,25 @@ class SandboxStore:
                 (time.time(), sandbox_id),
             )
 
+    def metadata_bytes(self, owner: str) -> int:
+        """Bytes of the labels kept for the key's sandboxes, ended ones included (their
+        rows stay a week): what its creates have stored here."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(LENGTH(CAST(metadata AS BLOB))), 0) FROM sandboxes "
+                "WHERE owner = ?",
+                (owner,),
+            ).fetchone()
+        return int(row[0])
+
+    def paused_ids(self, owner: str) -> list[str]:
+        """The key's paused sandboxes, each saved on disk until it is resumed."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM sandboxes WHERE owner = ? AND state = 'paused'", (owner,)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def get(self, sandbox_id: str) -> SandboxRow | None:
         with self._lock:
             row = self._db.execute(

@@ -40,10 +40,11 @@ async def run_code(
     """Run Python as a notebook cell; `Accept: text/event-stream` streams the output."""
     entry = svc.owned(sandbox_id, who)
     limits = svc.call_limits(entry, body.limits)
+    timeout = svc.call_timeout(body.timeout)
 
     def work(out: OutputCallback | None, err: OutputCallback | None) -> Any:
         return entry.core.run_code(
-            body.code, timeout=body.timeout, limits=limits, on_stdout=out, on_stderr=err
+            body.code, timeout=timeout, limits=limits, on_stdout=out, on_stderr=err
         )
 
     named = svc.named(entry, body.call_id, work)

@@ -41,8 +41,8 @@ async def run_command(
     entry = svc.owned(sandbox_id, who)
     core = entry.core
     given: dict[str, Any] = {
-        "timeout": body.timeout,
-        "envs": body.envs,
+        "timeout": svc.call_timeout(body.timeout),
+        "envs": svc.envs(body.envs),
         "cwd": body.cwd,
         "stdin": body.stdin,
         "limits": svc.call_limits(entry, body.limits),
