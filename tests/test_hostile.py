@@ -480,3 +480,21 @@ def test_a_very_deep_tree_saves_restores_and_is_freed_on_close(
         folder = sbx._core._box._root_dir  # type: ignore[union-attr]
         sbx.run_code(MAKE_DEEP)
     assert not os.path.exists(folder)  # close() freed it all, and raised nothing
+
+
+def test_a_sparse_file_past_disk_bytes_is_not_saved_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 4 GiB of holes take no room in the cap, but a save would write them all to the host.
+    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path))
+    with Sandbox.create(limits=Limits(disk_bytes=32 << 20)) as sbx:
+        sbx.run_code("with open('/home/user/holes', 'wb') as f:\n    f.truncate(4 << 30)")
+        with pytest.raises(LimitExceeded) as info:
+            sbx.fork(1)
+        assert info.value.limit == "disk" and "sparse" in str(info.value)
+        with pytest.raises(LimitExceeded):
+            sbx.create_snapshot("holes")
+        assert sbx.run_code("1 + 1").text == "2"
+        sbx.files.remove("/home/user/holes")
+        (kid,) = sbx.fork(1)
+        kid.close()

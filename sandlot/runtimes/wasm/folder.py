@@ -50,14 +50,21 @@ class CappedFolder:
 
     def check(self) -> None:
         """Refuse the next call while the files are over the cap (where none is mounted)."""
-        if self.mounted:
-            return
-        used = tree_size(self.root_dir)
+        if not self.mounted:
+            self._refuse_over("run code again")
+
+    def check_saveable(self) -> None:
+        """Refuse a save whose copy would write more than the cap: a sparse file takes no
+        room in the tmpfs, but a save writes it whole (and a restore could not hold it)."""
+        self._refuse_over("save, fork or pause it")
+
+    def _refuse_over(self, to: str) -> None:
+        used = tree_size(self.root_dir)  # apparent sizes: what a copy writes
         if used > self.cap:
             raise LimitExceeded(
                 "disk",
-                f"the sandbox's files take {used} bytes, over its disk_bytes={self.cap}: "
-                "remove some (sbx.files.remove) to run code again",
+                f"the sandbox's files take {used} bytes (sparse files counted whole), over "
+                f"its disk_bytes={self.cap}: remove some (sbx.files.remove) to {to}",
             )
 
     @contextlib.contextmanager

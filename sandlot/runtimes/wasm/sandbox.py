@@ -135,6 +135,7 @@ class WasmSandbox(AgentLink):
         """Write the guest's memory (as of the last successful call) and its files (links
         as links, never followed; FIFOs and devices left out; any depth)."""
         self._checkpoint.wait()
+        self._folder.check_saveable()
         meta: dict[str, Any] = {"identity": _identity(self._metered), "memory": False}
         if self._checkpoint.taken:
             meta["memory_sha256"] = self._checkpoint.write_to(str(directory / MEMORY_FILE))
