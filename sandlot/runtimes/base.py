@@ -230,6 +230,16 @@ class Prepares(Protocol):
 
 
 @runtime_checkable
+class SweepsStale(Protocol):
+    """A runtime that can remove what sandboxes of a dead host process left on this host
+    (folders, mounts, cgroups, run files): `sandlot serve` calls it for every tier at
+    start, so a `kill -9` leaves nothing for good. Returns how many sandboxes' leftovers
+    went; never touches those of a live process."""
+
+    def sweep_stale(self) -> int: ...
+
+
+@runtime_checkable
 class KnowsHostGaps(Protocol):
     """A runtime that can say, without opening a sandbox, what its isolation lacks on this
     host (`sandlot doctor` prints it)."""

@@ -37,6 +37,8 @@ class ServerConfig:
     allow_push / max_push_bytes: whether `sandlot push` may upload images, and how large.
     pools: warm pools, `{template: size}` or `{template: {tier: size}}` (the config
         file's `[pools]` table); see `sandlot.server.pools`.
+    metrics_token: a bearer token for the operator's Prometheus: `/metrics` with it counts
+        every key's sandboxes (an API key's scrape counts its own only). None: no such view.
     limits: the ceilings on what a request may ask for (the `[limits]` table); see
         `sandlot.server.ceilings`.
     head_timeout: seconds a connection may take to send a whole request head (then it
@@ -58,6 +60,7 @@ class ServerConfig:
     allow_push: bool = False
     max_push_bytes: int = 8 << 30
     pools: dict[str, Any] = field(default_factory=dict)
+    metrics_token: str | None = None
     limits: Ceilings = field(default_factory=Ceilings)
     head_timeout: float = 10.0
     keep_alive_timeout: float = 5.0

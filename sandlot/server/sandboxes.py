@@ -152,15 +152,18 @@ class SandboxTable:
         with self._lock:
             return list(self._live)
 
-    def counts(self) -> Iterator[tuple[str, str, int]]:
-        """(tier, state, count) for the metrics: live ones, and gone ones by reason."""
+    def counts(self, owner: str | None = None) -> Iterator[tuple[str, str, int]]:
+        """(tier, state, count) for the metrics: live ones, and gone ones by reason; of
+        one key's sandboxes only when `owner` is given."""
         tally: dict[tuple[str, str], int] = {}
         with self._lock:
             for e in self._live.values():
-                k = (e.core.tier, "running")
-                tally[k] = tally.get(k, 0) + 1
-            for _owner, tier, why in self._gone.values():
-                tally[(tier, why)] = tally.get((tier, why), 0) + 1
+                if owner is None or e.owner == owner:
+                    k = (e.core.tier, "running")
+                    tally[k] = tally.get(k, 0) + 1
+            for who, tier, why in self._gone.values():
+                if owner is None or who == owner:
+                    tally[(tier, why)] = tally.get((tier, why), 0) + 1
         for (tier, state), n in sorted(tally.items()):
             yield tier, state, n
 

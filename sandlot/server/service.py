@@ -32,6 +32,7 @@ from .background import BackgroundCommands
 from .ceilings import OverCeiling
 from .commands import CallTable
 from .config import ServerConfig
+from .leftovers import sweep_every_tier
 from .metrics import Metrics
 from .pools import Pools, parse
 from .registry import Registry
@@ -68,7 +69,11 @@ class Service:
     # -- the server's life -----------------------------------------------------------------
 
     async def start(self) -> None:
-        # Sandboxes still recorded as running belonged to a server that died uncleanly.
+        # Sandboxes still recorded as running belonged to a server that died uncleanly:
+        # what they left on the host goes first, then their rows say they were lost.
+        swept = await run_in_threadpool(sweep_every_tier)
+        if any(swept.values()):
+            log.warning("removed the leftovers of dead sandboxes: %s", swept)
         lost = self.records.recover()
         if lost:
             log.warning("%d sandbox(es) were lost when the server last stopped uncleanly", lost)

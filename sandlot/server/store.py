@@ -10,14 +10,16 @@ on disk, so their rows stay `paused` across restarts until they are resumed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-LOST = "lost: server restarted"
+LOST = "lost: the server restarted and the sandbox could not be kept"
 KEEP_ENDED_SECONDS = 7 * 86400.0
 """How long an ended sandbox's row stays to explain a 404 (then it is pruned at start)."""
 
@@ -37,6 +39,24 @@ CREATE TABLE IF NOT EXISTS sandboxes (
 """
 
 
+def open_db(path: str | Path, schema: str) -> sqlite3.Connection:
+    """`server.db` (API key hashes, every key's sandboxes and labels): readable by this
+    user only. The file is made 0600 before SQLite opens it (its WAL and shm files copy
+    that mode) and its folder 0700; a file or folder made looser before is tightened."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    for made in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(made, 0o600)
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    db.execute(schema)
+    return db
+
+
 @dataclass(frozen=True)
 class SandboxRow:
     id: str
@@ -54,13 +74,8 @@ class SandboxStore:
     """Rows of `sandboxes` in `<data dir>/server.db`; thread-safe (one locked connection)."""
 
     def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute(_SCHEMA)
+        self._db = open_db(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from ..base import Availability, SandboxSpec
 from ..linux import LINUX, cgroups
 from ..linux.spares import Pool
 from ..linux.userland import find_image
-from .sandbox import GvisorSandbox
+from .sandbox import GvisorSandbox, sweep
 
 FIX_RUNSC = "apt-get install runsc"
 
@@ -55,6 +55,10 @@ class GvisorRuntime:
 
     def isolation_notes(self) -> list[str]:
         return cgroups.host_gaps()
+
+    def sweep_stale(self) -> int:
+        """runsc containers, cgroups, tmpfs and folders of killed host processes."""
+        return sweep()
 
     def open(self, spec: SandboxSpec) -> GvisorSandbox:
         return self._spares.open(spec)

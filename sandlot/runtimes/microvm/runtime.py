@@ -21,7 +21,7 @@ from ...guest.agent import protocol
 from ...models import Limits
 from ..base import Availability, SandboxSpec
 from ..linux import LINUX
-from . import accel, disk, kernel, snapshot, writable
+from . import accel, disk, kernel, snapshot, store, writable
 from .channel import Channel
 from .pool import Pool, pool_size
 from .sandbox import MicroVMSandbox, restore_saved
@@ -80,6 +80,11 @@ class MicroVMRuntime:
 
     def isolation_notes(self) -> list[str]:
         return accel.tcg_notes(accel.choose().name, accel.choose().reason)
+
+    def sweep_stale(self) -> int:
+        """Run folders (QMP socket, log) of VMs whose host process died: its QEMUs died
+        with it (PR_SET_PDEATHSIG), so a folder no QEMU listens behind is left over."""
+        return store.sweep_run_dirs()
 
     def prepare(self, template: str | None, progress: kernel.Progress | None = None) -> str:
         """Build what the first sandbox would otherwise wait for: the kernel and initramfs,

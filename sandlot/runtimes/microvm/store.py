@@ -55,11 +55,12 @@ def run_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
 
 
-def sweep_run_dirs(min_age: float = 60.0) -> None:
+def sweep_run_dirs(min_age: float = 60.0) -> int:
     """Remove run folders left by a process that was killed before it could: those older
-    than `min_age` whose QMP socket no QEMU listens on any more."""
+    than `min_age` whose QMP socket no QEMU listens on any more; how many."""
     base = Path(tempfile.gettempdir())
     now = time.time()
+    removed = 0
     for folder in base.glob(RUN_PREFIX + "*"):
         try:
             if folder.stat().st_uid != os.getuid() or now - folder.stat().st_mtime < min_age:
@@ -71,8 +72,10 @@ def sweep_run_dirs(min_age: float = 60.0) -> None:
             probe.connect(str(folder / "qmp.sock"))
         except OSError:
             shutil.rmtree(folder, ignore_errors=True)  # no QEMU behind it
+            removed += 1
         finally:
             probe.close()
+    return removed
 
 
 def file_digest(path: Path) -> str:

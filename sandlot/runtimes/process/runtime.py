@@ -8,10 +8,10 @@ import subprocess
 from functools import lru_cache
 
 from ..base import Availability, SandboxSpec
-from ..linux import LINUX, cgroups
+from ..linux import LINUX, cgroups, stale
 from ..linux.userland import PYTHON
 from .root import top_level_binds
-from .sandbox import ProcessSandbox, landlock_note
+from .sandbox import PREFIX, ProcessSandbox, landlock_note
 from .spares import Spares
 
 FIX_BWRAP = "apt-get install bubblewrap"
@@ -60,6 +60,11 @@ class ProcessRuntime:
 
     def isolation_notes(self) -> list[str]:
         return cgroups.host_gaps() + ([landlock_note()] if landlock_note() else [])
+
+    def sweep_stale(self) -> int:
+        """Jails of killed host processes: their tmpfs, cgroups and folders (once per
+        process, shared with the sweep a first sandbox does)."""
+        return stale.sweep(PREFIX, None)
 
     def open(self, spec: SandboxSpec) -> ProcessSandbox:
         return self._spares.open(spec)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..base import Availability, SandboxSpec
-from .folder import host_notes
+from ..linux import stale
+from .folder import PREFIX, host_notes
 from .sandbox import WasmSandbox
 
 
@@ -27,6 +29,12 @@ class WasmRuntime:
 
     def isolation_notes(self) -> list[str]:
         return host_notes()
+
+    def sweep_stale(self) -> int:
+        """Folders (the tenant's files) and tmpfs of sandboxes whose host process died:
+        on Linux each folder carries its maker's owner stamp (`folder.py`); elsewhere
+        none does, and nothing is judged stale."""
+        return stale.sweep(PREFIX) if sys.platform == "linux" else 0
 
     def open(self, spec: SandboxSpec) -> WasmSandbox:
         return WasmSandbox(spec)
