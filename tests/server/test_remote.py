@@ -226,3 +226,25 @@ def test_remote_snapshots_belong_to_the_key(live: Live) -> None:
     Sandbox.delete_snapshot("mine-only", base_url=live.url, api_key=live.key)
     with pytest.raises(NotFound):
         Sandbox.delete_snapshot("mine-only", base_url=live.url, api_key=live.key)
+
+
+def test_disk_bytes_travels_to_the_server(live: Live) -> None:
+    import httpx
+
+    from sandlot import Limits
+
+    limits = Limits(disk_bytes=16 << 20)
+    fill = (
+        "try:\n"
+        "    open('/home/user/fill', 'wb').write(b'x' * (32 << 20))\n"
+        "    got = 'room'\n"
+        "except OSError as e:\n"
+        "    got = 'full'\n"
+        "got"
+    )
+    with Sandbox.create(limits=limits, base_url=live.url, api_key=live.key) as remote:
+        headers = {"Authorization": f"Bearer {live.key}"}
+        body = httpx.get(f"{live.url}/v1/sandboxes/{remote.id}", headers=headers).json()
+        assert body["limits"]["disk_bytes"] == 16 << 20
+        expected = "'room'" if remote.isolation_notes else "'full'"  # no cap: refused after
+        assert remote.run_code(fill).text == expected
