@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sandlot import (
     SandboxError,
     TimeoutError,
 )
+from sandlot.runtimes.hostfs import remove_tree
 
 
 def test_infinite_loop_times_out_and_state_survives(sbx: Sandbox) -> None:
@@ -379,6 +381,16 @@ def test_a_killed_host_process_leaves_no_wasm_mount_after_the_sweep() -> None:
             assert state_dir not in f.read()
 
 
+@pytest.fixture
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A saved-sandbox store of the test's own, removed by fd at its end: a guest's deep
+    tree left there by a failure would break pytest's own clean-up of old tmp folders."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("SANDLOT_HOME", str(store))
+    yield store
+    remove_tree(store, ignore_errors=True)
+
+
 def _plant_escape_link(sbx: Sandbox, name: str, target: str) -> None:
     """What guest code itself can do: swap /`name` for a relative link whose `..`s would
     climb out of its root on the host, to `target`."""
@@ -396,9 +408,8 @@ def _plant_escape_link(sbx: Sandbox, name: str, target: str) -> None:
 @pytest.mark.parametrize("planted", ["home", "tmp"])
 @pytest.mark.parametrize("how", ["fork", "snapshot", "pause"])
 def test_restore_never_follows_a_guest_planted_link_out_of_its_root(
-    how: str, planted: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    how: str, planted: str, tmp_path: Path, own_store: Path
 ) -> None:
-    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path / "store"))
     target = tmp_path / "host-folder"
     target.mkdir()
     sbx = Sandbox.create()
@@ -420,10 +431,7 @@ def test_restore_never_follows_a_guest_planted_link_out_of_its_root(
     assert list(target.iterdir()) == []  # nothing made in the host's folder
 
 
-def test_snapshot_size_never_follows_a_link_to_a_host_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path / "store"))
+def test_snapshot_size_never_follows_a_link_to_a_host_file(tmp_path: Path, own_store: Path) -> None:
     big = tmp_path / "big-host-file"
     with open(big, "wb") as f:
         f.truncate(1 << 40)  # sparse: 1 TiB that takes no disk
@@ -456,10 +464,7 @@ COUNT_DEEP = (
 )
 
 
-def test_a_very_deep_tree_saves_restores_and_is_freed_on_close(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SANDLOT_HOME", str(tmp_path / "store"))
+def test_a_very_deep_tree_saves_restores_and_is_freed_on_close(own_store: Path) -> None:
     sbx = Sandbox.create()
     folder = sbx._core._box._root_dir  # type: ignore[union-attr]
     assert sbx.run_code(MAKE_DEEP).error is None
@@ -475,7 +480,7 @@ def test_a_very_deep_tree_saves_restores_and_is_freed_on_close(
         assert back.run_code(COUNT_DEEP).text == f"({DEEP}, 'bottom')"
     assert not os.path.exists(folder) and not os.path.exists(resumed)
     Sandbox.delete_snapshot("deep")
-    assert not (tmp_path / "store" / "snapshots" / "deep").exists()
+    assert not (own_store / "snapshots" / "deep").exists()
     with Sandbox.create() as sbx:
         folder = sbx._core._box._root_dir  # type: ignore[union-attr]
         sbx.run_code(MAKE_DEEP)

@@ -21,6 +21,7 @@ from sandlot import (
     TimeoutError,
 )
 from sandlot.guest.agent import framing
+from sandlot.runtimes.linux import disk
 from sandlot.runtimes.linux.cgroups import Cgroups
 from sandlot.runtimes.process.root import gpu_devices
 
@@ -372,3 +373,21 @@ def test_leftovers_of_a_killed_host_process_are_swept() -> None:
 def test_the_jail_shows_no_host_paths(psbx: Sandbox) -> None:
     r = psbx.commands.run(r"for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline; echo; done")
     assert "sandlot-process-" not in r.stdout and "/.cache/" not in r.stdout
+
+
+@pytest.mark.parametrize("capped", [True, False])
+def test_a_very_deep_tree_is_freed_on_close(capped: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the tmpfs (a host that may not mount: not root), close removes the guest's
+    # files itself: 1,100 levels must neither raise (RecursionError) nor stay behind.
+    if not capped:
+        monkeypatch.setattr(disk, "mount_capped", lambda path, size: "no tmpfs on this host")
+    sbx = Sandbox.create(template="host", tier="process")
+    state = sbx._core._box._jail.state_dir  # type: ignore[union-attr]
+    r = sbx.commands.run(
+        "cd ~ && for i in $(seq 1100); do mkdir d && cd d || exit 1; done; echo bottom > leaf"
+        " && chmod 0 ~/d/d && echo made",
+        timeout=120,
+    )
+    assert r.stdout == "made\n", r
+    sbx.close()
+    assert not os.path.exists(state)
