@@ -404,6 +404,11 @@ class SandboxCore:
                     "memory_bytes is a per-sandbox limit (the guest's memory is one store); "
                     "set it in Sandbox.create(limits=...)"
                 )
+            if given.disk_bytes != base.disk_bytes:
+                raise InvalidArgument(
+                    "disk_bytes is a per-sandbox limit (the sandbox's files share one cap); "
+                    "set it in Sandbox.create(limits=...)"
+                )
             if (given.cpu_fuel is None) != (base.cpu_fuel is None):
                 raise InvalidArgument(
                     "cpu_fuel per call needs a sandbox created with Limits(cpu_fuel=...), "

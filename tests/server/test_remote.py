@@ -168,6 +168,8 @@ def test_per_call_limits_travel(sbx: Sandbox) -> None:
     assert r.truncated == ("stdout",) and len(r.stdout) <= 4
     with pytest.raises(InvalidArgument, match="memory_bytes is a per-sandbox limit"):
         sbx.run_code("1", limits=Limits(memory_bytes=128 << 20))
+    with pytest.raises(InvalidArgument, match="disk_bytes is a per-sandbox limit"):
+        sbx.commands.run("true", limits=Limits(disk_bytes=8 << 20))
 
 
 def test_remote_set_timeout_moves_the_servers_deadline(live: Live) -> None:
