@@ -7,7 +7,7 @@ tier and front end.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -180,6 +180,110 @@ class Limits:
             return cls()
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in value.items() if k in known})
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """Where a sandbox may connect: entries are names ("example.org"), wildcards
+    ("*.example.com", "*" for any name), addresses and CIDRs ("203.0.113.0/24"), each
+    optionally ":PORT". Deny wins over allow. Names are allowed by name entries only (the
+    gateway resolves nothing it would refuse), addresses by address entries; a name that
+    resolves to a private address needs an allow_out CIDR naming it."""
+
+    allow_out: tuple[str, ...] = ()
+    deny_out: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from .network.policy import normalized_entries  # the syntax lives with the matcher
+
+        object.__setattr__(self, "allow_out", normalized_entries("allow_out", self.allow_out))
+        object.__setattr__(self, "deny_out", normalized_entries("deny_out", self.deny_out))
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the sandbox has any network at all (no allow_out: none, as before)."""
+        return bool(self.allow_out)
+
+    @classmethod
+    def parse(cls, value: NetworkPolicy | Mapping[str, Any] | None) -> NetworkPolicy | None:
+        """A policy from E2B's shape ({"allow_out", "deny_out", "allow_internet_access"})
+        or ours; None when it grants no network (None, {}, or internet access off with
+        no allow_out), which is every sandbox's default."""
+        if value is None or isinstance(value, NetworkPolicy):
+            return value if value is None or value.enabled else None
+        if not isinstance(value, Mapping):
+            raise InvalidArgument(f"network must be a mapping or NetworkPolicy; got {value!r}")
+        unknown = set(value) - {"allow_out", "deny_out", "allow_internet_access"}
+        if unknown:
+            raise InvalidArgument(f"network has unknown keys: {sorted(unknown)}")
+        allow = _entry_list("allow_out", value.get("allow_out"))
+        internet = value.get("allow_internet_access")
+        if internet is not None and not isinstance(internet, bool):
+            raise InvalidArgument("network.allow_internet_access must be true or false")
+        if internet and "*" not in allow:
+            allow = ("*", *allow)
+        policy = cls(allow, _entry_list("deny_out", value.get("deny_out")))
+        return policy if policy.enabled else None
+
+
+def _entry_list(name: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise InvalidArgument(f"network.{name} must be a list of strings; got {value!r}")
+    return tuple(value)
+
+
+class Secrets(Mapping[str, Mapping[str, str]]):
+    """Headers the network gateway adds to requests for one host each, host -> {header:
+    value}: the sandbox never sees them. Frozen and hashable (a spec holding them keys
+    spares), and no repr or str shows a value."""
+
+    __slots__ = ("_hosts", "_hash")
+
+    def __init__(self, items: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        if items is not None and not isinstance(items, Mapping):
+            raise InvalidArgument("secrets must map host to {header: value}")
+        hosts: dict[str, dict[str, str]] = {}
+        for host, headers in (items or {}).items():
+            if not isinstance(host, str) or not host or any(c in host for c in "/:@ *"):
+                raise InvalidArgument(f"secrets: {host!r} is not a host name")
+            checked = check_str_map(headers, f"secrets[{host!r}]")
+            for header in checked:
+                value = checked[header]
+                if not (header.isascii() and header.replace("-", "").isalnum()) or (
+                    "\r" in value or "\n" in value
+                ):
+                    raise InvalidArgument(f"secrets[{host!r}]: {header!r} is not a header name")
+            hosts[host.lower().rstrip(".")] = checked
+        self._hosts = hosts
+        self._hash = hash(frozenset((h, frozenset(v.items())) for h, v in hosts.items()))
+
+    def __getitem__(self, host: str) -> Mapping[str, str]:
+        return dict(self._hosts[host])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hosts)
+
+    def __len__(self) -> int:
+        return len(self._hosts)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secrets):
+            return self._hosts == other._hosts
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Secrets(hosts={sorted(self._hosts)!r})"
+
+    __str__ = __repr__
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """The values themselves: for the gateway only, never for a log or a reply."""
+        return {h: dict(v) for h, v in self._hosts.items()}
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ..models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
+from ..models import (
+    CommandResult,
+    EntryInfo,
+    Execution,
+    Limits,
+    NetworkPolicy,
+    Secrets,
+    SnapshotInfo,
+)
 
 OutputCallback = Callable[[str], None]
 Progress = Callable[[str], None]
@@ -83,6 +91,8 @@ class SandboxSpec:
     template: str
     limits: Limits
     envs: Mapping[str, str] = field(default_factory=FrozenEnvs)
+    network: NetworkPolicy | None = None  # None: no network at all
+    secrets: Secrets = field(default_factory=Secrets)  # headers the gateway adds, by host
 
     def __post_init__(self) -> None:
         if not isinstance(self.envs, FrozenEnvs):

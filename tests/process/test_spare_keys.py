@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 import pytest
 
 from sandlot import Limits
+from sandlot.models import NetworkPolicy, Secrets
 from sandlot.runtimes.base import SandboxSpec
 from sandlot.runtimes.process.root import Root
 from sandlot.runtimes.process.sandbox import ProcessSandbox
@@ -23,6 +24,8 @@ ONE_FIELD_OFF = {
     "limits.memory_bytes": replace(BASE, limits=replace(BASE.limits, memory_bytes=300 << 20)),
     "limits.wall_time": replace(BASE, limits=replace(BASE.limits, wall_time=7.0)),
     "envs": replace(BASE, envs={"WHICH": "second"}),
+    "network": replace(BASE, network=NetworkPolicy(("example.org",))),
+    "secrets": replace(BASE, secrets=Secrets({"api.example.com": {"Authorization": "Bearer x"}})),
 }
 HOST = Root("host")  # one root for all: only the spec differs
 

@@ -1,0 +1,66 @@
+"""Bytes both ways between a sandbox's connection and its upstream, counted against the
+attachment's caps, in bounded chunks (a gigabyte download holds 64 KiB at a time)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from .caps import CapExceeded
+
+if TYPE_CHECKING:
+    from .gateway import Attachment
+
+CHUNK = 64 << 10
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.up = 0
+        self.down = 0
+
+
+async def _copy(
+    att: Attachment,
+    src: asyncio.StreamReader,
+    dst: asyncio.StreamWriter,
+    counts: Counts,
+    up: bool,
+) -> None:
+    while data := await src.read(CHUNK):
+        allowed = await att.usage.take(len(data))
+        dst.write(data[:allowed])
+        if up:
+            counts.up += allowed
+        else:
+            counts.down += allowed
+        await dst.drain()
+        if allowed < len(data):
+            raise CapExceeded(att.usage.spent_message())
+    if up and dst.can_write_eof():
+        with contextlib.suppress(OSError):
+            dst.write_eof()
+
+
+async def relay(
+    att: Attachment,
+    client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    counts: Counts,
+) -> None:
+    """Until the upstream is done (or a cap or an error ends it): the client's half-close
+    is passed on, the upstream's ends the exchange. Raises CapExceeded at a cap."""
+    up = asyncio.create_task(_copy(att, client[0], upstream[1], counts, True))
+    down = asyncio.create_task(_copy(att, upstream[0], client[1], counts, False))
+    pending: set[asyncio.Task[None]] = {up, down}
+    try:
+        while down in pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a cap or an error ends both ways
+    finally:
+        for task in (up, down):
+            task.cancel()
+        await asyncio.gather(up, down, return_exceptions=True)
+        upstream[1].transport.abort()

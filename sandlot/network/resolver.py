@@ -1,0 +1,58 @@
+"""Names resolved by the gateway itself, never by the sandbox: it connects to the address
+it resolved. The upstream DNS server is a setting (SANDLOT_NET_RESOLVER="IP[:PORT]", for
+tests and air-gapped hosts); unset, the host's /etc/resolv.conf."""
+
+from __future__ import annotations
+
+import os
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+from .policy import Address, address_of
+
+TIMEOUT = 5.0  # seconds for one name, all its queries together
+_resolvers: dict[str, dns.asyncresolver.Resolver] = {}
+
+
+class ResolveError(Exception):
+    """The name has no address (or the DNS server did not answer): the message says which."""
+
+
+def _resolver() -> dns.asyncresolver.Resolver:
+    """One resolver per setting, read each time so a changed setting takes effect."""
+    setting = os.environ.get("SANDLOT_NET_RESOLVER", "").strip()
+    cached = _resolvers.get(setting)
+    if cached is not None:
+        return cached
+    if setting:
+        host, _, port = setting.rpartition(":") if setting.count(":") == 1 else (setting, "", "")
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [host]
+        resolver.port = int(port) if port else 53
+    else:
+        resolver = dns.asyncresolver.Resolver()
+    resolver.lifetime = TIMEOUT
+    _resolvers[setting] = resolver
+    return resolver
+
+
+async def resolve(host: str) -> list[Address]:
+    """The host's addresses, IPv4 first; an address literal is itself."""
+    literal = address_of(host)
+    if literal is not None:
+        return [literal]
+    resolver = _resolver()
+    found: list[Address] = []
+    for kind in ("A", "AAAA"):
+        try:
+            answer = await resolver.resolve(host, kind, search=False)
+        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+            continue
+        except dns.exception.DNSException as e:
+            raise ResolveError(f"sandlot: {host} could not be resolved ({type(e).__name__})") from e
+        found.extend(a for a in (address_of(r.to_text()) for r in answer) if a is not None)
+    if not found:
+        raise ResolveError(f"sandlot: {host} does not resolve")
+    return found
