@@ -176,11 +176,17 @@ class Server:
         deadline = time.monotonic() + 10
         while any(alive(p) for p in self.seen) and time.monotonic() < deadline:
             time.sleep(0.1)
-        return {
+        left = {
             "exit": self.proc.returncode,
             "orphans": sorted(p for p in self.seen if alive(p)),
             "folders": self.folders(),
         }
+        if left["folders"]:  # counted above; a restart's sweep frees their mounts and cgroups
+            sweep = "from sandlot.server.leftovers import sweep_every_tier as s; print(s())"
+            env = {**os.environ, "TMPDIR": str(self.tmp)}
+            done = subprocess.run([sys.executable, "-c", sweep], env=env, capture_output=True)
+            left["swept"] = done.stdout.decode().strip() or done.stderr.decode()[-300:]
+        return left
 
 
 # -- one case: N clients on one tier ------------------------------------------------------
@@ -426,6 +432,8 @@ def print_report(results: dict[str, Any]) -> None:
         f"had started, {len(end['folders'])} folders left in its TMPDIR "
         f"{end['folders'][:5] if end['folders'] else ''}"
     )
+    if end["folders"]:
+        print(f"(removed since by the server's start-up sweep: {end['swept']})")
 
 
 def main() -> None:
