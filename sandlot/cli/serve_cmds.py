@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 err = Console(stderr=True)
@@ -88,7 +89,7 @@ def serve(
 
         parse(cfg.pools)
     except (ValueError, TypeError) as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")  # "[limits] ..." is not markup
         raise typer.Exit(2) from None
     host, port = cfg.host, cfg.port
     default_timeout, max_timeout = cfg.default_timeout, cfg.max_timeout

@@ -15,6 +15,9 @@ from typing import Any
 from ..errors import LimitExceeded
 from ..models import Limits
 
+_CAPPED = ("memory_bytes", "output_bytes", "wall_time", "cpu_fuel", "disk_bytes")
+"""The fields of `Limits` that have a ceiling here (file_read_bytes has `max_file_read_bytes`)."""
+
 
 class OverCeiling(LimitExceeded):
     """A request asked for more than this server allows (422); `limit` is the ceiling's
@@ -72,14 +75,21 @@ class Ceilings:
 
     def check(self, asked: Mapping[str, Any]) -> None:
         """Refuse the fields of a request's `limits` above their ceilings."""
-        for key in ("memory_bytes", "output_bytes", "wall_time", "cpu_fuel", "disk_bytes"):
+        for key in _CAPPED:
             value = asked.get(key)
             if value is not None and value > getattr(self, key):
                 raise OverCeiling(key, value, getattr(self, key))
 
     def bounded(self, limits: Limits) -> Limits:
-        """`limits` with the disk cap it would derive (half its memory) kept under
-        `disk_bytes`, so a sandbox that names no disk cap still gets one within it."""
+        """`limits` with what the client did not ask for (defaults, a sandbox's own)
+        lowered to the ceilings, and the disk cap it would derive (half its memory) kept
+        under `disk_bytes`, so a request that names nothing still gets limits within them."""
+        lowered = {
+            key: getattr(self, key)
+            for key in _CAPPED
+            if getattr(limits, key) is not None and getattr(limits, key) > getattr(self, key)
+        }
+        limits = limits.merged(**lowered)
         if limits.disk_bytes is None and limits.disk_cap > self.disk_bytes:
             return limits.merged(disk_bytes=self.disk_bytes)
         return limits

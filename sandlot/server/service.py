@@ -61,7 +61,9 @@ class Service:
         self.registry = Registry(
             cfg.data_dir, allow_push=cfg.allow_push, max_push_bytes=cfg.max_push_bytes
         )
-        pool_limits = Limits(file_read_bytes=min(Limits().file_read_bytes, cfg.max_file_read_bytes))
+        pool_limits = cfg.limits.bounded(
+            Limits(file_read_bytes=min(Limits().file_read_bytes, cfg.max_file_read_bytes))
+        )
         self.pools = Pools(parse(cfg.pools), pool_limits)  # a bad [pools] table: ValueError now
         self.metrics = Metrics(self.table, self.pools)
         self._reaper: asyncio.Task[None] | None = None

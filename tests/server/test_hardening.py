@@ -20,8 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from sandlot.server import KeyStore
+from sandlot.cli.main import app as cli
+from sandlot.server import KeyStore, ServerConfig
+from sandlot.server.ceilings import Ceilings
+
+from .conftest import serving
 
 HEAD_TIMEOUT = 2.0
 PER_CLIENT = 60
@@ -138,6 +143,43 @@ def test_limits_above_a_ceiling_are_refused_naming_it(server: Server) -> None:
             assert ok.status_code == 200 and "42" in ok.text, ok.text
         finally:
             api.delete(f"/v1/sandboxes/{sid}")
+
+
+def test_what_a_client_leaves_out_is_held_under_the_ceilings(tmp_path: Path) -> None:
+    """A default the client did not ask for (memory, and the disk cap derived from it)
+    is lowered to the server's ceiling rather than passing it."""
+    store = KeyStore(tmp_path / "server.db")
+    _, key = store.create("c")
+    ceilings = Ceilings(memory_bytes=512 << 20, disk_bytes=64 << 20)
+    try:
+        with serving(ServerConfig(data_dir=tmp_path, limits=ceilings), store) as (url, _app):
+            auth = {"Authorization": f"Bearer {key}"}
+            r = httpx.post(f"{url}/v1/sandboxes", json={}, headers=auth, timeout=60)
+            assert r.status_code == 201, r.text
+            limits = r.json()["limits"]
+            assert limits["memory_bytes"] == 512 << 20 and limits["disk_bytes"] == 64 << 20
+            httpx.delete(f"{url}/v1/sandboxes/{r.json()['id']}", headers=auth, timeout=60)
+    finally:
+        store.close()
+
+
+def test_the_config_file_sets_the_ceilings(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("head_timeout = 3.5\n[limits]\nmemory_bytes = 536870912\nwall_time = 90\n")
+    cfg = ServerConfig.from_file(good, data_dir=tmp_path)
+    assert cfg.limits.memory_bytes == 512 << 20 and cfg.limits.wall_time == 90
+    assert cfg.limits.output_bytes == Ceilings().output_bytes and cfg.head_timeout == 3.5
+    for table, problem in (
+        ("[limits]\nmemory = 1\n", "unknown setting(s) memory"),
+        ("[limits]\nbody_bytes = -1\n", "body_bytes must be a positive number"),
+        ('[limits]\nwall_time = "long"\n', "wall_time must be a positive number"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(table)
+        with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+            ServerConfig.from_file(bad, data_dir=tmp_path)
+        ran = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path), "--config", str(bad)])
+        assert ran.exit_code == 2 and "[limits]" in ran.output, ran.output
 
 
 # -- item 6: bodies, labels and what a key keeps ------------------------------------------
