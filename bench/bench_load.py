@@ -38,9 +38,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,34 +86,22 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def live_parents() -> dict[int, int]:
+    """pid -> parent pid of every live (not zombie) process, from `ps`."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,stat="], capture_output=True, text=True)
+    rows = (line.split() for line in out.stdout.splitlines())
+    return {int(r[0]): int(r[1]) for r in rows if len(r) >= 3 and not r[2].startswith("Z")}
+
+
 def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, from /proc."""
-    children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(d))
+    """Every live process below `pid`."""
+    parents = live_parents()
     found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            found.add(c)
-            todo.append(c)
+    level = {pid}
+    while level:
+        level = {p for p, parent in parents.items() if parent in level} - found
+        found |= level
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Server:
@@ -174,11 +162,11 @@ class Server:
             self.proc.kill()
             self.proc.wait(10)
         deadline = time.monotonic() + 10
-        while any(alive(p) for p in self.seen) and time.monotonic() < deadline:
+        while self.seen & live_parents().keys() and time.monotonic() < deadline:
             time.sleep(0.1)
         left = {
             "exit": self.proc.returncode,
-            "orphans": sorted(p for p in self.seen if alive(p)),
+            "orphans": sorted(self.seen & live_parents().keys()),
             "folders": self.folders(),
         }
         if left["folders"]:  # counted above; a restart's sweep frees their mounts and cgroups
@@ -202,12 +190,13 @@ class Tally:
     samples: list[str] = field(default_factory=list)
     skipped: int = 0
 
-    def timed(self, op: str, fn: Callable[[], Any]) -> Any:
-        t = now()
-        result = fn()
+    @contextmanager
+    def timing(self, op: str) -> Iterator[None]:
+        """The latency of the block (when it raises, none: the error is counted instead)."""
+        began = now()
+        yield
         with self.lock:
-            self.times[op].append(now() - t)
-        return result
+            self.times[op].append(now() - began)
 
     def failed(self, where: str, e: BaseException | str) -> None:
         name = e if isinstance(e, str) else error_name(e)
@@ -252,12 +241,10 @@ class Case:
     def client(self) -> None:
         t = self.tally
         try:
-            sbx: Sandbox = t.timed(
-                "create",
-                lambda: Sandbox.create(
+            with t.timing("create"):
+                sbx = Sandbox.create(
                     base_url=self.server.url, api_key=self.server.key, tier=self.tier
-                ),
-            )
+                )
         except Exception as e:  # counted, not fatal: the bench reports errors
             t.failed("create", e)
             self.wait_all()
@@ -272,14 +259,16 @@ class Case:
                         t.skipped += self.calls - i
                     break
                 total += i
-                ex = t.timed("call", partial(sbx.run_code, f"n += {i}; n"))
+                with t.timing("call"):
+                    ex = sbx.run_code(f"n += {i}; n")
                 if ex.error is not None or ex.text != str(total):
                     t.failed("call", f"wrong answer {ex.text!r} {ex.error}")
         except Exception as e:
             t.failed("call", e)
         finally:
             try:
-                t.timed("close", sbx.close)
+                with t.timing("close"):
+                    sbx.close()
             except Exception as e:
                 t.failed("close", e)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sandlot.runtimes.linux import stale
 from sandlot.runtimes.process.sandbox import PREFIX
 from sandlot.runtimes.registry import tier_named
 from sandlot.server import KeyStore
+from tests.faults import CallInFlight
 
 from .test_faults import Server, alive, descendants
 
@@ -85,28 +86,17 @@ def test_kill_9_with_calls_running_on_every_tier(served: tuple[Server, str, Path
     assert {s.tier for s in remote} == set(tiers)
     ours = sandbox_folders(tmp) - set(owned_by(tmp, os.getpid()))
     assert len(ours) >= len(remote)
-    outcomes: dict[int, BaseException | str] = {}
-
-    def long_call(i: int) -> None:
-        try:
-            remote[i].run_code("import time; time.sleep(60)", timeout=90)
-            outcomes[i] = "returned"
-        except BaseException as e:  # noqa: BLE001 - the test inspects it
-            outcomes[i] = e
-
-    callers = [threading.Thread(target=long_call, args=(i,)) for i in range(len(remote))]
-    for c in callers:
-        c.start()
+    calls = [
+        CallInFlight(partial(s.run_code, "import time; time.sleep(60)", timeout=90)) for s in remote
+    ]
     time.sleep(2.0)  # every call is in its sandbox by now
     jails = descendants(srv.proc.pid)
     if "process" in tiers:
         assert jails, "the process tier's jails should be children of the server"
     killed_at = time.monotonic()
     srv.kill9()
-    for c in callers:
-        c.join(max(killed_at + CALL_BOUND_S - time.monotonic(), 0.1))
-    assert not [c for c in callers if c.is_alive()], "a call to a dead server hung"
-    assert all(isinstance(outcomes[i], SandboxError) for i in range(len(remote))), outcomes
+    outcomes = [c.outcome(max(killed_at + CALL_BOUND_S - time.monotonic(), 0.1)) for c in calls]
+    assert all(isinstance(o, SandboxError) for o in outcomes), outcomes
 
     deadline = time.monotonic() + 10
     while any(alive(p) for p in jails) and time.monotonic() < deadline:
