@@ -45,7 +45,7 @@ class Ceilings:
     """
 
     memory_bytes: int = 4 << 30
-    output_bytes: int = 16 << 20
+    output_bytes: int = 4 << 20  # a call's output costs the host several times its size
     wall_time: float = 3600.0
     cpu_fuel: int = 1 << 40
     disk_bytes: int = 4 << 30
