@@ -23,6 +23,7 @@ REPLACEMENTS = [
     (r"\bAsyncFiles\b", "Files"),
     (r"\bAsyncArtifacts\b", "Artifacts"),
     (r"\bAsyncCommands\b", "Commands"),
+    (r"\bAsyncNetwork\b", "Network"),
     (r"\bAsyncCommandHandle\b", "CommandHandle"),
     (r"`await AsyncSandbox.create\(\)`", "`Sandbox.create()`"),
     (r"an async context manager", "a context manager"),

@@ -25,6 +25,7 @@ from ..models import (
     Secrets,
     SnapshotInfo,
 )
+from ..network.log import ConnectionRecord
 
 OutputCallback = Callable[[str], None]
 Progress = Callable[[str], None]
@@ -184,6 +185,14 @@ class ReportsIsolation(Protocol):
 
     @property
     def notes(self) -> list[str]: ...
+
+
+@runtime_checkable
+class HasNetwork(Protocol):
+    """It reaches the network through the host's gateway (`sandlot.network`), by its spec's
+    policy: what it tried, allowed or refused and why, is in the gateway's log."""
+
+    def network_log(self) -> list[ConnectionRecord]: ...
 
 
 @runtime_checkable

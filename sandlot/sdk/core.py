@@ -19,10 +19,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InvalidArgument, SandboxClosed, Unsupported
-from ..models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo, check_timeout
+from ..models import (
+    CommandResult,
+    EntryInfo,
+    Execution,
+    Limits,
+    NetworkPolicy,
+    Secrets,
+    SnapshotInfo,
+    check_timeout,
+)
 from ..models import check_str_map as _check_str_map
+from ..network.log import ConnectionRecord
 from ..runtimes.base import (
     ForksItself,
+    HasNetwork,
     HostedElsewhere,
     Interruptible,
     OutputCallback,
@@ -69,11 +80,16 @@ class SandboxCore:
         base_url: str | None = None,
         api_key: str | None = None,
         snapshot: str | None = None,
+        network: NetworkPolicy | Mapping[str, Any] | None = None,
+        secrets: Secrets | Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.template = DEFAULT_TEMPLATE if template is None else _check_template(template)
         self.limits = _check_limits(limits)
         self.envs = _check_str_map(envs, "envs")
         self.metadata = _check_str_map(metadata, "metadata")
+        self.network, self.secrets = _check_network(network, secrets)
+        if self.network is not None:  # only a tier that enforces the policy may run it
+            requires = {*check_requires(requires), "network"}
         lifetime = check_timeout(timeout, "timeout") or 300.0
         base_url = _base_url(base_url)
         if snapshot is not None:
@@ -99,7 +115,13 @@ class SandboxCore:
         self._attach(runtime, runtime.open(self._spec()), lifetime, None)
 
     def _spec(self) -> SandboxSpec:
-        return SandboxSpec(template=self.template, limits=self.limits, envs=self.envs)
+        return SandboxSpec(
+            template=self.template,
+            limits=self.limits,
+            envs=self.envs,
+            network=self.network,
+            secrets=self.secrets,
+        )
 
     def _attach(
         self, runtime: Runtime, box: RuntimeSandbox, lifetime: float, sandbox_id: str | None
@@ -143,7 +165,14 @@ class SandboxCore:
         """A core with its settings but no sandbox yet: `_attach` or `_from_saved` opens it."""
         core = cls.__new__(cls)
         core.template, core.limits, core.envs, core.metadata = template, limits, envs, metadata
+        core.network, core.secrets = None, Secrets()
         return core
+
+    def _child(self) -> SandboxCore:
+        """An unopened core with this one's settings, network and secrets (a fork)."""
+        child = self._unopened(self.template, self.limits, dict(self.envs), dict(self.metadata))
+        child.network, child.secrets = self.network, self.secrets
+        return child
 
     @classmethod
     def connect(
@@ -255,9 +284,7 @@ class SandboxCore:
                 children: list[SandboxCore] = []
                 try:
                     for _ in range(n):
-                        child = self._unopened(
-                            self.template, self.limits, dict(self.envs), dict(self.metadata)
-                        )
+                        child = self._child()
                         child_box = restorer.restore(Path(state), child._spec(), tier_meta)
                         child._attach(self.runtime, child_box, self._lifetime, None)
                         children.append(child)
@@ -272,7 +299,7 @@ class SandboxCore:
         lifetime = max(1.0, self._deadline - time.monotonic())
         children = []
         for child_box in boxes:
-            child = self._unopened(self.template, self.limits, dict(self.envs), dict(self.metadata))
+            child = self._child()
             child._attach(self.runtime, child_box, lifetime, None)
             children.append(child)
         return children
@@ -306,6 +333,17 @@ class SandboxCore:
                 return False
             box.interrupt()
         return True
+
+    def network_log(self) -> list[ConnectionRecord]:
+        """Every connection the sandbox tried, from its tier's gateway attachment. Not
+        under the call lock: the log can be read while a command runs."""
+        box = self._live()
+        if not isinstance(box, HasNetwork):
+            raise Unsupported(
+                f"the {self.tier} tier keeps no network log (its sandboxes have no network); "
+                "create the sandbox with network={'allow_out': [...]} on a tier that has it"
+            )
+        return box.network_log()
 
     @property
     def isolation_notes(self) -> list[str]:
@@ -487,6 +525,23 @@ def _with_queue(ex: Execution, waited: float) -> Execution:
     t = ex.timings
     timings = replace(t, queued=t.queued + waited, total=t.total + waited)
     return replace(ex, timings=timings)
+
+
+def _check_network(network: object, secrets: object) -> tuple[NetworkPolicy | None, Secrets]:
+    """The policy (None: no network) and the secrets, checked; secrets need a network.
+    Errors never quote a secret's value (Secrets' own checks name hosts and headers)."""
+    policy = NetworkPolicy.parse(network)  # type: ignore[arg-type]  # parse checks the type
+    if secrets is None or isinstance(secrets, Secrets):
+        held = secrets or Secrets()
+    elif isinstance(secrets, Mapping):
+        held = Secrets(secrets)
+    else:
+        raise InvalidArgument(f"secrets must map host to {{header: value}}; got {type(secrets)}")
+    if held and policy is None:
+        raise InvalidArgument(
+            f"secrets for {sorted(held)} need a network: pass network={{'allow_out': [...]}}"
+        )
+    return policy, held
 
 
 def _check_template(template: object) -> str:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol
+from . import net_forward, protocol
 from .file_ops import FileOps
 from .server import Agent, Emit
 
@@ -98,6 +98,7 @@ def start(home: str, sys_path: list[Any]) -> LinuxAgent:
     _setup_path(sys_path)
     os.environ.setdefault("MPLBACKEND", f"module://{__package__}.mpl_inline")
     signal.signal(signal.SIGINT, _on_sigint)
+    net_forward.start()  # the proxy port, where the host gave the sandbox a network
     return LinuxAgent(_fresh_main(), home)
 
 

@@ -5,28 +5,40 @@
         home/user/        bound writable as /home/user
         tmp/outputs/      tmp/ bound writable as /tmp
       cgroups, owner      for the sweep of a killed host's leftovers (stale.py)
+      ca-bundle.pem       with network secrets: the guest's CAs and the sandbox's own
       ...                 the tier's own (process: etc/; gvisor: bundle/, runsc/)
 
 The jail's processes run in its own cgroups (memory, pids), entered before anything of it
 starts; closing the sandbox, or dropping it unclosed, kills what is left and removes it all.
-Also here: what the guest agent starts with on every Linux tier (environment, rlimits).
+Also here: what the guest agent starts with on every Linux tier (environment, rlimits), and
+a networked sandbox's attachment to the host's gateway (`attach_network`): its Unix socket
+is bound into the jail at /run/sandlot/net.sock, where the agent's forwarder
+(`guest/agent/net_forward.py`) splices 127.0.0.1:3128 to it; closed first at removal, so a
+sandbox on its way out has no network (fail closed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import tempfile
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from ...models import Limits
+from ...network.log import ConnectionRecord
 from ..guest_paths import HOME, OUTPUTS, TMP
 from ..hostfs import SandboxRoot, remove_tree
 from . import disk, stale
 from .cgroups import Cgroups
+
+if TYPE_CHECKING:
+    from ...network.gateway import Attachment
+    from ..base import SandboxSpec
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NOFILE = 4096
@@ -39,6 +51,16 @@ NETWORK_ETC = {
     "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
 }
 _FOLDERS = ((os.path.dirname(HOME), 0o755), (HOME, 0o755), (TMP, 0o1777), (OUTPUTS, 0o755))
+NET_DIR = "/run/sandlot"  # in the guest: what the host binds there, read-only
+NET_SOCKET = NET_DIR + "/net.sock"
+CA_BUNDLE = NET_DIR + "/ca-bundle.pem"
+PROXY = "http://127.0.0.1:3128"  # net_forward.LISTEN
+# Where Debian, Fedora and Alpine keep their bundle of system CAs (relative to a root).
+SYSTEM_CAS = (
+    "etc/ssl/certs/ca-certificates.crt",
+    "etc/pki/tls/certs/ca-bundle.crt",
+    "etc/ssl/cert.pem",
+)
 
 
 class _Killable(Protocol):
@@ -49,6 +71,33 @@ def guest_env(user: str, envs: Mapping[str, str]) -> dict[str, str]:
     """The agent's environment: a login's basics for `user`, then the spec's envs."""
     basics = {"HOME": HOME, "USER": user, "LOGNAME": user, "PATH": PATH, "LANG": "C.UTF-8"}
     return {**basics, "SHELL": "/bin/bash", "TMPDIR": TMP, **envs}
+
+
+@dataclass(frozen=True)
+class NetBinds:
+    """What a networked jail is given, as host paths (bound at NET_SOCKET and CA_BUNDLE)."""
+
+    socket: str
+    ca_bundle: str | None  # only with secrets: the sandbox's CA intercepts their hosts
+
+
+def network_env(net: NetBinds | None) -> dict[str, str]:
+    """The proxy variables every common client honours (curl, pip, git, requests,
+    urllib), and with secrets the CA bundle for those that bring their own trust store.
+    Loopback stays direct: the sandbox's own servers are its own."""
+    if net is None:
+        return {}
+    proxy = {
+        name: PROXY
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+    }
+    direct = "localhost,127.0.0.1,::1"
+    env = {**proxy, "all_proxy": PROXY, "NO_PROXY": direct, "no_proxy": direct}
+    if net.ca_bundle is not None:
+        for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE"):
+            env[name] = CA_BUNDLE
+        env["GIT_SSL_CAINFO"] = CA_BUNDLE
+    return env
 
 
 def rlimits(limits: Limits, nproc: int) -> dict[str, int]:
@@ -68,6 +117,7 @@ class Jail:
         os.chmod(self.state_dir, 0o700)
         self.root_dir = os.path.join(self.state_dir, "root")
         self.cgroups: Cgroups | None = None
+        self.network: Attachment | None = None
         self._disk_note = ""
         self._finalizer: weakref.finalize[[_Killable | None], object] | None = None
 
@@ -100,6 +150,35 @@ class Jail:
             os.makedirs(self.host_path(guest), exist_ok=True)
             os.chmod(self.host_path(guest), mode)
 
+    def attach_network(self, spec: SandboxSpec, guest_root: str) -> NetBinds | None:
+        """The sandbox's attachment to the host's gateway, when its spec grants a network;
+        with secrets, a CA bundle of the guest's system CAs (found under `guest_root`, the
+        folder that is its `/`) and the sandbox's own, whose leaf certs the gateway shows
+        for the hosts that have secrets."""
+        if spec.network is None:
+            return None
+        from ...network.gateway import gateway
+
+        self.network = gateway().attach(
+            spec.network, spec.secrets, label=os.path.basename(self.state_dir)
+        )
+        ca = self.network.ca_pem()
+        if ca is None:
+            return NetBinds(self.network.unix_socket(), None)
+        bundle = self.path("ca-bundle.pem")
+        with open(bundle, "wb") as out:
+            for name in SYSTEM_CAS:
+                with contextlib.suppress(OSError):
+                    with open(os.path.join(guest_root, name), "rb") as f:
+                        out.write(f.read().rstrip(b"\n") + b"\n")
+                    break
+            out.write(ca)
+        os.chmod(bundle, 0o644)
+        return NetBinds(self.network.unix_socket(), bundle)
+
+    def network_log(self) -> list[ConnectionRecord]:
+        return self.network.log() if self.network is not None else []
+
     def confine(self, memory_bytes: int, max_pids: int) -> Cgroups:
         """Make the jail's cgroups, and stamp the folder as this host process's."""
         self.cgroups = Cgroups(f"sandlot-{uuid.uuid4().hex[:12]}", memory_bytes, max_pids)
@@ -130,6 +209,9 @@ class Jail:
         self._remove(None)
 
     def _remove(self, agent: _Killable | None) -> None:
+        if self.network is not None:  # first: nothing of the sandbox reaches out meanwhile
+            with contextlib.suppress(RuntimeError, TimeoutError, OSError):  # gateway gone
+                self.network.close()
         if self.cgroups is not None:
             self.cgroups.kill_all()
         if agent is not None:
@@ -163,6 +245,10 @@ class Jailed:
     def _tier_notes(self) -> list[str]:
         """The tier's own notes (its root, Landlock, runsc's quirks)."""
         return []
+
+    def network_log(self) -> list[ConnectionRecord]:
+        """What the sandbox tried on the network (empty: it has none)."""
+        return self._jail.network_log()
 
     def _stop_agent(self) -> None:
         raise NotImplementedError

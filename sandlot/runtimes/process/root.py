@@ -144,6 +144,25 @@ def _real_dirs(rootfs: Path, parts: list[str]) -> bool:
 
 
 @lru_cache(maxsize=16)
+def net_mount_point(rootfs: Path) -> None:
+    """Make /run/sandlot in the image, where a networked sandbox's gateway socket is
+    mounted (on a tmpfs of its own); made once, only for images that get a network.
+    ImageError when it can't be had (a symlink there, or not the image store's owner)."""
+    if _real_dirs(rootfs, ["run", "sandlot"]):
+        return
+    try:
+        if not _real_dirs(rootfs, ["run"]):
+            os.mkdir(rootfs / "run", 0o755)
+        os.mkdir(rootfs / "run" / "sandlot", 0o755)
+    except OSError as e:
+        raise ImageError(
+            f"image at {rootfs} lacks /run/sandlot, where a networked sandbox's gateway "
+            f"socket is mounted, and it could not be made ({e}); rebuild or re-import the "
+            "image as the image store's owner"
+        ) from None
+
+
+@lru_cache(maxsize=16)
 def image_mount_points(rootfs: Path) -> tuple[str, ...]:
     """Make sure the image has what bwrap mounts over (its root is read-only in the jail,
     where no mount point can be made): /home/user, /tmp, /proc, /dev as folders, and the

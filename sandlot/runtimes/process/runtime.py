@@ -48,7 +48,7 @@ def probe() -> Availability:
 
 class ProcessRuntime:
     name = "process"
-    capabilities = LINUX | {"gpu"}
+    capabilities = LINUX | {"gpu", "network"}  # network: the host's gateway, in this process
     implemented = True
     templates: frozenset[str] | None = None  # images (or the host userland) decide, at open()
 

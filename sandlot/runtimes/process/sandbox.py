@@ -30,6 +30,7 @@ import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 from ...guest.agent import landlock
 from ..base import SandboxSpec
@@ -39,7 +40,15 @@ from ..linux import jail, userland
 from ..linux.cgroups import Cgroups
 from ..pipes import AgentPipes, PipeSandbox
 from . import seccomp
-from .root import GENERATED_ETC, Root, etc_binds, gpu_devices, resolve, top_level_binds
+from .root import (
+    GENERATED_ETC,
+    Root,
+    etc_binds,
+    gpu_devices,
+    net_mount_point,
+    resolve,
+    top_level_binds,
+)
 
 
 @lru_cache(maxsize=1)
@@ -134,6 +143,7 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
 
     def __init__(self, spec: SandboxSpec, root: Root | None = None) -> None:
         self._spec = spec
+        self._net: jail.NetBinds | None = None
         self._agent = None
         self._cgroups: Cgroups | None = None
         self._jail = jail.Jail(PREFIX)
@@ -143,6 +153,7 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
             self._root = root if root is not None else resolve(spec.template)
             self._guest_dir = userland.guest_dir() if self._root.rootfs is None else ""
             self._prepare_root()
+            self._net = self._attach_network()
             self._files = SandboxRoot(self._jail.root_dir, home=HOME)
             self._cgroups = self._jail.confine(spec.limits.memory_bytes, MAX_PIDS)
             self._start()
@@ -178,9 +189,18 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
             with open(self._jail.path("etc", name), "w") as f:
                 f.write(text)
 
+    def _attach_network(self) -> jail.NetBinds | None:
+        """The gateway's socket (and CA bundle) for a networked spec; an image's root
+        needs a folder to mount them on."""
+        if self._spec.network is None:
+            return None
+        if self._root.rootfs is not None:
+            net_mount_point(Path(self._root.rootfs))
+        return self._jail.attach_network(self._spec, self._root.rootfs or "/")
+
     def _argv(self, seccomp_fd: int, event_fd: int) -> list[str]:
         limits = self._spec.limits
-        env = jail.guest_env("user", self._spec.envs)
+        env = jail.guest_env("user", {**jail.network_env(self._net), **self._spec.envs})
         gpus = gpu_devices()
         rlimits = jail.rlimits(limits, MAX_PIDS)
         if gpus:  # GPU drivers map far more address space than memory: the cgroup limits it
@@ -232,6 +252,10 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
             args += ["--ro-bind", self._jail.path("etc", name), "/etc/" + name]
         if root.rootfs is None:
             args += ["--ro-bind", self._guest_dir, userland.GUEST_MOUNT]
+        if self._net is not None:  # a tmpfs of its own: the root may be read-only
+            args += ["--tmpfs", jail.NET_DIR, "--ro-bind", self._net.socket, jail.NET_SOCKET]
+            if self._net.ca_bundle is not None:
+                args += ["--ro-bind", self._net.ca_bundle, jail.CA_BUNDLE]
         return args
 
     def _start(self) -> None:

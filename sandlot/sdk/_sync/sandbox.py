@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
-from ...models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
+from ...models import (
+    CommandResult,
+    EntryInfo,
+    Execution,
+    Limits,
+    NetworkPolicy,
+    Secrets,
+    SnapshotInfo,
+)
+from ...network.log import ConnectionRecord
 from ..background import BackgroundCommand
 from ..core import SandboxCore
 from .helpers import StreamCallback, call, callback
@@ -75,6 +84,18 @@ class Artifacts:
     def read(self, name: str) -> bytes:
         """An artifact's bytes, by its name under /tmp/outputs."""
         return call(self._core.artifacts_read, name)
+
+
+class Network:
+    """The sandbox's network, as its policy (`network=` at create) allows it."""
+
+    def __init__(self, core: SandboxCore) -> None:
+        self._core = core
+
+    def log(self) -> list[ConnectionRecord]:
+        """Every connection the sandbox tried: when, host, port, allowed or refused and
+        why, and the bytes each way. `sandlot.Unsupported` on a tier with no network."""
+        return call(self._core.network_log)
 
 
 class Commands:
@@ -201,6 +222,7 @@ class Sandbox:
         self.files = Files(core)
         self.artifacts = Artifacts(core)
         self.commands = Commands(core)
+        self.network = Network(core)
 
     @classmethod
     def create(
@@ -216,6 +238,8 @@ class Sandbox:
         base_url: str | None = None,
         api_key: str | None = None,
         snapshot: str | None = None,
+        network: NetworkPolicy | Mapping[str, Any] | None = None,
+        secrets: Secrets | Mapping[str, Mapping[str, str]] | None = None,
     ) -> Sandbox:
         """Start a sandbox.
 
@@ -232,6 +256,13 @@ class Sandbox:
         snapshot: start from a snapshot made by `create_snapshot` (its tier, template,
             limits and state come with it); with base_url, one of the API key's on the
             server.
+        network: where the sandbox may connect, e.g. {"allow_out": ["example.org",
+            "*.example.com", "203.0.113.0/24"], "deny_out": [...]} (E2B's
+            `allow_internet_access` too); default: no network at all. Only a tier that
+            enforces the policy runs it (requires "network").
+        secrets: headers the host adds to requests for one host each, e.g.
+            {"api.example.com": {"Authorization": "Bearer ..."}}: the sandbox never sees
+            them (needs `network`).
         """
         core = call(
             SandboxCore,
@@ -245,6 +276,8 @@ class Sandbox:
             base_url=base_url,
             api_key=api_key,
             snapshot=snapshot,
+            network=network,
+            secrets=secrets,
         )
         return cls(core)
 
