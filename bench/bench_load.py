@@ -443,8 +443,16 @@ def main() -> None:
     limit = args.time_limit or (240.0 if args.quick else 900.0)
     started = time.monotonic()
     # The hard bound: calls stop at `limit` (skipped, reported); the watchdog ends a run that
-    # still hangs a minute later.
-    watchdog = threading.Timer(limit + 60, lambda: os._exit(3))
+    # still hangs a minute later, and its server with it.
+    servers: list[Server] = []
+
+    def give_up() -> None:
+        print(f"FAIL: still running {limit + 60:.0f} s after the start", file=sys.stderr)
+        for s in servers:
+            s.proc.kill()
+        os._exit(3)
+
+    watchdog = threading.Timer(limit + 60, give_up)
     watchdog.daemon = True
     watchdog.start()
 
@@ -456,6 +464,7 @@ def main() -> None:
     }
     root = Path(tempfile.mkdtemp(prefix="sandlot-bench-load-"))
     srv = Server(root, cap)
+    servers.append(srv)
     try:
         for tier in args.tiers:
             local = local_calls(tier, max(calls, 5))  # also warms the tier in this process
