@@ -204,6 +204,10 @@ class NetworkPolicy:
         """Whether the sandbox has any network at all (no allow_out: none, as before)."""
         return bool(self.allow_out)
 
+    def to_dict(self) -> dict[str, list[str]]:
+        """The JSON form (which `parse` reads back)."""
+        return {"allow_out": list(self.allow_out), "deny_out": list(self.deny_out)}
+
     @classmethod
     def parse(cls, value: NetworkPolicy | Mapping[str, Any] | None) -> NetworkPolicy | None:
         """A policy from E2B's shape ({"allow_out", "deny_out", "allow_internet_access"})
@@ -234,6 +238,10 @@ def _entry_list(name: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+# Headers that say where a request goes or how it is framed: never a secret's to set.
+_FRAMING_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "te"}
+
+
 class Secrets(Mapping[str, Mapping[str, str]]):
     """Headers the network gateway adds to requests for one host each, host -> {header:
     value}: the sandbox never sees them. Frozen and hashable (a spec holding them keys
@@ -255,6 +263,8 @@ class Secrets(Mapping[str, Mapping[str, str]]):
                     "\r" in value or "\n" in value
                 ):
                     raise InvalidArgument(f"secrets[{host!r}]: {header!r} is not a header name")
+                if header.lower() in _FRAMING_HEADERS:
+                    raise InvalidArgument(f"secrets[{host!r}]: {header!r} cannot be a secret")
             hosts[host.lower().rstrip(".")] = checked
         self._hosts = hosts
         self._hash = hash(frozenset((h, frozenset(v.items())) for h, v in hosts.items()))

@@ -10,8 +10,10 @@ the loop's thread ends, every listener closes with it (connections refused, neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -124,6 +126,7 @@ class Attachment:
         self._unix_path = unix_path
         self._servers: list[asyncio.Server] = []
         self._tcp: tuple[str, int] | None = None
+        self._tcp_lock = threading.Lock()
         self._ca = tls.make_ca(f"sandlot sandbox {label}", self.secrets) if secrets else None
         self._leaf_contexts: dict[str, ssl.SSLContext] = {}
 
@@ -138,9 +141,10 @@ class Attachment:
 
     def tcp_address(self) -> tuple[str, int]:
         """A loopback listener (a VM's guestfwd target), made on first call."""
-        if self._tcp is None:
-            self._tcp = self.gateway.call(self._listen_tcp())
-        return self._tcp
+        with self._tcp_lock:
+            if self._tcp is None:
+                self._tcp = self.gateway.call(self._listen_tcp())
+            return self._tcp
 
     def ca_pem(self) -> bytes | None:
         """The CA to add to the guest's trust store; None when no host has secrets."""
@@ -193,6 +197,9 @@ class Attachment:
         for server in self._servers:
             server.close()
         for writer in list(self.open_writers):
+            sock = writer.get_extra_info("socket")
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)  # cut now, even if the loop is dead
             writer.transport.abort()
         self.open_writers.clear()
         try:

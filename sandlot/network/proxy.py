@@ -68,6 +68,9 @@ async def serve_client(
         await _refuse(writer, reader, 408, reason)
     except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as e:
         reason = reason if isinstance(e, asyncio.IncompleteReadError) else f"sandlot: {e}"
+    except Exception as e:  # a bug here must not leave the record saying "allowed"
+        reason = f"sandlot: the gateway failed on this connection ({type(e).__name__})"
+        raise
     finally:
         att.usage.release()
         att.open_writers.discard(writer)
