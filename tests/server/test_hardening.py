@@ -272,6 +272,25 @@ def test_what_one_key_stores_is_capped(server: Server) -> None:
         other.delete(f"/v1/sandboxes/{r.json()['id']}")
 
 
+def test_a_snapshot_past_the_key_s_store_is_removed_and_refused(server: Server) -> None:
+    """A saved state's size is known only once it is saved: one that takes the key past
+    its ceiling is removed again, and the key's list does not show it."""
+    with server.client(key=0) as api:
+        r = api.post("/v1/sandboxes", json={})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        try:
+            assert api.post(f"/v1/sandboxes/{sid}/code", json={"code": "x = 41"}).status_code == 200
+            r = api.post(f"/v1/sandboxes/{sid}/snapshots", json={"name": "too-big"})
+            if r.status_code == 409:
+                pytest.skip(f"this tier cannot save a snapshot: {r.text}")
+            _refused(r, "stored_bytes_per_key")
+            names = [s["name"] for s in api.get("/v1/snapshots").json()["snapshots"]]
+            assert "too-big" not in names
+        finally:
+            api.delete(f"/v1/sandboxes/{sid}")
+
+
 # -- item 7: slow heads and crowding clients ----------------------------------------------
 
 
