@@ -311,7 +311,10 @@ def _closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_trickled_heads_are_dropped_in_time(server: Server) -> None:
+    """50 heads sent a byte at a time, and 5 connections that never speak: all closed
+    within the head timeout, while a normal request is served."""
     socks = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(50)]
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(5)]
     try:
         for s in socks:
             s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
@@ -327,8 +330,9 @@ def test_trickled_heads_are_dropped_in_time(server: Server) -> None:
         assert served, "a normal request was not served while heads trickled"
         still_held = sum(not _closed_by_server(s) for s in socks)
         assert still_held == 0, f"{still_held} of 50 trickling heads still held"
+        assert all(_closed_by_server(s) for s in silent), "a silent connection is still held"
     finally:
-        for s in socks:
+        for s in socks + silent:
             s.close()
 
 
