@@ -8,7 +8,12 @@ import pytest
 from sandlot.runtimes.process.runtime import probe
 from tests.net.linux_tier_checks import LinuxTierNetwork
 
-pytestmark = pytest.mark.skipif(not probe().ok, reason=f"process tier: {probe().reason}")
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_process_tier() -> None:
+    available = probe()
+    if not available.ok:
+        pytest.skip(f"process tier unavailable here: {available.reason} ({available.fix})")
 
 
 class TestProcessNetwork(LinuxTierNetwork):

@@ -40,6 +40,12 @@ class Root:
     python_args: tuple[str, ...] = ("/usr/bin/python3", "-I")
     sys_path: tuple[str, ...] = ()  # site folders the agent adds itself (it starts with -S)
 
+    @property
+    def system_root(self) -> str:
+        """Where the guest's system files (its CAs) are on the host: the image's root, or
+        the host's own `/` when the guest runs the host's userland."""
+        return "/" if self.mounts else self.path
+
 
 def _bind(source: str, destination: str, *, writable: bool = False) -> dict[str, Any]:
     options = ["rbind", "rw" if writable else "ro", "nosuid", "nodev"]
@@ -84,11 +90,13 @@ def config(
     agent: dict[str, Any],
     overlay: bool,
     preload: tuple[str, str] | None = None,
+    net: jail.NetBinds | None = None,
 ) -> dict[str, Any]:
     """config.json: the init (guest_init.py) runs the agent as root *of the sandbox* with no
     capabilities; only `folder`'s home/user and tmp are writable, no network but loopback.
-    `preload`: (a shared object, an ld.so.preload naming it) bound into every sandbox."""
-    env = jail.guest_env("root", envs)
+    `preload`: (a shared object, an ld.so.preload naming it) bound into every sandbox.
+    `net`: the gateway's socket (runsc must run with --host-uds=open) and CA bundle."""
+    env = jail.guest_env("root", {**jail.network_env(net), **envs})
     init_config = {"agent_path": userland.GUEST_MOUNT, "agent": agent}
     no_caps: dict[str, list[str]] = {
         k: [] for k in ("bounding", "effective", "inheritable", "permitted", "ambient")
@@ -102,6 +110,10 @@ def config(
     ]
     if preload is not None:
         mounts += [_bind(preload[0], compat.SHIM_MOUNT), _bind(preload[1], "/etc/ld.so.preload")]
+    if net is not None:
+        mounts.append(_bind(net.socket, jail.NET_SOCKET))
+        if net.ca_bundle is not None:
+            mounts.append(_bind(net.ca_bundle, jail.CA_BUNDLE))
     return {
         "ociVersion": "1.0.0",
         "process": {

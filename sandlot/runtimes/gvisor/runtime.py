@@ -41,7 +41,7 @@ def probe() -> Availability:
 
 class GvisorRuntime:
     name = "gvisor"
-    capabilities = LINUX | {"isolation=strong"}
+    capabilities = LINUX | {"isolation=strong", "network"}  # network: the host's gateway
     implemented = True
     templates: frozenset[str] | None = None  # images or the host userland decide, at open()
 

@@ -7,6 +7,9 @@ guest agent, spoken to over the container's stdio pipes (`runtimes/pipes.py`).
   for the sweeper;
 - the guest kernel is gVisor's Sentry on the ptrace platform (kvm hangs on PVM hosts);
   no network (`--network=none`: loopback only), read-only root under an in-memory overlay;
+  with a network policy, the gateway's Unix socket is bound at /run/sandlot/net.sock and
+  runsc may connect to it (`--host-uds=open`: the Sentry opens host sockets of its mounts
+  only), where the agent's forwarder on 127.0.0.1:3128 leads (`linux/jail.py`);
 - memory and pids limits: sandlot's own cgroups (as on the process tier), entered before
   runsc starts so the Sentry, its gofer and their stubs are all inside (`--ignore-cgroups`
   keeps runsc from making its own, which it removes before we could read an OOM kill);
@@ -123,6 +126,7 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
         self._cgroups: Cgroups | None = None
         self._notes: list[str] = []
         self._cid = ""
+        self._net: jail.NetBinds | None = None
         self._platform = platform.choose()
         self._jail = jail.Jail(PREFIX, _remove_state_containers)
         self._jail.guard(self)
@@ -132,6 +136,7 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
         try:
             root = platform.root_for(spec.template, os.path.join(self._bundle_dir, "rootfs"))
             self._jail.make_folders(spec.limits)
+            self._net = self._jail.attach_network(spec, root.system_root)
             os.makedirs(self._bundle_dir, mode=0o755, exist_ok=True)
             self._files = SandboxRoot(self._jail.root_dir, home=HOME)
             self._cgroups = self._jail.confine(spec.limits.memory_bytes + RUNTIME_MEMORY, MAX_PIDS)
@@ -168,6 +173,7 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
             agent=agent,
             overlay=bool(platform.overlay_flags()),
             preload=self._preload(),
+            net=self._net,
         )
         with open(os.path.join(self._bundle_dir, "config.json"), "w") as f:
             json.dump(spec, f)
@@ -189,7 +195,8 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
             "runsc",
             "--root", self._runsc_root,
             f"--platform={self._platform}",
-            "--network=none",
+            "--network=none",  # loopback only: the gateway's socket is the one way out
+            *(["--host-uds=open"] if self._net is not None else []),
             *platform.overlay_flags(),
             "--ignore-cgroups",
             "run",
