@@ -62,6 +62,17 @@ class Gateway:
             for a in attachments:
                 a._shut()
             shutil.rmtree(self._dir, ignore_errors=True)
+            self._finish_tasks()
+
+    def _finish_tasks(self) -> None:
+        """Let the cut connections' tasks end (their records written), then close the loop."""
+        with contextlib.suppress(Exception):
+            tasks = asyncio.all_tasks(self.loop)
+            for task in tasks:
+                task.cancel()
+            gathered = asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.run_until_complete(asyncio.wait_for(gathered, 5))
+            self.loop.close()
 
     @property
     def alive(self) -> bool:

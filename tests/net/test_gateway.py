@@ -258,6 +258,11 @@ def test_secrets_reach_their_host_only_and_each_sandbox_has_its_own_ca(
     assert json.loads(by_fetch.body)["Authorization"] == SECRET
     elsewhere = fetch(att, FetchRequest("GET", "https://example.org/headers"))
     assert "Authorization" not in json.loads(elsewhere.body)
+    sock, answer = connect(att, "api.example.com:443")  # intercepted: the SNI still counts
+    context = ssl.create_default_context(cafile=str(tmp_path / "sandbox-ca.pem"))
+    with pytest.raises((ssl.SSLError, OSError)):
+        context.wrap_socket(sock, server_hostname="example.org").recv(1)
+    sock.close()
     other = attach(("api.example.com",), secrets=secrets)
     assert other.ca_pem() not in (None, ca)
     strange = curl(other, "https://api.example.com/headers", ca=tmp_path / "sandbox-ca.pem")
@@ -300,7 +305,7 @@ def test_the_rate_cap_slows_a_download(attach: Attach) -> None:
     assert got.stdout.endswith("200") and 1.5 < elapsed < 10  # 1 s of burst, then 2 s
 
 
-def test_a_closed_attachment_or_a_dead_gateway_refuses(attach: Attach) -> None:
+def test_a_closed_attachment_or_a_dead_gateway_refuses(attach: Attach, internet: Internet) -> None:
     att = attach(("example.org",))
     address, path = att.tcp_address(), att.unix_socket()
     assert curl(att, "http://example.org/").stdout.endswith("200")
@@ -310,9 +315,14 @@ def test_a_closed_attachment_or_a_dead_gateway_refuses(attach: Attach) -> None:
     assert not Path(path).exists()
     assert fetch_refused(att)
     mine = Gateway()  # a gateway of its own, killed as a crash would
-    doomed = mine.attach(NetworkPolicy(("example.org",)), label="doomed")
+    doomed = mine.attach(NetworkPolicy(("203.0.113.10",)), label="doomed")
     address, path = doomed.tcp_address(), doomed.unix_socket()
+    tunnel, answer = connect(doomed, f"203.0.113.10:{internet.echo_port}")
+    assert answer.startswith(b"HTTP/1.1 200")
     mine.stop()
+    with tunnel:  # the open connection is cut, not left hanging
+        tunnel.settimeout(5)
+        assert tunnel.recv(10) == b""
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(address, timeout=5)
     with socket.socket(socket.AF_UNIX) as unix, pytest.raises(OSError):
