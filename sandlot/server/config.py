@@ -68,6 +68,10 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         self.limits = Ceilings.from_table(self.limits)
+        for name in ("head_timeout", "keep_alive_timeout", "max_connections_per_client"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:

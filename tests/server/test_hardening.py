@@ -173,13 +173,14 @@ def test_the_config_file_sets_the_ceilings(tmp_path: Path) -> None:
         ("[limits]\nmemory = 1\n", "unknown setting(s) memory"),
         ("[limits]\nbody_bytes = -1\n", "body_bytes must be a positive number"),
         ('[limits]\nwall_time = "long"\n', "wall_time must be a positive number"),
+        ("head_timeout = 0\n", "head_timeout must be a positive number"),
     ):
         bad = tmp_path / "bad.toml"
         bad.write_text(table)
         with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
             ServerConfig.from_file(bad, data_dir=tmp_path)
         ran = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path), "--config", str(bad)])
-        assert ran.exit_code == 2 and "[limits]" in ran.output, ran.output
+        assert ran.exit_code == 2 and problem in ran.output, ran.output
 
 
 # -- item 6: bodies, labels and what a key keeps ------------------------------------------
