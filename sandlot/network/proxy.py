@@ -42,6 +42,7 @@ class _Target:
         self.kind: Kind = "connect"
         self.host = ""
         self.port = 0
+        self.opened = False  # past the policy: a later error is the transport's
 
 
 async def serve_client(
@@ -67,7 +68,8 @@ async def serve_client(
         reason = "sandlot: the client was too slow to send its request"
         await _refuse(writer, reader, 408, reason)
     except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as e:
-        reason = reason if isinstance(e, asyncio.IncompleteReadError) else f"sandlot: {e}"
+        if not target.opened and not isinstance(e, asyncio.IncompleteReadError):
+            reason = f"sandlot: {e}"
     except Exception as e:  # a bug here must not leave the record saying "allowed"
         reason = f"sandlot: the gateway failed on this connection ({type(e).__name__})"
         raise
@@ -106,7 +108,7 @@ async def _serve(att: Attachment, client: Streams, target: _Target, counts: Coun
     if head.method == "CONNECT":
         host, port = _authority(head.target)
         target.host, target.port = host, port
-        await _tunnel(att, client, host, port, counts)
+        await _tunnel(att, client, host, port, counts, target)
         return
     target.kind = "http"
     url = urlsplit(head.target)
@@ -120,6 +122,7 @@ async def _serve(att: Attachment, client: Streams, target: _Target, counts: Coun
     host_header(head, host, port, 80)
     check_name(att, host, port)
     upstream = await open_upstream(att, host, port)
+    target.opened = True
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
     await _send_head(att, upstream[1], origin_head(head, path, att.secrets.get(host, {})), counts)
     await relay(att, client, upstream, counts)
@@ -142,15 +145,19 @@ async def _send_head(
     await writer.drain()
 
 
-async def _tunnel(att: Attachment, client: Streams, host: str, port: int, counts: Counts) -> None:
+async def _tunnel(
+    att: Attachment, client: Streams, host: str, port: int, counts: Counts, target: _Target
+) -> None:
     reader, writer = client
     if address_of(host) is not None:  # raw TCP, by address entries alone
         upstream = await open_upstream(att, host, port)
+        target.opened = True
         writer.write(response(200, "", keep_open=True))
         await relay(att, client, upstream, counts)
         return
     secrets = att.secrets.get(host)
     upstream = await open_upstream(att, host, port, tls_name=host if secrets else None)
+    target.opened = True
     writer.write(response(200, "", keep_open=True))
     await writer.drain()
     if secrets:

@@ -4,6 +4,7 @@ tests and air-gapped hosts); unset, the host's /etc/resolv.conf."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import dns.asyncresolver
@@ -44,14 +45,17 @@ async def resolve(host: str) -> list[Address]:
     if literal is not None:
         return [literal]
     resolver = _resolver()
+    answers = await asyncio.gather(
+        *(resolver.resolve(host, kind, search=False) for kind in ("A", "AAAA")),
+        return_exceptions=True,
+    )
     found: list[Address] = []
-    for kind in ("A", "AAAA"):
-        try:
-            answer = await resolver.resolve(host, kind, search=False)
-        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+    for answer in answers:
+        if isinstance(answer, dns.resolver.NoAnswer | dns.resolver.NXDOMAIN):
             continue
-        except dns.exception.DNSException as e:
-            raise ResolveError(f"sandlot: {host} could not be resolved ({type(e).__name__})") from e
+        if isinstance(answer, BaseException):
+            name = type(answer).__name__
+            raise ResolveError(f"sandlot: {host} could not be resolved ({name})") from answer
         found.extend(a for a in (address_of(r.to_text()) for r in answer) if a is not None)
     if not found:
         raise ResolveError(f"sandlot: {host} does not resolve")

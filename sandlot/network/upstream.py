@@ -14,7 +14,8 @@ from .resolver import ResolveError, resolve
 if TYPE_CHECKING:
     from .gateway import Attachment
 
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0  # seconds per address tried
+MAX_TRIES = 3  # addresses tried, in the resolver's order, before giving up
 
 
 class Refused(Exception):
@@ -55,12 +56,15 @@ async def open_upstream(
         if not addresses:
             raise Refused(decisions[0][1].reason)
     context = tls.upstream_context() if tls_name is not None else None
-    try:
-        return await asyncio.wait_for(
-            asyncio.open_connection(str(addresses[0]), port, ssl=context, server_hostname=tls_name),
-            CONNECT_TIMEOUT,
-        )
-    except TimeoutError as e:
-        raise Refused(f"sandlot: {host}:{port} did not answer", 504) from e
-    except OSError as e:  # refused, unreachable, or TLS verification failed
-        raise Refused(f"sandlot: could not reach {host}:{port} ({e})", 502) from e
+    failure = Refused(f"sandlot: {host}:{port} did not answer", 504)
+    for address in addresses[:MAX_TRIES]:
+        try:
+            return await asyncio.wait_for(
+                asyncio.open_connection(str(address), port, ssl=context, server_hostname=tls_name),
+                CONNECT_TIMEOUT,
+            )
+        except TimeoutError:
+            failure = Refused(f"sandlot: {host}:{port} did not answer", 504)
+        except OSError as e:  # refused, unreachable, or TLS verification failed
+            failure = Refused(f"sandlot: could not reach {host}:{port} ({e})", 502)
+    raise failure
