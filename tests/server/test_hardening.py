@@ -28,7 +28,7 @@ from sandlot.server.ceilings import Ceilings
 
 from .conftest import serving
 
-HEAD_TIMEOUT = 2.0
+HEAD_TIMEOUT = 3.0
 PER_CLIENT = 60
 CONFIG = f"""
 head_timeout = {HEAD_TIMEOUT}
