@@ -120,6 +120,8 @@ def _split_port(entry: str, text: str) -> tuple[str, int | None]:
 
 def normalized_entries(field: str, entries: Iterable[object]) -> tuple[str, ...]:
     """A policy field checked entry by entry and kept as given (lowercase, stripped)."""
+    if isinstance(entries, str):  # one string is not a list of its letters
+        raise InvalidArgument(f"network.{field} must be a list of entries; got {entries!r}")
     out = []
     for entry in entries:
         if not isinstance(entry, str):

@@ -36,6 +36,8 @@ def test_bad_shapes_are_refused() -> None:
     for bad in ({"allow_out": "example.org"}, {"allow": ["x.org"]}, "example.org"):
         with pytest.raises(InvalidArgument):
             NetworkPolicy.parse(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        NetworkPolicy("example.org")  # type: ignore[arg-type]
 
 
 def test_names_wildcards_ports_and_deny_over_allow() -> None:
