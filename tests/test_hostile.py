@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_memory import peak_growth_mib
 
 from sandlot import (
     GuestProtocolError,
@@ -160,6 +161,75 @@ def test_malformed_frames_from_the_guest_are_contained(sbx: Sandbox) -> None:
     with pytest.raises((GuestProtocolError, SandboxError)):
         sbx.run_code(forged)
     assert sbx.run_code("kept").text == "1"
+
+
+# Code that sends through the door one frame of 32 MiB made in place of `unit` repeated,
+# between `head` and `tail` (padded to whole units), then ends normally (its reply is 'after').
+BIG_DOOR_FRAME = (
+    "import _host\n"
+    "head, tail, unit = {head!r}, {tail!r}, {unit!r}\n"
+    "head += b' ' * (-len(head) % len(unit))\n"
+    "tail = b' ' * (-len(tail) % len(unit)) + tail\n"
+    "frame = bytearray(unit) * ((32 << 20) // len(unit))\n"
+    "frame[: len(head)] = head\n"
+    "frame[-len(tail) :] = tail\n"
+    "_host.call(frame)\n"
+    "del frame\n"
+    "'after'"
+)
+EMPTY_LISTS = BIG_DOOR_FRAME.format(head=b'{"ev":"done","reply":{"x":[', tail=b"[]]}}", unit=b"[],")
+ONE_STRING = BIG_DOOR_FRAME.format(head=b'{"ev":"pad","x":"', tail=b'"}', unit=b"abc")
+
+
+def test_a_frame_that_would_expand_on_the_host_is_refused_unparsed(sbx: Sandbox) -> None:
+    # 32 MiB of `[]` would be ~1 GiB of host objects, whatever the sandbox's own limit; as a
+    # forged reply it is dropped unparsed, like any bad frame on the door, and the real one
+    # comes
+    sbx.run_code("kept = 5")
+    for code in (ONE_STRING, EMPTY_LISTS):  # the guest's own memory grows to hold them
+        assert sbx.run_code(code).text == "'after'"
+    refusal, refused = peak_growth_mib(lambda: sbx.run_code(EMPTY_LISTS))
+    assert refusal.text == "'after'"
+    parse, plain = peak_growth_mib(lambda: sbx.run_code(ONE_STRING))  # as big, parsed, dropped
+    assert parse.text == "'after'"
+    assert refused < plain + 32, f"refusing cost {refused} MiB, a plain frame {plain} MiB"
+    assert sbx.run_code("kept").text == "5"
+
+
+def test_a_frame_nested_too_deep_is_refused_unparsed(sbx: Sandbox) -> None:
+    # 900 deep parses, but little host code that walks a result could take it
+    sbx.run_code("kept = 6")
+    for depth in (10_000, 900, 124):
+        nested = b"[" * depth + b"]" * depth
+        forged = (
+            "import _host\n"
+            '_host.call(b\'{"ev":"done","reply":{"results":[{"json":\' '
+            f"+ {nested!r} + b'}}]}}}}')\n'after'"
+        )
+        assert sbx.run_code(forged).text == ("'after'" if depth > 124 else None)
+        assert sbx.run_code("kept").text == "6"
+
+
+def test_a_reply_over_the_budget_of_the_sandboxs_memory_is_a_protocol_error() -> None:
+    code = "class Big:\n    def _repr_json_(self):\n        return [0] * 600_000\nBig()"
+    with Sandbox.create(limits=Limits(memory_bytes=128 << 20)) as sbx:
+        sbx.run_code("kept = 7")
+        with pytest.raises(GuestProtocolError, match="too many items: 600.*limit of 524288"):
+            sbx.run_code(code)
+        assert sbx.run_code("kept").text == "7"
+    with Sandbox.create() as sbx:  # 1 GiB: within its budget
+        assert sbx.run_code(code).results[0].json == [0] * 600_000
+
+
+def test_a_big_reply_is_within_the_budget(sbx: Sandbox) -> None:
+    # 20 MiB of text full of commas, colons and brackets: all inside one string
+    ex = sbx.run_code(
+        "class Page:\n"
+        "    def _repr_html_(self):\n"
+        "        return 'word, [x]: {y} .' * (20 << 16)\n"
+        "Page()"
+    )
+    assert ex.error is None and ex.results[0].html == "word, [x]: {y} ." * (20 << 16)
 
 
 def test_read_of_a_huge_file_is_a_limit() -> None:

@@ -181,7 +181,7 @@ class StreamLink(AgentLink):
         raise NotImplementedError
 
     def _link_send(self, request: dict[str, Any], sink: OutputSink | None, limits: Limits) -> int:
-        return self._link_stream().request(request, sink)
+        return self._link_stream().request(request, sink, limits)
 
     def _link_await(self, wanted: int, sink: OutputSink | None, until: float) -> dict[str, Any]:
         return self._link_stream().reply(wanted, sink, until)

@@ -4,7 +4,8 @@
 events come back as frames, and the reply to a request is found by its id. A transport
 subclasses it with how bytes are written and read (`write`, `read`) and, where it has side
 channels such as raw output pipes, what they hold now (`settle`). The frames come from
-untrusted code's side, so each is size-capped and checked before anything in it is used.
+untrusted code's side, so each is size-capped, and its structure counted against a budget
+in proportion to the sandbox's memory (`item_budget`), before it is parsed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,28 @@ from typing import Any
 
 from ..errors import GuestProtocolError
 from ..guest.agent import framing, protocol
+from ..models import Limits
 from .output import OutputSink
+
+ITEM_COST = 256  # bytes of the sandbox's memory that pay for one item of a guest frame
+
+
+def item_budget(limits: Limits) -> int:
+    """The most items (values, keys) one guest frame may hold: in proportion to the
+    sandbox's memory, so that decoding a frame (~60-200 bytes of host memory an item) costs
+    the host less than the sandbox may hold itself; at most `protocol.MAX_FRAME_ITEMS`."""
+    return min(protocol.MAX_FRAME_ITEMS, limits.memory_bytes // ITEM_COST)
+
+
+def decode(frame: bytes, items: int) -> dict[str, Any]:
+    """One guest frame as a message; GuestProtocolError, before it is parsed, for a frame
+    over its budget (`protocol.check_budget`), and for one that is malformed."""
+    try:
+        return protocol.decode(frame, items)
+    except protocol.FrameOverBudget as e:
+        raise GuestProtocolError(f"the guest sent a {e}") from None
+    except ValueError as e:
+        raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
 
 
 class LinkClosed(Exception):
@@ -26,13 +48,19 @@ class Deadline(Exception):
 
 
 def take_reply(
-    reader: framing.FrameReader, wanted: int, sink: OutputSink | None, *, last: bool = False
+    reader: framing.FrameReader,
+    wanted: int,
+    sink: OutputSink | None,
+    *,
+    last: bool = False,
+    items: int = protocol.MAX_FRAME_ITEMS,
 ) -> dict[str, Any] | None:
     """Consume the complete frames `reader` holds: output chunks go to `sink` (dropped when
     None); return the reply to request `wanted` once it has come, else None.
 
     A `done` for another request id (forged by the code, or a stale one) is dropped. With
-    `last`, frames after the reply are a protocol error (the agent sends none)."""
+    `last`, frames after the reply are a protocol error (the agent sends none); a frame
+    with more than `items` items is one too."""
     while True:
         try:
             frame = reader.next()
@@ -42,10 +70,7 @@ def take_reply(
             raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
         if frame is None:
             return None
-        try:
-            message = protocol.decode(frame)
-        except ValueError as e:
-            raise GuestProtocolError(f"malformed frame from the guest: {e}") from None
+        message = decode(frame, items)
         event = message.get("ev")
         if event in (protocol.EV_STDOUT, protocol.EV_STDERR):
             text = message.get("data")
@@ -69,6 +94,7 @@ class FramedStream:
     def __init__(self, *, skip_junk: bool = False) -> None:
         self.reader = framing.FrameReader(skip_junk=skip_junk)
         self.sequence = 0  # the id of the last request; its reply carries it back
+        self.items = protocol.MAX_FRAME_ITEMS  # the item budget of a frame (`item_budget`)
 
     # -- what a transport provides ---------------------------------------------------------
 
@@ -90,8 +116,12 @@ class FramedStream:
     def send(self, message: dict[str, Any]) -> None:
         self.write(framing.pack(message))
 
-    def request(self, request: dict[str, Any], sink: OutputSink | None = None) -> int:
-        """Send one request with a fresh id; return the id."""
+    def request(
+        self, request: dict[str, Any], sink: OutputSink | None = None, limits: Limits | None = None
+    ) -> int:
+        """Send one request with a fresh id; return the id. The frames that answer it are
+        held to the budget of `limits` (of the defaults where none are given)."""
+        self.items = protocol.MAX_FRAME_ITEMS if limits is None else item_budget(limits)
         if sink is not None:
             self.settle(sink)  # what background processes wrote between calls
         self.sequence += 1
@@ -102,7 +132,7 @@ class FramedStream:
         """Events until the `done` of request `wanted`; Deadline at monotonic `until`."""
         reader = self.reader
         while True:
-            reply = take_reply(reader, wanted, sink, last=self.reply_is_last)
+            reply = take_reply(reader, wanted, sink, last=self.reply_is_last, items=self.items)
             if reply is not None:
                 if sink is not None:
                     self.settle(sink)

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from host_memory import peak_growth_mib
 
 from sandlot import (
     GuestProtocolError,
@@ -251,6 +252,64 @@ def test_code_that_forges_a_done_reply_is_ignored(psbx: Sandbox) -> None:
     )
     assert ex.text == "'real'"
     assert psbx.run_code("2 + 2").text == "4"
+
+
+# Code that writes on its event pipe one frame of 32 MiB: `unit` repeated between `head`
+# and `tail`, then ends normally (its reply is 'after').
+BIG_EVENT_FRAME = (
+    "import json, os, sys\n"
+    "payload = {head!r} + {unit!r} * ((32 << 20) // {size}) + {tail!r}\n"
+    "frame = memoryview(b'%s%08x%s\\n' % ({mark!r}, len(payload), payload))\n"
+    "del payload\n"
+    "while frame:\n"
+    "    frame = frame[os.write(json.loads(sys.argv[1])['event_fd'], frame) :]\n"
+    "del frame\n"
+    "'after'"
+)
+
+
+def _big_event_frame(head: bytes, unit: bytes, tail: bytes) -> str:
+    return BIG_EVENT_FRAME.format(
+        head=head, unit=unit, size=len(unit), tail=tail, mark=framing.MARK
+    )
+
+
+def test_a_frame_that_would_expand_on_the_host_is_refused_unparsed(psbx: Sandbox) -> None:
+    # 32 MiB of `[]` would be ~740 MiB of host objects, whatever the sandbox's own limit
+    psbx.files.write("/home/user/f.txt", "kept")
+    empty_lists = _big_event_frame(b'{"ev":"done","reply":{"x":[', b"[],", b"[]]}}")
+    one_string = _big_event_frame(b'{"ev":"pad","x":"', b"abc", b'"}')
+
+    def refuse() -> None:
+        with pytest.raises(GuestProtocolError, match="too many items: 2236"):
+            psbx.run_code(empty_lists)
+
+    _, refused = peak_growth_mib(refuse)
+    parse, plain = peak_growth_mib(lambda: psbx.run_code(one_string))  # as big, parsed, dropped
+    assert parse.text == "'after'"
+    assert refused < plain + 16, f"refusing cost {refused} MiB, a plain frame {plain} MiB"
+    assert psbx.run_code("1 + 1").text == "2"
+    assert psbx.files.read("/home/user/f.txt") == "kept"
+
+
+def test_a_frame_nested_too_deep_is_refused_unparsed(psbx: Sandbox) -> None:
+    for depth in (10_000, 900):
+        nested = b"[" * depth + b"]" * depth
+        payload = b'{"ev":"stdout","data":' + nested + b"}"
+        forged = b"%s%08x%s\n" % (framing.MARK, len(payload), payload)
+        code = f"import json, os, sys\nos.write(json.loads(sys.argv[1])['event_fd'], {forged!r})"
+        with pytest.raises(GuestProtocolError, match=f"nests too deeply: {depth + 1} levels"):
+            psbx.run_code(code + "\nimport time; time.sleep(1)")
+        assert psbx.run_code("2 + 2").text == "4"
+
+
+def test_a_big_reply_is_within_the_budget(psbx: Sandbox) -> None:
+    # 20 MiB of JSON-looking text, its quotes escaped: all of it inside one string
+    text = '[{"a": 1}], ' * ((20 << 20) // 12)
+    ex = psbx.run_code(
+        f"type('Page', (), {{'_repr_html_': lambda _: {text[:12]!r} * {len(text) // 12}}})()"
+    )
+    assert ex.error is None and ex.results[0].html == text
 
 
 def test_agent_that_dies_is_a_typed_error_and_restarts(psbx: Sandbox) -> None:

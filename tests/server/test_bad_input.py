@@ -84,3 +84,19 @@ def test_no_5xx_for_any_operation(fuzz: tuple[httpx.Client, str]) -> None:
         ]
         == "2"
     )
+
+
+def test_a_forged_reply_nested_deep_is_no_5xx(fuzz: tuple[httpx.Client, str]) -> None:
+    # Guest code forges the reply of its call, its result's JSON 960 deep (past what the
+    # server's encoder takes, a 500 before): the host refuses the frame unparsed, so no
+    # encoder meets it, and the call's real reply comes instead.
+    client, sid = fuzz
+    nested = "[" * 960 + "]" * 960
+    code = (
+        "import _host\n"
+        f'_host.call(b\'{{"ev":"done","reply":{{"results":[{{"json":{nested}}}]}}}}\')\n'
+        "'after'"
+    )
+    r = client.post(f"/v1/sandboxes/{sid}/code", json={"code": code})
+    _check(r, "a reply nested 960 deep")
+    assert [res["text"] for res in r.json()["results"]] == ["'after'"]

@@ -10,6 +10,8 @@ how frames travel (wasm host calls; on byte streams, the marked frames of `frami
 from __future__ import annotations
 
 import json
+from itertools import accumulate, count
+from operator import sub
 from typing import Any
 
 VERSION = 1
@@ -93,10 +95,101 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
-def decode(frame: bytes) -> dict[str, Any]:
-    """Parse one frame; raises ValueError for anything but a JSON object."""
+MAX_FRAME_DEPTH = 128  # a frame nested deeper is refused (a reply's own JSON is far less deep)
+MAX_FRAME_ITEMS = 1 << 20  # a frame with more values is refused (each costs the host ~60+ bytes)
+
+
+class FrameOverBudget(ValueError):
+    """A frame whose structure would make its decoder build more than it may."""
+
+
+_MARKS = b'"[]{},:'  # a JSON text's structure, and the quotes around its strings
+_NOT_MARKS = bytes(c for c in range(256) if c not in _MARKS)
+_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # summed: 2 per opener seen
+
+
+_FEW_QUOTES = 256  # up to this many, strings are skipped in place (else cut out: copies)
+Segment = tuple[bytes, int, int]  # bytes[start:end], unsliced
+
+
+def _marks(frame: bytes) -> bytes:
+    """The structural characters of `frame` and the quotes of its strings, in order."""
+    if b"\\" in frame and b'\\"' in frame:  # escaped quotes: first the escaped backslashes go
+        frame = frame.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return frame.translate(None, _NOT_MARKS)  # one C pass; what is left is small
+
+
+def _outside_strings(marks: bytes) -> list[Segment]:
+    """The parts of `marks` that lie outside its strings."""
+    if marks.count(b'"') > _FEW_QUOTES:
+        outside = b"".join(marks.split(b'"')[::2])
+        return [(outside, 0, len(outside))]
+    segments, at = [], 0
+    while (opening := marks.find(b'"', at)) >= 0:
+        segments.append((marks, at, opening))
+        at = marks.find(b'"', opening + 1) + 1
+        if not at:  # an unterminated string: no parser reads past its start
+            return segments
+    segments.append((marks, at, len(marks)))
+    return segments
+
+
+def _count(segments: list[Segment], chars: bytes) -> int:
+    return sum(data.count(c, start, end) for data, start, end in segments for c in chars)
+
+
+def _depth(brackets: bytes, limit: int) -> int:
+    """How deep `brackets` (only []{}, balanced) nest, exactly where that is over `limit`.
+
+    Each round of cutting the empty pairs, `[]` then `{}`, takes one or two levels off, so
+    a text that is gone within limit // 2 rounds is within the limit (the usual case, a few
+    C passes); only else is the depth summed bracket by bracket."""
+    text = brackets
+    for _ in range(limit // 2):
+        text = text.replace(b"[]", b"").replace(b"{}", b"")
+        if not text:
+            return 0
+    # after n brackets, 2 * openers - n is the depth there
+    return max(map(sub, accumulate(brackets.translate(_STEPS)), count(1)), default=0)
+
+
+def check_budget(frame: bytes, items: int = MAX_FRAME_ITEMS, depth: int = MAX_FRAME_DEPTH) -> None:
+    """Refuse a frame that would hold more than `items` values or nest deeper than `depth`,
+    before it is parsed: a small frame can expand ~20-fold into objects (a 32 MiB frame of
+    `[]` is ~700 MiB of lists) and a deep one exhausts the stack of whatever walks it.
+
+    Items are counted as the openers, commas and colons outside strings (each starts at
+    most one value or key), on a copy of the frame's structural characters alone."""
+    if len(frame) < items and len(frame) <= 2 * depth:
+        return  # each item takes a byte of the frame, each level two
+    marks = _marks(frame)
+    strings = marks.count(b'"') // 2
+    if strings > items:  # each string is a value or a key: refused before they are cut out
+        raise FrameOverBudget(
+            f"frame with too many items: {strings}, more than the limit of {items}"
+        )
+    outside = _outside_strings(marks)
+    found = 1 + _count(outside, b"[{,:")
+    if found > items:
+        raise FrameOverBudget(f"frame with too many items: {found}, more than the limit of {items}")
+    if _count(outside, b"[{") <= depth:
+        return
+    brackets = b"".join(data[start:end].translate(None, b",:") for data, start, end in outside)
+    deepest = _depth(brackets, depth)
+    if deepest > depth:
+        raise FrameOverBudget(
+            f"frame that nests too deeply: {deepest} levels, more than the limit of {depth}"
+        )
+
+
+def decode(
+    frame: bytes, items: int = MAX_FRAME_ITEMS, depth: int = MAX_FRAME_DEPTH
+) -> dict[str, Any]:
+    """Parse one frame; raises ValueError for anything but a JSON object, and its subclass
+    FrameOverBudget, before parsing, for one over the size, item or depth budget."""
     if len(frame) > MAX_FRAME_BYTES:
         raise ValueError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    check_budget(frame, items, depth)
     try:
         value = json.loads(frame)
     except RecursionError:  # nested too deep to parse: as malformed as any other bad frame

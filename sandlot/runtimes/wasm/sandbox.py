@@ -24,7 +24,7 @@ from ...guest.agent import protocol
 from ...models import Limits
 from ..agent_link import AgentLink, Outcomes
 from ..base import SandboxSpec
-from ..frames import Deadline
+from ..frames import Deadline, decode, item_budget
 from ..guest_paths import HOME, OUTPUTS
 from ..hostfs import SandboxRoot, copy_tree
 from ..output import OutputSink
@@ -66,15 +66,17 @@ class _Door:
         self.sink: OutputSink | None = None
         self.reply: dict[str, Any] | None = None
         self.fault: str | None = None
+        self.items = protocol.MAX_FRAME_ITEMS  # a frame's item budget (`item_budget`)
 
-    def begin(self, request: bytes, sink: OutputSink | None) -> None:
+    def begin(self, request: bytes, sink: OutputSink | None, items: int) -> None:
         self.request, self.sink, self.reply, self.fault = request, sink, None, None
+        self.items = items
 
     def __call__(self, frame: bytes) -> bytes:
-        try:
-            message = protocol.decode(bytes(frame))
-        except ValueError as e:
-            self.fault = f"malformed frame from the guest: {e}"
+        try:  # a frame over its budget is refused unparsed; it and junk are dropped
+            message = decode(bytes(frame), self.items)
+        except GuestProtocolError as e:
+            self.fault = self.fault or str(e)  # the first says most (a resend may follow)
             return b""
         event = message.get("ev")
         if event in (protocol.EV_STDOUT, protocol.EV_STDERR):
@@ -276,7 +278,7 @@ class WasmSandbox(AgentLink):
         inline = len(frame) <= MAX_INLINE_REQUEST
         self._turn = f"{SERVE_REQUEST}({request!r})" if inline else f"{SERVE}()"
         self._turn_limits = limits
-        self._door.begin(frame, sink)
+        self._door.begin(frame, sink, item_budget(limits))
         return 0  # one turn, one reply: nothing to tell replies apart by
 
     def _link_await(self, wanted: int, sink: OutputSink | None, until: float) -> dict[str, Any]:
