@@ -44,6 +44,7 @@ __all__ = [
     "MAX_PATH_BYTES",
     "MAX_SYMLINK_HOPS",
     "SandboxRoot",
+    "TreeCursor",
     "TreeEntry",
     "copy_tree",
     "remove_tree",
@@ -937,7 +938,7 @@ def _listed(
     fd = os.open(".", _LIST_FLAGS, dir_fd=here)
     try:
         with os.scandir(fd) as it:
-            names = [e.name for e in it]
+            names = sorted(e.name for e in it)  # the same tree walks the same way
     finally:
         os.close(fd)
     level = len(cursor.names)
@@ -950,6 +951,33 @@ def _listed(
         yield TreeEntry(cursor.names, here, name, st)
         if descend and stat.S_ISDIR(st.st_mode):
             pending.append((level, name))
+
+
+class TreeCursor:
+    """A directory fd that moves about one tree by names, never through a link, keeping
+    the common part of the last path open (~64 fds): for visits in parent-before-child
+    order, such as unpacking a tar, each step costs a few opens whatever the depth."""
+
+    def __init__(self, top_fd: int) -> None:
+        self._walk = _Walk(top_fd)
+
+    def at(self, parts: list[str]) -> int:
+        """The fd of the directory `parts` below the top (valid until the next call);
+        OSError (ENOENT, ENOTDIR, ELOOP) where a part is missing, not a directory or a link."""
+        names = self._walk.names
+        keep = len(names)
+        if keep > len(parts) or parts[:keep] != names:
+            keep = 0
+            while keep < min(len(names), len(parts)) and names[keep] == parts[keep]:
+                keep += 1
+        while len(names) > keep:
+            self._walk.pop()
+        for name in parts[keep:]:
+            self._walk.push(name, os.open(name, _WALK_FLAGS, dir_fd=self._walk.top()))
+        return self._walk.top()
+
+    def close(self) -> None:
+        self._walk.reset()
 
 
 def tree_size(path: str | os.PathLike[str]) -> int:

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import os
 import re
-import shutil
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,8 +25,10 @@ import httpx
 
 from .. import wire
 from ..errors import ImageError, InvalidArgument, NotFound
+from ..runtimes.hostfs import remove_tree
 from ..wire import DIGEST_HEADER, parse_ref
 from . import saved
+from .tree_tar import add_tree, extract_snapshot
 
 __all__ = ["DIGEST_HEADER", "RegistryClient", "install", "pack", "parse_ref", "unpack"]
 
@@ -55,13 +56,16 @@ class _Hashing:
 
 
 def pack(rootfs: Path, dest: Path) -> tuple[str, int]:
-    """Write a tar of `rootfs` to `dest` (atomically); its (sha256 hex, size)."""
+    """Write a tar of `rootfs` to `dest` (atomically); its (sha256 hex, size).
+
+    A snapshot's folder holds a guest's files, so the tree is walked by fd (`add_tree`:
+    links stored as links, never followed, any depth), not by tarfile's recursive walk."""
     tmp = dest.with_name(dest.name + f".{os.getpid()}.part")
     try:
         with open(tmp, "wb") as raw:
             out = _Hashing(raw)
             with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-                tar.add(str(rootfs), arcname=".")
+                add_tree(tar, rootfs)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, dest)
@@ -93,28 +97,22 @@ def _member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
     return member
 
 
-def _snapshot_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
-    """tarfile's "data" filter: a snapshot's folder is read by the host, so besides the
-    members' own paths every link must point inside it too (no absolute or `..` escapes,
-    no device files, no setuid bits). An absolute or `..` name is refused, not mended."""
-    if member.name.startswith("/") or ".." in Path(member.name).parts:
-        raise ImageError(f"the snapshot holds an unsafe member {member.name!r}")
-    try:
-        return tarfile.data_filter(member, dest)
-    except tarfile.FilterError as e:
-        raise ImageError(f"the snapshot holds an unsafe member: {e}") from None
-
-
 def unpack(blob: Path, rootfs: Path, *, snapshot: bool = False) -> None:
     """Unpack a registry tar into `rootfs`: an image's (links may point anywhere, read
-    inside the sandbox), or with `snapshot` a snapshot's folder (links must stay inside)."""
+    inside the sandbox), or with `snapshot` a snapshot's folder (`extract_snapshot`: by fd,
+    links only in the guest's files and pointing inside)."""
     rootfs.mkdir(parents=True, exist_ok=True)
     what = "snapshot" if snapshot else "image"
     try:
         with tarfile.open(blob, mode="r:") as tar:
-            tar.extractall(rootfs, filter=_snapshot_filter if snapshot else _member_filter)
+            if snapshot:
+                extract_snapshot(tar, rootfs)
+            else:
+                tar.extractall(rootfs, filter=_member_filter)
     except tarfile.TarError as e:
         raise ImageError(f"the {what}'s tar is corrupt: {e}") from None
+    except OSError as e:  # e.g. a member's path longer than the host allows
+        raise ImageError(f"cannot unpack the {what}: {e.strerror} ({e.filename})") from None
 
 
 def install(blob: Path, name: str, digest: str, origin: str) -> Any:
@@ -232,7 +230,7 @@ class RegistryClient:
         nothing. The local snapshot keeps the registry's name (never over one here)."""
         saved.check_snapshot_name(name)
         digest, size = self._announced(entry, name, tag)
-        if (saved.data_root() / "snapshots" / name).exists():
+        if os.path.lexists(saved.data_root() / "snapshots" / name):
             raise InvalidArgument(f"a snapshot named {name!r} exists here; delete it first")
         work = saved.staging("snapshots", name)
         try:
@@ -241,7 +239,7 @@ class RegistryClient:
             unpack(blob, work / "entry", snapshot=True)
             return saved.info(saved.adopt("snapshots", name, work / "entry"))
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work, ignore_errors=True)
 
     def _download(
         self,
@@ -299,7 +297,7 @@ class RegistryClient:
         try:
             return self.push(name, tag, folder, work, progress, kind="snapshot")
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work, ignore_errors=True)
 
     def push(
         self,

@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -35,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import wire
 from ..errors import ImageError, InvalidArgument, LimitExceeded, NotFound, Unsupported
+from ..runtimes.hostfs import remove_tree, tree_size
 from ..sdk.registry_client import install, pack, unpack
 
 log = logging.getLogger("sandlot.server")
@@ -233,7 +233,7 @@ class Registry:
     def _no_snapshot(owner: str, name: str) -> None:
         from ..sdk import saved
 
-        if (saved.data_root() / "snapshots" / f"{owner}.{name}").exists():
+        if os.path.lexists(saved.data_root() / "snapshots" / f"{owner}.{name}"):
             raise SnapshotExists(
                 f"this key has a snapshot named {name!r} already; a push never replaces "
                 "one: delete it first (DELETE /v1/snapshots/NAME) or push under another name"
@@ -250,9 +250,9 @@ class Registry:
         (work / "blob.tar").unlink()
         try:
             meta = json.loads((entry / "meta.json").read_text())
-            if not isinstance(meta, dict) or not (entry / "state").is_dir():
+            if not isinstance(meta, dict) or not saved.is_real_dir(entry / "state"):
                 raise ValueError("no meta.json object and state/ folder")
-            meta["size"] = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+            meta["size"] = tree_size(entry)  # by fd: links are not billed as their targets
             meta["created"] = time.time()
             saved.info({**meta, "name": name})  # every field a listing needs
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -295,7 +295,7 @@ class Registry:
                 await _receive(body, work / "blob.tar", want)
                 await run_in_threadpool(self.install_snapshot, owner, name, work)
             finally:
-                await run_in_threadpool(shutil.rmtree, work, True)
+                await run_in_threadpool(remove_tree, work, ignore_errors=True)
             return (await run_in_threadpool(self.find, name, "latest", owner, "snapshot"))[0]
         blob = self.incoming()
         try:

@@ -22,6 +22,7 @@ import pytest
 from sandlot import Sandbox
 from sandlot.errors import ImageError, InvalidArgument, LimitExceeded, NotFound
 from sandlot.images import store
+from sandlot.runtimes.hostfs import remove_tree
 from sandlot.sdk.registry_client import DIGEST_HEADER, RegistryClient, pack
 from sandlot.server import KeyStore
 
@@ -597,3 +598,41 @@ def test_an_oversized_snapshot_push_is_refused_and_leaves_nothing(
     finally:
         keys.close()
     assert sorted(p.name for p in snaps.iterdir()) == ["big"], "an oversized push left a trace"
+
+
+def test_a_pushed_and_pulled_snapshot_keeps_a_deep_tree_and_refuses_an_escaping_link(
+    registry: tuple[Server, str, Any],
+    client_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A guest's 1,100-deep tree is packed, sized, unpacked and removed by fd on both sides
+    # (no RecursionError); a link it planted whose `..`s climb out is refused, typed.
+    srv, key, _ = registry
+    deep = "import os\nfor _ in range(1100):\n    os.mkdir('d')\n    os.chdir('d')\n"
+    count = (
+        "import os\nn = 0\nwhile os.path.isdir('d'):\n    os.chdir('d')\n    n += 1\n"
+        "found = (n, open('leaf').read())\nos.chdir('/home/user')\nfound"
+    )
+    puller = tmp_path / "puller"
+    try:
+        with Sandbox.create() as box:
+            box.run_code(f"{deep}open('leaf', 'w').write('bottom')\nos.chdir('/home/user')")
+            box.create_snapshot("deep")
+            box.run_code(f"import os; os.symlink({'../' * 40 + 'etc/passwd'!r}, 'up')")
+            box.create_snapshot("linked")
+        with _Closing(srv.url, key) as c:
+            assert c.push_snapshot("deep")["kind"] == "snapshot"
+            with pytest.raises(ImageError, match="unsafe member"):
+                c.push_snapshot("linked")
+            assert not [
+                n for n in _server_snapshots(srv) if n.startswith(f".{_key_id(key)}.linked")
+            ]
+            monkeypatch.setenv("SANDLOT_HOME", str(puller))
+            assert c.pull("deep", kind="snapshot").size > 0
+        with Sandbox.create(snapshot="deep") as back:
+            assert back.run_code(count).text == "(1100, 'bottom')"
+        Sandbox.delete_snapshot("deep", base_url=srv.url, api_key=key)
+    finally:
+        for home in (client_home, puller):
+            remove_tree(home, ignore_errors=True)
