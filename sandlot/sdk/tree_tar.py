@@ -30,7 +30,8 @@ _LINKS_UNDER = ["state", "root"]
 def add_tree(tar: tarfile.TarFile, top: Path) -> None:
     """`top` as `.` and everything below it as `./...`, names sorted: what
     `tar.add(top, arcname=".")` stores (files, folders, links as links, hard links,
-    devices and FIFOs with no content), found without following or recursing."""
+    devices and FIFOs with no content; sockets left out), found without following or
+    recursing."""
     fd = os.open(top, _DIR)
     try:
         tar.addfile(_member(".", os.fstat(fd)))
@@ -38,6 +39,8 @@ def add_tree(tar: tarfile.TarFile, top: Path) -> None:
         for entry in walk_tree(fd):
             name = "/".join([".", *entry.parents, entry.name])
             st = entry.st
+            if stat.S_ISSOCK(st.st_mode):
+                continue  # as tarfile.add: a socket is no file to keep
             info = _member(name, st)
             if stat.S_ISLNK(st.st_mode):
                 info.type = tarfile.SYMTYPE
