@@ -72,6 +72,9 @@ class ServerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
+        token = self.metrics_token
+        if token is not None and not (isinstance(token, str) and len(token) >= 16):
+            raise ValueError("metrics_token must be a string of at least 16 characters")
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:

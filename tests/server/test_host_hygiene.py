@@ -178,6 +178,9 @@ def test_the_operator_token_sees_every_keys_counts(tmp_path: Path) -> None:
         b.delete(f"/v1/sandboxes/{sid}")
         b.close()
     store.close()
+    for bad in (12345, "short"):  # a guessable or mistyped token fails at start
+        with pytest.raises(ValueError, match="metrics_token"):
+            ServerConfig(data_dir=tmp_path, metrics_token=bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("tier", ["wasm", "process"])
