@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,26 +23,46 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
+AllowOut = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-out",
+        metavar="HOST",
+        help="Let the sandbox reach HOST (example.org, *.example.com, 203.0.113.0/24, "
+        "optionally :PORT) through the host's gateway; repeatable. Default: no network.",
+        show_default=False,
+    ),
+]
+
+
+def network_of(*hosts: list[str] | None) -> dict[str, Any] | None:
+    """`Sandbox.create(network=)` for the --allow-out hosts given (None: no network)."""
+    allow = [h for given in hosts for h in given or ()]
+    return {"allow_out": allow} if allow else None
+
 
 @app.callback()
-def main(ctx: typer.Context) -> None:
+def main(ctx: typer.Context, allow_out: AllowOut = None) -> None:
     """With no command: an interactive shell in a fresh sandbox (Ctrl-D leaves)."""
+    ctx.obj = allow_out  # `sandlot --allow-out H exec ...` counts for the command too
     if ctx.invoked_subcommand is None:
         from .repl import interactive_shell
 
-        raise typer.Exit(interactive_shell())
+        raise typer.Exit(interactive_shell(network_of(allow_out)))
 
 
 @app.command("exec")
 def exec_cmd(
+    ctx: typer.Context,
     command: Annotated[str, typer.Argument(help="A shell command line.")],
     timeout: Annotated[float, typer.Option(help="Seconds the command may run.")] = 60.0,
+    allow_out: AllowOut = None,
 ) -> None:
     """Run one shell command in a fresh sandbox and exit with its status."""
     from .. import Sandbox
 
     try:
-        with Sandbox.create() as sbx:
+        with Sandbox.create(network=network_of(ctx.obj, allow_out)) as sbx:
             result = sbx.commands.run(
                 command,
                 timeout=timeout,
@@ -57,6 +77,7 @@ def exec_cmd(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     file: Annotated[
         Path | None, typer.Argument(help="A Python file to run.", show_default=False)
     ] = None,
@@ -65,6 +86,7 @@ def run(
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds the code may run.")] = 60.0,
     template: Annotated[str | None, typer.Option(help="Template to run in.")] = None,
+    allow_out: AllowOut = None,
 ) -> None:
     """Run Python in a fresh sandbox; print its output; exit with its status."""
     from .. import Sandbox
@@ -82,7 +104,7 @@ def run(
         assert code is not None
         source = code
     try:
-        with Sandbox.create(template) as sbx:
+        with Sandbox.create(template, network=network_of(ctx.obj, allow_out)) as sbx:
             ex = sbx.run_code(
                 source,
                 timeout=timeout,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -37,15 +38,16 @@ def _save_history(readline: object) -> None:
         pass
 
 
-def interactive_shell() -> int:
-    """Run the prompt until Ctrl-D; return the last command's status."""
+def interactive_shell(network: dict[str, Any] | None = None) -> int:
+    """Run the prompt until Ctrl-D; return the last command's status. `network`: the
+    sandbox's policy (`sandlot --allow-out HOST`)."""
     from .. import Sandbox
 
     console = Console(stderr=True)
     _setup_readline()
     status = 0
     with console.status("starting a sandbox..."):
-        sbx = Sandbox.create(timeout=24 * 3600)
+        sbx = Sandbox.create(timeout=24 * 3600, network=network)
     console.print(f"[dim]sandlot {sbx.tier} sandbox {sbx.id}; Ctrl-D leaves, Ctrl-C interrupts[/]")
     with sbx:
         while True:

@@ -46,9 +46,11 @@ TIER_ABILITIES = {
     "wasm": "WebAssembly in the server's own process: Python (numpy, pandas, matplotlib) and "
     "sandlot's own shell; no subprocesses, no network, no system calls of its own",
     "process": "a Linux process tree under bubblewrap, seccomp and Landlock on the host's "
-    "kernel: bash, subprocesses, the template image's tools; no network",
+    "kernel: bash, subprocesses, the template image's tools; network (allow_out) where the "
+    "operator allows it",
     "gvisor": "Linux under gVisor's user-space kernel (runsc): bash, subprocesses, the "
-    "template image's tools; the host's kernel is behind gVisor; no network",
+    "template image's tools; the host's kernel is behind gVisor; network (allow_out) where "
+    "the operator allows it",
     "microvm": "its own Linux kernel in a QEMU virtual machine: bash, subprocesses, the "
     "template image's tools; the strongest isolation; no network",
 }
@@ -73,6 +75,8 @@ class McpConfig:
     agent_templates_on_wasm: run an agent-named template that wasm serves on wasm, rather
         than on the strongest tier available.
     sandbox_timeout: seconds a sandbox lives unused (each tool call on it renews it).
+    allow_network: whether `create_sandbox` may give a sandbox a network (its `allow_out`
+        hosts, through the host's gateway, on a tier that enforces it); off by default.
     """
 
     tiers: tuple[str, ...] = tier_names()
@@ -82,6 +86,7 @@ class McpConfig:
     agent_picks_tier: bool = False
     agent_templates_on_wasm: bool = False
     sandbox_timeout: float = 1800.0
+    allow_network: bool = False
 
     def __post_init__(self) -> None:
         known = tier_names()
@@ -138,7 +143,7 @@ class McpConfig:
         return ", ".join(self.templates)
 
 
-_FLAGS = ("agent_picks_tier", "agent_templates_on_wasm")
+_FLAGS = ("agent_picks_tier", "agent_templates_on_wasm", "allow_network")
 _KINDS: dict[str, type | tuple[type, ...]] = {
     "tiers": list,
     "templates": list,
@@ -147,6 +152,7 @@ _KINDS: dict[str, type | tuple[type, ...]] = {
     "agent_picks_tier": bool,
     "agent_templates_on_wasm": bool,
     "sandbox_timeout": (int, float),
+    "allow_network": bool,
 }
 _KIND_NAMES = {
     "tiers": "a list of tier names",
@@ -156,6 +162,7 @@ _KIND_NAMES = {
     "agent_picks_tier": "true or false",
     "agent_templates_on_wasm": "true or false",
     "sandbox_timeout": "a number of seconds",
+    "allow_network": "true or false",
 }
 """What each setting of the file must be (TOML's types), and how to say so."""
 
@@ -206,9 +213,16 @@ def _on_host_userland(tier: str, template: str) -> bool:
     return images.find(template) is None and not _auto_build()
 
 
-def plan(config: McpConfig, template: str | None, tier: str | None) -> Plan:
-    """Where a sandbox the agent asked for may start; NotAllowed when the operator's
-    settings rule it out."""
+def plan(
+    config: McpConfig, template: str | None, tier: str | None, networked: bool = False
+) -> Plan:
+    """Where a sandbox the agent asked for may start (`networked`: one with a network
+    policy, on tiers that enforce it); NotAllowed when the operator's settings rule it out."""
+    if networked and not config.allow_network:
+        raise NotAllowed(
+            "this server's operator does not allow sandboxes a network (allow_network = "
+            "false); leave allow_out out"
+        )
     name = config.default_template if template is None else template
     if not config.template_allowed(name):
         raise NotAllowed(
@@ -239,6 +253,8 @@ def plan(config: McpConfig, template: str | None, tier: str | None) -> Plan:
     reasons: list[str] = []
     for t in order:
         ok, why = _serves(t, name) if probe else (True, "")
+        if ok and networked and "network" not in tier_named(t).capabilities:
+            ok, why = False, f"{t} cannot enforce a network policy"
         if ok and not host_ok and _on_host_userland(t, name):
             ok = False
             why = (

@@ -310,9 +310,19 @@ def build_server(
                 "to let the server pick."
             ),
         ] = None,
+        allow_out: Annotated[
+            list[str] | None,
+            Field(
+                max_length=64,
+                description="Hosts the sandbox may reach (e.g. 'example.org', "
+                "'*.example.com', '203.0.113.0/24', each optionally ':PORT'), only where this "
+                "server's operator allows network; everything else is refused. Leave out for "
+                "no network at all.",
+            ),
+        ] = None,
     ) -> CallToolResult:
         async def work() -> CallToolResult:
-            sbx = await sessions(ctx).create(template, tier, timeout)
+            sbx = await sessions(ctx).create(template, tier, timeout, allow_out)
             return ok(
                 f"{sbx.id}\ncreated sandbox {sbx.id} (template {sbx.template}, tier {sbx.tier}); "
                 f"pass sandbox_id={sbx.id!r} to use it"

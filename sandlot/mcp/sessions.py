@@ -30,7 +30,11 @@ class SandboxRegistry:
         self._live: dict[str, AsyncSandbox] = {}
 
     async def create(
-        self, template: str | None, lifetime: float, tiers: tuple[str | None, ...] = (None,)
+        self,
+        template: str | None,
+        lifetime: float,
+        tiers: tuple[str | None, ...] = (None,),
+        network: dict[str, list[str]] | None = None,
     ) -> AsyncSandbox:
         """A sandbox on the first of `tiers` that can start `template` (None: the SDK picks).
 
@@ -39,7 +43,9 @@ class SandboxRegistry:
         reasons: list[str] = []
         for tier in tiers:
             try:
-                sbx = await AsyncSandbox.create(template, tier=tier, timeout=lifetime)
+                sbx = await AsyncSandbox.create(
+                    template, tier=tier, timeout=lifetime, network=network
+                )
             except (ImageMissing, Unsatisfiable) as e:
                 if len(tiers) == 1:
                     raise
@@ -121,9 +127,14 @@ class SessionSandboxes:
             return sbx, note
 
     async def create(
-        self, template: str | None, tier: str | None, lifetime: float | None
+        self,
+        template: str | None,
+        tier: str | None,
+        lifetime: float | None,
+        allow_out: list[str] | None = None,
     ) -> AsyncSandbox:
-        return await self._add(template, tier, lifetime or self._config.sandbox_timeout)
+        network = {"allow_out": list(allow_out)} if allow_out else None
+        return await self._add(template, tier, lifetime or self._config.sandbox_timeout, network)
 
     async def close(self, sandbox_id: str) -> None:
         entry = self._entries.pop(sandbox_id, None)
@@ -169,11 +180,19 @@ class SessionSandboxes:
         finally:
             self._starting -= 1
 
-    async def _add(self, template: str | None, tier: str | None, lifetime: float) -> AsyncSandbox:
+    async def _add(
+        self,
+        template: str | None,
+        tier: str | None,
+        lifetime: float,
+        network: dict[str, list[str]] | None = None,
+    ) -> AsyncSandbox:
         # plan() asks the tiers whether they are available here, which may start a probe
-        where = await anyio.to_thread.run_sync(plan, self._config, template, tier)
+        where = await anyio.to_thread.run_sync(
+            plan, self._config, template, tier, network is not None
+        )
         async with self._slot():
-            sbx = await self._registry.create(where.template, lifetime, where.tiers)
+            sbx = await self._registry.create(where.template, lifetime, where.tiers, network)
             self._entries[sbx.id] = _Entry(sbx, lifetime)
         return sbx
 

@@ -4,7 +4,7 @@ before any sandbox is touched; `extra="forbid"` turns a misspelt field into an e
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,18 @@ class LimitsIn(_Body):
     disk_bytes: int | None = Field(None, ge=1 << 20, le=1 << 40)
 
 
+NetEntry = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class NetworkIn(_Body):
+    """Where the sandbox may connect, in E2B's shape (`sandlot.NetworkPolicy.parse` checks
+    each entry); left out, or with nothing allowed: no network at all."""
+
+    allow_out: list[NetEntry] = Field(default_factory=list, max_length=256)
+    deny_out: list[NetEntry] = Field(default_factory=list, max_length=256)
+    allow_internet_access: bool | None = None
+
+
 class CreateIn(_Body):
     template: str | None = Field(None, min_length=1, max_length=256)
     requires: list[str] = Field(default_factory=list, max_length=32)
@@ -42,6 +54,14 @@ class CreateIn(_Body):
     metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
     snapshot: str | None = Field(
         None, pattern=SNAPSHOT_NAME, description="Start from this key's named snapshot"
+    )
+    network: NetworkIn | None = None
+    secrets: dict[Annotated[str, Field(max_length=253)], dict[str, str]] = Field(
+        default_factory=dict,
+        max_length=32,
+        repr=False,  # write-only: no response, log or repr ever shows a value
+        description="host -> {header: value} the gateway adds to that host's requests; "
+        "never echoed back",
     )
 
 

@@ -211,6 +211,8 @@ class Service:
                     metadata=body.metadata,
                     snapshot=f"{who}.{body.snapshot}" if body.snapshot else None,
                     base_url=LOCAL,
+                    network=body.network.model_dump() if body.network else None,
+                    secrets=body.secrets,
                 )
             entry = self.table.add(core, who, lifetime)
         self.metrics.create_seconds.labels(core.tier).observe(time.perf_counter() - started)
@@ -219,9 +221,9 @@ class Service:
     def _from_pool(self, body: CreateIn, limits: Limits, lifetime: float) -> SandboxCore | None:
         """A ready sandbox from the warm pool for the request's template and tier, when
         the request asks for nothing a pooled sandbox lacks (other limits, envs, a
-        snapshot); counted as a hit or a miss of that pool."""
+        snapshot, a network); counted as a hit or a miss of that pool."""
         pools = self.pools
-        if not pools or body.snapshot:
+        if not pools or body.snapshot or body.network or body.secrets:
             return None
         found = pools.lookup(body.template, body.tier, body.requires)
         if found is None:

@@ -405,6 +405,13 @@ class RemoteRuntime:
         }
         if self.snapshot is not None:
             body["snapshot"] = self.snapshot
+        if spec.network is not None:
+            body["network"] = {
+                "allow_out": spec.network.allow_out,
+                "deny_out": spec.network.deny_out,
+            }
+        if spec.secrets:  # to the server's gateway only; it never sends them back
+            body["secrets"] = spec.secrets.to_dict()
         return self._opened(
             lambda http: http.json("POST", "/v1/sandboxes", json=body, timeout=CREATE_TIMEOUT)
         )
