@@ -17,12 +17,15 @@ class NetCaps:
         is cut at it, and later ones are refused).
     max_rate: bytes per second, up and down together (None: unlimited).
     head_timeout: seconds a client has to send a request head or TLS hello (slowloris).
+    idle_timeout: seconds a connection may carry nothing either way before it is cut (a
+        client gone while its upstream waits would hold its slot for ever).
     """
 
     max_connections: int = 64
     max_bytes: int = 1 << 30
     max_rate: int | None = None
     head_timeout: float = 10.0
+    idle_timeout: float = 120.0
 
 
 class Cut(Exception):

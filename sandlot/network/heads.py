@@ -27,6 +27,7 @@ class Head:
     target: str
     version: str
     headers: tuple[tuple[str, str], ...]
+    raw: bytes  # as it came, for the body's framing
 
     def values(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == name]
@@ -47,7 +48,7 @@ def parse_head(raw: bytes) -> Head:
         if not sep or not _TOKEN.match(name):
             raise BadHead(400, "sandlot: a header line is malformed")
         headers.append((name, value.strip(" \t")))
-    return Head(parts[0], parts[1], parts[2], tuple(headers))
+    return Head(parts[0], parts[1], parts[2], tuple(headers), raw)
 
 
 def host_header(head: Head, host: str, port: int, default_port: int) -> None:

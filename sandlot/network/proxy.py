@@ -21,6 +21,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .body import check_framing, forward_body
 from .caps import CapExceeded, Cut
 from .heads import BadHead, Head, host_header, origin_head, parse_head, response
 from .log import Kind
@@ -120,12 +121,14 @@ async def _serve(att: Attachment, client: Streams, target: _Target, counts: Coun
         raise BadHead(400, "sandlot: the request's port is not a number") from e
     target.host, target.port = host, port
     host_header(head, host, port, 80)
+    check_framing(head)
     check_name(att, host, port)
     upstream = await open_upstream(att, host, port)
     target.opened = True
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
     await _send_head(att, upstream[1], origin_head(head, path, att.secrets.get(host, {})), counts)
-    await relay(att, client, upstream, counts)
+    body = forward_body(att, head, client[0], upstream[1], counts)
+    await relay(att, client, upstream, counts, body)
 
 
 def _authority(text: str) -> tuple[str, int]:
@@ -194,10 +197,12 @@ async def _intercept(
         raise Cut(f"sandlot: TLS with the sandbox failed for {host}: {e}") from e
     head = await read_head(client[0], att.caps.head_timeout)
     host_header(head, host, port, 443)
+    check_framing(head)
     if head.method == "CONNECT" or not head.target.startswith("/"):
         raise BadHead(400, "sandlot: expected an origin-form request in the tunnel")
     await _send_head(att, upstream[1], origin_head(head, head.target, att.secrets[host]), counts)
-    await relay(att, client, upstream, counts)
+    body = forward_body(att, head, client[0], upstream[1], counts)
+    await relay(att, client, upstream, counts, body)
 
 
 async def _client_hello(reader: asyncio.StreamReader) -> bytes:

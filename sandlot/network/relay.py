@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
-from .caps import CapExceeded
+from .caps import CapExceeded, Cut
 
 if TYPE_CHECKING:
     from .gateway import Attachment
@@ -19,6 +21,16 @@ class Counts:
     def __init__(self) -> None:
         self.up = 0
         self.down = 0
+        self.last = time.monotonic()  # when a byte last moved, either way
+
+
+async def _idle_watch(att: Attachment, counts: Counts) -> None:
+    idle = att.caps.idle_timeout
+    while True:
+        left = counts.last + idle - time.monotonic()
+        if left <= 0:
+            raise Cut(f"sandlot: the connection carried nothing for {idle:g} s")
+        await asyncio.sleep(min(left + 0.01, 5.0))
 
 
 async def _copy(
@@ -35,6 +47,7 @@ async def _copy(
             counts.up += allowed
         else:
             counts.down += allowed
+        counts.last = time.monotonic()
         await dst.drain()
         if allowed < len(data):
             raise CapExceeded(att.usage.spent_message())
@@ -48,19 +61,24 @@ async def relay(
     client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     counts: Counts,
+    upload: Coroutine[Any, Any, None] | None = None,
 ) -> None:
     """Until the upstream is done (or a cap or an error ends it): the client's half-close
-    is passed on, the upstream's ends the exchange. Raises CapExceeded at a cap."""
-    up = asyncio.create_task(_copy(att, client[0], upstream[1], counts, True))
+    is passed on, the upstream's ends the exchange. Raises CapExceeded at a cap.
+    `upload`, when given, is what goes up instead of every byte the client sends."""
+    up = asyncio.create_task(upload or _copy(att, client[0], upstream[1], counts, True))
     down = asyncio.create_task(_copy(att, upstream[0], client[1], counts, False))
-    pending: set[asyncio.Task[None]] = {up, down}
+    watch = asyncio.create_task(_idle_watch(att, counts))
+    pending: set[asyncio.Task[None]] = {up, down, watch}
+    att.open_writers.add(upstream[1])  # cut with the attachment, like the client
     try:
         while down in pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()  # a cap or an error ends both ways
     finally:
-        for task in (up, down):
+        for task in (up, down, watch):
             task.cancel()
-        await asyncio.gather(up, down, return_exceptions=True)
+        await asyncio.gather(up, down, watch, return_exceptions=True)
+        att.open_writers.discard(upstream[1])
         upstream[1].transport.abort()

@@ -189,6 +189,42 @@ def test_sni_or_host_that_disagrees_with_the_target_is_refused(
     assert not allowed and "TLS server name (other.example.net)" in reason
 
 
+def _exchange(att: Attachment, data: bytes, wait: float = 1.0) -> bytes:
+    """Send `data` on a fresh proxy connection; what comes back within `wait` seconds."""
+    with socket.create_connection(att.tcp_address(), timeout=wait) as sock:
+        sock.sendall(data)
+        got = b""
+        try:
+            while chunk := sock.recv(65536):
+                got += chunk
+        except TimeoutError:
+            pass
+    return got
+
+
+def test_only_the_framed_body_follows_a_request_head(attach: Attach) -> None:
+    """The origin gets one request and its body, never bytes pipelined behind them (the
+    raw echo on port 7 shows what it got)."""
+    att = attach(("example.org",))
+    smuggled = b"GET http://other.example.net/ HTTP/1.1\r\nHost: other.example.net\r\n\r\n"
+    plain = b"GET http://example.org:7/ HTTP/1.1\r\nHost: example.org:7\r\n\r\n"
+    echoed = _exchange(att, plain + smuggled)
+    assert echoed.startswith(b"GET / HTTP/1.1\r\n") and b"other.example.net" not in echoed
+    chunked = (
+        b"POST http://example.org:7/ HTTP/1.1\r\nHost: example.org:7\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    echoed = _exchange(att, chunked + smuggled)
+    assert echoed.endswith(b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    sized = (
+        b"POST http://example.org:7/ HTTP/1.1\r\nHost: example.org:7\r\nContent-Length: 5\r\n\r\n"
+    )
+    assert _exchange(att, sized + b"hello" + smuggled).endswith(b"\r\n\r\nhello")
+    both = sized.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    refused = _exchange(att, both + b"0\r\n\r\n")
+    assert refused.startswith(b"HTTP/1.1 400") and b"both Content-Length" in refused
+
+
 def test_fetch_rechecks_every_redirect(attach: Attach, internet: Internet) -> None:
     att = attach(("example.org", "search.example.org"))
     ok = fetch(att, FetchRequest("GET", "http://example.org/redirect?to=/data.json"))
@@ -374,6 +410,20 @@ def test_slowloris_is_dropped_after_the_head_timeout(attach: Attach) -> None:
         answer = _read_answer(sock)
     assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 6
     assert last_record(att, "")[1] == "sandlot: the client was too slow to send its request"
+
+
+def test_an_idle_connection_is_cut_and_frees_its_slot(attach: Attach, internet: Internet) -> None:
+    att = attach(("203.0.113.10",), caps=NetCaps(max_connections=1, idle_timeout=1.0))
+    sock, answer = connect(att, f"203.0.113.10:{internet.echo_port}")
+    assert answer.startswith(b"HTTP/1.1 200")
+    started = time.monotonic()
+    sock.settimeout(10)
+    with sock:
+        assert sock.recv(10) == b"" and time.monotonic() - started < 5
+    assert last_record(att, "203.0.113.10")[1] == "sandlot: the connection carried nothing for 1 s"
+    again, answer = connect(att, f"203.0.113.10:{internet.echo_port}")
+    again.close()
+    assert answer.startswith(b"HTTP/1.1 200")
 
 
 def test_giant_headers_are_refused(attach: Attach) -> None:
