@@ -159,9 +159,11 @@ def check_budget(frame: bytes, items: int = MAX_FRAME_ITEMS, depth: int = MAX_FR
     `[]` is ~700 MiB of lists) and a deep one exhausts the stack of whatever walks it.
 
     Items are counted as the openers, commas and colons outside strings (each starts at
-    most one value or key), on a copy of the frame's structural characters alone."""
-    if len(frame) < items and len(frame) <= 2 * depth:
-        return  # each item takes a byte of the frame, each level two
+    most one value or key), on a copy of the frame's structural characters alone; a frame
+    shorter than `items` bytes with at most `depth` openers is let through uncopied."""
+    small = len(frame) < items  # each item takes a byte of the frame, each level an opener
+    if small and (len(frame) <= 2 * depth or frame.count(b"[") + frame.count(b"{") <= depth):
+        return  # the usual frame: two C passes at most, no copy
     marks = _marks(frame)
     strings = marks.count(b'"') // 2
     if strings > items:  # each string is a value or a key: refused before they are cut out
