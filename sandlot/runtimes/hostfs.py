@@ -385,9 +385,8 @@ class SandboxRoot:
             except OSError as e:
                 raise translate_oserror(e, guest, "list") from None
             base = t.guest_path
-        out: list[EntryInfo] = []
         try:
-            self._scan(fd, base, 1, depth, out, guest)
+            out = self._scan(fd, base, depth, guest)
         except OSError as e:
             raise translate_oserror(e, guest, "list") from None
         finally:
@@ -568,46 +567,29 @@ class SandboxRoot:
             modified=st.st_mtime,
         )
 
-    def _scan(
-        self,
-        fd: int,
-        base: str,
-        level: int,
-        depth: int,
-        out: builtins.list[EntryInfo],
-        guest: str,
-    ) -> None:
+    @staticmethod
+    def _scan(fd: int, base: str, depth: int, guest: str) -> builtins.list[EntryInfo]:
+        """The entries `depth` levels below the directory `fd` (guest path `base`), by the
+        iterative walker: a subdirectory that cannot be read is listed, not entered."""
         prefix = base.rstrip("/") + "/"
-        with os.scandir(fd) as it:
-            entries = [(e.name, e) for e in it]
-        for name, entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # removed meanwhile
+        out: builtins.list[EntryInfo] = []
+        for entry in walk_tree(fd, max_depth=depth, skip_unreadable=True):
             if len(out) >= MAX_LIST_ENTRIES:
                 raise LimitExceeded(
                     "entries",
                     f"{_show(guest)} holds more than {MAX_LIST_ENTRIES} entries; "
                     "list a smaller depth or a subdirectory",
                 )
-            out.append(_info(fd, name, prefix + name, st))
-            if level >= depth or not stat.S_ISDIR(st.st_mode):
-                continue
-            if level >= _MAX_LIST_LEVELS:
+            level = len(entry.parents) + 1
+            path = prefix + "/".join([*entry.parents, entry.name])
+            out.append(_info(entry.dir_fd, entry.name, path, entry.st))
+            if stat.S_ISDIR(entry.st.st_mode) and _MAX_LIST_LEVELS <= level < depth:
                 raise LimitExceeded(
                     "entries",
                     f"the tree below {_show(guest)} is more than {_MAX_LIST_LEVELS} levels "
                     "deep; list a smaller depth or a subdirectory",
                 )
-            try:
-                child = os.open(name, _LIST_FLAGS, dir_fd=fd)
-            except OSError:
-                continue  # replaced, removed or unreadable meanwhile: list it, skip inside
-            try:
-                self._scan(child, prefix + name, level + 1, depth, out, guest)
-            finally:
-                os.close(child)
+        return out
 
 
 class _ResolveError(Exception):
@@ -892,18 +874,24 @@ class TreeEntry(NamedTuple):
     st: os.stat_result  # lstat: a symlink is reported as one
 
 
-def walk_tree(top_fd: int, *, max_depth: int | None = None) -> Iterator[TreeEntry]:
+def walk_tree(
+    top_fd: int, *, max_depth: int | None = None, skip_unreadable: bool = False
+) -> Iterator[TreeEntry]:
     """Every entry below the directory `top_fd`, each directory's before what is in it.
 
     Depth-first with an explicit stack of names; at most ~64 directory fds open (`_Walk`),
     so depth costs neither recursion nor fds. Symlinks are entries, never followed; a
     directory swapped for something else meanwhile is skipped. With `max_depth`, the
     directories at that level are reported but not entered (1: the top's entries only).
+    With `skip_unreadable`, a directory below the top that cannot be listed is reported
+    and not entered (else its OSError is raised: a copy must not lose it unsaid).
     """
-    return _walk(top_fd, max_depth, None)
+    return _walk(top_fd, max_depth, None, skip_unreadable)
 
 
-def _walk(top_fd: int, max_depth: int | None, mirror: _Walk | None) -> Iterator[TreeEntry]:
+def _walk(
+    top_fd: int, max_depth: int | None, mirror: _Walk | None, skip_unreadable: bool = False
+) -> Iterator[TreeEntry]:
     """`walk_tree`; with `mirror`, a cursor on a second tree that enters and leaves the
     same directories by name, in step (made there by the caller as they are met)."""
     cursor = _Walk(top_fd)
@@ -925,17 +913,22 @@ def _walk(top_fd: int, max_depth: int | None, mirror: _Walk | None) -> Iterator[
             cursor.push(name, fd)
             if mirror is not None:
                 mirror.push(name, os.open(name, _WALK_FLAGS, dir_fd=mirror.top()))
-            yield from _listed(cursor, pending, max_depth)
+            yield from _listed(cursor, pending, max_depth, skip_unreadable)
     finally:
         cursor.reset()
 
 
 def _listed(
-    cursor: _Walk, pending: list[tuple[int, str]], max_depth: int | None
+    cursor: _Walk, pending: list[tuple[int, str]], max_depth: int | None, lenient: bool = False
 ) -> Iterator[TreeEntry]:
     """The entries of the cursor's directory; its subdirectories go on `pending`."""
     here = cursor.top()
-    fd = os.open(".", _LIST_FLAGS, dir_fd=here)
+    try:
+        fd = os.open(".", _LIST_FLAGS, dir_fd=here)
+    except OSError:
+        if lenient:
+            return
+        raise
     try:
         with os.scandir(fd) as it:
             names = sorted(e.name for e in it)  # the same tree walks the same way
