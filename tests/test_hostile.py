@@ -298,6 +298,25 @@ def test_only_file_operations_reach_the_files(sbx: Sandbox) -> None:
     assert sbx.files.exists("/home/user")
 
 
+def test_the_frame_budget_counts_only_structure_outside_strings() -> None:
+    from sandlot.guest.agent.protocol import FrameOverBudget, check_budget
+
+    # in strings, even behind escaped quotes and backslashes, brackets and commas are text
+    text = b'{"a":"\\\\\\"[[[[,,,,:\\\\","b":"' + b"[" * 300 + b'"}'
+    check_budget(text, items=5, depth=1)
+    with pytest.raises(FrameOverBudget, match="too many items: 5, more than the limit of 4"):
+        check_budget(b'{"a":[1,2]}', items=4)
+    check_budget(b'{"a":[1,2]}', items=5)
+    with pytest.raises(FrameOverBudget, match="nests too deeply: 3 levels"):
+        check_budget(b'{"a":[{"b":1}],"c":"' + b"}" * 300 + b'"}', depth=2)
+    check_budget(b'{"a":[{}],"b":[[]]}' + b" " * 300, depth=3)
+    # 300 strings: each a value or a key, cut out before counting
+    many = b'{"k":[' + b",".join(b'"[%d]"' % i for i in range(300)) + b"]}"
+    check_budget(many, items=303, depth=2)
+    with pytest.raises(FrameOverBudget, match="too many items: 303"):
+        check_budget(many, items=302)
+
+
 def test_the_protocol_refuses_deep_nesting_as_a_malformed_frame() -> None:
     # Every tier's host parses guest frames with this; a RecursionError must not escape it.
     from sandlot.guest.agent import protocol
