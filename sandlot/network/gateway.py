@@ -83,6 +83,9 @@ class Gateway:
         if not self.alive:
             coro.close()
             raise GatewayDown("sandlot: the network gateway has stopped")
+        if threading.current_thread() is self._thread:
+            coro.close()  # waiting on its own loop would wait for ever
+            raise RuntimeError("Gateway.call from the gateway's own thread: await it instead")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def attach(
