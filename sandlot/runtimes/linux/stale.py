@@ -42,6 +42,11 @@ def _alive(line: str) -> bool:
         return True  # unreadable: not ours to judge
 
 
+def owner_alive(line: str) -> bool:
+    """Whether the process an `owner_line()` names still runs (an unreadable line: yes)."""
+    return _alive(line)
+
+
 def _remove_cgroup(path: str, wait_s: float = 2.0) -> None:
     """Kill what is left in the group (a jail still dying) and remove it."""
     deadline = time.monotonic() + wait_s

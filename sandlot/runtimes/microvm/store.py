@@ -4,9 +4,11 @@ fit there, and per-VM runtime files (sockets, logs) in a private temporary folde
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 from ...errors import ImageError
+from ..linux import stale
 
 SHM = Path("/dev/shm")
 
@@ -47,35 +50,70 @@ _swept = False
 
 
 def run_dir() -> Path:
-    """A fresh private folder for one VM's socket and log (removed at the VM's end)."""
+    """A fresh private folder for one VM's socket and log (removed at the VM's end),
+    stamped with this process as its owner for the sweep."""
     global _swept
     if not _swept:
         _swept = True
         sweep_run_dirs()
-    return Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+    folder = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+    (folder / "owner").write_text(stale.owner_line())
+    return folder
 
 
 def sweep_run_dirs(min_age: float = 60.0) -> int:
-    """Remove run folders left by a process that was killed before it could: those older
-    than `min_age` whose QMP socket no QEMU listens on any more; how many."""
+    """Remove run folders left by a process that was killed before it could; how many.
+    A stamped folder goes once its owner is dead, with any QEMU still running from it
+    (one dies with its owner, PR_SET_PDEATHSIG; this is for one that did not); an
+    unstamped one (an older sandlot's) once older than `min_age` with no QEMU
+    listening on its QMP socket."""
     base = Path(tempfile.gettempdir())
     now = time.time()
     removed = 0
     for folder in base.glob(RUN_PREFIX + "*"):
         try:
-            if folder.stat().st_uid != os.getuid() or now - folder.stat().st_mtime < min_age:
+            made = folder.stat()
+            if made.st_uid != os.getuid():
                 continue
+            owner: str | None = (folder / "owner").read_text()
+        except FileNotFoundError:
+            owner = None
         except OSError:
             continue
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(folder / "qmp.sock"))
-        except OSError:
-            shutil.rmtree(folder, ignore_errors=True)  # no QEMU behind it
-            removed += 1
-        finally:
-            probe.close()
+        if owner is not None:
+            if stale.owner_alive(owner):
+                continue
+            _kill_qemus_of(folder)
+        elif now - made.st_mtime < min_age or _listening(folder / "qmp.sock"):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
     return removed
+
+
+def _listening(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def _kill_qemus_of(folder: Path) -> None:
+    """SIGKILL each QEMU whose command line names `folder` (its sockets, its log)."""
+    mark = str(folder) + "/"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "qemu" in os.path.basename(argv[0]) and any(mark in a for a in argv[1:]):
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def file_digest(path: Path) -> str:
