@@ -50,7 +50,11 @@ def test_kill_9_of_a_runsc_process_mid_call(which: str) -> None:
         )
         assert box.container_id != first
         assert other.run_code("y * 7").text == "42"
-        assert sbx.commands.run("cat ~/keep").stdout == "kept"
+        kept = sbx.commands.run("cat ~/keep")
+        assert (kept.stdout, kept.exit_code) == ("kept", 0), (
+            kept,
+            sbx.files.read("/home/user/keep"),
+        )
         assert sbx.run_code("1 + 1").text == "2"
     assert not os.path.exists(state)
     assert not processes_naming(state)
