@@ -154,6 +154,8 @@ class SandboxCore:
         self.limits = saved.limits_from_json(meta.get("limits"))
         self.envs = _check_str_map(meta.get("envs") or {}, "envs")
         self.metadata = {**_check_str_map(meta.get("metadata") or {}, "metadata"), **self.metadata}
+        if self.network is None:  # the saved policy comes with it (its secrets never do)
+            self.network = NetworkPolicy.parse(meta.get("network") or None)
         runtime = tier_named(saved_tier)
         box = _restorer(runtime).restore(state, self._spec(), meta.get("tier_meta") or {})
         self._attach(runtime, box, lifetime, key if kind == "sandboxes" else None)
@@ -224,6 +226,7 @@ class SandboxCore:
             "limits": saved.limits_to_json(self.limits),
             "envs": self.envs,
             "metadata": self.metadata,
+            **({"network": _policy_json(self.network)} if self.network is not None else {}),
         }
 
     def _saver(self, box: RuntimeSandbox, verb: str) -> Saves:
@@ -338,6 +341,11 @@ class SandboxCore:
         """Every connection the sandbox tried, from its tier's gateway attachment. Not
         under the call lock: the log can be read while a command runs."""
         box = self._live()
+        if isinstance(box, HostedElsewhere) and not isinstance(box, HasNetwork):
+            raise Unsupported(
+                "this sandbox runs on a sandlot serve host, whose gateway keeps its network "
+                "log; the server does not serve it to clients yet"
+            )
         if not isinstance(box, HasNetwork):
             raise Unsupported(
                 f"the {self.tier} tier keeps no network log (its sandboxes have no network); "
@@ -542,6 +550,11 @@ def _check_network(network: object, secrets: object) -> tuple[NetworkPolicy | No
             f"secrets for {sorted(held)} need a network: pass network={{'allow_out': [...]}}"
         )
     return policy, held
+
+
+def _policy_json(policy: NetworkPolicy) -> dict[str, list[str]]:
+    """A policy as a saved sandbox keeps it (secrets are never written to disk)."""
+    return {"allow_out": list(policy.allow_out), "deny_out": list(policy.deny_out)}
 
 
 def _check_template(template: object) -> str:

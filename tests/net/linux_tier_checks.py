@@ -177,3 +177,7 @@ class LinuxTierNetwork:
             code, out, err = self.run(sbx, "curl -sS -m 20 http://example.org/; echo rc=$?")
             assert time.monotonic() - started < 10  # refused, never hung
             assert "hello" not in out and "rc=0" not in out
+        # a new sandbox of the same spec gets a new gateway: never a spare attached to the old
+        with Sandbox.create(self.template, tier=self.tier, network=POLICY) as again:
+            code, out, err = self.run(again, "curl -sS -m 20 http://example.org/")
+            assert "hello from example.org" in out, err

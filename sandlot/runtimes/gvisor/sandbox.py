@@ -250,6 +250,9 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 runsc(self._runsc_root, "delete", "--force", self._cid)
 
+    def alive(self) -> bool:
+        return not self._jail.network_lost and super().alive()
+
     # -- what the shared transport asks of the tier --------------------------------------
 
     def _oom_killed(self) -> bool:

@@ -179,6 +179,12 @@ class Jail:
     def network_log(self) -> list[ConnectionRecord]:
         return self.network.log() if self.network is not None else []
 
+    @property
+    def network_lost(self) -> bool:
+        """Whether its attachment has closed under it (the gateway stopped): a spare in
+        that state is not handed out."""
+        return self.network is not None and self.network.closed
+
     def confine(self, memory_bytes: int, max_pids: int) -> Cgroups:
         """Make the jail's cgroups, and stamp the folder as this host process's."""
         self.cgroups = Cgroups(f"sandlot-{uuid.uuid4().hex[:12]}", memory_bytes, max_pids)

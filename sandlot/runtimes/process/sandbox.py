@@ -292,6 +292,9 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
         if self._cgroups is not None:
             self._cgroups.kill_all()
 
+    def alive(self) -> bool:
+        return not self._jail.network_lost and super().alive()
+
     # -- what the shared transport asks of the tier --------------------------------------
 
     def _oom_killed(self) -> bool:
