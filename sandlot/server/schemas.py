@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..sdk.core import MAX_CODE_BYTES
 
@@ -17,6 +17,19 @@ SNAPSHOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,50}$"
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _unicode(text: str) -> str:
+    """JSON can carry a lone surrogate (`"\\ud800"`) that no guest, label or response can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (a lone surrogate is not)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+"""A str in a mapping (envs, metadata): its values are not checked as str fields are."""
 
 
 class LimitsIn(_Body):
@@ -49,9 +62,9 @@ class CreateIn(_Body):
     timeout: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="Seconds the sandbox lives"
     )
-    envs: dict[str, str] = Field(default_factory=dict, max_length=256)
+    envs: dict[Text, Text] = Field(default_factory=dict, max_length=256)
     limits: LimitsIn | None = None
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
+    metadata: dict[Text, Text] = Field(default_factory=dict, max_length=64)
     snapshot: str | None = Field(
         None, pattern=SNAPSHOT_NAME, description="Start from this key's named snapshot"
     )
@@ -150,7 +163,7 @@ class CodeIn(_Body):
 class CommandIn(_Body):
     cmd: str = Field(max_length=MAX_CODE_BYTES)
     timeout: float | None = Field(60.0, gt=0, le=86400, allow_inf_nan=False)
-    envs: dict[str, str] | None = Field(None, max_length=256)
+    envs: dict[Text, Text] | None = Field(None, max_length=256)
     cwd: str | None = Field(None, max_length=_MAX_PATH)
     stdin: str | None = Field(None, max_length=MAX_CODE_BYTES)
     limits: LimitsIn | None = Field(None, description="This call's limits (memory: per sandbox)")

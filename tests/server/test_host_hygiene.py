@@ -192,9 +192,10 @@ def test_a_lone_surrogate_is_refused_not_a_500(api: httpx.Client, tier: str) -> 
         r = post("/v1/sandboxes", _raw('{{"tier": "{}", ' + field + "}}", tier))
         if r.status_code == 409 and tier != "wasm":
             pytest.skip(f"no {tier} tier here: {r.text}")
-        assert r.status_code in (400, 422), (field, r.status_code, r.text)
+        assert r.status_code == 422, (field, r.status_code, r.text)
         error = r.json()["error"]
         assert error["type"] == "InvalidArgument" and "surrogate" in error["message"], error
+        assert error["fields"][0]["field"].startswith(("body.envs", "body.metadata")), error
     r = api.post("/v1/sandboxes", json={"tier": tier})
     if r.status_code == 409:
         pytest.skip(f"no {tier} tier here: {r.text}")
@@ -207,7 +208,7 @@ def test_a_lone_surrogate_is_refused_not_a_500(api: httpx.Client, tier: str) -> 
             '{{"cmd": "pwd", "cwd": "/tmp/@"}}',
         ):
             r = post(f"/v1/sandboxes/{sid}/commands", _raw(body))
-            assert r.status_code in (400, 422), (body, r.status_code, r.text)
+            assert r.status_code == 422, (body, r.status_code, r.text)
             assert r.json()["error"]["type"] == "InvalidArgument"
         r = post(f"/v1/sandboxes/{sid}/code", _raw('{{"code": "print(\\"@\\")"}}'))
         assert r.status_code == 422 and r.json()["error"]["type"] == "InvalidArgument"
@@ -216,3 +217,15 @@ def test_a_lone_surrogate_is_refused_not_a_500(api: httpx.Client, tier: str) -> 
         assert r.json()["results"][0]["text"] == "42"
     finally:
         api.delete(f"/v1/sandboxes/{sid}")
+
+
+def test_the_core_refuses_a_lone_surrogate_too() -> None:
+    """The library's one check of envs and labels, for SDK users (and the server's pools)."""
+    from sandlot import Sandbox
+    from sandlot.errors import InvalidArgument
+
+    for kw in ({"envs": {"A": "\ud800"}}, {"envs": {"\udfff": "x"}}, {"metadata": {"k": "\ud800"}}):
+        with pytest.raises(InvalidArgument, match="surrogate"):
+            Sandbox.create(**kw)  # type: ignore[arg-type]
+    with Sandbox.create() as sbx, pytest.raises(InvalidArgument, match="surrogate"):
+        sbx.commands.run("true", envs={"B": "\ud800"})
