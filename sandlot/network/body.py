@@ -11,7 +11,8 @@ import h11
 
 from .caps import CapExceeded
 from .heads import BadHead, Head
-from .relay import CHUNK, Counts
+from .log import Counts
+from .relay import CHUNK
 
 if TYPE_CHECKING:
     from .gateway import Attachment

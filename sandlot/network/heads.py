@@ -54,6 +54,8 @@ def parse_head(raw: bytes) -> Head:
 def host_header(head: Head, host: str, port: int, default_port: int) -> None:
     """The Host header must name the host (and port) the request goes to: no fronting."""
     hosts = head.values("host")
+    if not hosts and head.version == "HTTP/1.0":
+        return  # HTTP/1.0 may leave it out: the origin gets one from the target
     if len(hosts) != 1:
         raise BadHead(400, "sandlot: a request needs exactly one Host header")
     name, _, given = hosts[0].lower().rstrip(".").rpartition(":")
@@ -63,11 +65,13 @@ def host_header(head: Head, host: str, port: int, default_port: int) -> None:
         raise BadHead(403, f"sandlot: the Host header ({hosts[0]}) is not {host}:{port}")
 
 
-def origin_head(head: Head, path: str, secrets: Mapping[str, str]) -> bytes:
+def origin_head(head: Head, path: str, authority: str, secrets: Mapping[str, str]) -> bytes:
     """The head to send the origin: origin-form target, one request per connection, the
-    host's secret headers in place of any the sandbox sent by those names."""
+    host's secret headers in place of any the sandbox sent by those names (and a Host
+    header, `authority`, where an HTTP/1.0 client sent none)."""
     replaced = {k.lower() for k in secrets} | _HOP_BY_HOP
     lines = [f"{head.method} {path} {head.version}"]
+    lines += [] if head.values("host") else [f"Host: {authority}"]
     lines += [f"{k}: {v}" for k, v in head.headers if k.lower() not in replaced]
     lines += [f"{k}: {v}" for k, v in secrets.items()]
     lines += ["Connection: close", "", ""]

@@ -17,16 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .body import check_framing, forward_body
 from .caps import CapExceeded, Cut
 from .heads import BadHead, Head, host_header, origin_head, parse_head, response
-from .log import Kind
+from .log import Counts, Entry
 from .policy import address_of
-from .relay import Counts, relay
+from .relay import relay
 from .upstream import Refused, check_name, open_upstream
 
 if TYPE_CHECKING:
@@ -36,52 +35,38 @@ Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 MAX_HELLO = 64 << 10  # a ClientHello longer than this is not one
 
 
-class _Target:
-    """Where a connection asked to go, filled in as the head is read (for its record)."""
-
-    def __init__(self) -> None:
-        self.kind: Kind = "connect"
-        self.host = ""
-        self.port = 0
-        self.opened = False  # past the policy: a later error is the transport's
-
-
 async def serve_client(
     att: Attachment, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     """One client connection, start to end, with its record."""
-    started, target, counts = time.time(), _Target(), Counts()
     refusal = "sandlot: this sandbox's network is closed" if att.closed else att.usage.admit()
     if refusal is not None:
-        att.records.add("connect", "", 0, refusal, started=started)
+        att.records.add("connect", "", 0, refusal)
         await _refuse(writer, reader, 403, refusal)
         return
     att.open_writers.add(writer)
-    reason = "allowed"
+    entry = att.records.begin("connect")
     try:
-        await _serve(att, (reader, writer), target, counts)
+        await _serve(att, (reader, writer), entry)
     except (Refused, BadHead) as e:
-        reason = str(e)
-        await _refuse(writer, reader, e.status, reason)
+        entry.reason = str(e)
+        await _refuse(writer, reader, e.status, entry.reason)
     except Cut as e:
-        reason = str(e)
+        entry.reason = str(e)
     except TimeoutError:
-        reason = "sandlot: the client was too slow to send its request"
-        await _refuse(writer, reader, 408, reason)
+        entry.reason = "sandlot: the client was too slow to send its request"
+        await _refuse(writer, reader, 408, entry.reason)
     except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as e:
-        if not target.opened and not isinstance(e, asyncio.IncompleteReadError):
-            reason = f"sandlot: {e}"
+        if not entry.opened and not isinstance(e, asyncio.IncompleteReadError):
+            entry.reason = f"sandlot: {e}"
     except Exception as e:  # a bug here must not leave the record saying "allowed"
-        reason = f"sandlot: the gateway failed on this connection ({type(e).__name__})"
+        entry.reason = f"sandlot: the gateway failed on this connection ({type(e).__name__})"
         raise
     finally:
+        entry.ended = True
         att.usage.release()
         att.open_writers.discard(writer)
         writer.transport.abort()
-        att.records.add(
-            target.kind, target.host, target.port, reason,
-            started=started, up=counts.up, down=counts.down,
-        )  # fmt: skip
 
 
 async def _refuse(
@@ -104,14 +89,15 @@ async def read_head(reader: asyncio.StreamReader, timeout: float) -> Head:
     return parse_head(raw)
 
 
-async def _serve(att: Attachment, client: Streams, target: _Target, counts: Counts) -> None:
+async def _serve(att: Attachment, client: Streams, entry: Entry) -> None:
+    counts = entry.counts
     head = await read_head(client[0], att.caps.head_timeout)
     if head.method == "CONNECT":
         host, port = _authority(head.target)
-        target.host, target.port = host, port
-        await _tunnel(att, client, host, port, counts, target)
+        entry.host, entry.port = host, port
+        await _tunnel(att, client, host, port, entry)
         return
-    target.kind = "http"
+    entry.kind = "http"
     url = urlsplit(head.target)
     if url.scheme != "http" or not url.hostname:
         raise BadHead(400, "sandlot: this is a proxy: ask for http://host/path, HTTPS by CONNECT")
@@ -119,14 +105,16 @@ async def _serve(att: Attachment, client: Streams, target: _Target, counts: Coun
         host, port = url.hostname.rstrip("."), url.port or 80
     except ValueError as e:
         raise BadHead(400, "sandlot: the request's port is not a number") from e
-    target.host, target.port = host, port
+    entry.host, entry.port = host, port
     host_header(head, host, port, 80)
     check_framing(head)
     check_name(att, host, port)
     upstream = await open_upstream(att, host, port)
-    target.opened = True
+    entry.opened = True
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    await _send_head(att, upstream[1], origin_head(head, path, att.secrets.get(host, {})), counts)
+    authority = url.netloc.rpartition("@")[2]
+    secrets = att.secrets.get(host, {})
+    await _send_head(att, upstream[1], origin_head(head, path, authority, secrets), counts)
     body = forward_body(att, head, client[0], upstream[1], counts)
     await relay(att, client, upstream, counts, body)
 
@@ -148,19 +136,18 @@ async def _send_head(
     await writer.drain()
 
 
-async def _tunnel(
-    att: Attachment, client: Streams, host: str, port: int, counts: Counts, target: _Target
-) -> None:
+async def _tunnel(att: Attachment, client: Streams, host: str, port: int, entry: Entry) -> None:
     reader, writer = client
+    counts = entry.counts
     if address_of(host) is not None:  # raw TCP, by address entries alone
         upstream = await open_upstream(att, host, port)
-        target.opened = True
+        entry.opened = True
         writer.write(response(200, "", keep_open=True))
         await relay(att, client, upstream, counts)
         return
     secrets = att.secrets.get(host)
     upstream = await open_upstream(att, host, port, tls_name=host if secrets else None)
-    target.opened = True
+    entry.opened = True
     writer.write(response(200, "", keep_open=True))
     await writer.drain()
     if secrets:
@@ -200,7 +187,8 @@ async def _intercept(
     check_framing(head)
     if head.method == "CONNECT" or not head.target.startswith("/"):
         raise BadHead(400, "sandlot: expected an origin-form request in the tunnel")
-    await _send_head(att, upstream[1], origin_head(head, head.target, att.secrets[host]), counts)
+    sent = origin_head(head, head.target, host, att.secrets[host])
+    await _send_head(att, upstream[1], sent, counts)
     body = forward_body(att, head, client[0], upstream[1], counts)
     await relay(att, client, upstream, counts, body)
 

@@ -10,18 +10,12 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .caps import CapExceeded, Cut
+from .log import Counts
 
 if TYPE_CHECKING:
     from .gateway import Attachment
 
 CHUNK = 64 << 10
-
-
-class Counts:
-    def __init__(self) -> None:
-        self.up = 0
-        self.down = 0
-        self.last = time.monotonic()  # when a byte last moved, either way
 
 
 async def _idle_watch(att: Attachment, counts: Counts) -> None:
