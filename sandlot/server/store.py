@@ -46,7 +46,14 @@ def open_db(path: str | Path, schema: str) -> sqlite3.Connection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    # Made 0600 only when missing: opening and closing an existing database here would drop
+    # every POSIX lock this process's other SQLite connections hold on it (fcntl locks are
+    # per process), and another process would then take itself for the last user and delete
+    # the WAL that this process still writes to.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    if path.is_symlink():
+        raise OSError(f"{path} is a symbolic link; the server's database must be a plain file")
     for made in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(made, 0o600)
