@@ -14,6 +14,7 @@ import h11
 
 from .caps import CapExceeded
 from .heads import BadHead
+from .log import Counts
 from .relay import CHUNK
 from .upstream import Refused, open_upstream
 
@@ -101,32 +102,32 @@ async def _one(att: Attachment, request: FetchRequest) -> FetchResponse:
     if refusal is not None:
         att.records.add("fetch", host, port, refusal, started=started)
         return _refusal(403, refusal, request.url)
-    up = down = 0
-    reason = "allowed"
+    entry = att.records.begin("fetch")
+    entry.host = host
     try:
         if url.scheme not in ("http", "https") or not host:
             raise BadHead(400, f"sandlot: only http:// and https:// URLs; got {request.url!r}")
-        port = url.port or (443 if url.scheme == "https" else 80)
+        entry.port = url.port or (443 if url.scheme == "https" else 80)
         upstream = await open_upstream(
-            att, host, port, tls_name=host if url.scheme == "https" else None
+            att, host, entry.port, tls_name=host if url.scheme == "https" else None
         )
+        entry.opened = True
         try:
-            answer, up, down = await _exchange(att, request, host, upstream)
+            return await _exchange(att, request, host, upstream, entry.counts)
         finally:
             upstream[1].transport.abort()
-        return answer
     except (Refused, BadHead) as e:
-        reason = str(e)
-        return _refusal(e.status, reason, request.url)
+        entry.reason = str(e)
+        return _refusal(e.status, entry.reason, request.url)
     except CapExceeded as e:
-        reason = str(e)
-        return _refusal(403, reason, request.url)
+        entry.reason = str(e)
+        return _refusal(403, entry.reason, request.url)
     except (OSError, h11.ProtocolError, ValueError) as e:
-        reason = f"sandlot: {host}:{port} broke off ({e})"
-        return _refusal(502, reason, request.url)
+        entry.reason = f"sandlot: {host}:{entry.port} broke off ({e})"
+        return _refusal(502, entry.reason, request.url)
     finally:
+        entry.ended = True
         att.usage.release()
-        att.records.add("fetch", host, port, reason, started=started, up=up, down=down)
 
 
 async def _exchange(
@@ -134,7 +135,8 @@ async def _exchange(
     request: FetchRequest,
     host: str,
     upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-) -> tuple[FetchResponse, int, int]:
+    counts: Counts,
+) -> FetchResponse:
     reader, writer = upstream
     url = urlsplit(request.url)
     conn = h11.Connection(h11.CLIENT)
@@ -149,17 +151,19 @@ async def _exchange(
     out = conn.send(h11.Request(method=request.method, target=target, headers=headers))
     out += conn.send(h11.Data(data=request.body)) if request.body else b""
     out += conn.send(h11.EndOfMessage())
-    if await att.usage.take(len(out)) < len(out):
+    sent = await att.usage.take(len(out))
+    counts.up += sent
+    if sent < len(out):
         raise CapExceeded(att.usage.spent_message())
     writer.write(out)
     await writer.drain()
-    status, got, body, down = 0, [], bytearray(), 0
+    status, got, body = 0, [], bytearray()
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
             data = await reader.read(CHUNK)
             allowed = await att.usage.take(len(data))
-            down += allowed
+            counts.down += allowed
             if allowed < len(data):
                 raise CapExceeded(att.usage.spent_message())
             conn.receive_data(data)
@@ -172,4 +176,4 @@ async def _exchange(
                 raise CapExceeded(f"sandlot: the response is over {request.max_body} bytes")
         elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
             break
-    return FetchResponse(status, tuple(got), bytes(body), request.url), len(out), down
+    return FetchResponse(status, tuple(got), bytes(body), request.url)

@@ -246,6 +246,18 @@ def test_fetch_rechecks_every_redirect(attach: Attach, internet: Internet) -> No
     assert [r.kind for r in att.log()] == ["fetch"] * 6
 
 
+def test_fetch_keeps_to_the_caps(attach: Attach) -> None:
+    att = attach(("example.org",), caps=NetCaps(max_bytes=4 << 20))
+    big = "http://example.org/big?bytes=1073741824"
+    kept = fetch(att, FetchRequest("GET", big, max_body=1 << 20))
+    assert kept.status == 403 and kept.body == b"sandlot: the response is over 1048576 bytes\n"
+    spent = fetch(att, FetchRequest("GET", big))
+    assert spent.body == b"sandlot: this sandbox has used its 4 MiB of network\n"
+    assert sum(r.bytes_up + r.bytes_down for r in att.log()) == 4 << 20
+    after = fetch(att, FetchRequest("GET", "http://example.org/"))
+    assert after.refused and b"has used its 4 MiB" in after.body
+
+
 def test_pip_downloads_from_the_test_index(
     attach: Attach, internet: Internet, tmp_path: Path
 ) -> None:
