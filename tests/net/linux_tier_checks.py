@@ -17,6 +17,7 @@ import pytest
 
 from sandlot import Sandbox
 from sandlot.network.gateway import gateway
+from sandlot.network.log import ConnectionRecord
 from tests.net.internet import Internet
 
 SECRET = "sk-test-" + secrets.token_hex(12)  # a value nothing in the sandbox may ever see
@@ -24,6 +25,17 @@ POLICY = {"allow_out": ["example.org", "index.example.org", "api.example.com"]}
 SECRETS = {"api.example.com": {"Authorization": f"Bearer {SECRET}"}}
 TEST_CA = "/tmp/test-ca.pem"  # the test servers' CA, for hosts the gateway passes through
 DENIED = "sandlot: other.example.net is not in this sandbox's allow_out"
+
+
+def records_for(sbx: Sandbox, host: str, wait: float = 10.0) -> list[ConnectionRecord]:
+    """The log's records for `host`, once there are some: a connection's record is written
+    when the gateway sees it end, which may be just after the client has exited."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = [r for r in sbx.network.log() if r.host == host]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 class LinuxTierNetwork:
@@ -70,7 +82,7 @@ class LinuxTierNetwork:
         assert code == 0, err
         assert "hello from example.org" in out
         assert '{"host": "example.org"}' in out
-        allowed = [r for r in net_sbx.network.log() if r.host == "example.org" and r.allowed]
+        allowed = [r for r in records_for(net_sbx, "example.org") if r.allowed]
         assert allowed and all(r.bytes_down > 0 for r in allowed)
 
     def test_pip_installs_from_the_test_index(self, net_sbx: Sandbox, internet: Internet) -> None:
@@ -109,7 +121,7 @@ class LinuxTierNetwork:
             net_sbx, f"curl -sS -m 20 --cacert {TEST_CA} https://other.example.net/"
         )
         assert code != 0 and "403" in err
-        refused = [r for r in net_sbx.network.log() if r.host == "other.example.net"]
+        refused = records_for(net_sbx, "other.example.net")
         assert refused and not any(r.allowed for r in refused)
         assert all("allow_out" in r.reason for r in refused)
 
@@ -139,6 +151,27 @@ class LinuxTierNetwork:
         )
         assert time.monotonic() - started < 10
         assert "hello" not in out and "rc=0" not in out
+
+    def test_a_connection_flood_leaves_the_network_usable(self, net_sbx: Sandbox) -> None:
+        ex = net_sbx.run_code(
+            "import socket\n"
+            "held = []\n"
+            "for _ in range(700):\n"
+            "    try:\n"
+            "        held.append(socket.create_connection(('127.0.0.1', 3128), timeout=5))\n"
+            "    except OSError:\n"
+            "        break\n"
+            "count = len(held)\n"
+            "for s in held:\n"
+            "    s.close()\n"
+            "del held\n"
+            "count",
+            timeout=60,
+        )
+        assert ex.error is None, ex.error
+        assert int(ex.text) > 0
+        code, out, err = self.run(net_sbx, "sleep 0.5; curl -sS -m 20 http://example.org/")
+        assert "hello from example.org" in out, err
 
     # -- secrets ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from sandlot.models import NetworkPolicy, Secrets
 from sandlot.runtimes.process.runtime import probe
 from sandlot.server import KeyStore, ServerConfig
 from tests.net.internet import Internet
+from tests.net.linux_tier_checks import records_for
 from tests.server.conftest import serving
 
 SECRET = "sk-front-" + "7" * 20
@@ -57,7 +58,7 @@ def test_a_policy_value_and_selection_by_capability(internet: Internet) -> None:
     with Sandbox.create("host", network=NetworkPolicy(("example.org",))) as sbx:
         assert sbx.tier in ("process", "gvisor", "microvm", "wasm")  # one that enforces it
         assert "hello from example.org" in _curl(sbx, "http://example.org/")
-        assert [r.host for r in sbx.network.log()] == ["example.org"]
+        assert [r.host for r in records_for(sbx, "example.org")] == ["example.org"]
 
 
 @pytest.mark.parametrize(

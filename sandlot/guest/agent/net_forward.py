@@ -16,11 +16,13 @@ import os
 import selectors
 import socket
 import threading
+import time
 
 SOCKET = "/run/sandlot/net.sock"
 LISTEN = ("127.0.0.1", 3128)
 CHUNK = 64 << 10
 MAX_BUFFERED = 256 << 10  # per direction: a slow reader stops its peer being read
+MAX_PAIRS = 512  # at once; the gateway's own cap (64 by default) refuses well before
 
 
 class _Side:
@@ -44,6 +46,7 @@ class Forwarder:
         self.server.setblocking(False)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.server, selectors.EVENT_READ, None)
+        self.pairs = 0
 
     def serve_forever(self) -> None:
         while True:
@@ -62,7 +65,13 @@ class Forwarder:
     def _accept(self) -> None:
         try:
             client, _ = self.server.accept()
-        except OSError:
+        except BlockingIOError:
+            return
+        except OSError:  # out of descriptors: a pause, not a busy loop on the listener
+            time.sleep(0.05)
+            return
+        if self.pairs >= MAX_PAIRS:
+            client.close()
             return
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -71,6 +80,7 @@ class Forwarder:
             upstream.close()
             client.close()  # fail closed: no gateway, no connection
             return
+        self.pairs += 1
         a, b = _Side(client), _Side(upstream)
         a.peer, b.peer = b, a
         for side in (a, b):
@@ -131,6 +141,8 @@ class Forwarder:
             s.mask = mask
 
     def _close(self, side: _Side) -> None:
+        if not side.closed:
+            self.pairs -= 1
         for s in (side, side.peer):
             if s.closed:
                 continue
