@@ -30,6 +30,7 @@ from .policy import Policy
 T = TypeVar("T")
 MAX_HEAD = 32 << 10  # a request head larger than this is refused (431)
 BACKLOG = 1024  # a burst of connects is answered (and refused past the cap), not dropped
+MAX_ACCEPTED = 8192  # connections held at once by the whole gateway; past it, reset at once
 
 __all__ = ["Attachment", "Gateway", "GatewayDown", "NetCaps", "gateway"]
 
@@ -45,6 +46,7 @@ class Gateway:
         self.loop = asyncio.new_event_loop()
         self._dir = tempfile.mkdtemp(prefix="sandlot-net-")
         self._attachments: set[Attachment] = set()
+        self.accepted = 0  # client connections being served, all attachments (loop only)
         self._lock = threading.Lock()
         self._running = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sandlot-net", daemon=True)
@@ -199,7 +201,15 @@ class Attachment:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from .proxy import serve_client  # the protocol module imports this one
 
-        await serve_client(self, reader, writer)
+        gw = self.gateway
+        if gw.accepted >= MAX_ACCEPTED:  # every sandbox together: the host's descriptors
+            writer.transport.abort()
+            return
+        gw.accepted += 1
+        try:
+            await serve_client(self, reader, writer)
+        finally:
+            gw.accepted -= 1
 
     async def _close(self) -> None:
         self._shut()
