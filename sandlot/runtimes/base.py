@@ -259,6 +259,15 @@ class SweepsStale(Protocol):
 
 
 @runtime_checkable
+class KeepsWarm(Protocol):
+    """A runtime that keeps sandboxes ready ahead of time (warm spares, VM pools, a QEMU
+    started ahead): `drain` closes them, waiting for those still starting. A server calls
+    it when it stops, because a process ended by a signal runs no `atexit` hook."""
+
+    def drain(self) -> None: ...
+
+
+@runtime_checkable
 class KnowsHostGaps(Protocol):
     """A runtime that can say, without opening a sandbox, what its isolation lacks on this
     host (`sandlot doctor` prints it)."""

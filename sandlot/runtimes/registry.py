@@ -13,7 +13,10 @@ from ..errors import InvalidArgument, Unsatisfiable
 from ..tiers import TIERS, TierEntry, tier_names
 from .base import CAPABILITIES, Availability, Runtime
 
-__all__ = ["all_tiers", "check_requires", "select", "tier_named", "tier_names"]
+__all__ = ["all_tiers", "check_requires", "loaded_tiers", "select", "tier_named", "tier_names"]
+
+
+_LOADED: dict[str, Runtime] = {}
 
 
 @cache
@@ -22,7 +25,13 @@ def _load(entry: TierEntry) -> Runtime:
     runtime: Runtime = getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
     if runtime.name != entry.name:
         raise RuntimeError(f"tier {entry.name!r} loads a runtime named {runtime.name!r}")
+    _LOADED[entry.name] = runtime
     return runtime
+
+
+def loaded_tiers() -> list[Runtime]:
+    """The tiers this process has used (asked for) so far, lightest first."""
+    return [runtime for t in TIERS if (runtime := _LOADED.get(t.name)) is not None]
 
 
 def all_tiers() -> tuple[Runtime, ...]:

@@ -36,6 +36,7 @@ from ..runtimes.base import (
     HasNetwork,
     HostedElsewhere,
     Interruptible,
+    KeepsWarm,
     OutputCallback,
     ReportsIsolation,
     Restores,
@@ -45,7 +46,7 @@ from ..runtimes.base import (
     Saves,
 )
 from ..runtimes.guest_paths import OUTPUTS
-from ..runtimes.registry import check_requires, select, tier_named
+from ..runtimes.registry import check_requires, loaded_tiers, select, tier_named
 from . import saved
 from .background import BackgroundCommand
 
@@ -504,6 +505,15 @@ class SandboxCore:
             raise InvalidArgument(f"artifact name {name!r} points outside {OUTPUTS_DIR}")
         with self._lock:
             return self._live().files.read(path, max_bytes=self.limits.file_read_bytes)
+
+
+def drain_warm() -> None:
+    """Close the sandboxes every tier used here keeps ready (warm spares, VM pools), waiting
+    for those still starting: what a host process calls when it stops on a signal, since
+    then no `atexit` hook runs."""
+    for runtime in loaded_tiers():
+        if isinstance(runtime, KeepsWarm):
+            runtime.drain()
 
 
 def _restorer(runtime: Runtime) -> Restores:

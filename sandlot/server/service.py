@@ -27,7 +27,7 @@ from ..errors import InvalidArgument, NotFound, SandboxClosed
 from ..models import Limits, SnapshotInfo, check_str_map
 from ..runtimes.base import OutputCallback
 from ..sdk import saved
-from ..sdk.core import SandboxCore
+from ..sdk.core import SandboxCore, drain_warm
 from .background import BackgroundCommands
 from .ceilings import OverCeiling
 from .commands import CallTable
@@ -90,6 +90,7 @@ class Service:
                 await self._reaper
         for sid in self.table.all_ids():
             await self._take_off(sid, "killed")
+        await run_in_threadpool(drain_warm)  # the tiers' warm spares and VM pools
         self.records.close()
 
     async def _reap(self) -> None:

@@ -64,7 +64,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Se
     srv.start()
     yield srv, key, tmp
     srv.stop()
-    stale.sweep.cache_clear()  # what a stopped server left here (see the xfail below)
+    stale.sweep.cache_clear()  # what an earlier, killed server left here
     stale.sweep(PREFIX)
     stale.sweep.cache_clear()
 
@@ -145,12 +145,6 @@ def owned_by(tmp: Path, pid: int) -> list[str]:
     return sorted(n for n in sandbox_folders(tmp) if owner(n) == str(pid))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn re-raises SIGTERM once its shutdown is done, so `sandlot serve` dies by "
-    "the signal before atexit closes the process tier's warm spare (linux/spares.py): its "
-    "folder, tmpfs mount and cgroups stay until the next start's sweep",
-)
 def test_a_clean_stop_leaves_no_sandbox_folder(served: tuple[Server, str, Path]) -> None:
     srv, key, tmp = served
     assert srv.proc is not None

@@ -53,6 +53,9 @@ class GvisorRuntime:
     def availability(self) -> Availability:
         return probe()
 
+    def drain(self) -> None:
+        self._spares.drain()
+
     def isolation_notes(self) -> list[str]:
         return cgroups.host_gaps()
 

@@ -18,6 +18,7 @@ them off (`SANDLOT_PROCESS_SPARES=0`, `SANDLOT_GVISOR_SPARES=0`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Hashable
@@ -101,6 +102,16 @@ class Pool(Generic[Box]):
             self._ready.clear()
         for future in futures:
             future.add_done_callback(_close_result)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """`close_all`, then wait (up to `timeout` s each) for spares still starting, so
+        that each is closed before this returns."""
+        with self._lock:
+            futures = list(self._ready.values())
+        self.close_all()
+        for future in futures:
+            with contextlib.suppress(Exception):
+                future.exception(timeout)
 
 
 def _close_result(future: Future[Any]) -> None:

@@ -21,7 +21,7 @@ from ...guest.agent import protocol
 from ...models import Limits
 from ..base import Availability, SandboxSpec
 from ..linux import LINUX
-from . import accel, disk, kernel, snapshot, store, writable
+from . import accel, ahead, disk, kernel, snapshot, store, writable
 from .channel import Channel
 from .pool import Pool, pool_size
 from .sandbox import MicroVMSandbox, restore_saved
@@ -127,6 +127,14 @@ class MicroVMRuntime:
             vm.kill()
             raise
         return vm, channel
+
+    def drain(self) -> None:
+        """Kill the pooled VMs and the QEMUs started ahead."""
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.close()
+        ahead.close_all()
 
     def pool(self, shape: Shape) -> Pool:
         with self._lock:

@@ -58,6 +58,9 @@ class ProcessRuntime:
     def availability(self) -> Availability:
         return probe()
 
+    def drain(self) -> None:
+        self._spares.drain()
+
     def isolation_notes(self) -> list[str]:
         return cgroups.host_gaps() + ([landlock_note()] if landlock_note() else [])
 
