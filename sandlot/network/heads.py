@@ -36,7 +36,10 @@ class Head:
 def parse_head(raw: bytes) -> Head:
     """A request head (up to and including its blank line), strictly: one space-separated
     request line, `Name: value` fields, no folding."""
-    lines = raw.decode("latin-1").split("\r\n")
+    text = raw.decode("latin-1")
+    if any(c in text[:-4].replace("\r\n", "") for c in "\r\n\0"):  # a lone CR or LF
+        raise BadHead(400, "sandlot: the request head has a bare CR, LF or NUL")
+    lines = text.split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[2].startswith("HTTP/1."):
         raise BadHead(400, "sandlot: the request line is not HTTP/1.x")

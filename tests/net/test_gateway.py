@@ -222,6 +222,8 @@ def test_only_the_framed_body_follows_a_request_head(attach: Attach) -> None:
     assert _exchange(att, sized + b"hello" + smuggled).endswith(b"\r\n\r\nhello")
     old = b"GET http://example.org/data.json HTTP/1.0\r\n\r\n"  # no Host: one is added
     assert _exchange(att, old).endswith(b'{"host": "example.org"}')
+    bare = b"GET http://example.org:7/ HTTP/1.1\r\nHost: example.org:7\r\nX: a\nY: b\r\n\r\n"
+    assert _exchange(att, bare).startswith(b"HTTP/1.1 400")
     both = sized.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n")
     refused = _exchange(att, both + b"0\r\n\r\n")
     assert refused.startswith(b"HTTP/1.1 400") and b"both Content-Length" in refused
