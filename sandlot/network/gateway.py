@@ -101,9 +101,13 @@ class Gateway:
         """A sandbox's way out: its own listeners, policy, caps, log and (with secrets) CA."""
         path = os.path.join(self._dir, f"{uuid.uuid4().hex[:16]}.sock")
         attachment = Attachment(self, Policy(policy), secrets, label, caps, path)
-        self.call(attachment._listen_unix())
-        with self._lock:
+        with self._lock:  # known before it listens: a dying loop shuts it too
             self._attachments.add(attachment)
+        try:
+            self.call(attachment._listen_unix())
+        except BaseException:
+            attachment.close()
+            raise
         return attachment
 
     def stop(self) -> None:
