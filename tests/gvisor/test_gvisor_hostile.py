@@ -17,7 +17,7 @@ import pytest
 
 from sandlot import LimitExceeded, Limits, Sandbox, SandboxError, TimeoutError
 from sandlot.runtimes.gvisor import sandbox as gvisor_sandbox
-from sandlot.runtimes.linux import stale
+from sandlot.runtimes.linux import disk, stale
 
 
 def _host_pids_with(marker: str) -> list[int]:
@@ -211,3 +211,24 @@ def test_kill_minus_one_is_survived() -> None:
         except SandboxError:
             pass  # it took the agent too: a typed error, and a fresh agent follows
         assert sbx.commands.run("echo alive").stdout == "alive\n"
+
+
+@pytest.mark.parametrize("capped", [True, False])
+def test_a_very_deep_tree_is_freed_on_close(capped: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the tmpfs (a host that may not mount), close removes the guest's files
+    # itself: 1,100 levels must neither raise (RecursionError) nor stay behind.
+    if not capped:
+        monkeypatch.setattr(disk, "mount_capped", lambda path, size: "no tmpfs on this host")
+    # envs no warm spare has: the sandbox is made now, under the patch
+    sbx = Sandbox.create(tier="gvisor", envs={"FRESH": uuid.uuid4().hex})
+    state = _box(sbx)._jail.state_dir
+    ex = sbx.run_code(
+        "import os\nos.chdir(os.path.expanduser('~'))\n"
+        "for _ in range(1100):\n    os.mkdir('d')\n    os.chdir('d')\n"
+        "os.getcwd().count('/')",
+        timeout=120,
+    )
+    assert ex.text == "1102", ex
+    assert capped or not _box(sbx)._jail.mounted
+    sbx.close()
+    assert not os.path.exists(state)

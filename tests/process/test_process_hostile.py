@@ -440,7 +440,8 @@ def test_a_very_deep_tree_is_freed_on_close(capped: bool, monkeypatch: pytest.Mo
     # files itself: 1,100 levels must neither raise (RecursionError) nor stay behind.
     if not capped:
         monkeypatch.setattr(disk, "mount_capped", lambda path, size: "no tmpfs on this host")
-    sbx = Sandbox.create(template="host", tier="process")
+    # envs no warm spare has: the sandbox is made now, under the patch
+    sbx = Sandbox.create(template="host", tier="process", envs={"FRESH": uuid.uuid4().hex})
     state = sbx._core._box._jail.state_dir  # type: ignore[union-attr]
     r = sbx.commands.run(
         "cd ~ && for i in $(seq 1100); do mkdir d && cd d || exit 1; done; echo bottom > leaf"
@@ -448,5 +449,6 @@ def test_a_very_deep_tree_is_freed_on_close(capped: bool, monkeypatch: pytest.Mo
         timeout=120,
     )
     assert r.stdout == "made\n", r
+    assert capped or not sbx._core._box._jail.mounted  # type: ignore[union-attr]
     sbx.close()
     assert not os.path.exists(state)
