@@ -92,6 +92,15 @@ def _spawn(argv: list[str], pass_fds: tuple[int, ...], event_r: int) -> AgentPip
     return AgentPipes(spawn.result(), event_r)
 
 
+def _memfd_of(path: str) -> int:
+    """A memfd holding the file at `path`, rewound, for bwrap to copy from."""
+    fd = os.memfd_create("sandlot-etc", 0)
+    with open(path, "rb") as f:
+        os.write(fd, f.read())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 @lru_cache(maxsize=1)
 def _spawner() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandlot-process-spawn")
@@ -198,7 +207,7 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
             net_mount_point(Path(self._root.rootfs))
         return self._jail.attach_network(self._spec, self._root.rootfs or "/")
 
-    def _argv(self, seccomp_fd: int, event_fd: int) -> list[str]:
+    def _argv(self, seccomp_fd: int, event_fd: int, etc_fds: dict[str, int]) -> list[str]:
         limits = self._spec.limits
         env = jail.guest_env("user", {**jail.network_env(self._net), **self._spec.envs})
         gpus = gpu_devices()
@@ -221,7 +230,7 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
             "--uid", str(UID),
             "--gid", str(UID),
             "--hostname", "sandbox",
-            *self._root_binds(),
+            *self._root_binds(etc_fds),
             "--proc", "/proc",
             "--dev", "/dev",
             *[arg for dev in gpus for arg in ("--dev-bind", dev, dev)],
@@ -236,9 +245,11 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
         argv += ["--chdir", HOME, "--", *self._root.python_args, "-c", boot, json.dumps(config)]
         return self._jail.in_cgroups(argv)
 
-    def _root_binds(self) -> list[str]:
+    def _root_binds(self, etc_fds: dict[str, int]) -> list[str]:
         """`/`: the image's rootfs read-only, or the host's userland on bwrap's tmpfs; then
-        the sandbox's own writable folders and generated /etc files over it."""
+        the sandbox's own writable folders and generated /etc files over it. Those are
+        copied in from `etc_fds` (`--ro-bind-data`), not bound from the state folder: the
+        guest's mountinfo would name that folder, a bind's source being its host path."""
         root = self._root
         if root.rootfs is not None:
             args = ["--ro-bind", root.rootfs, "/"]
@@ -249,7 +260,7 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
         for guest in (HOME, TMP):
             args += ["--bind", self._jail.host_path(guest), guest]
         for name in etc_names:
-            args += ["--ro-bind", self._jail.path("etc", name), "/etc/" + name]
+            args += ["--perms", "0644", "--ro-bind-data", str(etc_fds[name]), "/etc/" + name]
         if root.rootfs is None:
             args += ["--ro-bind", self._guest_dir, userland.GUEST_MOUNT]
         if self._net is not None:  # a tmpfs of its own: the root may be read-only
@@ -263,18 +274,20 @@ class ProcessSandbox(jail.Jailed, PipeSandbox):
         seccomp_fd = os.memfd_create("sandlot-seccomp", 0)
         args_fd = os.memfd_create("sandlot-bwrap-args", 0)
         event_r, event_w = os.pipe()
+        etc_fds: dict[str, int] = {}
         try:
             os.write(seccomp_fd, program)
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
-            argv = _options_through_fd(self._argv(seccomp_fd, event_w), args_fd)
-            agent = _spawn(argv, (seccomp_fd, event_w, args_fd), event_r)
+            for name in GENERATED_ETC:
+                etc_fds[name] = _memfd_of(self._jail.path("etc", name))
+            argv = _options_through_fd(self._argv(seccomp_fd, event_w, etc_fds), args_fd)
+            agent = _spawn(argv, (seccomp_fd, event_w, args_fd, *etc_fds.values()), event_r)
         except BaseException:
             os.close(event_r)
             raise
         finally:
-            os.close(event_w)
-            os.close(seccomp_fd)
-            os.close(args_fd)
+            for fd in (event_w, seccomp_fd, args_fd, *etc_fds.values()):
+                os.close(fd)
         self._jail.guard(self, agent)
         if self._cgroups is not None:
             self._cgroups.reset_oom()
