@@ -15,7 +15,7 @@ from .log import Counts
 if TYPE_CHECKING:
     from .gateway import Attachment
 
-CHUNK = 64 << 10
+CHUNK = 256 << 10
 
 
 async def _idle_watch(att: Attachment, counts: Counts) -> None:
@@ -60,6 +60,8 @@ async def relay(
     """Until the upstream is done (or a cap or an error ends it): the client's half-close
     is passed on, the upstream's ends the exchange. Raises CapExceeded at a cap.
     `upload`, when given, is what goes up instead of every byte the client sends."""
+    for writer in (client[1], upstream[1]):  # fewer, larger writes between drains
+        writer.transport.set_write_buffer_limits(high=CHUNK * 2)
     up = asyncio.create_task(upload or _copy(att, client[0], upstream[1], counts, True))
     down = asyncio.create_task(_copy(att, upstream[0], client[1], counts, False))
     watch = asyncio.create_task(_idle_watch(att, counts))

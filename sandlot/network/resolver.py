@@ -35,6 +35,8 @@ def _resolver() -> dns.asyncresolver.Resolver:
     else:
         resolver = dns.asyncresolver.Resolver()
     resolver.lifetime = TIMEOUT
+    resolver.cache = dns.resolver.LRUCache(4096)  # answers kept for their TTL: every
+    # address is still checked by the policy each time, so a cached one is no looser
     _resolvers[setting] = resolver
     return resolver
 

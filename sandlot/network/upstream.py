@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .gateway import Attachment
 
 CONNECT_TIMEOUT = 10.0  # seconds per address tried
+BUFFER = 256 << 10  # an upstream reads ahead at most twice this before it is paused
 MAX_TRIES = 3  # addresses tried, in the resolver's order, before giving up
 
 
@@ -60,7 +61,9 @@ async def open_upstream(
     for address in addresses[:MAX_TRIES]:
         try:
             return await asyncio.wait_for(
-                asyncio.open_connection(str(address), port, ssl=context, server_hostname=tls_name),
+                asyncio.open_connection(
+                    str(address), port, ssl=context, server_hostname=tls_name, limit=BUFFER
+                ),
                 CONNECT_TIMEOUT,
             )
         except TimeoutError:
