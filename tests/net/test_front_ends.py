@@ -108,11 +108,12 @@ def test_secrets_stay_out_of_the_sandbox_and_its_reprs(internet: Internet) -> No
 # -- the CLI ------------------------------------------------------------------------------
 
 
-def _sandlot(*args: str) -> subprocess.CompletedProcess[str]:
+def _sandlot(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sandlot.cli.main", *args],
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=300,
     )
 
@@ -142,6 +143,15 @@ def test_cli_allow_out(internet: Internet) -> None:
     assert done.returncode != 0 and "hello" not in done.stdout
     done = _sandlot("exec", "--allow-out", "exa mple.org", "true")
     assert done.returncode == 1 and "InvalidArgument" in done.stderr
+
+
+def test_cli_shell_and_root_allow_out(internet: Internet) -> None:
+    done = _sandlot("--allow-out", "example.org", stdin="curl -sS -m 20 http://example.org/\n")
+    assert done.returncode == 0, done.stderr
+    assert "hello from example.org" in done.stdout
+    done = _sandlot("--allow-out", "example.org", "exec", "curl -sS -m 20 http://example.org/")
+    assert done.returncode == 0, done.stderr
+    assert "hello from example.org" in done.stdout
 
 
 # -- the REST API and the remote client ---------------------------------------------------
