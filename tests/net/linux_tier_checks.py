@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandlot import Sandbox
+from sandlot import TimeoutError as SandboxTimeout
 from sandlot.network.gateway import gateway
 from sandlot.network.log import ConnectionRecord
 from tests.net.internet import Internet
@@ -201,6 +202,18 @@ class LinuxTierNetwork:
         ex = net_sbx.run_code(f"import os; any({SECRET!r} in v for v in os.environ.values())")
         assert ex.text == "False"
         assert SECRET not in repr(net_sbx)
+
+    def test_the_network_outlives_an_agent_restart(self, internet: Internet) -> None:
+        with Sandbox.create(self.template, tier=self.tier, network=POLICY) as sbx:
+            with pytest.raises(SandboxTimeout, match="restarted"):
+                sbx.run_code(
+                    "import signal, time\n"
+                    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                    "time.sleep(100)",
+                    timeout=2,
+                )
+            code, out, err = self.run(sbx, "curl -sS -m 20 http://example.org/")
+            assert "hello from example.org" in out, err
 
     # -- fail closed --------------------------------------------------------------------
 
