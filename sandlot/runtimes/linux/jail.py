@@ -63,6 +63,21 @@ SYSTEM_CAS = (
 )
 
 
+def _system_cas(guest_root: str) -> bytes:
+    """The guest's bundle of system CAs, read from the host side; b"" if it has none. A
+    path that leads out of `guest_root` (an imported image's symlink to a host file) is
+    never read: the bundle is readable inside the sandbox."""
+    top = os.path.realpath(guest_root)
+    for name in SYSTEM_CAS:
+        real = os.path.realpath(os.path.join(top, name))
+        if top != "/" and not real.startswith(top + "/"):
+            continue
+        with contextlib.suppress(OSError):
+            with open(real, "rb") as f:
+                return f.read().rstrip(b"\n") + b"\n"
+    return b""
+
+
 class _Killable(Protocol):
     def kill(self) -> None: ...
 
@@ -81,18 +96,19 @@ class NetBinds:
     ca_bundle: str | None  # only with secrets: the sandbox's CA intercepts their hosts
 
 
-def network_env(net: NetBinds | None) -> dict[str, str]:
+def network_env(net: NetBinds | None, proxy_url: str = PROXY) -> dict[str, str]:
     """The proxy variables every common client honours (curl, pip, git, requests,
     urllib), and with secrets the CA bundle for those that bring their own trust store.
-    Loopback stays direct: the sandbox's own servers are its own."""
+    Loopback stays direct: the sandbox's own servers are its own. (`proxy_url`: the
+    microvm's proxy is slirp's guestfwd address, not a forwarder on loopback.)"""
     if net is None:
         return {}
     proxy = {
-        name: PROXY
+        name: proxy_url
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
     }
     direct = "localhost,127.0.0.1,::1"
-    env = {**proxy, "all_proxy": PROXY, "NO_PROXY": direct, "no_proxy": direct}
+    env = {**proxy, "all_proxy": proxy_url, "NO_PROXY": direct, "no_proxy": direct}
     if net.ca_bundle is not None:
         for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE"):
             env[name] = CA_BUNDLE
@@ -167,11 +183,7 @@ class Jail:
             return NetBinds(self.network.unix_socket(), None)
         bundle = self.path("ca-bundle.pem")
         with open(bundle, "wb") as out:
-            for name in SYSTEM_CAS:
-                with contextlib.suppress(OSError):
-                    with open(os.path.join(guest_root, name), "rb") as f:
-                        out.write(f.read().rstrip(b"\n") + b"\n")
-                    break
+            out.write(_system_cas(guest_root))
             out.write(ca)
         os.chmod(bundle, 0o644)
         return NetBinds(self.network.unix_socket(), bundle)
