@@ -66,6 +66,10 @@ EV_STDOUT = "stdout"
 EV_STDERR = "stderr"
 EV_DONE = "done"
 EV_NEXT = "next"  # the guest asks for its request (when it did not come with the call)
+# The wasm guest asks the host to make one HTTP(S) request (it has no sockets), answered at
+# once with the response (`guest/agent/net_bridge.py`, `runtimes/wasm/net.py`).
+EV_FETCH = "fetch"
+FETCH_FIELDS = frozenset({"method", "url", "headers", "body", "follow_redirects", "timeout"})
 
 # The wasm guest's reply, written last to its turn's stdout: this mark, the frame, a NUL
 # (a frame is ASCII JSON, which holds no NUL).

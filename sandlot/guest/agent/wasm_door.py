@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from . import fd_state, protocol
+from . import fd_state, net_bridge, protocol
 from .server import Agent
 
 _agent: Agent | None = None
@@ -46,6 +46,7 @@ def boot(home: str) -> None:
     main = sys.modules["__main__"]
     _agent = Agent(main.__dict__)
     fd_state.install()
+    net_bridge.install()  # http.client and urllib through the door, from their first import
 
 
 def _exit_cell(code: object = None) -> None:

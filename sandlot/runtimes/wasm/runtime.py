@@ -14,7 +14,7 @@ from .sandbox import WasmSandbox
 
 class WasmRuntime:
     name = "wasm"
-    capabilities = frozenset({"python", "shell", "files"})
+    capabilities = frozenset({"python", "shell", "files", "network"})  # network: net.py
     implemented = True
     templates: frozenset[str] | None = frozenset({"python-data-analysis", "base"})
 

