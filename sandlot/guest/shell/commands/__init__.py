@@ -97,5 +97,5 @@ def build_index() -> dict[str, str]:
 # as calc, are imported by these).
 _ALL_MODULES = (
     "archive", "awk", "cpcmd", "dates", "ddcmd", "diff", "files", "find", "grep", "jq",
-    "misc", "modes", "more", "sed", "statcmd", "text",
+    "misc", "modes", "more", "netcmds", "sed", "statcmd", "text",
 )  # fmt: skip
