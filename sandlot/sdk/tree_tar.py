@@ -107,8 +107,7 @@ def extract_snapshot(tar: tarfile.TarFile, dest: Path) -> None:
             if not parts:
                 continue  # the folder itself
             try:
-                parent = cursor.at(parts[:-1])
-                _make(tar, member, parts, parent)
+                _make(tar, member, parts, _parent(cursor, parts))
             except FileExistsError:
                 raise _unsafe(f"{member.name!r} is in it twice") from None
             except OSError as e:
@@ -116,6 +115,21 @@ def extract_snapshot(tar: tarfile.TarFile, dest: Path) -> None:
     finally:
         cursor.close()
         os.close(top)
+
+
+def _parent(cursor: TreeCursor, parts: list[str]) -> int:
+    """The folder a member goes in; folders the tar does not list are made (as tarfile
+    does), each inside the last one opened."""
+    try:
+        return cursor.at(parts[:-1])
+    except FileNotFoundError:
+        pass
+    for k in range(len(parts) - 1):
+        try:
+            cursor.at(parts[: k + 1])
+        except FileNotFoundError:
+            os.mkdir(parts[k], 0o755, dir_fd=cursor.at(parts[:k]))
+    return cursor.at(parts[:-1])
 
 
 def _parts(member: tarfile.TarInfo) -> list[str]:
@@ -143,7 +157,8 @@ def _make(tar: tarfile.TarFile, member: tarfile.TarInfo, parts: list[str], paren
         inside = len(parts) > len(_LINKS_UNDER) and parts[: len(_LINKS_UNDER)] == _LINKS_UNDER
         target = posixpath.normpath(posixpath.join(*parts[:-1], member.linkname))
         if not inside or member.linkname.startswith("/") or target.split("/")[0] == "..":
-            raise _unsafe(f"{member.name!r} would link to {member.linkname!r}, outside")
+            where = "outside" if inside else "outside the guest's files (state/root/)"
+            raise _unsafe(f"{member.name!r} is a link to {member.linkname!r}, {where}")
         os.symlink(member.linkname, name, dir_fd=parent)
     else:
         raise _unsafe(f"{member.name!r} is not a file, folder or link (a device, FIFO, hard link)")
