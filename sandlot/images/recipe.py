@@ -92,8 +92,8 @@ class Defaults(_Strict):
 class Network(_Strict):
     """Outbound network: none at all (`deny`), or only the listed hosts (`allowlist`).
 
-    Validated here, but no tier applies it yet: every sandbox has no network at all, so an
-    `allowlist` recipe's sandboxes reach no host either (it fails closed)."""
+    Applied when a sandbox opens (sandlot/sdk/template_network.py): an `allowlist` becomes
+    the sandbox's `allow_out` unless the caller passes its own `network=`."""
 
     policy: Literal["deny", "allowlist"] = "deny"
     allow: tuple[str, ...] = ()

@@ -28,6 +28,7 @@ from ..errors import SandboxError
 from ..runtimes.linux.userland import HOST_FALLBACK
 from ..runtimes.registry import tier_named, tier_names
 from ..sdk.core import DEFAULT_TEMPLATE
+from ..sdk.template_network import recipe_policy
 
 HOST_TEMPLATE = "host"
 """The host's own userland (its /usr and part of its /etc, read-only) on a Linux tier:
@@ -229,6 +230,13 @@ def plan(
             f"template {name!r} is not allowed by this server's operator "
             f"(allowed: {config.allowed_templates()})"
         )
+    if not networked and recipe_policy(name) is not None:  # its recipe turns network on
+        if not config.allow_network:
+            raise NotAllowed(
+                f"template {name!r} has network on (its recipe's allowlist), which this "
+                "server's operator does not allow (allow_network = false)"
+            )
+        networked = True
     allowed = ", ".join(config.tiers)
     if tier is not None:
         if not config.agent_picks_tier:

@@ -47,7 +47,7 @@ from ..runtimes.base import (
 )
 from ..runtimes.guest_paths import OUTPUTS
 from ..runtimes.registry import check_requires, loaded_tiers, select, tier_named
-from . import saved
+from . import saved, template_network
 from .background import BackgroundCommand
 
 DEFAULT_TEMPLATE = "python-data-analysis"
@@ -111,9 +111,16 @@ class SandboxCore:
                 metadata=self.metadata,
                 snapshot=snapshot,  # a snapshot of this key's on the server
             )
-        else:
+        else:  # the template's recipe policy (and websearch's endpoint) apply on this host
+            self.network, self.envs, self.secrets = template_network.apply(
+                self.template, self.network, self.envs, self.secrets
+            )
+            if self.network is not None:
+                requires = {*check_requires(requires), "network"}
             runtime = select(requires, tier, self.template)
         self._attach(runtime, runtime.open(self._spec()), lifetime, None)
+        if base_url is None:
+            template_network.after_open(self)
 
     def _spec(self) -> SandboxSpec:
         return SandboxSpec(

@@ -71,6 +71,7 @@ TEMPLATE_MODULES: dict[str, tuple[str, ...]] = {
     "host": (),
     "base": (),
     "python-data-analysis": ("numpy", "pandas", "scipy", "matplotlib", "sklearn"),
+    "websearch-tools": (),  # stdlib only: its tools ship in the agent bundle
 }
 DEBIAN_PACKAGES = {
     "numpy": "python3-numpy",
@@ -84,7 +85,7 @@ DEBIAN_PACKAGES = {
 # Templates served from the host's userland when their image is not built here: the SDK's
 # default, so that `Sandbox.create(requires={"subprocess"})` works on a host with the data
 # stack installed and no image store (a note on the sandbox says which userland it got).
-HOST_FALLBACK = ("python-data-analysis",)
+HOST_FALLBACK = ("python-data-analysis", "websearch-tools")
 
 
 def _entry(host: str) -> tuple[str, str | None]:
