@@ -127,7 +127,7 @@ def test_cli_allow_out(internet: Internet) -> None:
         "api.example.com",
         "curl -sS -m 20 http://example.org/; curl -s -m 20 http://other.example.net/",
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "hello from example.org" in done.stdout
     assert "not in this sandbox's allow_out" in done.stdout
     done = _sandlot(
@@ -137,7 +137,7 @@ def test_cli_allow_out(internet: Internet) -> None:
         "-c",
         "import urllib.request; print(urllib.request.urlopen('http://example.org/').read())",
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "hello from example.org" in done.stdout
     done = _sandlot("exec", "curl -sS -m 5 http://example.org/")  # no flag: no network
     assert done.returncode != 0 and "hello" not in done.stdout
@@ -147,10 +147,10 @@ def test_cli_allow_out(internet: Internet) -> None:
 
 def test_cli_shell_and_root_allow_out(internet: Internet) -> None:
     done = _sandlot("--allow-out", "example.org", stdin="curl -sS -m 20 http://example.org/\n")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "hello from example.org" in done.stdout
     done = _sandlot("--allow-out", "example.org", "exec", "curl -sS -m 20 http://example.org/")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "hello from example.org" in done.stdout
 
 
