@@ -69,7 +69,9 @@ class CreateIn(_Body):
         None, pattern=SNAPSHOT_NAME, description="Start from this key's named snapshot"
     )
     network: NetworkIn | None = None
-    secrets: dict[Annotated[str, Field(max_length=253)], dict[str, str]] = Field(
+    secrets: dict[
+        Annotated[str, Field(max_length=253)], Annotated[dict[str, str], Field(max_length=32)]
+    ] = Field(
         default_factory=dict,
         max_length=32,
         repr=False,  # write-only: no response, log or repr ever shows a value
