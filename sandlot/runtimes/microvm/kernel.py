@@ -42,6 +42,7 @@ MODULES = (
     "virtio_blk",
     "virtio_console",
     "virtio-rng",
+    "virtio_net",  # the NIC every VM has (network.py); net_failover and failover come with it
     "crc32c_generic",
     "ext4",
 )
@@ -108,9 +109,16 @@ def _load_order(moddir: Path, wanted: tuple[str, ...]) -> list[Path]:
     return order
 
 
+def _unpacked_dir(package: str) -> Path:
+    """kernels/NAME+DIGEST: the digest of the module list, so a sandlot that loads another
+    module (virtio_net, for the NIC) unpacks again rather than booting without it."""
+    wanted = hashlib.sha256("\n".join(MODULES).encode()).hexdigest()[:12]
+    return store.tier_dir("kernels") / f"{package}+{wanted}"
+
+
 def _unpack(package: str, progress: Progress | None) -> Path:
-    """Download the package and keep vmlinuz and the modules we load under kernels/NAME."""
-    final = store.tier_dir("kernels") / package
+    """Download the package and keep vmlinuz and the modules we load under kernels/NAME+."""
+    final = _unpacked_dir(package)
     if (final / "modules.order").exists():
         return final
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
@@ -237,7 +245,7 @@ def _chosen_package(refresh: bool) -> str:
     if not refresh:
         with contextlib.suppress(OSError):
             name = note.read_text().strip()
-            if _PACKAGE_NAME.fullmatch(name) and (note.parent / name / "modules.order").exists():
+            if _PACKAGE_NAME.fullmatch(name) and (_unpacked_dir(name) / "modules.order").exists():
                 return name
     name = _package_name()
     work = note.with_name(f".chosen.{os.getpid()}")
@@ -279,7 +287,7 @@ def _kernel_in(kdir: Path, progress: Progress | None) -> Kernel:
 def _ready_kernel(which: str) -> Kernel:
     if which == "custom":
         return _kernel_in(custom_kernel.require_built(), None)
-    return _kernel_in(store.tier_dir("kernels") / _chosen_package(refresh=False), None)
+    return _kernel_in(_unpacked_dir(_chosen_package(refresh=False)), None)
 
 
 def build_custom(progress: Progress | None = None) -> Kernel:

@@ -57,7 +57,7 @@ def rootfs_for(template: str) -> tuple[Path, str]:
 
 class MicroVMRuntime:
     name = "microvm"
-    capabilities = LINUX | {"isolation=strong"}
+    capabilities = LINUX | {"isolation=strong", "network"}  # network: network.py
     implemented = True
     templates: frozenset[str] | None = None  # the image store decides, at open()
 

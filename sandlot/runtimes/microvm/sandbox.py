@@ -26,12 +26,14 @@ from typing import Any
 
 from ...errors import GuestProtocolError, InvalidArgument, SandboxError
 from ...guest.agent import framing, protocol
+from ...network.log import ConnectionRecord
 from ..agent_link import Outcomes, StreamLink
 from ..base import SandboxSpec
 from ..frames import Deadline, FramedStream, LinkClosed
 from ..guest_files import GuestFiles
 from . import accel, snapshot, store
 from .channel import Channel
+from .network import VMNetwork
 from .vmm import VM, Shape, VMDied
 
 FILE_TIMEOUT = 60.0
@@ -73,6 +75,14 @@ class MicroVMSandbox(StreamLink):
         self._fresh = fresh
         self._files = GuestFiles(self)
         self._finalizer = weakref.finalize(self, _kill_vm, vm)
+        self._net: VMNetwork | None = None
+        if spec.network is not None:
+            try:
+                self._net = VMNetwork(spec, vm.run.name)
+                self._net.join(vm, channel)
+            except BaseException:
+                self.close()
+                raise
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -87,6 +97,9 @@ class MicroVMSandbox(StreamLink):
         return self._vm
 
     def close(self) -> None:
+        net, self._net = self._net, None
+        if net is not None:  # first: nothing of the sandbox reaches out meanwhile
+            net.close()
         vm, self._vm = self._vm, None
         if vm is not None:
             self._finalizer.detach()
@@ -101,6 +114,12 @@ class MicroVMSandbox(StreamLink):
         vm, channel = self._fresh()
         self._vm, self._channel = vm, channel
         self._finalizer = weakref.finalize(self, _kill_vm, vm)
+        if self._net is not None:  # the same attachment: its policy, log and caps go on
+            self._net.join(vm, channel)
+
+    def network_log(self) -> list[ConnectionRecord]:
+        """What the sandbox tried on the network (empty: it has none)."""
+        return self._net.log() if self._net is not None else []
 
     def save(self, directory: Path, *, digest: bool = True) -> dict[str, Any]:
         """Write the whole VM (memory, devices, the tmpfs /home/user and /tmp) to

@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 from qemu.qmp import ExecInterruptedError, QMPClient
 
 from ...errors import SandboxError
-from . import store
+from . import network, store
 
 QEMU = "qemu-system-x86_64"
 # TCG's translation cache: QEMU 7.2 reserves 1 GiB by default, which costs start-up time
@@ -89,7 +89,7 @@ class Shape:
             "-m", f"{self.memory_mib}M",
             "-smp", str(self.vcpus),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny",
+            "-sandbox", "on,obsolete=deny,elevateprivileges=allow,resourcecontrol=deny",
             "-kernel", str(self.vmlinuz),
             "-initrd", str(self.initrd),
             "-append", cmdline,
@@ -102,6 +102,7 @@ class Shape:
             "-device", "virtserialport,chardev=agent,name=sandlot",
             "-device", "virtserialport,chardev=wake,name=sandlot-wake",
             "-device", "virtio-rng-device",
+            *network.netdev_argv(run),
             "-qmp", f"unix:{run / 'qmp.sock'},server=on,wait=off",
         ]  # fmt: skip
         size = f"size={self.memory_mib}M"
