@@ -269,3 +269,21 @@ def test_fork_and_pause_keep_the_network(internet: Internet) -> None:
             assert "hello" in py(
                 again, "urllib.request.urlopen('https://example.org/').read().decode()"
             )
+
+
+def test_a_request_the_host_will_not_make_is_an_error_not_a_request(net_sbx: Sandbox) -> None:
+    out = py(
+        net_sbx,
+        "import urllib.request, urllib.error\n"
+        "req = urllib.request.Request('http://example.org/', "
+        "headers={f'X-{i}': '1' for i in range(300)})\n"
+        "try:\n"
+        "    urllib.request.urlopen(req)\n"
+        "    got = 'made'\n"
+        "except urllib.error.URLError as e:\n"
+        "    got = str(e.reason)\n"
+        "got",
+    )
+    assert "at most 256" in out
+    code, out, err = sh(net_sbx, "curl -sS http://example.org/ -H 'X-Bad: a' -H ': none'")
+    assert code == 0 and out == "hello from example.org\n"  # a header without a name is left out

@@ -51,7 +51,10 @@ def fetch(
             "timeout": timeout,
         }
     )
-    answer = protocol.decode(_host.call(frame))
+    raw = _host.call(frame)
+    if not raw:  # the host dropped the frame unread: over the door's budget
+        raise BridgeRefused("sandlot: the request is too large for the door (its frame budget)")
+    answer = protocol.decode(raw)
     if answer.get("error"):
         raise BridgeRefused(str(answer["error"]))
     answer["body"] = base64.b64decode(answer.get("body") or "")

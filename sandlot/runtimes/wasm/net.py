@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # the gateway (asyncio, ssl, h11) is imported only by a netwo
 
 NO_NETWORK = "sandlot: this sandbox has no network (Sandbox.create(network=...))"
 MAX_REQUEST_BODY = 16 << 20  # as the guest's net_bridge.MAX_REQUEST_BODY
-MAX_RESPONSE_BODY = 64 << 20  # and never more than an eighth of the guest's memory
+# and never more than an eighth of the guest's memory; in base64 its frame stays under the
+# door's 64 MiB (`protocol.MAX_FRAME_BYTES`)
+MAX_RESPONSE_BODY = 32 << 20
 MAX_URL = 16 << 10
 MAX_HEADERS = 256
 DEFAULT_TIMEOUT = 60.0
@@ -92,6 +94,9 @@ class WasmNetwork:
     def _request(self, message: dict[str, Any], until: float) -> FetchRequest:
         from ...network.fetch import FetchRequest
 
+        unknown = message.keys() - protocol.FETCH_FIELDS - {"ev"}
+        if unknown:
+            raise BadFetch(f"a fetch takes no field {sorted(unknown)}")
         method, url = message.get("method"), message.get("url")
         if not isinstance(method, str) or not (method.isascii() and method.isalpha()):
             raise BadFetch(f"bad method {method!r}")

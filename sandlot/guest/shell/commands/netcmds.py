@@ -133,7 +133,7 @@ def curl(sh: Any, args: list[str], inp: Input) -> Gen:
     head = "-I" in opts
     method = opts.get("-X", ["HEAD" if head else "POST" if data else "GET"])[-1]
     headers = [tuple(h.split(":", 1)) for h in opts.get("-H", []) if ":" in h]
-    pairs = [(k.strip(), v.strip()) for k, v in headers if v.strip()]
+    pairs = [(k.strip(), v.strip()) for k, v in headers if k.strip() and v.strip()]
     if data and not any(k.lower() == "content-type" for k, _ in pairs):
         pairs.append(("Content-Type", "application/x-www-form-urlencoded"))
     if not any(k.lower() == "user-agent" for k, _ in pairs):
