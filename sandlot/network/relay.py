@@ -45,7 +45,10 @@ async def _copy(
         await dst.drain()
         if allowed < len(data):
             raise CapExceeded(att.usage.spent_message())
-    if up and dst.can_write_eof():
+    if not up:  # all of it reaches the client before its connection is closed (aborted)
+        dst.transport.set_write_buffer_limits(high=0)
+        await dst.drain()
+    if dst.can_write_eof():
         with contextlib.suppress(OSError):
             dst.write_eof()
 

@@ -357,6 +357,27 @@ def test_the_rate_cap_slows_a_download(attach: Attach) -> None:
     assert got.stdout.endswith("200") and 1.5 < elapsed < 10  # 1 s of burst, then 2 s
 
 
+def test_a_download_arrives_whole_by_http_and_through_a_tunnel(attach: Attach) -> None:
+    """The last bytes still buffered for the client when the upstream ends are sent before
+    the client's connection is closed (they were once dropped: downloads cut short)."""
+    att = attach(("example.org", "203.0.113.10"))
+    size = 50_000_000
+    ways = [((), "http://example.org/big"), ((), "http://203.0.113.10/big")]
+    ways.append((("-p",), "http://203.0.113.10/big"))  # CONNECT to an address: raw relay
+    for tunnel, url in ways:
+        got = curl(
+            att,
+            f"{url}?bytes={size}",
+            *tunnel,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{size_download}",
+        )
+        assert got.returncode == 0, got.stderr
+        assert got.stdout == f"200 {size}"
+
+
 def test_a_closed_attachment_or_a_dead_gateway_refuses(attach: Attach, internet: Internet) -> None:
     att = attach(("example.org",))
     address, path = att.tcp_address(), att.unix_socket()
