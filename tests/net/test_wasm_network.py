@@ -287,3 +287,14 @@ def test_a_request_the_host_will_not_make_is_an_error_not_a_request(net_sbx: San
     assert "at most 256" in out
     code, out, err = sh(net_sbx, "curl -sS http://example.org/ -H 'X-Bad: a' -H ': none'")
     assert code == 0 and out == "hello from example.org\n"  # a header without a name is left out
+
+
+def test_a_fetch_frame_over_the_door_budget_is_dropped_unread(net_sbx: Sandbox) -> None:
+    out = py(
+        net_sbx,
+        "import _host\n"
+        "frame = b'{\"ev\":\"fetch\",\"headers\":[' + b'0,' * 1_100_000 + b'0]}'\n"
+        "_host.call(frame)",
+    )
+    assert out == "b''"  # 1.1 million items: over the door's budget, never parsed
+    assert sh(net_sbx, "curl -sS http://example.org/")[1] == "hello from example.org\n"
