@@ -25,6 +25,7 @@ from sandlot.errors import SandboxClosed, SandboxError
 from sandlot.runtimes.linux import stale
 from sandlot.runtimes.process.sandbox import PREFIX
 from sandlot.runtimes.registry import tier_named
+from sandlot.sdk.core import drain_warm
 from sandlot.server import KeyStore
 from tests.faults import CallInFlight
 
@@ -55,6 +56,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Se
     folders by their place alone would take the neighbour's too)."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
+    drain_warm()  # a warm spare an earlier test left would sit in another temp folder
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     store = KeyStore(tmp_path / "server.db")
     _, key = store.create("load-faults")
