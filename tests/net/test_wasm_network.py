@@ -14,6 +14,7 @@ import pytest
 
 from sandlot import Limits, Sandbox
 from sandlot.models import NetworkPolicy, Secrets
+from sandlot.network.gateway import gateway
 from sandlot.runtimes.base import SandboxSpec
 from sandlot.runtimes.wasm.net import NO_NETWORK
 from sandlot.runtimes.wasm.runtime import WasmRuntime
@@ -298,3 +299,16 @@ def test_a_fetch_frame_over_the_door_budget_is_dropped_unread(net_sbx: Sandbox) 
     )
     assert out == "b''"  # 1.1 million items: over the door's budget, never parsed
     assert sh(net_sbx, "curl -sS http://example.org/")[1] == "hello from example.org\n"
+
+
+def test_no_network_once_the_gateway_is_gone(internet: Internet) -> None:
+    """Last in this file: it stops the process's gateway (what a crash of its thread does)."""
+    with Sandbox.create(tier="wasm", network=POLICY) as sbx:
+        assert sh(sbx, "curl -sS http://example.org/")[1] == "hello from example.org\n"
+        gateway().stop()
+        started = time.monotonic()
+        code, out, err = sh(sbx, "curl -sS http://example.org/")
+        assert code == 7 and "hello" not in out and "gateway has stopped" in err
+        assert time.monotonic() - started < 10  # refused, never hung
+    with Sandbox.create(tier="wasm", network=POLICY) as again:  # a new one: a new gateway
+        assert sh(again, "curl -sS http://example.org/")[1] == "hello from example.org\n"
