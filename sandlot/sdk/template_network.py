@@ -61,6 +61,14 @@ def search_endpoint() -> tuple[str, str] | None:
     return url, parts.hostname
 
 
+def configure_search(settings: Mapping[str, str]) -> None:
+    """A server's `[websearch]` table (search_url, search_header) as this process's
+    settings: they win over the environment `sandlot serve` was started with."""
+    for key, env in (("search_url", SEARCH_URL_ENV), ("search_header", SEARCH_HEADER_ENV)):
+        if settings.get(key):
+            os.environ[env] = settings[key]
+
+
 def _search_secret(host: str) -> Secrets:
     header = os.environ.get(SEARCH_HEADER_ENV, "")
     if not header:

@@ -46,6 +46,9 @@ class ServerConfig:
     keep_alive_timeout: seconds an idle kept-alive connection stays open.
     max_connections_per_client: open connections one client address may hold at once
         (more are answered 429 and closed).
+    websearch: the `[websearch]` table: `search_url` (a SearXNG-compatible JSON API) and
+        `search_header` ("Header: value", a provider's key, kept outside the sandbox), the
+        server's SANDLOT_SEARCH_URL / SANDLOT_SEARCH_HEADER for `websearch-tools`.
     """
 
     host: str = "127.0.0.1"
@@ -65,6 +68,7 @@ class ServerConfig:
     head_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     max_connections_per_client: int = 256
+    websearch: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.limits = Ceilings.from_table(self.limits)
@@ -75,6 +79,9 @@ class ServerConfig:
         token = self.metrics_token
         if token is not None and not (isinstance(token, str) and len(token) >= 16):
             raise ValueError("metrics_token must be a string of at least 16 characters")
+        unknown = sorted(set(self.websearch) - {"search_url", "search_header"})
+        if unknown or not all(isinstance(v, str) for v in self.websearch.values()):
+            raise ValueError("[websearch] takes search_url and search_header, as strings")
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:

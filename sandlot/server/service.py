@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import InvalidArgument, NotFound, SandboxClosed
 from ..models import Limits, SnapshotInfo, check_str_map
 from ..runtimes.base import OutputCallback
-from ..sdk import saved
+from ..sdk import saved, template_network
 from ..sdk.core import SandboxCore, drain_warm
 from .background import BackgroundCommands
 from .ceilings import OverCeiling
@@ -67,6 +67,8 @@ class Service:
         self.pools = Pools(parse(cfg.pools), pool_limits)  # a bad [pools] table: ValueError now
         self.metrics = Metrics(self.table, self.pools)
         self._reaper: asyncio.Task[None] | None = None
+        self._websearch: dict[str, str] = {}  # key -> its websearch-tools sandbox's id
+        template_network.configure_search(cfg.websearch)
 
     # -- the server's life -----------------------------------------------------------------
 
@@ -198,6 +200,9 @@ class Service:
         self.cfg.limits.labels(body.metadata, "metadata")
         self.envs(body.envs)
         self.check_stored(who, len(json.dumps(body.metadata)))
+        shared = self._websearch_of(who, body)
+        if shared is not None:
+            return shared
         with self.slots(who):
             started = time.perf_counter()
             core = self._from_pool(body, limits, lifetime)
@@ -216,8 +221,22 @@ class Service:
                     secrets=body.secrets,
                 )
             entry = self.table.add(core, who, lifetime)
+        if body.template == template_network.WEBSEARCH:
+            self._websearch[who] = core.id
         self.metrics.create_seconds.labels(core.tier).observe(time.perf_counter() - started)
         return entry
+
+    def _websearch_of(self, who: str, body: CreateIn) -> Entry | None:
+        """The key's live websearch-tools sandbox for a plain create of that template, its
+        lifetime renewed: one per API key (a key never shares a sandbox with another)."""
+        sid = self._websearch.get(who)
+        if body.template != template_network.WEBSEARCH or sid is None or body.snapshot:
+            return None
+        if body.network or body.secrets or body.envs or body.limits:
+            return None
+        with contextlib.suppress(NotFound, SandboxClosed):
+            return self.extend(sid, who, self.cfg.max_timeout)
+        return None
 
     def _from_pool(self, body: CreateIn, limits: Limits, lifetime: float) -> SandboxCore | None:
         """A ready sandbox from the warm pool for the request's template and tier, when

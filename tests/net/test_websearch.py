@@ -6,17 +6,22 @@ secret outside the sandbox."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from sandlot import Sandbox
 from sandlot.guest.agent.web_tools import html_to_page
 from sandlot.mcp.policy import McpConfig, NotAllowed, plan
 from sandlot.sdk.template_network import recipe_policy
+from sandlot.server import KeyStore, ServerConfig
 from tests.net.internet import Internet
 from tests.process.conftest import _needs_process_tier  # noqa: F401  (autouse: skips without bwrap)
+from tests.server.conftest import serving
 
 TEMPLATE = "websearch-tools"
 
@@ -108,3 +113,25 @@ def test_html_becomes_text_and_links() -> None:
     assert page.title == "T"
     assert page.text == "# Head\n\nOne two\n\n- A"
     assert page.links == ["http://example.org/a"]
+
+
+def test_a_server_keeps_one_websearch_sandbox_per_key(internet: Internet, tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "server.db")
+    keys = [store.create(name)[1] for name in ("a", "b")]
+    cfg = ServerConfig(data_dir=tmp_path, websearch={"search_url": internet.search_url})
+    body = {"template": TEMPLATE, "tier": "process"}
+    try:
+        with serving(cfg, store) as (url, _app):
+            ids = []
+            for key in (keys[0], keys[0], keys[1]):
+                auth = {"Authorization": f"Bearer {key}"}
+                with httpx.Client(base_url=url, headers=auth, timeout=60) as api:
+                    made = api.post("/v1/sandboxes", json=body)
+                    assert made.status_code == 201, made.text
+                    ids.append(made.json()["id"])
+                    ran = api.post(f"/v1/sandboxes/{ids[-1]}/commands", json={"cmd": "websearch q"})
+                    assert "Result 1 for q" in ran.json()["stdout"], ran.text
+            assert ids[0] == ids[1] != ids[2]  # the same key's is handed out again
+    finally:
+        store.close()
+        os.environ.pop("SANDLOT_SEARCH_URL", None)
