@@ -97,6 +97,20 @@ def test_urllib_and_http_client_reach_allowed_hosts(net_sbx: Sandbox) -> None:
     assert ports == {80, 443}
 
 
+def test_bodies_sent_in_blocks_and_in_chunks(net_sbx: Sandbox) -> None:
+    out = py(
+        net_sbx,
+        "import http.client, io\n"
+        "conn = http.client.HTTPConnection('example.org', timeout=20)\n"
+        "conn.request('POST', '/echo', body=io.BytesIO(b'b' * 3_000_000), "
+        "headers={'Content-Length': '3000000'})\n"  # sent 8 KiB at a time
+        "blocks = conn.getresponse().read()\n"
+        "conn.request('POST', '/echo', body=iter([b'one,', b'two']), encode_chunked=True)\n"
+        "(blocks == b'b' * 3_000_000, conn.getresponse().read())",
+    )
+    assert out == "(True, b'one,two')"
+
+
 def test_requests_is_not_in_the_guest() -> None:
     with Sandbox.create(tier="wasm") as sbx:  # so urllib and http.client are what there is
         assert (

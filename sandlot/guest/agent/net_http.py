@@ -39,16 +39,6 @@ def _length(headers: list[tuple[str, str]]) -> int:
     return 0
 
 
-def _complete(raw: bytes) -> bool:
-    head = _head(raw)
-    if head is None:
-        return False
-    start, headers = head
-    if _chunked(headers):
-        return raw.endswith(b"0\r\n\r\n")
-    return len(raw) - start >= _length(headers)
-
-
 def _unchunk(data: bytes) -> bytes:
     out, at = bytearray(), 0
     while True:
@@ -67,11 +57,25 @@ class _Exchange:
         self._conn = conn
         self._sent = bytearray()
         self._answer: bytes | None = None
+        self._whole: int | None = None  # the request's length, once its head is in
+        self._chunked = False
 
     def sendall(self, data: Any) -> None:
         self._sent += data
-        if self._answer is None and _complete(bytes(self._sent)):
+        if self._answer is None and self._complete():
             self._answer = self._exchange()  # a refusal raises here: urllib's URLError
+
+    def _complete(self) -> bool:
+        """Whether the whole request is in (a body sent in blocks is not scanned again)."""
+        if self._whole is None:
+            head = _head(bytes(self._sent[: self._sent.find(b"\r\n\r\n") + 4]))
+            if head is None:
+                return False
+            self._chunked = _chunked(head[1])
+            self._whole = head[0] + _length(head[1])
+        if self._chunked:
+            return self._sent.endswith(b"0\r\n\r\n")
+        return len(self._sent) >= self._whole
 
     def makefile(self, *_args: Any, **_kwargs: Any) -> io.BytesIO:
         if self._answer is None:
