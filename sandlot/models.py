@@ -342,3 +342,21 @@ def _encodes(text: str) -> bool:
 def check_timeout(value: object, name: str = "timeout") -> float | None:
     """Validate an optional float-second timeout argument."""
     return None if value is None else _positive_seconds(name, value)
+
+
+ConnectionKind = Literal["connect", "http", "fetch", "dns"]
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """One connection tried: when, where, whether it was allowed (and why not), and the
+    bytes it carried up (sandbox to host) and down."""
+
+    time: float
+    host: str
+    port: int
+    allowed: bool
+    reason: str
+    bytes_up: int
+    bytes_down: int
+    kind: ConnectionKind

@@ -10,12 +10,15 @@ needs the server's dependencies. (`Limits` carries its own codec, `Limits.to_dic
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from typing import Any
 
 from . import errors
 from .models import (
     CommandResult,
+    ConnectionKind,
+    ConnectionRecord,
     EntryInfo,
     Execution,
     ExecutionError,
@@ -131,6 +134,27 @@ def entry_from_json(d: dict[str, Any]) -> EntryInfo:
         size=int(d["size"]),
         modified=float(d["modified"]),
         symlink_target=d.get("symlink_target"),
+    )
+
+
+_KINDS: tuple[ConnectionKind, ...] = ("connect", "http", "fetch", "dns")
+
+
+def record_to_json(r: ConnectionRecord) -> dict[str, Any]:
+    return dataclasses.asdict(r)
+
+
+def record_from_json(d: dict[str, Any]) -> ConnectionRecord:
+    kind: ConnectionKind = next((k for k in _KINDS if k == d.get("kind")), "connect")
+    return ConnectionRecord(
+        time=float(d["time"]),
+        host=str(d["host"]),
+        port=int(d["port"]),
+        allowed=bool(d["allowed"]),
+        reason=str(d["reason"]),
+        bytes_up=int(d["bytes_up"]),
+        bytes_down=int(d["bytes_down"]),
+        kind=kind,
     )
 
 

@@ -8,26 +8,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Literal
 
-Kind = Literal["connect", "http", "fetch", "dns"]
+from ..models import ConnectionKind as Kind
+from ..models import ConnectionRecord as ConnectionRecord  # re-exported: tiers import it here
+
 MAX_RECORDS = 10_000  # a flood of refusals cannot grow the host's memory without end
-
-
-@dataclass(frozen=True)
-class ConnectionRecord:
-    """One connection tried: when, where, whether it was allowed (and why not), and the
-    bytes it carried up (sandbox to host) and down."""
-
-    time: float
-    host: str
-    port: int
-    allowed: bool
-    reason: str
-    bytes_up: int
-    bytes_down: int
-    kind: Kind
 
 
 class Counts:

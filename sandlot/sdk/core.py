@@ -349,11 +349,6 @@ class SandboxCore:
         """Every connection the sandbox tried, from its tier's gateway attachment. Not
         under the call lock: the log can be read while a command runs."""
         box = self._live()
-        if isinstance(box, HostedElsewhere) and not isinstance(box, HasNetwork):
-            raise Unsupported(
-                "this sandbox runs on a sandlot serve host, whose gateway keeps its network "
-                "log; the server does not serve it to clients yet"
-            )
         if not isinstance(box, HasNetwork):
             raise Unsupported(
                 f"the {self.tier} tier keeps no network log (its sandboxes have no network); "

@@ -106,6 +106,21 @@ class SandboxOut(BaseModel):
     )
 
 
+class ConnectionOut(BaseModel):
+    time: float
+    host: str
+    port: int
+    allowed: bool
+    reason: str
+    bytes_up: int
+    bytes_down: int
+    kind: str
+
+
+class NetworkLogOut(BaseModel):
+    connections: list[ConnectionOut]
+
+
 class SandboxList(BaseModel):
     sandboxes: list[SandboxOut]
 

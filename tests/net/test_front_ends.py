@@ -217,6 +217,10 @@ def test_remote_client_sends_network_and_secrets(
         headers = json.loads(_curl(sbx, "https://api.example.com/headers"))
         assert headers["Authorization"] == f"Bearer {SECRET}"
         assert "allow_out" in _curl(sbx, "http://example.org/")
+        # the server's gateway log comes back through the remote client
+        seen = {(r.host, r.allowed) for r in sbx.network.log()}
+        assert ("api.example.com", True) in seen and ("example.org", False) in seen
+        assert all(SECRET not in repr(r) for r in sbx.network.log())
 
 
 # -- the MCP server's operator switch -----------------------------------------------------

@@ -19,7 +19,14 @@ import httpx
 
 from ... import __version__, wire
 from ...errors import InvalidArgument, LimitExceeded, NotFound, SandboxClosed, SandboxError
-from ...models import CommandResult, EntryInfo, Execution, Limits, SnapshotInfo
+from ...models import (
+    CommandResult,
+    ConnectionRecord,
+    EntryInfo,
+    Execution,
+    Limits,
+    SnapshotInfo,
+)
 from ..base import Availability, OutputCallback, SandboxSpec
 
 __all__ = ["RemoteError", "RemoteFiles", "RemoteRuntime", "RemoteSandbox"]
@@ -215,6 +222,11 @@ class RemoteSandbox:
         self._files = RemoteFiles(http, self._prefix)
         self._call_id: str | None = None  # the call running now, for interrupt()
         self._call_lock = threading.Lock()
+
+    def network_log(self) -> list[ConnectionRecord]:
+        """The server's gateway log for this sandbox."""
+        got = self._http.json("GET", f"{self._prefix}/network/log")
+        return [wire.record_from_json(r) for r in got["connections"]]
 
     @property
     def notes(self) -> list[str]:

@@ -5,9 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ... import wire
 from ..deps import Owner, Svc
 from ..errors import ERRORS
-from ..schemas import CreateIn, ForkIn, PausedOut, ResumeIn, SandboxList, SandboxOut, TimeoutIn
+from ..schemas import (
+    ConnectionOut,
+    CreateIn,
+    ForkIn,
+    NetworkLogOut,
+    PausedOut,
+    ResumeIn,
+    SandboxList,
+    SandboxOut,
+    TimeoutIn,
+)
 from ..views import sandbox_out
 
 router = APIRouter(tags=["sandboxes"], responses=ERRORS)
@@ -68,3 +79,11 @@ def fork(sandbox_id: str, body: ForkIn, who: Owner, svc: Svc) -> SandboxList:
     """`n` new sandboxes going on from this one's current state (each counts against
     the key's cap), with its remaining lifetime."""
     return SandboxList(sandboxes=[sandbox_out(e) for e in svc.fork(sandbox_id, who, body.n)])
+
+
+@router.get("/v1/sandboxes/{sandbox_id}/network/log")
+def network_log(sandbox_id: str, who: Owner, svc: Svc) -> NetworkLogOut:
+    """Every connection the sandbox tried: time, host, port, allowed or refused and why,
+    bytes (a sandbox without network: 409 Unsupported)."""
+    records = svc.owned(sandbox_id, who).core.network_log()
+    return NetworkLogOut(connections=[ConnectionOut(**wire.record_to_json(r)) for r in records])
