@@ -103,6 +103,11 @@ class Parser:
             self.starts.append(m.start(0) + len(m.group(0)) - len(m.group(0).lstrip()))
             if m.group(1):
                 q = m.group(1)[1:-1]
+                if not re.fullmatch(r"\s*(\w*|[0-9#xX@]*)\s*", q):
+                    # `(( "i < 3" ))`: the quotes go, what they held is read as an expression
+                    text = self.text = text[: m.start(1)] + q + text[m.end(1) :]
+                    self.starts.pop()
+                    continue
                 self.toks.append(
                     ("name", q) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", q) else ("num", q or "0")
                 )

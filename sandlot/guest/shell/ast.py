@@ -99,6 +99,7 @@ class Assign:
     array: list[tuple[str | None, Word]] | None
     append: bool = False
     raw: str = ""  # the source text of an array literal `(...)`
+    error: str = ""  # a bad token in `(...)`: bash reports it when the assignment runs
 
 
 @dataclass

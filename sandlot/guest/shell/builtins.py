@@ -11,6 +11,7 @@ from typing import Any
 from .expand import ExpansionError, shell_quote
 from .io import Gen, Input
 from .lexer import ParseError, is_name
+from .options import SET_O, SHOPT, SHOPT_ORDER, is_on, listing
 from .parser import Parser
 from .printf import echo_escapes, printf_format
 from .state import AbortCommand, BreakLoop, ContinueLoop, ExitShell, ReturnFn, Var
@@ -388,6 +389,15 @@ OPT_LETTERS = {
     "n": "noexec",
     "h": "hashall",
     "B": "braceexpand",
+    "b": "notify",
+    "k": "keyword",
+    "m": "monitor",
+    "p": "privileged",
+    "t": "onecmd",
+    "E": "errtrace",
+    "H": "histexpand",
+    "P": "physical",
+    "T": "functrace",
 }
 
 
@@ -411,23 +421,19 @@ def b_set(sh: Any, args: list[str], inp: Input) -> Gen:
             return 0
         if x in ("-o", "+o"):
             if i + 1 >= len(a):
-                for k in sorted(sh.options):
-                    if x == "-o":
-                        yield (1, enc(f"{k:<15}\t{'on' if sh.options[k] else 'off'}\n"))
-                    else:
-                        yield (1, enc(f"set {'-' if sh.options[k] else '+'}o {k}\n"))
+                yield (1, enc(listing(sh, list(SET_O), "table" if x == "-o" else "set")))
                 return 0
             name = a[i + 1]
-            if name not in sh.options and name not in OPT_LETTERS.values():
+            if name not in SET_O:
                 yield err(f"set: {name}: invalid option name")
                 return 1
             sh.options[name] = x == "-o"
             i += 2
             continue
-        if x[0] in "-+" and len(x) > 1:
+        if x[:1] in ("-", "+") and len(x) > 1:
             if "o" in x[1:] and i + 1 < len(a):
                 name = a[i + 1]
-                if name not in sh.options:
+                if name not in SET_O:
                     yield err(f"set: {name}: invalid option name")
                     return 1
                 sh.options[name] = x[0] == "-"
@@ -450,35 +456,46 @@ def b_set(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @builtin("shopt")
 def b_shopt(sh: Any, args: list[str], inp: Input) -> Gen:
-    mode = quiet = pflag = None
-    names = []
-    for x in args[1:]:
-        if x in ("-s", "-u"):
-            mode = x
-        elif x == "-q":
-            quiet = True
-        elif x == "-p":
-            pflag = True
-        elif x != "-o":
-            names.append(x)
-    if "extglob" in names and mode:  # parses kept for reuse were made under the old setting
+    mode = ""
+    quiet = pflag = setnames = False
+    a = args[1:]
+    while a and a[0].startswith("-") and len(a[0]) > 1:
+        x = a.pop(0)
+        if x == "--":
+            break
+        for c in x[1:]:
+            if c in "su":
+                mode = "-" + c
+            elif c == "q":
+                quiet = True
+            elif c == "p":
+                pflag = True
+            elif c == "o":
+                setnames = True
+            else:
+                yield err(f"shopt: -{c}: invalid option")
+                yield (2, b"shopt: usage: shopt [-pqsu] [-o] [optname ...]\n")
+                return 2
+    table = SET_O if setnames else SHOPT
+    for n in a:
+        if n not in table:
+            yield err(f"shopt: {n}: invalid {'option' if setnames else 'shell option'} name")
+            return 1
+    if "extglob" in a and mode:  # parses kept for reuse were made under the old setting
         from .interp import _PARSED
 
         _PARSED.clear()
-    if mode:
-        for n in names:
+    if mode and a:
+        for n in a:
             sh.options[n] = mode == "-s"
         return 0
-    st = 0
-    for n in names:
-        on = bool(sh.options.get(n))
-        st = st or (0 if on else 1)
-        if quiet:
-            continue
-        if pflag:
-            yield (1, f"shopt {'-s' if on else '-u'} {n}\n".encode())
-        else:
-            yield (1, f"{n:<15}\t{'on' if on else 'off'}\n".encode())
+    names = a or (list(SET_O) if setnames else SHOPT_ORDER)
+    if mode:  # `shopt -s`/`-u` alone lists the options that are on/off
+        names = [n for n in names if is_on(sh, n) == (mode == "-s")]
+    st = 0 if not a or all(is_on(sh, n) for n in a) else 1
+    if not quiet:
+        form = "table" if not pflag else ("set" if setnames else "shopt")
+        yield (1, enc(listing(sh, names, form)))
     return st
 
 
@@ -567,7 +584,8 @@ def b_eval(sh: Any, args: list[str], inp: Input) -> Gen:
         try:
             node = p.parse_next()
         except ParseError as e:
-            yield err(f"eval: line {e.line}: {e.msg}")
+            for line in e.report("bash: eval", src).splitlines(True):
+                yield (2, enc(line))
             return 2
         if node is None:
             return st
@@ -607,7 +625,7 @@ def b_source(sh: Any, args: list[str], inp: Input) -> Gen:
             try:
                 node = p.parse_next()
             except ParseError as e:
-                yield err(f"{path}: line {e.line}: {e.msg}")
+                yield (2, enc(e.report(path, src)))
                 return 2
             if node is None:
                 return st
@@ -1515,7 +1533,7 @@ def b_bash(sh: Any, args: list[str], inp: Input) -> Gen:
         except OSError:
             yield err(f"{a[0]}: No such file or directory")
             return 127
-        sub.arg0 = a[0]
+        sub.arg0 = sub.errname = a[0]
         sub.positional_args = a[1:]
     else:
         src = inp.read_all().decode("utf-8", "surrogateescape")

@@ -28,6 +28,7 @@ from .state import (
     ReturnFn,
     Var,
 )
+from .usage import OPTIONS, USAGE, bad_option
 
 ENC = "utf-8"
 _INDEX_CACHE: dict[str, A.Word] = {}
@@ -90,6 +91,7 @@ class Interp(Expander):
                 g[k] = Var("0", "r")
         self.positional_args: list[str] = []
         self.arg0 = "bash"
+        self.errname = "bash"  # what diagnostics start with: a script's name, as bash does
         self.functions: dict[str, Any] = {}
         self.aliases: dict[str, str] = {}
         self.options: dict[str, bool] = {
@@ -178,19 +180,10 @@ class Interp(Expander):
         if name == "!":
             return self.last_bg
         if name == "-":
-            on = {
-                "a": "allexport",
-                "e": "errexit",
-                "f": "noglob",
-                "n": "noexec",
-                "u": "nounset",
-                "v": "verbose",
-                "x": "xtrace",
-                "C": "noclobber",
-            }
-            return "".join(
-                c for c in "aefhnuvxBC" if c in "hB" or self.options.get(on.get(c, ""), False)
-            )
+            from .builtins import OPT_LETTERS
+            from .options import is_on
+
+            return "".join(c for c in "abefhkmnptuvxBCEHPT" if is_on(self, OPT_LETTERS[c]))
         if name == "0":
             return self.arg0
         if name.isdigit():
@@ -448,7 +441,7 @@ class Interp(Expander):
             try:
                 node = parser.parse_next()
             except ParseError as e:
-                yield (2, enc(f"bash: line {e.line}: {e.msg}\n"))
+                yield (2, enc(e.report(self.errname, src)))
                 self.status = 2
                 raise ExitShell(2) from None
             if node is None:
@@ -469,7 +462,7 @@ class Interp(Expander):
             status = self.status = e.status
         except ExpansionError as e:
             yield from self.flush_err()
-            yield (2, enc(f"bash: line {self.lineno}: {e}\n"))
+            yield (2, enc(f"{self.errname}: line {self.lineno}: {e}\n"))
             if e.fatal:
                 raise ExitShell(e.status) from None
             status = self.status = e.status
@@ -620,7 +613,7 @@ class Interp(Expander):
                 v = self.arith(self.expand_str(node.expr))
             except ExpansionError as e:
                 yield from self.flush_err()
-                yield (2, enc(f"bash: line {node.line}: {e}\n"))
+                yield (2, enc(f"{self.errname}: line {node.line}: {e}\n"))
                 if e.fatal:
                     raise ExitShell(e.status) from None
                 return 1
@@ -632,7 +625,7 @@ class Interp(Expander):
                 r = self.eval_dbracket(node.expr)
             except ExpansionError as e:
                 yield from self.flush_err()
-                yield (2, enc(f"bash: line {node.line}: {e}\n"))
+                yield (2, enc(f"{self.errname}: line {node.line}: {e}\n"))
                 if e.fatal:
                     raise ExitShell(e.status) from None
                 return 2 if "regular expression" in str(e) else 1
@@ -795,7 +788,10 @@ class Interp(Expander):
 
     def exec_for(self, node: A.For, inp: Input) -> Gen:
         if not is_name(node.var):
-            yield (2, enc(f"bash: line {self.lineno}: `{node.var}': not a valid identifier\n"))
+            yield (
+                2,
+                enc(f"{self.errname}: line {self.lineno}: `{node.var}': not a valid identifier\n"),
+            )
             raise AbortCommand(1)
         if node.words is None:
             items = self.positional()
@@ -804,7 +800,7 @@ class Interp(Expander):
                 items = self.expand_words(node.words)
             except ExpansionError as e:
                 yield from self.flush_err()
-                yield (2, enc(f"bash: line {self.lineno}: {e}\n"))
+                yield (2, enc(f"{self.errname}: line {self.lineno}: {e}\n"))
                 raise self.abandon(e) from None
             yield from self.flush_err()
         status = 0
@@ -931,7 +927,7 @@ class Interp(Expander):
             for s in opened:
                 s.close()
             yield from self.flush_err()
-            yield (2, enc(f"bash: {e}\n"))
+            yield (2, enc(f"{self.errname}: line {self.lineno}: {e}\n"))
             return 1
         yield from self.flush_err()
         in_fds = {k: v for k, v in fdmap.items() if isinstance(v, tuple)}
@@ -1003,6 +999,8 @@ class Interp(Expander):
                 op = r.op
                 if op in ("<<", "<<-", "<<<"):
                     continue
+                if op == "<&" and not (target == "-" or target.rstrip("-").isdigit()):
+                    raise OSError(f"{target}: ambiguous redirect")
                 if op in (">&", "<&") and (target == "-" or target.rstrip("-").isdigit()):
                     fd = self.redir_fd(r, 1 if op == ">&" else 0, target)
                     if target == "-":
@@ -1037,7 +1035,7 @@ class Interp(Expander):
                 fd = self.redir_fd(r, 1, target)
                 pf[fd] = self.open_sink(target, "a" if op == ">>" else "f" if op == ">|" else "w")
             except (OSError, ExpansionError) as e:
-                yield (2, enc(f"bash: {e}\n"))
+                yield (2, enc(f"{self.errname}: line {self.lineno}: {e}\n"))
                 return 1
         return 0
 
@@ -1225,6 +1223,10 @@ class Interp(Expander):
         return path
 
     def assign(self, a: A.Assign, local_scope: dict[str, Var] | None = None) -> None:
+        if a.error:
+            line, first, src = a.error.split("\n", 2)
+            self.lineno = int(line)
+            raise ExpansionError(f"{first}\n{self.errname}: line {line}: {src}")
         if a.array is not None:
             if a.index is not None:
                 raise ExpansionError(f"{a.name}[{a.index}]: cannot assign list to array member")
@@ -1301,7 +1303,7 @@ class Interp(Expander):
             argv = self.expand_argv(node.words)
         except ExpansionError as e:
             yield from self.flush_err()
-            yield (2, enc(f"bash: line {node.line}: {e}\n"))
+            yield (2, enc(f"{self.errname}: line {node.line}: {e}\n"))
             raise self.abandon(e) from None
         yield from self.flush_err()
         if not argv:
@@ -1318,7 +1320,7 @@ class Interp(Expander):
                         )
             except ExpansionError as e:
                 yield from self.flush_err()
-                yield (2, enc(f"bash: line {node.line}: {e}\n"))
+                yield (2, enc(f"{self.errname}: line {node.line}: {e}\n"))
                 raise self.abandon(e) from None
             yield from self.flush_err()
             st = self.last_cmdsub_status or 0
@@ -1334,7 +1336,7 @@ class Interp(Expander):
                     self.assign(a, temp)
             except ExpansionError as e:
                 self.scopes.pop()
-                yield (2, enc(f"bash: line {node.line}: {e}\n"))
+                yield (2, enc(f"{self.errname}: line {node.line}: {e}\n"))
                 raise self.abandon(e) from None
             self.scopes.pop()
             yield from self.flush_err()
@@ -1381,6 +1383,12 @@ class Interp(Expander):
                 return (yield from self.call_function(name, argv, inp))
             b = BUILTINS.get(name)
             if b is not None:
+                if len(argv) > 1 and argv[1][:1] == "-" and name in OPTIONS:
+                    bad = bad_option(name, argv)
+                    if bad:
+                        yield (2, enc(f"{self.errname}: line {self.lineno}: {name}: {bad}: "))
+                        yield (2, enc(f"invalid option\n{name}: usage: {USAGE[name]}\n"))
+                        return 2
                 return (yield from self._line_errors(b(self, argv, inp)))
             c = COMMANDS.get(name)
             if c is None and name.startswith(
@@ -1404,11 +1412,17 @@ class Interp(Expander):
             path = self.resolve(name) if "/" in name else self.hash_command(name)
             if path is not None and "/" not in name and not os.path.isfile(path):
                 # bash runs the remembered path: a deleted file is not looked for again
-                yield (2, enc(f"bash: line {self.lineno}: {path}: No such file or directory\n"))
+                yield (
+                    2,
+                    enc(f"{self.errname}: line {self.lineno}: {path}: No such file or directory\n"),
+                )
                 return 127
             if path is not None and os.path.isfile(path):
                 if not os.access(path, os.X_OK):
-                    yield (2, enc(f"bash: line {self.lineno}: {name}: Permission denied\n"))
+                    yield (
+                        2,
+                        enc(f"{self.errname}: line {self.lineno}: {name}: Permission denied\n"),
+                    )
                     return 126
                 return (yield from self.run_script_file([path] + argv[1:], inp))
             if "/" in name:
@@ -1419,9 +1433,9 @@ class Interp(Expander):
                 except OSError as e:  # ENAMETOOLONG, ENOTDIR, EACCES: found but not runnable
                     why = os.strerror(e.errno or 0)
                     st = 127 if e.errno == errno.ENOENT else 126
-                yield (2, enc(f"bash: line {self.lineno}: {name}: {why}\n"))
+                yield (2, enc(f"{self.errname}: line {self.lineno}: {name}: {why}\n"))
                 return st
-            yield (2, enc(f"bash: line {self.lineno}: {name}: command not found\n"))
+            yield (2, enc(f"{self.errname}: line {self.lineno}: {name}: command not found\n"))
             return 127
         finally:
             if temp:
@@ -1464,7 +1478,10 @@ class Interp(Expander):
             while True:
                 fd, data = next(g)
                 if fd == 2 and data.startswith(b"bash: ") and not data.startswith(b"bash: line "):
-                    data = enc(f"bash: line {self.lineno}: ") + data[6:]
+                    if _OWN_LINE.match(data):  # `eval: line 1: …` has its line already
+                        data = enc(self.errname) + data[4:]
+                    else:
+                        data = enc(f"{self.errname}: line {self.lineno}: ") + data[6:]
                 yield fd, data
         except StopIteration as e:
             return e.value if isinstance(e.value, int) else 0
@@ -1480,7 +1497,7 @@ class Interp(Expander):
             return (yield from run_python(self, ["python3", path] + argv[1:], inp))
         sub = self.fork()
         sub.positional_args = argv[1:]
-        sub.arg0 = argv[0]
+        sub.arg0 = sub.errname = argv[0]
         sub.functions = {}
         return (yield from sub.run_subshell_source(src, inp))
 
@@ -1524,6 +1541,7 @@ class Interp(Expander):
 
 
 _REG: tuple[Any, Any, Any] | None = None
+_OWN_LINE = re.compile(rb"bash: [\w.]+: line \d+: ")
 
 
 _STD_BIN = ("/usr/bin", "/bin", "/usr/local/bin", "/sbin", "/usr/sbin")

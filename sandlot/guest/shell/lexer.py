@@ -49,6 +49,15 @@ class ParseError(Exception):
         self.msg = msg
         self.line = line
 
+    def report(self, prefix: str, src: str) -> str:
+        """bash's diagnostic: the message, and for a bad token the source line it is on."""
+        text = f"{prefix}: line {self.line}: {self.msg}\n"
+        if "near unexpected token" in self.msg:
+            lines = src.split("\n")
+            if 0 < self.line <= len(lines):
+                text += f"{prefix}: line {self.line}: `{lines[self.line - 1]}'\n"
+        return text
+
 
 def is_name(s: str) -> bool:
     return bool(s) and (s[0].isalpha() or s[0] == "_") and all(c.isalnum() or c == "_" for c in s)
@@ -580,7 +589,6 @@ class Lexer:
         parts: list[Any] = []
         buf: list[str] = []
         s = self.src
-        depth = 0
 
         def flush() -> None:
             if buf:
@@ -589,12 +597,8 @@ class Lexer:
 
         while self.pos < len(s):
             c = s[self.pos]
-            if c in terms and depth == 0:
+            if c in terms:  # as bash: a bare `{` in the word does not nest, the first `}` ends
                 break
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
             if dq_lit and c == "\\" and self.pos + 1 < len(s) and s[self.pos + 1] not in '$`"\\}\n':
                 buf.append(c)
                 self.pos += 1

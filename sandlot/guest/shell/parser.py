@@ -475,6 +475,17 @@ class Parser(Lexer):
             self.take()
         return A.For(name, words, self.parse_do_body())
 
+    def _bad_compound(self, head: str, at: int, token: str) -> A.Assign:
+        """`a=(x & y)`: bash reports the token when this runs and drops the rest of the line."""
+        while self.peek()[0] not in ("nl", "eof"):
+            self.take()
+        start = self.src.rfind("\n", 0, at) + 1
+        end = self.src.find("\n", at)
+        line = self.src[start : end if end >= 0 else len(self.src)]
+        n = self.src.count("\n", 0, at) + 1
+        msg = f"{n}\nsyntax error near unexpected token `{token}'\n`{line}'"
+        return A.Assign(head, None, None, [], False, "", msg)
+
     @staticmethod
     def _split_cfor(w: A.Word) -> list[A.Word | None]:
         segs: list[list[Any]] = [[]]
@@ -810,8 +821,10 @@ class Parser(Lexer):
                 if t == ("op", ")"):
                     break
                 if t[0] != "word":
-                    self.tok = t
-                    raise self.unexpected()
+                    if t[0] != "op" or t[1] not in ("&", ";", "|", "&&", "||", ";;"):
+                        self.tok = t
+                        raise self.unexpected()
+                    return self._bad_compound(head, self.tok_start, t[1])
                 ew: A.Word = t[1]
                 key = None
                 raw = self.src[self.tok_start : self.pos]

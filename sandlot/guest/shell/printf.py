@@ -158,13 +158,12 @@ def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = N
                     fmt[i:],
                     re.S,
                 )
-                assert m
-                esc = m.group(0)
+                esc = m.group(0) if m else "\\"  # a lone trailing backslash stays
                 if esc == "\\c":
                     return "".join(out)
                 if re.fullmatch(r"\\[0-7]{1,3}", esc):
                     out.append(_byte(int(esc[1:], 8)))
-                elif esc[1] in "abefnrtv\\xuU\"'?":
+                elif esc[1:2] in tuple("abefnrtv\\xuU\"'?"):
                     out.append(ansi_c(esc) if esc[1] != "?" else "\\?")
                 else:
                     out.append(esc)
@@ -205,6 +204,9 @@ def printf_format(fmt: str, args: list[str], errs: list[str], tz: str | None = N
             if prec == "*":
                 prec = str(_num(args[ai], errs)) if ai < len(args) else "0"
                 ai += 1
+            if len(width or "") > 9 or len(prec or "") > 9:  # beyond an int: bash's overflow
+                errs.append(f"printf: warning: {width}: Numerical result out of range")
+                width, prec = "", None
             arg = args[ai] if ai < len(args) else None
             ai += 1
             pyflags = flags

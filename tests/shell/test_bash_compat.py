@@ -1,0 +1,127 @@
+"""Bash behaviours the bash suite exposed, each a script run as `bash ./t.sh`, stdout and stderr
+merged; the expected text is bash 5.2's, and where the host has that bash it is checked too."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandlot.guest.shell import Shell
+
+CASES: dict[str, tuple[str, str]] = {
+    # diagnostics name the script and line, as `bash file` does
+    "error_prefix": (
+        "echo hi\nnosuchcmd\ncd /nonexistent\n",
+        "hi\n./t.sh: line 2: nosuchcmd: command not found\n"
+        "./t.sh: line 3: cd: /nonexistent: No such file or directory\n",
+    ),
+    # a bad token: the message, then the line it is on; the script ends with status 2
+    "syntax_error_line": (
+        "echo a\nfi\necho b\n",
+        "a\n./t.sh: line 2: syntax error near unexpected token `fi'\n./t.sh: line 2: `fi'\n",
+    ),
+    "eval_syntax_error": (
+        'eval "echo a; fi"\necho $?\n',
+        "./t.sh: eval: line 1: syntax error near unexpected token `fi'\n"
+        "./t.sh: eval: line 1: `echo a; fi'\n2\n",
+    ),
+    # in an array literal a bad token is reported when it runs; the next line still runs
+    "array_literal_bad_token": (
+        "test=(first & second)\necho $?\n",
+        "./t.sh: line 1: syntax error near unexpected token `&'\n"
+        "./t.sh: line 1: `test=(first & second)'\n1\n",
+    ),
+    # builtins refuse unknown options with the error and their synopsis, status 2
+    "invalid_option_usage": (
+        "alias -x a=b; echo $?\nunset -x v; echo $?\nread -z; echo $?\nset -z; echo $?\n",
+        "./t.sh: line 1: alias: -x: invalid option\nalias: usage: alias [-p] [name[=value] ... ]\n"
+        "2\n./t.sh: line 2: unset: -x: invalid option\n"
+        "unset: usage: unset [-f] [-v] [-n] [name ...]\n2\n"
+        "./t.sh: line 3: read: -z: invalid option\n"
+        "read: usage: read [-ers] [-a array] [-d delim] [-i text] [-n nchars] [-N nchars] "
+        "[-p prompt] [-t timeout] [-u fd] [name ...]\n2\n"
+        "./t.sh: line 4: set: -z: invalid option\n"
+        "set: usage: set [-abefhkmnptuvxBCEHPT] [-o option-name] [--] [-] [arg ...]\n2\n",
+    ),
+    # set -o / set +o list every option, sorted; shopt -p prints reusable commands
+    "set_o_listing": (
+        "set -o | head -3\nset +o | tail -2\nset -o posix; echo $?\nset -o nosuch\n",
+        "allexport      \toff\nbraceexpand    \ton\nemacs          \toff\n"
+        "set +o vi\nset +o xtrace\n0\n./t.sh: line 4: set: nosuch: invalid option name\n",
+    ),
+    "shopt_forms": (
+        "shopt -p nullglob\nshopt -s nullglob; shopt nullglob\nshopt -o -p errexit\n"
+        "shopt -q nosuch; echo $?\nshopt -u | head -2\nshopt -z\n",
+        "shopt -u nullglob\nnullglob       \ton\nset +o errexit\n"
+        "./t.sh: line 4: shopt: nosuch: invalid shell option name\n1\n"
+        "autocd         \toff\nassoc_expand_once\toff\n"
+        "./t.sh: line 6: shopt: -z: invalid option\n"
+        "shopt: usage: shopt [-pqsu] [-o] [optname ...]\n",
+    ),
+    # $- shows every single-letter option that is on
+    "dollar_dash": ("echo $-\nset -eu; echo $-\nset +eu -k; echo $-\n", "hB\nehuB\nhkB\n"),
+    # redirection errors carry the line; `<&` of a non-number is ambiguous
+    "redirection_errors": (
+        "set -C\necho a > f\necho b > f\necho $?\nfd=-1\nexec <&$fd\necho $?\n",
+        "./t.sh: line 3: f: cannot overwrite existing file\n1\n"
+        "./t.sh: line 6: -1: ambiguous redirect\n1\n",
+    ),
+    # quotes inside arithmetic are removed and what they held is an expression
+    "arith_quoted": (
+        'for (( i=0; "i < 2"; i++ )); do echo $i; done\necho $(("1+2"*3))\n',
+        "0\n1\n7\n",
+    ),
+    # a bare `{` in ${x-word} does not nest: the first `}` ends the expansion
+    "param_word_braces": ("echo ${IFS+a{b}c}\necho ${u:-x{}y}\n", "a{bc}\nx{y}\n"),
+    # printf: a trailing backslash stays; a width past int range is refused
+    "printf_corners": ("printf 'abc\\\\'; echo\nset ''; echo $#\n", "abc\\\n1\n"),
+}
+
+
+def _ours(script: str, tmp_path: Path) -> str:
+    (tmp_path / "t.sh").write_text(script)
+    out: list[bytes] = []
+    Shell(cwd=str(tmp_path), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}).run(
+        "bash ./t.sh", out=out.append, err=out.append
+    )
+    return b"".join(out).decode()
+
+
+def _host_bash_52() -> bool:
+    bash = shutil.which("bash")
+    if not bash:
+        return False
+    v = subprocess.run([bash, "-c", "echo $BASH_VERSION"], capture_output=True, text=True)
+    return v.stdout.startswith("5.2")
+
+
+@pytest.fixture(autouse=True)
+def _keep_cwd() -> object:
+    old = os.getcwd()
+    yield
+    os.chdir(old)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_like_bash(name: str, tmp_path: Path) -> None:
+    script, expected = CASES[name]
+    assert _ours(script, tmp_path) == expected
+
+
+@pytest.mark.skipif(not _host_bash_52(), reason="needs the host's bash 5.2")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_expectations_are_bash(name: str, tmp_path: Path) -> None:
+    script, expected = CASES[name]
+    (tmp_path / "t.sh").write_text(script)
+    done = subprocess.run(
+        ["bash", "-c", "exec 2>&1; exec bash ./t.sh"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LC_ALL": "C.UTF-8"},
+    )
+    assert done.stdout == expected
