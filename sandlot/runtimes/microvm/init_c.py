@@ -5,7 +5,8 @@ so something must load them before the root disk can be mounted. A tiny static C
 does it with no userland at all (no busybox, no kmod): load the modules listed in
 `/modules` in order, mount `/dev/vda` read-only, put tmpfs on the writable places, bind
 the host's current guest agent over `/opt/sandlot`, switch into the disk, and start the
-agent. It stays PID 1 of the guest to reap orphans; when the agent ends it reboots, and
+agent (eth0 up first, for the one way out the host's gateway allows: `network.py`). It
+stays PID 1 of the guest to reap orphans; when the agent ends it reboots, and
 QEMU (`-no-reboot`) exits, so the host sees a dead VM rather than a silent one. A child of
 it serves the `sandlot-wake` port: a restore's clock and RNG reseed (`snapshot.wake`).
 """

@@ -3,7 +3,8 @@
 The command line depends only on the VM's *shape* (kernel, initramfs, disk, memory, vCPUs,
 accelerator), never on the sandbox: a snapshot taken from one VM restores into any VM of
 the same shape (`-incoming` needs the same devices in the same order). Per-VM paths (the
-sockets, the console log) are chardev/serial backends, which migration does not record.
+sockets, the console log, the NIC's guestfwd relay target) are backends, which migration
+does not record.
 
 Guest RAM is always the memory backend "mem", in one of three forms (`Ram`): a template
 VM's RAM is a file (share=on) that becomes the template snapshot; a sandbox restored from
