@@ -17,6 +17,7 @@ import pytest
 from sandlot import Sandbox
 from sandlot.guest.agent.web_tools import html_to_page
 from sandlot.mcp.policy import McpConfig, NotAllowed, plan
+from sandlot.runtimes.gvisor.runtime import probe as gvisor_probe
 from sandlot.sdk.template_network import recipe_policy
 from sandlot.server import KeyStore, ServerConfig
 from tests.net.internet import Internet
@@ -59,6 +60,18 @@ def test_websearch_and_fetch_commands(configured: Internet) -> None:
         )
         hosts = {r.host for r in sbx.network.log()}
         assert {"search.example.org", "example.org"} <= hosts
+
+
+def test_websearch_on_gvisor(configured: Internet) -> None:
+    """The same tools under gVisor (the host-userland fallback without a built image)."""
+    available = gvisor_probe()
+    if not available.ok:
+        pytest.skip(f"gvisor tier unavailable here: {available.reason} ({available.fix})")
+    with Sandbox.create(template=TEMPLATE, tier="gvisor") as sbx:
+        done = sbx.commands.run('websearch "sandlot" && fetch http://example.org/')
+        assert done.exit_code == 0, done.stderr
+        assert "2. Result 2 for sandlot" in done.stdout
+        assert done.stdout.endswith("hello from example.org\n")
 
 
 def test_websearch_without_an_endpoint_says_what_to_configure(
