@@ -78,6 +78,18 @@ CASES: dict[str, tuple[str, str]] = {
     # a bare `{` in ${x-word} does not nest: the first `}` ends the expansion
     "param_word_braces": ("echo ${IFS+a{b}c}\necho ${u:-x{}y}\n", "a{bc}\nx{y}\n"),
     # printf: a trailing backslash stays; a width past int range is refused
+    # a loop variable that is no name is an error at the loop's last line; the script goes on
+    "for_bad_name": (
+        "for 1 in a b\ndo\n  echo $1\ndone\nfor f\\1 in a; do echo; done\necho $?\n",
+        "./t.sh: line 4: `1': not a valid identifier\n"
+        "./t.sh: line 5: `f\\1': not a valid identifier\n1\n",
+    ),
+    # select: the menu and PS3 go to stderr, REPLY is the line read, EOF ends the loop
+    "select_menu": (
+        "printf '2\\n\\n9\\n' > in\n"
+        'select x in a b; do echo "got $x $REPLY"; done < in\necho st=$?\n',
+        "1) a\n2) b\n#? got b 2\n#? 1) a\n2) b\n#? got  9\n#? \nst=1\n",
+    ),
     "printf_corners": ("printf 'abc\\\\'; echo\nset ''; echo $#\n", "abc\\\n1\n"),
 }
 

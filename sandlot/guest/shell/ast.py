@@ -156,6 +156,8 @@ class For:
     var: str
     words: list[Word] | None
     body: CmdList
+    line: int = 0
+    select: bool = False  # `select var in …`: a menu on stderr, REPLY read from stdin
 
 
 @dataclass

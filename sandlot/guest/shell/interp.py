@@ -787,6 +787,8 @@ class Interp(Expander):
         return status
 
     def exec_for(self, node: A.For, inp: Input) -> Gen:
+        if node.line:
+            self.lineno = node.line
         if not is_name(node.var):
             yield (
                 2,
@@ -803,12 +805,44 @@ class Interp(Expander):
                 yield (2, enc(f"{self.errname}: line {self.lineno}: {e}\n"))
                 raise self.abandon(e) from None
             yield from self.flush_err()
+        if node.select:
+            return (yield from self.exec_select(node, items, inp))
         status = 0
         self.loop_depth += 1
         try:
             for it in items:
                 self.budget.tick()
                 self.set_var(node.var, it)
+                action, status = yield from self.loop_pass(node.body, inp)
+                if action == "break":
+                    break
+        finally:
+            self.loop_depth -= 1
+        return status
+
+    def exec_select(self, node: A.For, items: list[str], inp: Input) -> Gen:
+        """bash's `select`: the menu and PS3 on stderr, a line of stdin into REPLY; EOF ends it."""
+        width = len(str(len(items)))
+        menu = "".join(f"{i:>{width}}) {it}\n" for i, it in enumerate(items, 1))
+        status, show = 0, True
+        self.loop_depth += 1
+        try:
+            while items:
+                self.budget.tick()
+                if show:
+                    yield (2, enc(menu))
+                yield (2, enc(self.get_str("PS3") or "#? "))
+                line = inp.readline()
+                if not line:
+                    yield (2, b"\n")
+                    return 1
+                reply = dec(line).rstrip("\n")
+                self.set_var("REPLY", reply)
+                show = not reply
+                if not reply:
+                    continue
+                n = int(reply) if reply.strip().isdigit() else 0
+                self.set_var(node.var, items[n - 1] if 0 < n <= len(items) else "")
                 action, status = yield from self.loop_pass(node.body, inp)
                 if action == "break":
                     break

@@ -13,7 +13,19 @@ from .lexer import Lexer, ParseError, is_name
 
 REDIR_OPS = {"<", ">", ">>", ">|", "<>", "<&", ">&", "&>", "&>>", "<<", "<<-", "<<<"}
 CLOSERS = {"then", "else", "elif", "fi", "do", "done", "esac", "}"}
-RESERVED = CLOSERS | {"if", "while", "until", "for", "case", "{", "!", "function", "[[", "in"}
+RESERVED = CLOSERS | {
+    "if",
+    "while",
+    "until",
+    "for",
+    "select",
+    "case",
+    "{",
+    "!",
+    "function",
+    "[[",
+    "in",
+}
 Tok = tuple[str, Any]
 SUBSCRIPT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[")
 DECL = {"declare", "typeset", "local", "export", "readonly"}
@@ -360,6 +372,8 @@ class Parser(Lexer):
                 return self.parse_redirs(A.While(cond, body, kw == "until"))
             if kw == "for":
                 return self.parse_redirs(self.parse_for())
+            if kw == "select":
+                return self.parse_redirs(self.parse_for(select=True))
             if kw == "case":
                 return self.parse_redirs(self.parse_case())
             if kw == "[[":
@@ -399,6 +413,7 @@ class Parser(Lexer):
             "while",
             "until",
             "for",
+            "select",
             "case",
             "[[",
         ):
@@ -442,9 +457,9 @@ class Parser(Lexer):
         self.expect_word("done")
         return body
 
-    def parse_for(self) -> Any:
+    def parse_for(self, select: bool = False) -> Any:
         self.take()
-        if self.is_op("(("):
+        if not select and self.is_op("(("):
             self.take()
             w = self.read_arith_text("))")
             text = "".join(p.text if isinstance(p, A.Lit) else "\x00" for p in w.parts)
@@ -455,10 +470,14 @@ class Parser(Lexer):
             del raw, text
             return A.CFor(segs[0], segs[1], segs[2], self.parse_do_body())
         t = self.take()
-        name = t[1].literal() if t[0] == "word" else None
-        if not name:  # a word that is no name is an error when the loop runs, as in bash
+        if t[0] != "word":
             self.tok = t
             raise self.unexpected()
+        # a word that is no name (`1`, `f\1`, `$x`) is an error when the loop runs, as in bash
+        name = t[1].literal() or ""
+        raw = self.src[self.tok_start : self.pos].strip()
+        if raw != name and raw:
+            name = raw
         words: list[A.Word] | None = None
         while self.peek()[0] == "nl":
             self.take()
@@ -473,7 +492,8 @@ class Parser(Lexer):
                 raise self.unexpected()
         elif self.is_op(";"):
             self.take()
-        return A.For(name, words, self.parse_do_body())
+        body = self.parse_do_body()
+        return A.For(name, words, body, self.line_at(self.tok_start), select)
 
     def _bad_compound(self, head: str, at: int, token: str) -> A.Assign:
         """`a=(x & y)`: bash reports the token when this runs and drops the rest of the line."""
