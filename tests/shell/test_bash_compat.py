@@ -90,6 +90,48 @@ CASES: dict[str, tuple[str, str]] = {
         'select x in a b; do echo "got $x $REPLY"; done < in\necho st=$?\n',
         "1) a\n2) b\n#? got b 2\n#? 1) a\n2) b\n#? got  9\n#? \nst=1\n",
     ),
+    # namerefs: reads, writes, arrays and elements go to the variable named; +n, unset -n
+    "namerefs": (
+        "foo=bar; bar=one\n"
+        "declare -n ref=foo\n"
+        "echo $ref\n"
+        "ref=two\n"
+        "echo $foo\n"
+        "declare -p ref foo\n"
+        "echo ${!ref}\n"
+        'f() { local -n r=$1; r=changed; echo "in f: ${#r}"; }\n'
+        "x=orig; f x; echo $x\n"
+        "arr=(a b c); declare -n e=arr; echo ${e[1]} ${#e[@]}; e[1]=B; echo ${arr[*]}\n"
+        "declare -n el=arr[2]; echo $el; el=C; echo ${arr[*]}\n"
+        "declare +n ref; echo $ref; declare -p ref\n"
+        "declare -n q=1\n"
+        "declare -n s=s\n"
+        "unset -n e; echo ${arr[0]}; declare -p e\n"
+        'declare -n u=foo; unset u; echo "foo=${foo-unset}"\n',
+        "bar\n"
+        "two\n"
+        'declare -n ref="foo"\n'
+        'declare -- foo="two"\n'
+        "foo\n"
+        "in f: 7\n"
+        "changed\n"
+        "b 3\n"
+        "a B c\n"
+        "c\n"
+        "a B C\n"
+        "foo\n"
+        'declare -- ref="foo"\n'
+        "./t.sh: line 13: declare: `1': invalid variable name for name reference\n"
+        "./t.sh: line 14: declare: s: nameref variable self references not allowed\n"
+        "a\n"
+        "./t.sh: line 15: declare: e: not found\n"
+        "foo=unset\n",
+    ),
+    "nameref_for_loop": (
+        'declare -n r\nfor r in a b; do echo "$r ${!r}"; done\n'
+        "a=1 b=2\nfor r in a b; do echo $r; done\n",
+        " a\n b\n1\n2\n",
+    ),
     "printf_corners": ("printf 'abc\\\\'; echo\nset ''; echo $#\n", "abc\\\n1\n"),
 }
 

@@ -169,6 +169,8 @@ def _assign_arg(sh: Any, arg: str, attrs: str = "", local: bool = False) -> str 
     if not m:
         return f"`{arg}': not a valid identifier"
     name, idx, op, val = m.group(1), m.group(2), m.group(3), m.group(4)
+    if "n" in attrs:
+        return _declare_ref(sh, name, op, val, attrs, local)
     scope = sh.scopes[-1] if local else None
     v = scope.get(name) if scope is not None else sh.lookup_var(name)
     if v is None:
@@ -218,11 +220,30 @@ def _assign_arg(sh: Any, arg: str, attrs: str = "", local: bool = False) -> str 
     return None
 
 
+def _declare_ref(sh: Any, name: str, op: str, val: str, attrs: str, local: bool) -> str | None:
+    """`declare -n ref[=target]`: the ref itself gets the attribute and the name it follows."""
+    if op and val and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\[.*\])?", val, re.S):
+        return f"`{val}': invalid variable name for name reference"
+    if op and val == name:
+        return f"{name}: nameref variable self references not allowed"
+    scope = sh.scopes[-1] if local else None
+    v = scope.get(name) if scope is not None else sh.lookup_raw(name)
+    if v is None:
+        v = (scope if scope is not None else sh.scopes[0]).setdefault(name, Var(None))
+    elif "r" in v.attrs and op:
+        return f"{name}: readonly variable"
+    sh.namerefs = True
+    v.attrs.update(c for c in attrs if c in "nrx")
+    if op:
+        v.value = val
+    return None
+
+
 def _print_decl(sh: Any, name: str) -> str | None:
-    v = sh.lookup_var(name)
+    v = sh.lookup_raw(name)
     if v is None:
         return None
-    flags = "".join(c for c in "aAilrux" if c in v.attrs) or "-"
+    flags = "".join(c for c in "aAilnrux" if c in v.attrs) or "-"
     if isinstance(v.value, dict):
         if "A" in v.attrs:
             items = " ".join(
@@ -268,7 +289,9 @@ def b_declare(sh: Any, args: list[str], inp: Input) -> Gen:
                 glob = True
             elif c == "n":
                 if a[0] == "+":
-                    remove += "x"
+                    remove += "n"
+                else:
+                    attrs += "n"
             elif c in "aAixrlut":
                 if a[0] == "+":
                     remove += c
@@ -301,7 +324,7 @@ def b_declare(sh: Any, args: list[str], inp: Input) -> Gen:
             for scope in sh.scopes:
                 seen.update(scope)
             for n in sorted(seen):
-                v = sh.lookup_var(n)
+                v = sh.lookup_raw(n)
                 if v is None or (attrs and not set(attrs) <= v.attrs):
                     continue
                 line = _print_decl(sh, n)
@@ -335,7 +358,7 @@ def b_declare(sh: Any, args: list[str], inp: Input) -> Gen:
             continue
         nm = re.match(r"[A-Za-z_][A-Za-z0-9_]*", n)
         if nm and remove:
-            v = sh.lookup_var(nm.group(0))
+            v = (sh.lookup_raw if "n" in remove else sh.lookup_var)(nm.group(0))
             if v is not None:
                 v.attrs -= set(remove)
     return st
@@ -348,6 +371,9 @@ def b_unset(sh: Any, args: list[str], inp: Input) -> Gen:
     for a in args[1:]:
         if a in ("-v", "-f", "-n"):
             mode = a[1]
+            continue
+        if mode == "n" and is_name(a):
+            sh.unset_var(a, ref=True)
             continue
         if mode == "f":
             sh.functions.pop(a, None)

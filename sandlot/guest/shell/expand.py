@@ -321,6 +321,9 @@ class Expander:
                 if index == "*" and not quoted and not nosplit and not self.ifs():
                     return [(" ".join(keys), kind)]  # bash joins the keys with ' ' here
                 return self._multi(keys, quoted, index == "*", kind, nosplit)
+            ref = self.lookup_raw(name) if self.namerefs and index is None else None
+            if ref is not None and "n" in ref.attrs and isinstance(ref.value, str):
+                return [(ref.value, kind)]  # ${!ref} of a nameref is the name it follows
             target = self.get_str(name) if index is None else self._elem_str(name, index)
             if target is None:
                 if p.op in ("-", ":-", "+", ":+", "=", ":="):

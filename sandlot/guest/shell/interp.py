@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import errno
 import os
 import random
@@ -138,6 +139,7 @@ class Interp(Expander):
         # bash's command hash table: name -> [path, hits]; emptied when PATH changes
         self.hashed: dict[str, list[Any]] = {}
         self.hash_path = ""
+        self.namerefs = False  # set by the first `declare -n`: until then no lookup resolves
 
     # ---------------------------------------------------------------- state
     def fork(self) -> Interp:
@@ -167,8 +169,32 @@ class Interp(Expander):
         for scope in reversed(self.scopes):
             v = scope.get(name)
             if v is not None:
+                if self.namerefs and "n" in v.attrs:
+                    target = self.resolve_ref(name)
+                    return self.lookup_raw(target) if target != name else v
                 return v
         return None
+
+    def lookup_raw(self, name: str) -> Var | None:
+        """The variable itself, a nameref not followed."""
+        for scope in reversed(self.scopes):
+            v = scope.get(name)
+            if v is not None:
+                return v
+        return None
+
+    def resolve_ref(self, name: str) -> str:
+        """The name a chain of namerefs ends at (`declare -n r=x`: r -> x); may be `a[i]`."""
+        if not self.namerefs:
+            return name
+        for _ in range(16):
+            v = self.lookup_raw(name)
+            if v is None or "n" not in v.attrs or not isinstance(v.value, str) or not v.value:
+                return name
+            name = v.value
+            if "[" in name:
+                return name
+        raise ExpansionError(f"{name}: circular name reference")
 
     def special(self, name: str) -> str | None:
         if name == "?":
@@ -196,6 +222,11 @@ class Interp(Expander):
     def get_str(self, name: str) -> str | None:
         if not name:
             return None
+        if self.namerefs and name[0] != "!":
+            target = self.resolve_ref(name)
+            if "[" in target and target.endswith("]"):
+                i = target.index("[")
+                return self._elem_str(target[:i], target[i + 1 : -1])
         if name not in _DYNAMIC and (name[0].isalpha() or name[0] == "_"):
             v = self.lookup_var(name)  # the common case: a plain variable
             if v is None or v.value is None:
@@ -257,12 +288,19 @@ class Interp(Expander):
             raise ExpansionError(f"{name}: readonly variable")
 
     def _scope_for(self, name: str) -> dict[str, Var]:
+        if self.namerefs:
+            name = self.resolve_ref(name)
         for scope in reversed(self.scopes):
             if name in scope:
                 return scope
         return self.scopes[0]
 
     def set_var(self, name: str, value: str, append: bool = False) -> None:
+        if self.namerefs:
+            name = self.resolve_ref(name)
+            if "[" in name and name.endswith("]"):
+                i = name.index("[")
+                return self.set_elem(name[:i], name[i + 1 : -1], value, append)
         # one walk of the scopes does check_readonly's and _scope_for's work
         v: Var | None = None
         for scope in reversed(self.scopes):
@@ -300,7 +338,10 @@ class Interp(Expander):
             return str(v.value.get(0, v.value.get("0", "")))
         return v.value or "0"
 
-    def unset_var(self, name: str) -> None:
+    def unset_var(self, name: str, ref: bool = False) -> None:
+        """unset NAME: the variable a nameref names, or with `ref` (`unset -n`) the ref."""
+        if self.namerefs and not ref:
+            name = self.resolve_ref(name)
         for scope in reversed(self.scopes):
             if name in scope:
                 if "r" in scope[name].attrs:
@@ -364,6 +405,8 @@ class Interp(Expander):
         return v.value if key in (0, "0") else None
 
     def set_elem(self, name: str, index: str, value: str, append: bool = False) -> None:
+        if self.namerefs:
+            name = self.resolve_ref(name)
         self.check_readonly(name)
         v = self.get_array(name, create=True)
         assert v is not None and isinstance(v.value, dict)
@@ -810,9 +853,13 @@ class Interp(Expander):
         status = 0
         self.loop_depth += 1
         try:
+            ref = self.lookup_raw(node.var) if self.namerefs else None
             for it in items:
                 self.budget.tick()
-                self.set_var(node.var, it)
+                if ref is not None and "n" in ref.attrs:  # a nameref loop var follows each name
+                    ref.value = it
+                else:
+                    self.set_var(node.var, it)
                 action, status = yield from self.loop_pass(node.body, inp)
                 if action == "break":
                     break
@@ -1257,6 +1304,8 @@ class Interp(Expander):
         return path
 
     def assign(self, a: A.Assign, local_scope: dict[str, Var] | None = None) -> None:
+        if self.namerefs and local_scope is None and self.resolve_ref(a.name) != a.name:
+            a = dataclasses.replace(a, name=self.resolve_ref(a.name))
         if a.error:
             line, first, src = a.error.split("\n", 2)
             self.lineno = int(line)
