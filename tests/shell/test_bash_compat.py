@@ -132,6 +132,22 @@ CASES: dict[str, tuple[str, str]] = {
         "a=1 b=2\nfor r in a b; do echo $r; done\n",
         " a\n b\n1\n2\n",
     ),
+    # FUNCNAME, BASH_SOURCE and BASH_LINENO: one entry per active call, `main` at the bottom
+    "call_stack_arrays": (
+        'f() { echo "${FUNCNAME[@]} / ${BASH_SOURCE[@]} / ${BASH_LINENO[@]} / $FUNCNAME"; g; }\n'
+        'g() { echo "${FUNCNAME[*]} ${BASH_LINENO[*]} ${!FUNCNAME[*]}"; }\n'
+        'f\necho "${FUNCNAME[@]}x ${BASH_SOURCE[0]} ${BASH_LINENO[0]}"\n'
+        "h() { declare -p FUNCNAME BASH_LINENO; }; h\n",
+        "f main / ./t.sh ./t.sh / 3 0 / f\ng f main 1 3 0 0 1 2\nx ./t.sh 0\n"
+        'declare -a FUNCNAME=([0]="h" [1]="main")\ndeclare -a BASH_LINENO=([0]="5" [1]="0")\n',
+    ),
+    # `declare -a` / `-A` / `-r` alone list the variables with that attribute
+    "declare_listing_by_attribute": (
+        "a=(1 2); declare -A h=([k]=v); declare -r r=1; x=2\n"
+        "declare -a | grep -v -e BASH_ -e FUNCNAME -e DIRSTACK -e GROUPS -e PIPESTATUS\n"
+        "declare -A | grep -v BASH_\ndeclare -r | grep ' r='\n",
+        'declare -a a=([0]="1" [1]="2")\ndeclare -A h=([k]="v" )\ndeclare -r r="1"\n',
+    ),
     "printf_corners": ("printf 'abc\\\\'; echo\nset ''; echo $#\n", "abc\\\n1\n"),
 }
 

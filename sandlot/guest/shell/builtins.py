@@ -257,6 +257,16 @@ def _print_decl(sh: Any, name: str) -> str | None:
     return f"declare -{flags} {name}={_dq(v.value)}"
 
 
+def _call_stack_decls(sh: Any) -> dict[str, str]:
+    """The arrays bash keeps itself, as `declare -a` lists them."""
+    out = {n: f"declare -a {n}=()" for n in ("BASH_ARGC", "BASH_ARGV", "DIRSTACK")}
+    for n in ("BASH_LINENO", "BASH_SOURCE", "FUNCNAME"):
+        vals = sh.call_stack(n)
+        items = " ".join(f"[{i}]={_dq(x)}" for i, x in enumerate(vals))
+        out[n] = f"declare -a {n}=({items})" if vals else f"declare -a {n}"
+    return out
+
+
 def _dq(s: str) -> str:
     return '"' + re.sub(r'(["\\$`])', r"\\\1", s) + '"'
 
@@ -312,20 +322,24 @@ def b_declare(sh: Any, args: list[str], inp: Input) -> Gen:
                 continue
             yield (1, enc(f"{n}\n" if "F" in "".join(args) else f"{n} () {{ ... }}\n"))
         return st
-    if printing or (
-        not names
-        and cmd in ("declare", "typeset", "export", "readonly")
-        and not attrs.replace("x", "").replace("r", "")
-        and True
-    ):
+    if printing or (not names and cmd in ("declare", "typeset", "export", "readonly")):
         if not names:
             out = []
             seen = set()
             for scope in sh.scopes:
                 seen.update(scope)
-            for n in sorted(seen):
+            shown = _call_stack_decls(sh) if "a" in attrs else {}
+            for n in sorted(seen | set(shown)):
+                if n in shown:
+                    out.append(shown[n])
+                    continue
                 v = sh.lookup_raw(n)
-                if v is None or (attrs and not set(attrs) <= v.attrs):
+                if v is None:
+                    continue
+                has = v.attrs | (
+                    {"a"} if isinstance(v.value, dict) and "A" not in v.attrs else set()
+                )
+                if attrs and not set(attrs) <= has:
                     continue
                 line = _print_decl(sh, n)
                 if line:
@@ -336,6 +350,9 @@ def b_declare(sh: Any, args: list[str], inp: Input) -> Gen:
             return 0
         st = 0
         for n in names:
+            if n in ("FUNCNAME", "BASH_SOURCE", "BASH_LINENO"):
+                yield (1, enc(_call_stack_decls(sh)[n] + "\n"))
+                continue
             line = _print_decl(sh, n)
             if line is None:
                 yield err(f"declare: {n}: not found")

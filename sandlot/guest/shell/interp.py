@@ -54,7 +54,10 @@ _OPEN_ERRORS = {
 }
 
 
-_DYNAMIC = frozenset({"RANDOM", "SECONDS", "LINENO", "PIPESTATUS", "FUNCNAME"})
+_DYNAMIC = frozenset(
+    {"RANDOM", "SECONDS", "LINENO", "PIPESTATUS", "FUNCNAME", "BASH_SOURCE", "BASH_LINENO"}
+)
+_CALL_STACK = ("FUNCNAME", "BASH_SOURCE", "BASH_LINENO")
 
 
 # Top-level sources that parsed to one command with no aliases defined, and that command:
@@ -136,6 +139,7 @@ class Interp(Expander):
         self.loop_depth = 0
         self.is_subshell = False
         self.funcnames: list[str] = []
+        self.call_lines: list[int] = []  # the line each active function was called from
         # bash's command hash table: name -> [path, hits]; emptied when PATH changes
         self.hashed: dict[str, list[Any]] = {}
         self.hash_path = ""
@@ -157,6 +161,7 @@ class Interp(Expander):
         sub.is_subshell = True
         sub.loop_depth = 0
         sub.funcnames = list(self.funcnames)
+        sub.call_lines = list(self.call_lines)
         sub.jobs = list(self.jobs)
         sub.job_status = dict(self.job_status)
         sub.hashed = {k: list(v) for k, v in self.hashed.items()}
@@ -244,8 +249,9 @@ class Interp(Expander):
             return str(self.lineno)
         if name == "PIPESTATUS":
             return str(self.pipestatus[0])
-        if name == "FUNCNAME" and self.funcnames:
-            return self.funcnames[-1]
+        if name in _CALL_STACK:
+            vals = self.call_stack(name)
+            return vals[0] if vals else None
         v = self.lookup_var(name)
         if v is None or v.value is None:
             return None
@@ -392,6 +398,9 @@ class Interp(Expander):
         return i
 
     def get_elem(self, name: str, index: str) -> str | None:
+        if name in _CALL_STACK and index.isdigit():
+            vals = self.call_stack(name)
+            return vals[int(index)] if int(index) < len(vals) else None
         v = self.lookup_var(name)
         if name in ("@", "*"):
             return None
@@ -417,11 +426,20 @@ class Interp(Expander):
             value = str(self.arith(value))
         v.value[key] = value
 
+    def call_stack(self, name: str) -> list[str]:
+        """FUNCNAME, BASH_SOURCE, BASH_LINENO: innermost call first, `main` at the bottom."""
+        if name == "FUNCNAME":
+            return [*reversed(self.funcnames), "main"] if self.funcnames else []
+        if name == "BASH_LINENO":
+            return [*(str(n) for n in reversed(self.call_lines)), "0"]
+        src = self.errname if self.errname != "bash" else ""
+        return [src] * (len(self.funcnames) + 1) if src else []
+
     def array_values(self, name: str) -> list[str]:
         if name == "PIPESTATUS":
             return [str(s) for s in self.pipestatus]
-        if name == "FUNCNAME":
-            return list(reversed(self.funcnames))
+        if name in _CALL_STACK:
+            return self.call_stack(name)
         v = self.lookup_var(name)
         if v is None or v.value is None:
             return []
@@ -432,6 +450,8 @@ class Interp(Expander):
         return [v.value]
 
     def array_keys(self, name: str) -> list[str]:
+        if name in _CALL_STACK:
+            return [str(i) for i in range(len(self.call_stack(name)))]
         v = self.lookup_var(name)
         if v is None or v.value is None:
             return []
@@ -1611,6 +1631,7 @@ class Interp(Expander):
         self.scopes.append({})
         self.func_depth += 1
         self.funcnames.append(name)
+        self.call_lines.append(self.lineno)
         try:
             status = yield from self.exec_node(body, inp)
         except ReturnFn as e:
@@ -1618,6 +1639,7 @@ class Interp(Expander):
         finally:
             self.func_depth -= 1
             self.funcnames.pop()
+            self.call_lines.pop()
             self.scopes.pop()
             self.positional_args = saved
         return status
