@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandlot import Sandbox
+from sandlot.network.gateway import gateway
 from sandlot.runtimes.microvm.sandbox import MicroVMSandbox
 from tests.microvm.conftest import TEMPLATE, _needs_microvm  # noqa: F401 (skips without QEMU)
 from tests.net.internet import Internet
@@ -202,3 +203,18 @@ def test_pause_resume_fork_and_a_replaced_vm_keep_the_network(internet: Internet
         again.run_code(FETCH)
         assert _value(again, "fetch('http://example.org/')") == "hello from example.org\n"
         assert len(again.network.log()) == before + 1  # the same attachment, its log kept
+
+
+def test_no_network_once_the_gateway_is_gone(internet: Internet) -> None:
+    # last in this file: it stops the gateway every sandbox of this process shares
+    with Sandbox.create(TEMPLATE, tier="microvm", network=POLICY) as sbx:
+        sbx.run_code(FETCH)
+        assert _value(sbx, "fetch('http://example.org/')") == "hello from example.org\n"
+        gateway().stop()  # what a crash of the gateway's thread does
+        started = time.monotonic()
+        assert str(_value(sbx, "fetch('http://example.org/')")).startswith("error")
+        assert time.monotonic() - started < 10  # closed at once, never hung
+    # a new sandbox of the same spec, from the same pool, gets the new gateway
+    with Sandbox.create(TEMPLATE, tier="microvm", network=POLICY) as again:
+        again.run_code(FETCH)
+        assert _value(again, "fetch('http://example.org/')") == "hello from example.org\n"
