@@ -148,6 +148,17 @@ CASES: dict[str, tuple[str, str]] = {
         "declare -A | grep -v BASH_\ndeclare -r | grep ' r='\n",
         'declare -a a=([0]="1" [1]="2")\ndeclare -A h=([k]="v" )\ndeclare -r r="1"\n',
     ),
+    # break/continue take `--`; a count past the loops there are leaves them all
+    "break_count": (
+        "for i in 1; do break -- 5; done; echo $?\n"
+        "for j in 1 2; do for i in 1; do continue 5; done; echo no; done; echo $?\n",
+        "0\n0\n",
+    ),
+    # exec -a NAME hands the command another $0; -l puts a dash in front
+    "exec_argv0": (
+        "(exec -a specialname bash -c 'echo $0')\n(exec -l -a specialname bash -c 'echo $0')\n",
+        "specialname\n-specialname\n",
+    ),
     "printf_corners": ("printf 'abc\\\\'; echo\nset ''; echo $#\n", "abc\\\n1\n"),
 }
 

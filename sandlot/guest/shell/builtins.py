@@ -585,6 +585,8 @@ def b_return(sh: Any, args: list[str], inp: Input) -> Gen:
 def _loop_n(sh: Any, args: list[str]) -> Generator[tuple[int, bytes], None, int]:
     """The N of `break N`/`continue N`; bash leaves the loop on a bad count and exits the
     shell on a count that is no number."""
+    if len(args) > 1 and args[1] == "--":
+        args = args[:1] + args[2:]
     if len(args) > 2:
         yield err(f"{args[0]}: too many arguments")
         raise BreakLoop(1, 1)
@@ -598,7 +600,7 @@ def _loop_n(sh: Any, args: list[str]) -> Generator[tuple[int, bytes], None, int]
     if n < 1:
         yield err(f"{args[0]}: {args[1]}: loop count out of range")
         raise BreakLoop(1, 1)
-    return n
+    return min(n, sh.loop_depth)  # `break 5` in two loops leaves both, and no more
 
 
 @builtin("break")
@@ -686,9 +688,27 @@ def b_source(sh: Any, args: list[str], inp: Input) -> Gen:
 
 @builtin("exec")
 def b_exec(sh: Any, args: list[str], inp: Input) -> Gen:
-    if len(args) == 1:
+    a = args[1:]
+    argv0, login = None, False
+    while a and a[0].startswith("-") and len(a[0]) > 1:
+        x = a.pop(0)
+        if x == "--":
+            break
+        for k, c in enumerate(x[1:], 1):
+            if c == "a":  # the name the command sees as its $0
+                argv0 = x[k + 1 :] or (a.pop(0) if a else None)
+                break
+            login = login or c == "l"  # `-l`: $0 with a dash in front, as for a login shell
+    if not a:
         return 0
-    st = yield from sh.run_argv(args[1:], inp)
+    if argv0 is not None or login:
+        name = argv0 if argv0 is not None else a[0]
+        a = [a[0], *a[1:]]
+        b = BUILTINS.get(a[0])
+        if b is not None:  # a builtin we run in-process can be handed the other $0
+            st = yield from b(sh, [("-" if login else "") + name, *a[1:]], inp)
+            raise ExitShell(st)
+    st = yield from sh.run_argv(a, inp)
     raise ExitShell(st)
 
 
@@ -1566,6 +1586,7 @@ def b_bash(sh: Any, args: list[str], inp: Input) -> Gen:
     if a and a[0] == "--":
         a.pop(0)
     if src is not None:
+        sub.arg0 = args[0]  # `exec -a name bash -c …` hands over the $0 to use
         if a:
             sub.arg0 = a[0]
             sub.positional_args = a[1:]
