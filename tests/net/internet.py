@@ -1,6 +1,7 @@
 """A small internet for the network tests, offline: a network namespace holding
-203.0.113.2 and .10-.20 (TEST-NET-3, addresses nothing else on the host uses), joined to
-the host by a veth whose host end is 203.0.113.1, with DNS, HTTP, HTTPS (a CA of the
+198.18.0.2 and .10-.20 (the benchmark range, which nothing else on the host uses: the
+TEST-NET ranges can be the machine's own network, as they are on these hosts), joined to
+the host by a veth whose host end is 198.18.0.1, with DNS, HTTP, HTTPS (a CA of the
 test's own), a raw TCP echo, a package index serving a wheel built here, and a fake
 search API (see servers.py). While it runs, SANDLOT_NET_RESOLVER and
 SANDLOT_NET_EXTRA_CA point the gateway at it. Never any address outside loopback and
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from sandlot.network import tls
 
-NET = "203.0.113"
+NET = "198.18.0"
 DNS = f"{NET}.2"
 HOSTS = {
     "example.org": f"{NET}.10",

@@ -64,7 +64,7 @@ class LinuxTierNetwork:
             code, out, err = self.run(
                 sbx,
                 "env | grep -i _proxy; test -e /run/sandlot && echo has-run-sandlot; "
-                "curl -sS -m 10 http://203.0.113.10/; "
+                "curl -sS -m 10 http://198.18.0.10/; "
                 "curl -sS -m 10 -x http://127.0.0.1:3128 http://example.org/",
             )
             assert time.monotonic() - started < 15  # refused, not hung
@@ -130,11 +130,11 @@ class LinuxTierNetwork:
         ex = net_sbx.run_code(
             "import socket, time\n"
             "s = socket.create_connection(('127.0.0.1', 3128), timeout=20)\n"
-            "s.sendall(b'CONNECT 203.0.113.12:7 HTTP/1.1\\r\\nHost: 203.0.113.12:7\\r\\n\\r\\n')\n"
+            "s.sendall(b'CONNECT 198.18.0.12:7 HTTP/1.1\\r\\nHost: 198.18.0.12:7\\r\\n\\r\\n')\n"
             "via_proxy = s.recv(4096).decode()\n"
             "t = time.monotonic()\n"
             "try:\n"
-            "    socket.create_connection(('203.0.113.12', 7), timeout=20)\n"
+            "    socket.create_connection(('198.18.0.12', 7), timeout=20)\n"
             "    direct = 'connected'\n"
             "except OSError as e:\n"
             "    direct = type(e).__name__\n"

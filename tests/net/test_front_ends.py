@@ -66,7 +66,7 @@ def test_a_policy_value_and_selection_by_capability(internet: Internet) -> None:
     [
         {"allow_out": "example.org"},  # a string, not a list
         {"allow_out": ["exa mple.org"]},
-        {"allow_out": ["203.0.113.0/33"]},
+        {"allow_out": ["198.18.0.0/33"]},
         {"allow_out": ["example.org:99999"]},
         {"allow": ["example.org"]},  # unknown key
         {"allow_internet_access": "yes"},

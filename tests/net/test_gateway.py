@@ -130,21 +130,21 @@ def test_deny_out_wins_over_allow_out_and_wildcards_match(attach: Attach) -> Non
 
 
 def test_a_cidr_allows_addresses_not_names(attach: Attach) -> None:
-    att = attach(("203.0.113.0/24",), ("203.0.113.12",))
-    assert curl(att, "http://203.0.113.10/").stdout == "hello from 203.0.113.10\n\n200"
-    assert curl(att, "http://203.0.113.12/").stdout.endswith("is in this sandbox's deny_out\n\n403")
+    att = attach(("198.18.0.0/24",), ("198.18.0.12",))
+    assert curl(att, "http://198.18.0.10/").stdout == "hello from 198.18.0.10\n\n200"
+    assert curl(att, "http://198.18.0.12/").stdout.endswith("is in this sandbox's deny_out\n\n403")
     named = curl(att, "http://example.org/")
     assert named.stdout.endswith("example.org is not in this sandbox's allow_out\n\n403")
 
 
 def test_raw_tcp_passes_to_an_allowed_address_only(attach: Attach, internet: Internet) -> None:
-    att = attach(("203.0.113.10:7", "example.org"))
-    sock, answer = connect(att, f"203.0.113.10:{internet.echo_port}")
+    att = attach(("198.18.0.10:7", "example.org"))
+    sock, answer = connect(att, f"198.18.0.10:{internet.echo_port}")
     assert answer.startswith(b"HTTP/1.1 200")
     sock.sendall(b"\x00\x01 not http, not tls \xff")
     assert sock.recv(100) == b"\x00\x01 not http, not tls \xff"
     sock.close()
-    other_port = connect(att, "203.0.113.10:80")[1]  # the entry names port 7 only
+    other_port = connect(att, "198.18.0.10:80")[1]  # the entry names port 7 only
     assert other_port.startswith(b"HTTP/1.1 403")
     sock, answer = connect(att, f"example.org:{internet.echo_port}")  # a name: TLS only
     assert answer.startswith(b"HTTP/1.1 200")
@@ -324,16 +324,16 @@ def test_secrets_reach_their_host_only_and_each_sandbox_has_its_own_ca(
 
 
 def test_connections_at_once_are_capped(attach: Attach, internet: Internet) -> None:
-    att = attach(("203.0.113.10",), caps=NetCaps(max_connections=2))
-    held = [connect(att, f"203.0.113.10:{internet.echo_port}") for _ in range(2)]
+    att = attach(("198.18.0.10",), caps=NetCaps(max_connections=2))
+    held = [connect(att, f"198.18.0.10:{internet.echo_port}") for _ in range(2)]
     assert all(answer.startswith(b"HTTP/1.1 200") for _, answer in held)
-    sock, answer = connect(att, f"203.0.113.10:{internet.echo_port}")
+    sock, answer = connect(att, f"198.18.0.10:{internet.echo_port}")
     sock.close()
     assert answer.endswith(b"sandlot: this sandbox's 2 connections are in use\n")
     for s, _ in held:
         s.close()
     time.sleep(0.3)
-    again, answer = connect(att, f"203.0.113.10:{internet.echo_port}")
+    again, answer = connect(att, f"198.18.0.10:{internet.echo_port}")
     again.close()
     assert answer.startswith(b"HTTP/1.1 200")
 
@@ -360,10 +360,10 @@ def test_the_rate_cap_slows_a_download(attach: Attach) -> None:
 def test_a_download_arrives_whole_by_http_and_through_a_tunnel(attach: Attach) -> None:
     """The last bytes still buffered for the client when the upstream ends are sent before
     the client's connection is closed (they were once dropped: downloads cut short)."""
-    att = attach(("example.org", "203.0.113.10"))
+    att = attach(("example.org", "198.18.0.10"))
     size = 50_000_000
-    ways = [((), "http://example.org/big"), ((), "http://203.0.113.10/big")]
-    ways.append((("-p",), "http://203.0.113.10/big"))  # CONNECT to an address: raw relay
+    ways = [((), "http://example.org/big"), ((), "http://198.18.0.10/big")]
+    ways.append((("-p",), "http://198.18.0.10/big"))  # CONNECT to an address: raw relay
     for tunnel, url in ways:
         got = curl(
             att,
@@ -388,9 +388,9 @@ def test_a_closed_attachment_or_a_dead_gateway_refuses(attach: Attach, internet:
     assert not Path(path).exists()
     assert fetch_refused(att)
     mine = Gateway()  # a gateway of its own, killed as a crash would
-    doomed = mine.attach(NetworkPolicy(("203.0.113.10",)), label="doomed")
+    doomed = mine.attach(NetworkPolicy(("198.18.0.10",)), label="doomed")
     address, path = doomed.tcp_address(), doomed.unix_socket()
-    tunnel, answer = connect(doomed, f"203.0.113.10:{internet.echo_port}")
+    tunnel, answer = connect(doomed, f"198.18.0.10:{internet.echo_port}")
     assert answer.startswith(b"HTTP/1.1 200")
     mine.stop()
     with tunnel:  # the open connection is cut, not left hanging
@@ -412,13 +412,13 @@ def test_a_flood_of_connections_is_refused_past_the_cap_and_others_are_served(
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    flooded = attach(("203.0.113.10",), caps=NetCaps(max_connections=64))
+    flooded = attach(("198.18.0.10",), caps=NetCaps(max_connections=64))
     neighbour = attach(("example.org",))
     socks: list[socket.socket] = []
     answers: list[bytes] = []
     try:
         for _ in range(500):
-            sock, answer = connect(flooded, f"203.0.113.10:{internet.echo_port}")
+            sock, answer = connect(flooded, f"198.18.0.10:{internet.echo_port}")
             socks.append(sock)
             answers.append(answer[:12])
         assert answers.count(b"HTTP/1.1 200") == 64
@@ -450,15 +450,15 @@ def test_slowloris_is_dropped_after_the_head_timeout(attach: Attach) -> None:
 
 
 def test_an_idle_connection_is_cut_and_frees_its_slot(attach: Attach, internet: Internet) -> None:
-    att = attach(("203.0.113.10",), caps=NetCaps(max_connections=1, idle_timeout=1.0))
-    sock, answer = connect(att, f"203.0.113.10:{internet.echo_port}")
+    att = attach(("198.18.0.10",), caps=NetCaps(max_connections=1, idle_timeout=1.0))
+    sock, answer = connect(att, f"198.18.0.10:{internet.echo_port}")
     assert answer.startswith(b"HTTP/1.1 200")
     started = time.monotonic()
     sock.settimeout(10)
     with sock:
         assert sock.recv(10) == b"" and time.monotonic() - started < 5
-    assert last_record(att, "203.0.113.10")[1] == "sandlot: the connection carried nothing for 1 s"
-    again, answer = connect(att, f"203.0.113.10:{internet.echo_port}")
+    assert last_record(att, "198.18.0.10")[1] == "sandlot: the connection carried nothing for 1 s"
+    again, answer = connect(att, f"198.18.0.10:{internet.echo_port}")
     again.close()
     assert answer.startswith(b"HTTP/1.1 200")
 

@@ -120,7 +120,7 @@ def test_allowed_host_and_the_sandlot_refusal(net_sbx: Sandbox) -> None:
 
 
 def test_anywhere_but_the_proxy_gets_nothing_at_once(net_sbx: Sandbox) -> None:
-    targets = [("203.0.113.12", 7), ("10.0.2.2", 22), ("10.0.2.3", 53), ("10.0.2.100", 80)]
+    targets = [("198.18.0.12", 7), ("10.0.2.2", 22), ("10.0.2.3", 53), ("10.0.2.100", 80)]
     got = _value(net_sbx, f"elsewhere({targets!r}, 10)")
     assert isinstance(got, list) and len(got) == len(targets)
     for target, outcome, quick in got:
@@ -134,7 +134,7 @@ def test_root_adding_routes_gains_nothing(internet: Internet) -> None:
     with Sandbox.create(TEMPLATE, tier="microvm", network=POLICY) as sbx:
         ex = sbx.run_code(ADD_ROUTES + ELSEWHERE + FETCH, timeout=60)
         assert ex.error is None, ex.error
-        targets = [("203.0.113.10", 80), ("203.0.113.12", 7), ("10.0.2.2", 22)]
+        targets = [("198.18.0.10", 80), ("198.18.0.12", 7), ("10.0.2.2", 22)]
         got = _value(sbx, f"elsewhere({targets!r}, 3)")
         assert isinstance(got, list)
         assert all(outcome != "connected" for _, outcome, _ in got), got
@@ -171,9 +171,9 @@ def test_no_network_without_a_policy_in_the_same_pool(internet: Internet) -> Non
         sbx.run_code(FETCH + ELSEWHERE)
         assert _value(sbx, "[k for k in __import__('os').environ if 'proxy' in k.lower()]") == []
         started = time.monotonic()
-        got = _value(sbx, "elsewhere([('10.0.2.100', 3128), ('203.0.113.10', 80)], 10)")
+        got = _value(sbx, "elsewhere([('10.0.2.100', 3128), ('198.18.0.10', 80)], 10)")
         assert isinstance(got, list)
-        assert str(_value(sbx, "fetch('http://203.0.113.10/')")).startswith("error")
+        assert str(_value(sbx, "fetch('http://198.18.0.10/')")).startswith("error")
         assert time.monotonic() - started < 15  # refused, not hung
         # the proxy's port accepts (slirp) and is closed at once: no gateway behind it
         ex = sbx.run_code(
