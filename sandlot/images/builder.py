@@ -170,7 +170,7 @@ def build_rootfs(recipe: Recipe, rootfs: Path, progress: Progress) -> None:
             f"--include={','.join(recipe.apt_packages)}",
             recipe.suite,
             str(rootfs),
-            recipe.mirror,
+            *([mirror] if (mirror := recipe.resolved_mirror()) else []),
         ],
         parser.line,
         env=env,

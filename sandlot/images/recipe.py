@@ -30,7 +30,6 @@ from ..tiers import tier_names
 # Bumped when the builder's output for the same recipe changes, so old images are not reused.
 BUILD_FORMAT = 1
 
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 _NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 _DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")  # Debian policy, section 5.6.1
@@ -119,7 +118,8 @@ class Recipe(_Strict):
     name: Annotated[str, Field(pattern=_NAME)]
     description: str = ""
     suite: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")] = "bookworm"
-    mirror: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.:/_~%-]+$")] = DEFAULT_MIRROR
+    # None: the Debian mirror this host's apt uses (else debootstrap's own default)
+    mirror: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.:/_~%-]+$")] | None = None
     packages: Packages = Packages()
     files: dict[str, str] = {}
     env: dict[str, str] = {}
@@ -156,6 +156,11 @@ class Recipe(_Strict):
             pkgs.add("python3-pip")
         return tuple(sorted(pkgs))
 
+    def resolved_mirror(self) -> str:
+        """The mirror debootstrap is given: the recipe's, else the host's apt mirror, else
+        "" (debootstrap then uses its own default)."""
+        return self.mirror or host_debian_mirror()
+
     def build_inputs(self) -> dict[str, Any]:
         """The part of the recipe that shapes the rootfs. Description, defaults, env, network
         and tiers are not part of it (they are read when a sandbox starts), so editing them
@@ -164,7 +169,7 @@ class Recipe(_Strict):
             "format": BUILD_FORMAT,
             "name": self.name,
             "suite": self.suite,
-            "mirror": self.mirror,
+            "mirror": self.resolved_mirror(),
             "apt": list(self.apt_packages),
             "pip": list(self.packages.pip),
             "files": dict(sorted(self.files.items())),
@@ -245,3 +250,33 @@ def recipe(name: str) -> Recipe:
         known = ", ".join(sorted(files)) or "(none)"
         raise NotFound(f"no template {name!r}; known templates: {known}")
     return load_file(files[name])
+
+
+def host_debian_mirror(apt: Path = Path("/etc/apt")) -> str:
+    """The first Debian archive this host's apt is configured with (deb822 `.sources`
+    files or a one-line `sources.list`), so an image is built from the mirror the host
+    already trusts and reaches; "" when there is none."""
+    found: list[str] = []
+    sources = apt / "sources.list.d"
+    files = sorted(sources.glob("*.sources")) if sources.is_dir() else []
+    for path in files:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        for stanza in text.split("\n\n"):
+            fields = dict(
+                line.split(":", 1) for line in stanza.splitlines() if ":" in line and line[0] != "#"
+            )
+            if "deb" in fields.get("Types", "").split():
+                found += fields.get("URIs", "").split()
+    try:
+        for line in (apt / "sources.list").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb" and not parts[1].startswith("["):
+                found.append(parts[1])
+    except OSError:
+        pass
+    archives = [u.rstrip("/") for u in found if re.match(r"^https?://", u)]
+    plain = [u for u in archives if u.endswith("/debian")]
+    return (plain or archives or [""])[0]

@@ -48,7 +48,7 @@ def test_unknown_template_lists_known() -> None:
         ('tiers = ["process", "docker"]', "tiers.1"),
         ("[defaults]\nmemory_mb = -1", "defaults.memory_mb"),
         ('[defaults]\ncpu = "two"', "defaults.cpu"),
-        ('[network]\nallow = ["pypi.org"]', "network"),
+        ('[network]\nallow = ["index.example.org"]', "network"),
         ('[network]\npolicy = "maybe"', "network.policy"),
         ('[files]\n"etc/motd" = "hi"', "files"),
         ('[files]\n"/etc/../../x" = "hi"', "files"),
@@ -115,3 +115,20 @@ def test_user_templates(store_home: Path) -> None:
     with pytest.raises(InvalidArgument, match="field 'name'.*differs from the file name"):
         images.recipe("other")
     (d / "other.toml").unlink()
+
+
+def test_the_default_mirror_is_the_hosts_own(tmp_path: Path) -> None:
+    from sandlot.images.recipe import host_debian_mirror
+
+    assert host_debian_mirror(tmp_path) == ""  # no apt here: debootstrap's own default
+    (tmp_path / "sources.list").write_text("deb [arch=amd64] http://x.example.org/y main\n")
+    assert host_debian_mirror(tmp_path) == ""  # options in brackets are not a URL
+    (tmp_path / "sources.list").write_text("deb http://mirror.example.org/debian/ bookworm main\n")
+    assert host_debian_mirror(tmp_path) == "http://mirror.example.org/debian"
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://sec.example.org/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb-src\nURIs: http://src.example.org/debian\n\n"
+        "Types: deb\nURIs: http://deb.example.org/debian\nSuites: bookworm\n"
+    )
+    assert host_debian_mirror(tmp_path) == "http://deb.example.org/debian"
