@@ -159,6 +159,17 @@ CASES: dict[str, tuple[str, str]] = {
         "(exec -a specialname bash -c 'echo $0')\n(exec -l -a specialname bash -c 'echo $0')\n",
         "specialname\n-specialname\n",
     ),
+    # trap -p: bash's order (EXIT, signals by number, then DEBUG ERR RETURN), SIG names,
+    # the code always in single quotes; numbers name signals; a bad name is an error
+    "trap_listing": (
+        "trap 'echo r' RETURN; trap 'x' 15 HUP; trap \"echo 'a'\" EXIT; trap z sigint\n"
+        "trap -p\necho --\ntrap -p INT EXIT\ntrap q FOO; echo $?\ntrap - 15; trap -p TERM\n"
+        "trap - EXIT\n",
+        "trap -- 'echo '\\''a'\\''' EXIT\ntrap -- 'x' SIGHUP\ntrap -- 'z' SIGINT\n"
+        "trap -- 'x' SIGTERM\ntrap -- 'echo r' RETURN\n--\ntrap -- 'z' SIGINT\n"
+        "trap -- 'echo '\\''a'\\''' EXIT\n"
+        "./t.sh: line 5: trap: FOO: invalid signal specification\n1\n",
+    ),
     "printf_corners": ("printf 'abc\\\\'; echo\nset ''; echo $#\n", "abc\\\n1\n"),
 }
 

@@ -712,28 +712,60 @@ def b_exec(sh: Any, args: list[str], inp: Input) -> Gen:
     raise ExitShell(st)
 
 
+_SIGNALS = (
+    "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT "
+    "STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS"
+).split()
+_PSEUDO = ("DEBUG", "ERR", "RETURN")
+
+
+def _trap_key(spec: str) -> str | None:
+    """EXIT, DEBUG, ERR, RETURN or a signal's name without SIG, from a name or number."""
+    if spec.isdigit():
+        n = int(spec)
+        return "EXIT" if n == 0 else _SIGNALS[n - 1] if n <= len(_SIGNALS) else None
+    s = spec.upper()
+    s = s[3:] if s.startswith("SIG") else s
+    return s if s == "EXIT" or s in _PSEUDO or s in _SIGNALS else None
+
+
+def _trap_line(key: str, code: str) -> str:
+    shown = key if key == "EXIT" or key in _PSEUDO else "SIG" + key
+    quoted = "'" + code.replace("'", "'\\''") + "'"  # bash always single-quotes here
+    return f"trap -- {quoted} {shown}\n"
+
+
+def _trap_order(key: str) -> int:
+    if key == "EXIT":
+        return 0
+    return _SIGNALS.index(key) + 1 if key in _SIGNALS else 100 + _PSEUDO.index(key)
+
+
 @builtin("trap")
 def b_trap(sh: Any, args: list[str], inp: Input) -> Gen:
     a = args[1:]
-    if not a or a == ["-p"]:
-        for k, v in sh.traps.items():
-            yield (1, enc(f"trap -- {shell_quote(v)} {k}\n"))
+    if a[:1] == ["--"]:
+        a = a[1:]
+    if not a or a[0] == "-p":
+        keys = [k for k in (_trap_key(x) for x in a[1:]) if k] or sorted(sh.traps, key=_trap_order)
+        yield (1, enc("".join(_trap_line(k, sh.traps[k]) for k in keys if k in sh.traps)))
         return 0
     if a[0] == "-l":
+        yield (1, enc("".join(f"{n:2}) SIG{s}\n" for n, s in enumerate(_SIGNALS, 1))))
         return 0
-    if len(a) == 1:
-        sh.traps.pop(a[0], None)
-        return 0
-    code = a[0]
+    if len(a) == 1 and _trap_key(a[0]):  # `trap INT`: back to the default
+        a = ["-", a[0]]
+    code, st = a[0], 0
     for sig in a[1:]:
-        s = sig.upper().removeprefix("SIG")
-        if s == "0":
-            s = "EXIT"
-        if code == "-":
-            sh.traps.pop(s, None)
+        key = _trap_key(sig)
+        if key is None:
+            yield err(f"trap: {sig}: invalid signal specification")
+            st = 1
+        elif code == "-":
+            sh.traps.pop(key, None)
         else:
-            sh.traps[s] = code
-    return 0
+            sh.traps[key] = code
+    return st
 
 
 def _find_path(sh: Any, name: str) -> str | None:
