@@ -170,6 +170,14 @@ CASES: dict[str, tuple[str, str]] = {
         "trap -- 'echo '\\''a'\\''' EXIT\n"
         "./t.sh: line 5: trap: FOO: invalid signal specification\n1\n",
     ),
+    # set -x traces compound commands too, prefix assignments, and expands PS4
+    "xtrace_forms": (
+        "set -x\nfor ((i=0; i<1; i++ )) ; do :; done\nfor i in a 'b c'; do :; done\n"
+        "case x in *) ;; esac\nfoo=one true\nPS4='+${LINENO}: '\necho hi\n",
+        "+ (( i=0 ))\n+ (( i<1 ))\n+ :\n+ (( i++  ))\n+ (( i<1 ))\n"
+        "+ for i in a 'b c'\n+ :\n+ for i in a 'b c'\n+ :\n+ case x in\n"
+        "+ foo=one\n+ true\n+ PS4='+${LINENO}: '\n+7: echo hi\nhi\n",
+    ),
     "printf_corners": ("printf 'abc\\\\'; echo\nset ''; echo $#\n", "abc\\\n1\n"),
 }
 

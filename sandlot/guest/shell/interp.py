@@ -874,8 +874,11 @@ class Interp(Expander):
         self.loop_depth += 1
         try:
             ref = self.lookup_raw(node.var) if self.namerefs else None
+            trace = " ".join(shell_quote(x) for x in items) if self.opt("xtrace") else None
             for it in items:
                 self.budget.tick()
+                if trace is not None:
+                    yield self.trace_line(f"for {node.var} in {trace}")
                 if ref is not None and "n" in ref.attrs:  # a nameref loop var follows each name
                     ref.value = it
                 else:
@@ -919,18 +922,25 @@ class Interp(Expander):
 
     def exec_cfor(self, node: A.CFor, inp: Input) -> Gen:
         status = 0
+        trace = self.opt("xtrace")
         if node.init:
+            if trace:
+                yield self.trace_line(f"(( {self._word_text(node.init)} ))")
             self.arith(self.expand_str(node.init))
         self.loop_depth += 1
         try:
             while True:
                 self.budget.tick()
+                if trace:
+                    yield self.trace_line(f"(( {self._word_text(node.cond)} ))")
                 if node.cond and not self.arith(self.expand_str(node.cond)):
                     break
                 action, status = yield from self.loop_pass(node.body, inp)
                 if action == "break":
                     break
                 if node.step:
+                    if trace:
+                        yield self.trace_line(f"(( {self._word_text(node.step)} ))")
                     self.arith(self.expand_str(node.step))
         finally:
             self.loop_depth -= 1
@@ -939,6 +949,8 @@ class Interp(Expander):
     def exec_case(self, node: A.Case, inp: Input) -> Gen:
         word = self.expand_str(node.word)
         yield from self.flush_err()
+        if self.opt("xtrace"):
+            yield self.trace_line(f"case {shell_quote(word)} in")
         status = 0
         fall = False
         for pats, body, term in node.items:
@@ -1394,8 +1406,22 @@ class Interp(Expander):
 
     def xtrace(self, argv: list[str]) -> Iterator[tuple[int, bytes]]:
         if self.opt("xtrace"):
+            yield self.trace_line(" ".join(shell_quote(a) for a in argv))
+
+    def trace_line(self, text: str, ps4: str | None = None) -> tuple[int, bytes]:
+        """One `set -x` line: PS4 expanded (`+${LINENO}: `), then the command as run."""
+        if ps4 is None:
             ps4 = self.get_str("PS4") or ""
-            yield (2, enc(ps4 + " ".join(shell_quote(a) for a in argv) + "\n"))
+        if "$" in ps4 or "`" in ps4:
+            try:
+                ps4 = self.expand_str(Parser(ps4).sub_word(ps4))
+            except (ExpansionError, ParseError):
+                pass
+        return (2, enc(ps4 + text + "\n"))
+
+    @staticmethod
+    def _word_text(w: A.Word | None) -> str:
+        return "".join(p.text for p in w.parts if isinstance(p, A.Lit)).lstrip() if w else ""
 
     def exec_simple(self, node: A.Simple, inp: Input) -> Gen:
         self.lineno = node.line
@@ -1412,15 +1438,11 @@ class Interp(Expander):
         if not argv:
             try:
                 for a in node.assigns:
+                    ps4 = self.get_str("PS4") if self.opt("xtrace") else None
                     self.assign(a)
-                    if self.opt("xtrace"):
-                        yield (
-                            2,
-                            enc(
-                                (self.get_str("PS4") or "")
-                                + f"{a.name}={self.get_str(a.name) or ''}\n"
-                            ),
-                        )
+                    if ps4 is not None:  # traced as assigned, under the PS4 before it
+                        val = shell_quote(self.get_str(a.name) or "")
+                        yield self.trace_line(f"{a.name}={val}", ps4)
             except ExpansionError as e:
                 yield from self.flush_err()
                 yield (2, enc(f"{self.errname}: line {node.line}: {e}\n"))
@@ -1443,6 +1465,10 @@ class Interp(Expander):
                 raise self.abandon(e) from None
             self.scopes.pop()
             yield from self.flush_err()
+            if self.opt("xtrace"):
+                for k, v in temp.items():
+                    val = v.value if isinstance(v.value, str) else ""
+                    yield self.trace_line(f"{k}={shell_quote(val)}")
         yield from self.xtrace(argv)
         if argv == ["exec"] and node.redirs:
             return (yield from self.exec_redirs(node.redirs, inp))
