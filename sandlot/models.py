@@ -194,7 +194,7 @@ class NetworkPolicy:
     deny_out: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        from .network.policy import normalized_entries  # the syntax lives with the matcher
+        from .network.rules import normalized_entries  # the syntax lives with the matcher
 
         object.__setattr__(self, "allow_out", normalized_entries("allow_out", self.allow_out))
         object.__setattr__(self, "deny_out", normalized_entries("deny_out", self.deny_out))

@@ -24,8 +24,8 @@ from .body import check_framing, forward_body
 from .caps import CapExceeded, Cut
 from .heads import BadHead, Head, host_header, origin_head, parse_head, response
 from .log import Counts, Entry
-from .policy import address_of
 from .relay import relay
+from .rules import address_of
 from .upstream import Refused, check_name, open_upstream
 
 if TYPE_CHECKING:

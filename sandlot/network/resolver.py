@@ -11,7 +11,7 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
-from .policy import Address, address_of
+from .rules import Address, address_of
 
 TIMEOUT = 5.0  # seconds for one name, all its queries together
 _resolvers: dict[str, dns.asyncresolver.Resolver] = {}

@@ -8,8 +8,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from . import tls
-from .policy import address_of
 from .resolver import ResolveError, resolve
+from .rules import address_of
 
 if TYPE_CHECKING:
     from .gateway import Attachment

@@ -9,7 +9,8 @@ import pytest
 
 from sandlot.errors import InvalidArgument
 from sandlot.models import NetworkPolicy, Secrets
-from sandlot.network.policy import Policy, address_of
+from sandlot.network.policy import Policy
+from sandlot.network.rules import address_of
 
 
 def test_e2b_shape_and_defaults() -> None:
