@@ -10,7 +10,6 @@ needs the server's dependencies. (`Limits` carries its own codec, `Limits.to_dic
 from __future__ import annotations
 
 import base64
-import dataclasses
 import re
 from typing import Any
 
@@ -138,10 +137,6 @@ def entry_from_json(d: dict[str, Any]) -> EntryInfo:
 
 
 _KINDS: tuple[ConnectionKind, ...] = ("connect", "http", "fetch", "dns")
-
-
-def record_to_json(r: ConnectionRecord) -> dict[str, Any]:
-    return dataclasses.asdict(r)
 
 
 def record_from_json(d: dict[str, Any]) -> ConnectionRecord:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ..models import ConnectionRecord
 from ..sdk.core import MAX_CODE_BYTES
 
 _MAX_PATH = 16384
@@ -106,19 +107,8 @@ class SandboxOut(BaseModel):
     )
 
 
-class ConnectionOut(BaseModel):
-    time: float
-    host: str
-    port: int
-    allowed: bool
-    reason: str
-    bytes_up: int
-    bytes_down: int
-    kind: str
-
-
 class NetworkLogOut(BaseModel):
-    connections: list[ConnectionOut]
+    connections: list[ConnectionRecord]  # the model's own dataclass: one definition
 
 
 class SandboxList(BaseModel):

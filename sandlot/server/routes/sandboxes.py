@@ -5,11 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ... import wire
 from ..deps import Owner, Svc
 from ..errors import ERRORS
 from ..schemas import (
-    ConnectionOut,
     CreateIn,
     ForkIn,
     NetworkLogOut,
@@ -86,4 +84,4 @@ def network_log(sandbox_id: str, who: Owner, svc: Svc) -> NetworkLogOut:
     """Every connection the sandbox tried: time, host, port, allowed or refused and why,
     bytes (a sandbox without network: 409 Unsupported)."""
     records = svc.owned(sandbox_id, who).core.network_log()
-    return NetworkLogOut(connections=[ConnectionOut(**wire.record_to_json(r)) for r in records])
+    return NetworkLogOut(connections=records)
