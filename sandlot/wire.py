@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+from typing import Any, get_args
 
 from . import errors
 from .models import (
@@ -136,7 +136,7 @@ def entry_from_json(d: dict[str, Any]) -> EntryInfo:
     )
 
 
-_KINDS: tuple[ConnectionKind, ...] = ("connect", "http", "fetch", "dns")
+_KINDS: tuple[ConnectionKind, ...] = get_args(ConnectionKind)  # the one list, in models.py
 
 
 def record_from_json(d: dict[str, Any]) -> ConnectionRecord:

@@ -8,10 +8,14 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import InvalidArgument
 from ..linux import userland
 from . import bundle
+
+if TYPE_CHECKING:
+    from ...images.store import Image
 
 PLATFORM_ENV = "SANDLOT_GVISOR_PLATFORM"
 PLATFORMS = ("ptrace", "systrap")
@@ -58,11 +62,10 @@ def overlay_flags() -> tuple[str, ...]:
     return ("--overlay2=root:memory",) if "-overlay2" in _flags_text() else ()
 
 
-def root_for(template: str, skeleton: str) -> bundle.Root:
-    """The guest's `/` for `template`: its image when built; the host's userland in
-    `skeleton` for `host` (and, as on the process tier, `python-data-analysis` without an
-    image when the host can serve it); else ImageMissing naming the command that builds it."""
-    image, _ = userland.find_image(template)
+def root_for(template: str, skeleton: str, image: Image | None) -> bundle.Root:
+    """The guest's `/` for `template`: its image (as `userland.find_image` found it) when
+    built; the host's userland in `skeleton` for `host` (and, as on the process tier,
+    `python-data-analysis` without an image when the host can serve it)."""
     if image is not None:
         return bundle.image_root(Path(image.rootfs))
     userland.check_template(template)

@@ -31,7 +31,7 @@ def probe() -> Availability:
     from ...models import Limits
 
     try:
-        GvisorSandbox(SandboxSpec("host", Limits(memory_bytes=256 << 20), {})).close()
+        GvisorSandbox(SandboxSpec("host", Limits(memory_bytes=256 << 20), {}), None).close()
     except SandboxError as e:
         return Availability(False, f"runsc could not start a sandbox: {e}", FIX_RUNSC)
     except OSError as e:
@@ -48,7 +48,7 @@ class GvisorRuntime:
     def __init__(self) -> None:
         # a cold start is ~0.5 s of runsc and a Python start under ptrace: keep one spare
         # per configuration in use, started in the background (SANDLOT_GVISOR_SPARES=0: off)
-        self._spares = _Spares(GvisorSandbox, "SANDLOT_GVISOR_SPARES", "1")
+        self._spares = _Spares(_unkeyed, "SANDLOT_GVISOR_SPARES", "1")
 
     def availability(self) -> Availability:
         return probe()
@@ -72,6 +72,12 @@ class _Spares(Pool[GvisorSandbox]):
     before `sandlot image build` rebuilt the template is never handed out after it."""
 
     def open(self, spec: SandboxSpec) -> GvisorSandbox:
-        image, _ = find_image(spec.template)
+        image, _ = find_image(spec.template)  # once: the key and the sandbox's root
         image_key = (image.digest, str(image.rootfs)) if image is not None else None
-        return self._open(spec, (spec, image_key), self._make)
+        return self._open(spec, (spec, image_key), lambda s: GvisorSandbox(s, image))
+
+
+def _unkeyed(spec: SandboxSpec) -> GvisorSandbox:
+    """A sandbox for `spec` that resolves its template's image itself (`_Spares.open`
+    resolves it once, for the spare's key and the sandbox alike)."""
+    return GvisorSandbox(spec, find_image(spec.template)[0])

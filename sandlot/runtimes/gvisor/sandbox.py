@@ -28,6 +28,7 @@ import shutil
 import struct
 import subprocess
 import uuid
+from typing import TYPE_CHECKING
 
 from ..base import SandboxSpec
 from ..guest_paths import HOME
@@ -36,6 +37,9 @@ from ..linux import jail, stale
 from ..linux.cgroups import Cgroups
 from ..pipes import AgentPipes, PipeSandbox
 from . import bundle, compat, platform
+
+if TYPE_CHECKING:
+    from ...images.store import Image
 
 PREFIX = "sandlot-gvisor-"
 MAX_PIDS = (
@@ -120,7 +124,9 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
 
     tier = "gvisor"
 
-    def __init__(self, spec: SandboxSpec) -> None:
+    def __init__(self, spec: SandboxSpec, image: Image | None) -> None:
+        """`image`: what `userland.find_image(spec.template)` found (None: the host's
+        userland), resolved once by the caller, which keys its spares by it."""
         self._spec = spec
         self._agent = None
         self._cgroups: Cgroups | None = None
@@ -134,7 +140,8 @@ class GvisorSandbox(jail.Jailed, PipeSandbox):
         self._runsc_root = self._jail.path("runsc")
         self._bundle_dir = self._jail.path("bundle")
         try:
-            root = platform.root_for(spec.template, os.path.join(self._bundle_dir, "rootfs"))
+            skeleton = os.path.join(self._bundle_dir, "rootfs")
+            root = platform.root_for(spec.template, skeleton, image)
             self._jail.make_folders(spec.limits)
             self._net = self._jail.attach_network(spec, root.system_root)
             os.makedirs(self._bundle_dir, mode=0o755, exist_ok=True)
